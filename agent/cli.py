@@ -1,0 +1,186 @@
+"""The ``fedharden`` command line. The only place that catches broadly and picks exit codes:
+
+0 compliant, 1 any requirement fails, 2 usage or invalid input, 3 the scan could not complete.
+"""
+from __future__ import annotations
+
+import importlib
+import os
+import sys
+import tempfile
+from typing import Any, Sequence
+
+import click
+
+from agent import AgentError, ScanError, UsageError, __version__
+
+EXIT_OK, EXIT_FAIL, EXIT_USAGE, EXIT_INCOMPLETE = 0, 1, 2, 3
+
+# Subcommands whose modules are heavy (HTTP clients, web stack) load only when invoked.
+LAZY_COMMANDS: dict[str, str] = {}
+
+
+class LazyGroup(click.Group):
+    def list_commands(self, ctx: click.Context) -> list[str]:
+        return sorted([*super().list_commands(ctx), *LAZY_COMMANDS])
+
+    def get_command(self, ctx: click.Context, name: str) -> click.Command | None:
+        if name in LAZY_COMMANDS:
+            module, _, attr = LAZY_COMMANDS[name].partition(":")
+            return getattr(importlib.import_module(module), attr)  # type: ignore[no-any-return]
+        return super().get_command(ctx, name)
+
+
+def fail(message: str, code: int = EXIT_USAGE) -> None:
+    """Print a one-line error and exit; the CLI's single way out for user mistakes."""
+    click.echo(f"fedharden: {message}", err=True)
+    sys.exit(code)
+
+
+def write_atomically(path: str, text: str) -> None:
+    """Write the whole file or nothing: a temp file in the same directory, then rename."""
+    directory = os.path.dirname(os.path.abspath(path))
+    try:
+        fd, tmp = tempfile.mkstemp(prefix=".fedharden-", dir=directory)
+    except OSError as exc:
+        fail(f"{path}: cannot write: {exc.strerror or exc}")
+    try:
+        with os.fdopen(fd, "w", encoding="utf-8") as fh:
+            fh.write(text)
+        os.replace(tmp, path)
+    except OSError as exc:
+        os.unlink(tmp)
+        fail(f"{path}: cannot write: {exc.strerror or exc}")
+
+
+def load_directives(extra: Sequence[str]) -> list[Any]:
+    from directives import DirectiveError, load_library
+    from directives.loader import directory_files
+
+    paths: list[str] = []
+    for item in extra:
+        paths.extend(directory_files(item) if os.path.isdir(item) else [item])
+    try:
+        return load_library(paths)
+    except DirectiveError as exc:
+        for problem in exc.problems:
+            click.echo(problem, err=True)
+        sys.exit(EXIT_USAGE)
+
+
+@click.group(cls=LazyGroup, context_settings={"help_option_names": ["-h", "--help"]})
+@click.version_option(__version__, prog_name="fedharden")
+def main() -> None:
+    """Evaluate hosts against CISA directives and a 30-day hardening baseline."""
+
+
+@main.command()
+@click.option("--root", type=click.Path(file_okay=False), help="Scan a root filesystem mounted or unpacked here.")
+@click.option("--directive", "directive_ids", multiple=True, metavar="ID", help="Only this directive (repeatable).")
+@click.option("--severity", type=click.Choice(["critical", "high", "medium", "low"]), default="low",
+              show_default=True, help="Only requirements of this severity or higher.")
+@click.option("--directives", "extra", multiple=True, type=click.Path(exists=True), metavar="PATH",
+              help="Also evaluate these directive files or directories (repeatable).")
+@click.option("--format", "fmt", default="table", show_default=True, help="Output format: table or json.")
+@click.option("--output", "-o", type=click.Path(dir_okay=False), help="Write the output to this file.")
+@click.option("--color/--no-color", default=None, help="Color the table (default: when on a terminal).")
+def scan(root: str | None, directive_ids: tuple[str, ...], severity: str, extra: tuple[str, ...], fmt: str,
+         output: str | None, color: bool | None) -> None:
+    """Evaluate this host (or a root filesystem) and print what fails, why, and by when."""
+    from agent.output import FORMATS
+    from agent.scan import Scan, Selection
+
+    if fmt not in FORMATS:
+        fail(f"--format: unknown format {fmt!r} (choose from {', '.join(sorted(FORMATS))})")
+    loaded = load_directives(extra)
+    known = {d.id for d in loaded}
+    unknown = [d for d in directive_ids if d not in known]
+    if unknown:
+        fail(f"--directive: unknown directive {', '.join(unknown)} (known: {', '.join(sorted(known))})")
+    try:
+        host = open_host(root)
+        try:
+            report = Scan(host, loaded, Selection(directive_ids, severity)).run()
+        finally:
+            host.close()
+    except UsageError as exc:
+        fail(str(exc))
+    except (ScanError, AgentError) as exc:
+        fail(f"scan could not complete: {exc}", EXIT_INCOMPLETE)
+    text = FORMATS[fmt](report, bool(color if color is not None else (output is None and sys.stdout.isatty())))
+    if output:
+        write_atomically(output, text)
+    else:
+        click.echo(text, nl=False)
+    sys.exit(EXIT_OK if report["summary"]["counts"]["fail"] == 0 else EXIT_FAIL)
+
+
+def open_host(root: str | None) -> Any:
+    from agent.hosts import LocalHost, RootfsHost
+
+    if root is None:
+        return LocalHost()
+    if not os.path.isdir(root):
+        raise UsageError(f"--root: {root}: not a directory")
+    return RootfsHost(root)
+
+
+@main.group()
+def directives() -> None:
+    """List, show and validate directives."""
+
+
+@directives.command("list")
+@click.option("--directives", "extra", multiple=True, type=click.Path(exists=True), metavar="PATH")
+def directives_list(extra: tuple[str, ...]) -> None:
+    """The directives fedharden evaluates, with their deadlines."""
+    for d in load_directives(extra):
+        dues = sorted({str(r.due_date()) for r in d.requirements if r.due_date()})
+        due = f"due {dues[0]}" if len(dues) == 1 else (f"due {dues[0]}..{dues[-1]}" if dues else "due per finding")
+        click.echo(f"{d.id:<16} {len(d.requirements):>3} requirements  issued {d.issued}  {due}  {d.title}")
+
+
+@directives.command("show")
+@click.argument("directive_id")
+@click.option("--directives", "extra", multiple=True, type=click.Path(exists=True), metavar="PATH")
+def directives_show(directive_id: str, extra: tuple[str, ...]) -> None:
+    """Every requirement of one directive: what is checked, why, how to fix it, by when."""
+    loaded = {d.id: d for d in load_directives(extra)}
+    if directive_id not in loaded:
+        fail(f"unknown directive {directive_id} (known: {', '.join(sorted(loaded))})")
+    d = loaded[directive_id]
+    click.echo(f"{d.id}: {d.title}\nissuer: {d.issuer}  kind: {d.kind}  issued: {d.issued}")
+    if d.url:
+        click.echo(f"url: {d.url}")
+    if d.summary:
+        click.echo(f"\n{d.summary.strip()}")
+    for r in d.requirements:
+        due = r.due_date() or "per finding"
+        click.echo(f"\n{r.id}  [{r.severity}]  due {due}\n  {r.title}")
+        click.echo(f"  rationale: {' '.join(r.rationale.split())}")
+        click.echo("  remediation:\n" + "\n".join("    " + line for line in r.remediation.strip().splitlines()))
+        refs = "; ".join(f"{k}: {', '.join(v)}" for k, v in r.references.items() if v)
+        click.echo(f"  references: {refs}")
+
+
+@directives.command("validate")
+@click.argument("files", nargs=-1, required=True, type=click.Path())
+def directives_validate(files: tuple[str, ...]) -> None:
+    """Validate directive files; one line per problem as file:line: $.path: message."""
+    from directives import DirectiveError, load_file
+
+    bad = 0
+    for path in files:
+        try:
+            d = load_file(path)
+        except DirectiveError as exc:
+            bad += 1
+            for problem in exc.problems:
+                click.echo(problem, err=True)
+            continue
+        click.echo(f"{path}: ok ({d.id}, {len(d.requirements)} requirements)")
+    sys.exit(EXIT_USAGE if bad else EXIT_OK)
+
+
+if __name__ == "__main__":  # pragma: no cover
+    main()

@@ -1,0 +1,71 @@
+"""Per-scan gathering context: the host plus memoized reads shared across families."""
+from __future__ import annotations
+
+import fnmatch
+from typing import Callable, TypeVar
+
+from agent.hosts.base import Host, HostError, NotFound, NotSupported
+from checks.facts import Unavailable
+
+T = TypeVar("T")
+
+
+def unavailable(exc: HostError) -> Unavailable:
+    return Unavailable(exc.reason, not_applicable=isinstance(exc, NotSupported))
+
+
+class Context:
+    """Everything gathered in one scan goes through here, so each file is read once."""
+
+    def __init__(self, host: Host) -> None:
+        self.host = host
+        self._text: dict[str, str | HostError] = {}
+        self._memo: dict[str, object] = {}
+
+    def text(self, path: str) -> str:
+        """A file's text (undecodable bytes replaced); raises HostError, memoized."""
+        if path not in self._text:
+            try:
+                self._text[path] = self.host.read(path).decode("utf-8", "replace")
+            except HostError as exc:
+                self._text[path] = exc
+        value = self._text[path]
+        if isinstance(value, HostError):
+            raise value
+        return value
+
+    def text_or_none(self, path: str) -> str | None:
+        """A file's text, or None when it does not exist; other errors raise."""
+        try:
+            return self.text(path)
+        except NotFound:
+            return None
+
+    def listdir(self, path: str) -> list[str]:
+        """Names in a directory; an absent directory is empty."""
+        try:
+            return self.host.listdir(path)
+        except NotFound:
+            return []
+
+    def glob(self, pattern: str) -> list[str]:
+        """Expand a glob whose wildcards are in the last component, sorted as the C library does."""
+        directory, _, name = pattern.rpartition("/")
+        if not any(c in name for c in "*?["):
+            return [pattern]
+        return [f"{directory}/{n}" for n in self.listdir(directory or "/") if fnmatch.fnmatchcase(n, name)]
+
+    def config_dir_files(self, dirs: tuple[str, ...], suffix: str) -> list[tuple[str, str]]:
+        """Drop-in files as systemd and modprobe read them: a file name in an earlier
+        directory shadows the same name in later ones; the result is sorted by file name."""
+        chosen: dict[str, str] = {}
+        for directory in dirs:
+            for name in self.listdir(directory):
+                if name.endswith(suffix) and name not in chosen:
+                    chosen[name] = f"{directory}/{name}"
+        return sorted(chosen.items())
+
+    def memo(self, key: str, make: Callable[[], T]) -> T:
+        if key not in self._memo:
+            self._memo[key] = make()
+        return self._memo[key]  # type: ignore[return-value]

@@ -1,0 +1,107 @@
+"""systemd unit-file state from the unit directories, and activity from systemctl.
+
+The unit-file state is derived as ``systemctl is-enabled`` does, from files alone, so it
+works on offline images: masked (linked to /dev/null), enabled (linked from a .wants or
+.requires directory, under its own name or an alias), static (no [Install] section),
+disabled, or not-found.
+"""
+from __future__ import annotations
+
+from agent.facts.context import Context, unavailable
+from agent.hosts.base import HostError, NotFound
+from checks.facts import UnitFile
+
+UNIT_DIRS = (
+    "/etc/systemd/system",
+    "/run/systemd/system",
+    "/usr/local/lib/systemd/system",
+    "/usr/lib/systemd/system",
+    "/lib/systemd/system",
+)
+ENABLE_DIRS = ("/etc/systemd/system", "/usr/lib/systemd/system", "/lib/systemd/system")
+
+
+def _wanted(ctx: Context) -> dict[str, str]:
+    """Unit name -> the link that enables it, from every *.wants/*.requires directory."""
+
+    def load() -> dict[str, str]:
+        found: dict[str, str] = {}
+        for base in ENABLE_DIRS:
+            for sub in ctx.listdir(base):
+                if sub.endswith((".wants", ".requires")):
+                    for name in ctx.listdir(f"{base}/{sub}"):
+                        found.setdefault(name, f"{base}/{sub}/{name}")
+        return found
+
+    return ctx.memo("systemd:wanted", load)
+
+
+def _locate(ctx: Context, name: str) -> tuple[str, str] | None:
+    """(path, link target) of the first unit file of that name on the search path."""
+    for directory in UNIT_DIRS:
+        path = f"{directory}/{name}"
+        try:
+            kind = ctx.host.stat(path, follow=False).kind
+        except NotFound:
+            continue
+        return path, ctx.host.readlink(path) if kind == "link" else ""
+    return None
+
+
+def unit_state(ctx: Context, name: str) -> UnitFile:
+    located = _locate(ctx, name)
+    if located is None:
+        return UnitFile(name, "not-found")
+    path, target = located
+    if target == "/dev/null":
+        return UnitFile(name, "masked", path)
+    names = {name}
+    real = path
+    if target:
+        names.add(target.rsplit("/", 1)[-1])  # an alias: enabling either name counts
+        located_real = _locate(ctx, target.rsplit("/", 1)[-1]) if not target.startswith("/") else (target, "")
+        real = located_real[0] if located_real else path
+    if any(n in _wanted(ctx) for n in names):
+        return UnitFile(name, "enabled", path)
+    try:
+        text = ctx.text(real)
+    except HostError:
+        return UnitFile(name, "disabled", path)
+    if "[Install]" not in text:
+        return UnitFile(name, "static", path)
+    return UnitFile(name, "disabled", path)
+
+
+def _active(ctx: Context, names: list[str]) -> dict[str, str]:
+    """ActiveState of each unit from one systemctl call; empty when systemd is not running."""
+    if not ctx.host.live:
+        return {}
+    try:
+        result = ctx.host.run(["systemctl", "show", "--property=Id,ActiveState", "--", *names], timeout=15)
+    except HostError:
+        return {}
+    if result.returncode != 0:
+        return {}
+    states: dict[str, str] = {}
+    for block, name in zip(result.stdout.strip().split("\n\n"), names):
+        props = dict(line.split("=", 1) for line in block.splitlines() if "=" in line)
+        states[name] = props.get("ActiveState", "")
+    return states
+
+
+def gather_units(ctx: Context, names: list[str]) -> dict[str, object]:
+    active = _active(ctx, names)
+    out: dict[str, object] = {}
+    for name in names:
+        try:
+            unit = unit_state(ctx, name)
+        except HostError as exc:
+            out[name] = unavailable(exc)
+            continue
+        if active.get(name):
+            unit = UnitFile(unit.name, unit.state, unit.path, active[name])
+        out[name] = unit
+    return out
+
+
+FAMILIES = {"unit": gather_units}

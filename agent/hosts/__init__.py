@@ -1,0 +1,34 @@
+"""Host transports: where facts come from. One Protocol, several implementations.
+
+- ``LocalHost``: the running system this agent is on (files, psutil, argv commands).
+- ``RootfsHost``: an unpacked or mounted root filesystem; every path resolves under the
+  root, symlinks included; runtime state does not exist there.
+- the SSH host (agent.hosts.ssh) reads a remote system with nothing installed on it.
+"""
+from __future__ import annotations
+
+from agent.hosts.base import (
+    CommandResult,
+    Host,
+    HostError,
+    HostUnreachable,
+    NotFound,
+    NotSupported,
+    PathStat,
+    PermissionDenied,
+)
+from agent.hosts.local import LocalHost
+from agent.hosts.rootfs import RootfsHost
+
+__all__ = [
+    "CommandResult",
+    "Host",
+    "HostError",
+    "HostUnreachable",
+    "LocalHost",
+    "NotFound",
+    "NotSupported",
+    "PathStat",
+    "PermissionDenied",
+    "RootfsHost",
+]

@@ -1,0 +1,89 @@
+"""The Host seam: the few read-only primitives every fact gatherer is written against."""
+from __future__ import annotations
+
+from dataclasses import dataclass
+from typing import Protocol, Sequence
+
+from agent import ScanError
+
+
+class HostError(Exception):
+    """A primitive failed on the target; ``reason`` is shown to the user as the cause."""
+
+    def __init__(self, reason: str) -> None:
+        super().__init__(reason)
+        self.reason = reason
+
+
+class NotFound(HostError):
+    pass
+
+
+class PermissionDenied(HostError):
+    pass
+
+
+class NotSupported(HostError):
+    """The primitive does not exist for this kind of target (runtime state of an image)."""
+
+
+class HostUnreachable(ScanError):
+    """The target itself cannot be opened or reached."""
+
+
+@dataclass(frozen=True)
+class PathStat:
+    kind: str  # file, dir, link, other
+    mode: int
+    uid: int
+    gid: int
+    size: int
+
+
+@dataclass(frozen=True)
+class CommandResult:
+    argv: tuple[str, ...]
+    returncode: int
+    stdout: str
+    stderr: str
+
+
+class Host(Protocol):
+    """Read-only access to a target. Paths are absolute paths *on the target*."""
+
+    name: str  # shown in reports: "local", "rootfs:/mnt/img", "ssh:admin@web1"
+    live: bool  # runtime state (processes, sockets, /proc) exists
+
+    def read(self, path: str) -> bytes:
+        """File contents; raises NotFound, PermissionDenied or HostError."""
+        ...
+
+    def stat(self, path: str, follow: bool = True) -> PathStat:
+        """Metadata; raises NotFound or PermissionDenied."""
+        ...
+
+    def listdir(self, path: str) -> list[str]:
+        """Names in a directory, sorted; raises NotFound or PermissionDenied."""
+        ...
+
+    def readlink(self, path: str) -> str:
+        ...
+
+    def prefetch(self, paths: Sequence[str]) -> None:
+        """A hint that these files will be read: remote hosts fetch them in one batch."""
+        ...
+
+    def run(self, argv: Sequence[str], timeout: float = 10.0) -> CommandResult:
+        """Run a read-only command as an argv list (never a shell); NotSupported offline."""
+        ...
+
+    def sockets(self) -> list[tuple[str, str, int, str, int]]:
+        """Listening sockets as (proto, address, port, process, pid); NotSupported offline."""
+        ...
+
+    def addresses(self) -> list[str]:
+        """The host's own interface addresses; NotSupported offline."""
+        ...
+
+    def close(self) -> None:
+        ...

@@ -1,0 +1,42 @@
+"""Who the scanned host is: a stable id that survives reboots and renames."""
+from __future__ import annotations
+
+import hashlib
+import hmac
+
+from agent.facts.context import Context
+from agent.hosts.base import HostError
+
+# systemd asks applications not to expose machine-id itself but a keyed hash of it
+# (sd_id128_get_machine_app_specific); this key is fedharden's own.
+APP_KEY = b"fedharden host identity v1"
+
+
+def machine_id(ctx: Context) -> str:
+    for path in ("/etc/machine-id", "/var/lib/dbus/machine-id"):
+        try:
+            value = ctx.text(path).strip()
+        except HostError:
+            continue
+        if value and value != "uninitialized":
+            return value
+    return ""
+
+
+def host_id(ctx: Context) -> str:
+    """A keyed hash of machine-id; without one (a fresh golden image), of the target's name."""
+    mid = machine_id(ctx)
+    source = f"machine-id:{mid}" if mid else f"target:{ctx.host.name}"
+    return hmac.new(APP_KEY, source.encode(), hashlib.sha256).hexdigest()[:32]
+
+
+def hostname(ctx: Context) -> str:
+    paths = ("/proc/sys/kernel/hostname", "/etc/hostname") if ctx.host.live else ("/etc/hostname",)
+    for path in paths:
+        try:
+            name = ctx.text(path).strip()
+        except HostError:
+            continue
+        if name:
+            return name
+    return ctx.host.name

@@ -1,0 +1,122 @@
+"""The report: results of one scan in the shape of the versioned JSON Schema
+(agent/schemas/report.schema.json), which is the only contract with the collector."""
+from __future__ import annotations
+
+import datetime as dt
+import hashlib
+import json
+from dataclasses import dataclass, field
+from functools import lru_cache
+from importlib import resources
+from typing import Any, Iterable, Mapping
+
+from checks.model import Evidence, Status
+
+SCHEMA_VERSION = "1.0"
+STATUSES = tuple(s.value for s in Status)
+
+
+@dataclass(frozen=True)
+class Result:
+    key: str  # unique in a report: the requirement id, or requirement#finding
+    directive: str
+    requirement: str
+    title: str
+    severity: str
+    status: Status
+    evidence: tuple[Evidence, ...]
+    due: dt.date | None
+    overdue: bool
+    days_left: int | None
+    references: Mapping[str, list[str]]
+    remediation: str = ""
+    message: str = ""
+    finding: str = ""
+    cve: str = ""
+    fields: Mapping[str, object] = field(default_factory=dict)
+
+    def to_json(self) -> dict[str, Any]:
+        out: dict[str, Any] = {
+            "key": self.key,
+            "directive": self.directive,
+            "requirement": self.requirement,
+            "title": self.title,
+            "severity": self.severity,
+            "status": self.status.value,
+            "message": self.message,
+            "evidence": [e.to_json() for e in self.evidence],
+            "due": self.due.isoformat() if self.due else None,
+            "overdue": self.overdue,
+            "days_left": self.days_left,
+            "references": {k: list(v) for k, v in self.references.items()},
+            "remediation": self.remediation,
+        }
+        if self.finding:
+            out["finding"] = self.finding
+        if self.cve:
+            out["cve"] = self.cve
+        if self.fields:
+            out["fields"] = dict(self.fields)
+        return out
+
+
+def counts(statuses: Iterable[str]) -> dict[str, int]:
+    out = dict.fromkeys(STATUSES, 0)
+    for status in statuses:
+        out[status] += 1
+    return out
+
+
+def score(c: Mapping[str, int]) -> float | None:
+    """pass / (pass + fail); waived, error, manual and not_applicable are shown, not scored."""
+    judged = c["pass"] + c["fail"]
+    return round(c["pass"] / judged, 4) if judged else None
+
+
+def summarize(results: list[dict[str, Any]]) -> dict[str, Any]:
+    by_directive: dict[str, list[dict[str, Any]]] = {}
+    for r in results:
+        by_directive.setdefault(r["directive"], []).append(r)
+    total = counts(r["status"] for r in results)
+    return {
+        "total": len(results),
+        "counts": total,
+        "score": score(total),
+        "overdue": sum(1 for r in results if r["overdue"]),
+        "compliant": total["fail"] == 0,
+        "directives": {
+            d: {
+                "counts": (c := counts(r["status"] for r in rs)),
+                "score": score(c),
+                "overdue": sum(1 for r in rs if r["overdue"]),
+            }
+            for d, rs in sorted(by_directive.items())
+        },
+    }
+
+
+def canonical(value: Any) -> bytes:
+    return json.dumps(value, sort_keys=True, separators=(",", ":"), ensure_ascii=False).encode()
+
+
+def state_digest(results: Iterable[Mapping[str, Any]]) -> str:
+    """The digest both sides compute over a full state (see the schema's description)."""
+    ordered = sorted(results, key=lambda r: r["key"])
+    return "sha256:" + hashlib.sha256(canonical(ordered)).hexdigest()
+
+
+@lru_cache(maxsize=None)
+def schema() -> dict[str, Any]:
+    return json.loads(resources.files("agent").joinpath("schemas/report.schema.json").read_text())
+
+
+def validation_errors(report: Any) -> list[str]:
+    """Every schema violation as ``$.json.path: message``; empty when the report is valid."""
+    import jsonschema
+
+    validator = jsonschema.Draft202012Validator(schema(), format_checker=jsonschema.FormatChecker())
+    out = []
+    for error in sorted(validator.iter_errors(report), key=lambda e: list(map(str, e.absolute_path))):
+        path = "$" + "".join(f"[{p}]" if isinstance(p, int) else f".{p}" for p in error.absolute_path)
+        out.append(f"{path}: {error.message}")
+    return out

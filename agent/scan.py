@@ -1,0 +1,143 @@
+"""One scan: plan the requirements, gather the facts they need once, judge, report."""
+from __future__ import annotations
+
+import datetime as dt
+import time
+import uuid
+from dataclasses import dataclass, field
+from typing import Any, Sequence
+
+import checks
+from agent import __version__
+from agent.facts import gather
+from agent.facts.context import Context
+from agent.facts.osinfo import os_release
+from agent.hosts.base import Host
+from agent.identity import host_id, hostname
+from agent.report import SCHEMA_VERSION, Result, state_digest, summarize
+from checks.facts import FactKey, OsRelease
+from checks.model import Evidence, Outcome, Status
+from directives.model import SEVERITIES, Directive, Requirement
+
+
+@dataclass(frozen=True)
+class Selection:
+    """Which requirements to evaluate: directive ids (empty = all) and a minimum severity."""
+
+    directives: tuple[str, ...] = ()
+    min_severity: str = "low"
+
+    def wants(self, requirement: Requirement) -> bool:
+        return SEVERITIES.index(requirement.severity) <= SEVERITIES.index(self.min_severity)
+
+
+@dataclass
+class Scan:
+    host: Host
+    directives: Sequence[Directive]
+    selection: Selection = field(default_factory=Selection)
+    now: dt.datetime = field(default_factory=lambda: dt.datetime.now(dt.timezone.utc))
+    agency: str = ""
+    tags: tuple[str, ...] = ()
+
+    def chosen(self) -> list[Directive]:
+        if not self.selection.directives:
+            return list(self.directives)
+        return [d for d in self.directives if d.id in self.selection.directives]
+
+    def run(self) -> dict[str, Any]:
+        started = time.monotonic()
+        ctx = Context(self.host)
+        directives = self.chosen()
+        requirements = [(d, r) for d in directives for r in d.requirements if self.selection.wants(r)]
+        keys: set[FactKey] = set()
+        for _, req in requirements:
+            keys |= checks.needs(req.check)
+            if req.only_if:
+                keys |= checks.needs(req.only_if)
+        facts = gather(ctx, keys)
+        release = os_release(ctx)
+        results: list[Result] = []
+        for directive, req in requirements:
+            results.extend(self._judge(directive, req, facts, release))
+        result_json = [r.to_json() for r in results]
+        finished = dt.datetime.now(dt.timezone.utc)
+        os_json = {}
+        if isinstance(release, OsRelease):
+            os_json = {"id": release.id, "version_id": release.version_id, "pretty_name": release.pretty_name,
+                       "codename": release.codename, "family": release.family}
+        host: dict[str, Any] = {"id": host_id(ctx), "hostname": hostname(ctx), "target": self.host.name, "os": os_json}
+        if self.agency:
+            host["agency"] = self.agency
+        if self.tags:
+            host["tags"] = list(self.tags)
+        return {
+            "schema_version": SCHEMA_VERSION,
+            "kind": "full",
+            "report_id": uuid.uuid4().hex,
+            "generated_at": finished.isoformat(timespec="seconds"),
+            "sequence": 0,
+            "base": None,
+            "state_digest": state_digest(result_json),
+            "agent": {"name": "fedharden", "version": __version__},
+            "host": host,
+            "scan": {
+                "started_at": self.now.isoformat(timespec="seconds"),
+                "finished_at": finished.isoformat(timespec="seconds"),
+                "duration_ms": int((time.monotonic() - started) * 1000),
+                "live": self.host.live,
+            },
+            "directives": [
+                {"id": d.id, "title": d.title, "issued": d.issued.isoformat(), "digest": d.digest, "kind": d.kind,
+                 "url": d.url, "requirements": len(d.requirements)}
+                for d in directives
+            ],
+            "results": result_json,
+            "summary": summarize(result_json),
+            "warnings": [],
+        }
+
+    # ------------------------------------------------------------------------------------
+
+    def _judge(self, directive: Directive, req: Requirement, facts: checks.facts.Facts,
+               release: object) -> list[Result]:
+        outcome = self._applicable(directive, req, facts, release)
+        if outcome is None:
+            outcome = checks.evaluate(req.check, facts)
+        if not outcome.findings:
+            return [self._result(req, req.id, outcome.status, outcome.evidence, outcome.message, req.due_date())]
+        return [
+            self._result(req, f"{req.id}#{f.id}", f.status, f.evidence, f.message, f.due or req.due_date(),
+                         finding=f.id, fields=f.fields)
+            for f in outcome.findings
+        ]
+
+    def _applicable(self, directive: Directive, req: Requirement, facts: checks.facts.Facts,
+                    release: object) -> Outcome | None:
+        """An outcome when the requirement does not apply here (or that cannot be known)."""
+        families = directive.applies_to.get("os_family")
+        if families:
+            if not isinstance(release, OsRelease):
+                return Outcome(Status.ERROR, (), "cannot tell the operating system: no os-release")
+            if release.family not in families:
+                return Outcome(Status.NOT_APPLICABLE, (Evidence(", ".join(families), release.family, "/etc/os-release"),),
+                               f"{directive.id} applies to {', '.join(families)} hosts")
+        if req.only_if:
+            gate = checks.evaluate(req.only_if, facts)
+            if gate.status is Status.FAIL:
+                return Outcome(Status.NOT_APPLICABLE, gate.evidence, "the condition for this requirement does not hold")
+            if gate.status is not Status.PASS:
+                return Outcome(gate.status, gate.evidence, gate.message or "cannot tell whether this requirement applies")
+        return None
+
+    def _result(self, req: Requirement, key: str, status: Status, evidence: tuple[Evidence, ...], message: str,
+                due: dt.date | None, finding: str = "", fields: Any = None) -> Result:
+        today = self.now.date()
+        days_left = (due - today).days if due else None
+        cve = finding if finding.startswith("CVE-") else ""
+        return Result(
+            key=key, directive=req.directive_id, requirement=req.id, title=req.title, severity=req.severity,
+            status=status, evidence=evidence, due=due, overdue=bool(status is Status.FAIL and due and due < today),
+            days_left=days_left, references=req.references, remediation=req.remediation, message=message,
+            finding=finding, cve=cve, fields=fields or {},
+        )

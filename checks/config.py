@@ -1,0 +1,71 @@
+"""config: a setting in a configuration file, read with the file's own semantics.
+
+Dialects (parsed by the agent into ConfigFile facts): ``sshd`` (first value obtained wins;
+Include globs expanded in place; Match blocks scope what follows), ``login_defs`` and
+``keyvalue`` (``key value``, last wins), ``keyequals`` (``key=value``, last wins).
+
+When the key is absent the program's built-in default applies; the directive states it
+with ``default`` so the evidence shows which value is really in force.
+"""
+from __future__ import annotations
+
+from typing import Any, Mapping
+
+from checks import expect
+from checks.facts import ConfigFile, FactKey, Facts
+from checks.model import Evidence, Outcome, Status
+
+DIALECTS = ("sshd", "login_defs", "keyvalue", "keyequals")
+
+
+class ConfigCheck:
+    name = "config"
+    schema: Mapping[str, Any] = {
+        "type": "object",
+        "properties": {
+            "type": {"const": "config"},
+            "path": {"type": "string", "pattern": "^/"},
+            "dialect": {"enum": list(DIALECTS)},
+            "key": {"type": "string", "minLength": 1},
+            "default": {"type": ["string", "integer"]},
+            "missing_file": {"enum": ["fail", "not_applicable"], "default": "fail"},
+            **expect.SCHEMA_PROPERTIES,
+        },
+        "required": ["type", "path", "dialect", "key"],
+        "additionalProperties": False,
+    }
+
+    def needs(self, params: Mapping[str, Any]) -> set[FactKey]:
+        return {FactKey("config", f"{params['dialect']}:{params['path']}")}
+
+    def evaluate(self, params: Mapping[str, Any], facts: Facts) -> Outcome:
+        conf = facts.need(FactKey("config", f"{params['dialect']}:{params['path']}"))
+        assert isinstance(conf, ConfigFile)
+        key = params["key"]
+        expected = f"{key} {expect.describe(params)}"
+        if not conf.exists:
+            status = Status.NOT_APPLICABLE if params.get("missing_file") == "not_applicable" else Status.FAIL
+            return Outcome(status, (Evidence(expected, "file absent", conf.path),), f"{conf.path} does not exist")
+
+        evidence: list[Evidence] = []
+        setting = conf.effective(key)
+        if setting is not None:
+            actual, where = setting.value, f"{setting.file}:{setting.line}"
+        elif "default" in params:
+            actual, where = str(params["default"]), f"{conf.path} (not set; built-in default)"
+        else:
+            return Outcome(Status.FAIL, (Evidence(expected, "not set", conf.path),))
+        ok = expect.satisfied(params, actual)
+        evidence.append(Evidence(expected, f"{key} {actual}", where))
+        # A weaker value inside a Match block weakens the connections it matches.
+        for scoped in conf.scoped(key):
+            good = expect.satisfied(params, scoped.value)
+            ok &= good
+            if not good:
+                evidence.append(Evidence(expected, f"{key} {scoped.value} in Match {scoped.match}",
+                                         f"{scoped.file}:{scoped.line}"))
+        message = "; ".join(conf.problems)
+        return Outcome(Status.PASS if ok else Status.FAIL, tuple(evidence), message)
+
+
+CHECK = ConfigCheck()

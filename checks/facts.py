@@ -1,0 +1,209 @@
+"""Fact families: the typed, host-independent view of a target that checks judge.
+
+The agent's gatherers (agent/facts) produce these values from any Host (local, a root
+filesystem, SSH); checks only read them. A fact is addressed by a ``FactKey``: a family
+name and, for families with many members (files, config files), an argument.
+"""
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from typing import Mapping
+
+
+@dataclass(frozen=True, order=True)
+class FactKey:
+    family: str
+    arg: str = ""
+
+    def __str__(self) -> str:
+        return f"{self.family}:{self.arg}" if self.arg else self.family
+
+
+@dataclass(frozen=True)
+class Unavailable:
+    """Why a fact could not be had. ``not_applicable`` marks facts that cannot exist on
+    this kind of target (runtime state of an offline image); otherwise it is an error."""
+
+    reason: str
+    not_applicable: bool = False
+
+
+class FactUnavailable(Exception):
+    def __init__(self, key: FactKey, why: Unavailable) -> None:
+        super().__init__(why.reason)
+        self.key = key
+        self.why = why
+
+
+class Facts:
+    """Gathered facts, read-only. ``need`` returns a value or raises FactUnavailable."""
+
+    def __init__(self, values: Mapping[FactKey, object]) -> None:
+        self._values = dict(values)
+
+    def need(self, key: FactKey) -> object:
+        value = self._values.get(key, Unavailable(f"fact {key} was not gathered"))
+        if isinstance(value, Unavailable):
+            raise FactUnavailable(key, value)
+        return value
+
+    def get(self, key: FactKey) -> object:
+        """The value or its ``Unavailable``; for checks that degrade gracefully."""
+        return self._values.get(key, Unavailable(f"fact {key} was not gathered"))
+
+    def keys(self) -> set[FactKey]:
+        return set(self._values)
+
+
+# --- fact values -------------------------------------------------------------------------
+
+
+@dataclass(frozen=True)
+class FileInfo:
+    path: str
+    exists: bool
+    kind: str = ""  # file, dir, link, other
+    mode: int = 0  # permission bits incl. setuid/setgid/sticky
+    uid: int = -1
+    gid: int = -1
+    owner: str = ""  # resolved from the target's own /etc/passwd; "" if unknown
+    group: str = ""
+    target: str = ""  # symlink target
+
+
+@dataclass(frozen=True)
+class ConfigSetting:
+    key: str  # lower-cased
+    value: str
+    file: str
+    line: int
+    match: str = ""  # sshd "Match" condition the setting is scoped to; "" = global
+
+
+@dataclass(frozen=True)
+class ConfigFile:
+    path: str
+    dialect: str
+    exists: bool
+    settings: tuple[ConfigSetting, ...] = ()
+    first_wins: bool = False  # sshd: the first value obtained wins; others: the last
+    problems: tuple[str, ...] = ()  # unreadable includes and the like
+
+    def effective(self, key: str) -> ConfigSetting | None:
+        """The value in force outside any Match block."""
+        hits = [s for s in self.settings if s.key == key.lower() and not s.match]
+        if not hits:
+            return None
+        return hits[0] if self.first_wins else hits[-1]
+
+    def scoped(self, key: str) -> list[ConfigSetting]:
+        return [s for s in self.settings if s.key == key.lower() and s.match]
+
+
+@dataclass(frozen=True)
+class SysctlSetting:
+    key: str  # dotted; may hold a glob (net.ipv4.conf.*.rp_filter) as systemd-sysctl allows
+    value: str
+    file: str
+    line: int
+
+
+def persisted_sysctl(settings: tuple[SysctlSetting, ...], key: str) -> SysctlSetting | None:
+    """The assignment in force for ``key``: the last one that names or globs it."""
+    from fnmatch import fnmatchcase
+
+    found = None
+    for setting in settings:
+        if setting.key == key or ("*" in setting.key and fnmatchcase(key, setting.key)):
+            found = setting
+    return found
+
+
+@dataclass(frozen=True)
+class Package:
+    name: str
+    version: str
+    arch: str = ""
+    source: str = ""
+    source_version: str = ""
+
+
+@dataclass(frozen=True)
+class PackageDB:
+    format: str  # dpkg or rpm
+    packages: Mapping[str, tuple[Package, ...]] = field(default_factory=dict)  # by binary name
+
+
+@dataclass(frozen=True)
+class UnitFile:
+    name: str
+    state: str  # enabled, disabled, static, masked, not-found
+    path: str = ""
+    active: str = ""  # active, inactive, failed, ...; "" when not known (offline image)
+
+
+@dataclass(frozen=True)
+class Socket:
+    proto: str  # tcp, tcp6, udp, udp6
+    address: str
+    port: int
+    process: str = ""
+    pid: int = 0
+
+
+@dataclass(frozen=True)
+class ModprobeRule:
+    kind: str  # install, blacklist
+    module: str
+    command: str
+    file: str
+    line: int
+
+
+@dataclass(frozen=True)
+class Mount:
+    mountpoint: str
+    device: str
+    fstype: str
+    options: tuple[str, ...]
+    where: str  # /proc/self/mounts, or /etc/fstab:LINE
+
+
+@dataclass(frozen=True)
+class Account:
+    name: str
+    uid: int
+    gid: int
+    home: str
+    shell: str
+    line: int
+
+
+@dataclass(frozen=True)
+class ShadowEntry:
+    name: str
+    hash: str
+    last_change: int | None
+    min_days: int | None
+    max_days: int | None
+    warn_days: int | None
+    inactive: int | None
+    line: int
+
+
+@dataclass(frozen=True)
+class OsRelease:
+    id: str
+    version_id: str
+    id_like: tuple[str, ...] = ()
+    pretty_name: str = ""
+    codename: str = ""
+
+    @property
+    def family(self) -> str:
+        ids = (self.id, *self.id_like)
+        if any(i in ("debian", "ubuntu") for i in ids):
+            return "debian"
+        if any(i in ("rhel", "fedora", "centos") for i in ids):
+            return "rhel"
+        return self.id

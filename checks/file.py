@@ -1,0 +1,73 @@
+"""file: a path exists (or is absent), with an owner, a group and at most a given mode."""
+from __future__ import annotations
+
+from typing import Any, Mapping
+
+from checks.facts import FactKey, Facts, FileInfo
+from checks.model import Evidence, Outcome, Status
+
+
+class FileCheck:
+    name = "file"
+    schema: Mapping[str, Any] = {
+        "type": "object",
+        "properties": {
+            "type": {"const": "file"},
+            "path": {"type": "string", "pattern": "^/"},
+            "exists": {"type": "boolean", "default": True},
+            "kind": {"enum": ["file", "dir"]},
+            "owner": {"type": "string"},
+            "group": {"type": "string"},
+            "max_mode": {"type": "string", "pattern": "^0?[0-7]{3,4}$"},
+            "missing_ok": {"type": "boolean"},
+        },
+        "required": ["type", "path"],
+        "additionalProperties": False,
+    }
+
+    def needs(self, params: Mapping[str, Any]) -> set[FactKey]:
+        return {FactKey("file", params["path"])}
+
+    def evaluate(self, params: Mapping[str, Any], facts: Facts) -> Outcome:
+        path = params["path"]
+        info = facts.need(FactKey("file", path))
+        assert isinstance(info, FileInfo)
+        want_exists = params.get("exists", True)
+        if not info.exists:
+            if not want_exists:
+                return Outcome(Status.PASS, (Evidence("absent", "absent", path),))
+            if params.get("missing_ok"):
+                return Outcome(Status.NOT_APPLICABLE, (Evidence("present", "absent", path),),
+                               f"{path} does not exist")
+            return Outcome(Status.FAIL, (Evidence("present", "absent", path),))
+        if not want_exists:
+            return Outcome(Status.FAIL, (Evidence("absent", f"present ({info.kind})", path),))
+
+        evidence: list[Evidence] = []
+        ok = True
+        if "kind" in params:
+            good = info.kind == params["kind"]
+            ok &= good
+            evidence.append(Evidence(f"kind {params['kind']}", f"kind {info.kind}", path))
+        if "owner" in params:
+            actual = info.owner or str(info.uid)
+            good = actual == params["owner"]
+            ok &= good
+            evidence.append(Evidence(f"owner {params['owner']}", f"owner {actual}", path))
+        if "group" in params:
+            actual = info.group or str(info.gid)
+            good = actual == params["group"]
+            ok &= good
+            evidence.append(Evidence(f"group {params['group']}", f"group {actual}", path))
+        if "max_mode" in params:
+            limit = int(params["max_mode"], 8)
+            # "At most" means no permission bit beyond the limit's bits.
+            good = info.mode & ~limit & 0o7777 == 0
+            ok &= good
+            evidence.append(Evidence(f"mode {limit:04o} or stricter", f"mode {info.mode & 0o7777:04o}", path))
+        if not evidence:
+            evidence.append(Evidence("present", f"present ({info.kind})", path))
+        return Outcome.of(ok, evidence)
+
+
+CHECK = FileCheck()

@@ -1,0 +1,71 @@
+"""mount: a mount point carries the required options, now and in /etc/fstab.
+
+When the path is not a separate filesystem the check is ``not_applicable`` unless the
+directive requires it to be one (``separate: true``), then it fails.
+"""
+from __future__ import annotations
+
+from typing import Any, Mapping
+
+from checks.facts import FactKey, Facts, Mount, Unavailable
+from checks.model import Evidence, Outcome, Status
+
+RUNTIME = FactKey("mounts")
+FSTAB = FactKey("fstab")
+
+
+class MountCheck:
+    name = "mount"
+    schema: Mapping[str, Any] = {
+        "type": "object",
+        "properties": {
+            "type": {"const": "mount"},
+            "path": {"type": "string", "pattern": "^/"},
+            "options": {"type": "array", "items": {"type": "string"}, "minItems": 1},
+            "separate": {"type": "boolean"},
+        },
+        "required": ["type", "path"],
+        "additionalProperties": False,
+    }
+
+    def needs(self, params: Mapping[str, Any]) -> set[FactKey]:
+        return {RUNTIME, FSTAB}
+
+    def evaluate(self, params: Mapping[str, Any], facts: Facts) -> Outcome:
+        path = params["path"].rstrip("/") or "/"
+        required = list(params.get("options", ()))
+        expected = f"{path} mounted" + (f" with {','.join(required)}" if required else "")
+        entries: list[Mount] = []
+        notes: list[str] = []
+
+        runtime = facts.get(RUNTIME)
+        if isinstance(runtime, Unavailable):
+            if not runtime.not_applicable:
+                facts.need(RUNTIME)
+            notes.append(f"runtime mounts not judged: {runtime.reason}")
+        else:
+            assert isinstance(runtime, tuple)
+            # The last mount on a mount point is the one in effect.
+            live = [m for m in runtime if m.mountpoint == path]
+            entries.extend(live[-1:])
+        fstab = facts.need(FSTAB)
+        assert isinstance(fstab, tuple)
+        entries.extend(m for m in fstab if m.mountpoint == path)
+
+        if not entries:
+            status = Status.FAIL if params.get("separate") else Status.NOT_APPLICABLE
+            return Outcome(status, (Evidence(expected, "not a separate filesystem", "/etc/fstab"),),
+                           "" if status is Status.FAIL else f"{path} is not a separate filesystem")
+        evidence = []
+        ok = True
+        for entry in entries:
+            missing = [o for o in required if o not in entry.options]
+            ok &= not missing
+            actual = f"{entry.fstype} {','.join(entry.options)}"
+            if missing:
+                actual += f" (missing {','.join(missing)})"
+            evidence.append(Evidence(expected, actual, entry.where))
+        return Outcome(Status.PASS if ok else Status.FAIL, tuple(evidence), "; ".join(notes))
+
+
+CHECK = MountCheck()

@@ -1,0 +1,72 @@
+"""The check-type registry and the two entry points the agent uses: ``needs`` and ``evaluate``.
+
+A check spec is a mapping: either ``{"type": NAME, ...params}`` for a check type, or a
+compound ``{"all": [...]}``, ``{"any": [...]}``, ``{"none": [...]}`` of specs.
+"""
+from __future__ import annotations
+
+from typing import Any, Mapping, Protocol
+
+from checks.facts import FactKey, Facts, FactUnavailable
+from checks.model import Evidence, Outcome, Status
+
+
+class CheckError(Exception):
+    """Base of the checks package's exceptions."""
+
+
+class CheckParamError(CheckError):
+    """Parameters that passed the schema but make no sense together."""
+
+
+class CheckType(Protocol):
+    name: str
+    schema: Mapping[str, Any]  # JSON Schema of the spec, including "type"
+
+    def needs(self, params: Mapping[str, Any]) -> set[FactKey]: ...
+
+    def evaluate(self, params: Mapping[str, Any], facts: Facts) -> Outcome: ...
+
+
+def _load() -> dict[str, CheckType]:
+    from checks import accounts, compound, config, file, kernel_module, listening, mount, package
+    from checks import service, sysctl
+
+    types: list[CheckType] = [
+        file.CHECK,
+        config.CHECK,
+        sysctl.CHECK,
+        package.CHECK,
+        service.CHECK,
+        listening.CHECK,
+        kernel_module.CHECK,
+        mount.CHECK,
+        accounts.CHECK,
+        *compound.CHECKS,
+    ]
+    return {t.name: t for t in types}
+
+
+COMPOUND_KEYS = ("all", "any", "none")
+CHECK_TYPES: dict[str, CheckType] = _load()
+
+
+def type_of(spec: Mapping[str, Any]) -> CheckType:
+    for key in COMPOUND_KEYS:
+        if key in spec:
+            return CHECK_TYPES[key]
+    return CHECK_TYPES[spec["type"]]
+
+
+def needs(spec: Mapping[str, Any]) -> set[FactKey]:
+    """The facts a check spec needs, so the agent can gather only those, once."""
+    return type_of(spec).needs(spec)
+
+
+def evaluate(spec: Mapping[str, Any], facts: Facts) -> Outcome:
+    """Judge one check spec. A missing fact becomes error/not_applicable with its reason."""
+    try:
+        return type_of(spec).evaluate(spec, facts)
+    except FactUnavailable as exc:
+        status = Status.NOT_APPLICABLE if exc.why.not_applicable else Status.ERROR
+        return Outcome(status, (Evidence("", "unavailable", str(exc.key)),), exc.why.reason)

@@ -1,0 +1,74 @@
+"""service: a systemd unit is enabled, not enabled, or masked; optionally active or not.
+
+Unit-file state is read from the unit directories and their .wants/.requires links, so it
+works on offline images; the active state exists only on a running system.
+"""
+from __future__ import annotations
+
+from typing import Any, Mapping
+
+from checks.facts import FactKey, Facts, UnitFile
+from checks.model import Evidence, Outcome, Status
+
+STATES = ("enabled", "not_enabled", "masked")
+
+
+def unit_names(params: Mapping[str, Any]) -> list[str]:
+    raw = params["name"]
+    names = [raw] if isinstance(raw, str) else list(raw)
+    return [n if "." in n else f"{n}.service" for n in names]
+
+
+class ServiceCheck:
+    name = "service"
+    schema: Mapping[str, Any] = {
+        "type": "object",
+        "properties": {
+            "type": {"const": "service"},
+            "name": {"oneOf": [{"type": "string"}, {"type": "array", "items": {"type": "string"}, "minItems": 1}]},
+            "state": {"enum": list(STATES)},
+            "active": {"type": "boolean"},
+        },
+        "required": ["type", "name"],
+        "anyOf": [{"required": ["state"]}, {"required": ["active"]}],
+        "additionalProperties": False,
+    }
+
+    def needs(self, params: Mapping[str, Any]) -> set[FactKey]:
+        return {FactKey("unit", n) for n in unit_names(params)}
+
+    def evaluate(self, params: Mapping[str, Any], facts: Facts) -> Outcome:
+        units = [facts.need(FactKey("unit", n)) for n in unit_names(params)]
+        evidence: list[Evidence] = []
+        ok = True
+        state = params.get("state")
+        if state:
+            shown = [u for u in units if isinstance(u, UnitFile)]
+            if state == "enabled" and any(u.state == "enabled" for u in shown):
+                shown = [u for u in shown if u.state == "enabled"]  # the alternative that satisfies it
+            for unit in shown:
+                evidence.append(Evidence(state.replace("_", " "), unit.state, unit.path or unit.name))
+            states = [u.state for u in units if isinstance(u, UnitFile)]
+            if state == "enabled":
+                ok &= any(s == "enabled" for s in states)
+            elif state == "not_enabled":
+                ok &= all(s in ("disabled", "masked", "not-found", "static") for s in states)
+            else:
+                ok &= all(s in ("masked", "not-found") for s in states)
+        message = ""
+        if "active" in params:
+            want = "active" if params["active"] else "inactive"
+            known = [u for u in units if isinstance(u, UnitFile) and u.active]
+            if not known:
+                if not state:
+                    return Outcome(Status.NOT_APPLICABLE, tuple(evidence), "unit activity exists only on a running system")
+                message = "active state not judged: unit activity exists only on a running system"
+            for unit in known:
+                evidence.append(Evidence(want, unit.active, f"systemctl show {unit.name}"))
+            actives = [u.active == "active" for u in known]
+            if known:
+                ok &= any(actives) if params["active"] else not any(actives)
+        return Outcome(Status.PASS if ok else Status.FAIL, tuple(evidence), message)
+
+
+CHECK = ServiceCheck()

@@ -1,0 +1,228 @@
+"""Load and validate directive YAML: schema, check parameters, ids, duplicate keys.
+
+Every problem is reported as ``file:line: $.json.path: message`` so a user can go
+straight to it. Nothing is loaded from a file that has any problem.
+"""
+from __future__ import annotations
+
+import datetime as dt
+import hashlib
+import json
+import os
+from functools import lru_cache
+from importlib import resources
+from typing import Any, Iterable
+
+import yaml
+
+from directives.model import Directive, Requirement
+
+try:  # the C parser is several times faster; the pure one behaves the same
+    from yaml import CSafeLoader as _Loader
+except ImportError:  # pragma: no cover
+    from yaml import SafeLoader as _Loader  # type: ignore[assignment]
+
+
+class DirectiveError(Exception):
+    def __init__(self, problems: list[str]) -> None:
+        super().__init__("\n".join(problems))
+        self.problems = problems
+
+
+def _json_path(parts: Iterable[Any]) -> str:
+    out = "$"
+    for part in parts:
+        out += f"[{part}]" if isinstance(part, int) else f".{part}"
+    return out
+
+
+class _Doc:
+    """A YAML document turned into JSON-compatible data, remembering each node's line."""
+
+    def __init__(self, text: str, name: str) -> None:
+        self.name = name
+        self.lines: dict[tuple[Any, ...], int] = {}
+        self.problems: list[str] = []
+        loader = _Loader(text)
+        try:
+            node = loader.get_single_node()
+        except yaml.YAMLError as exc:
+            mark = getattr(exc, "problem_mark", None)
+            line = mark.line + 1 if mark else 1
+            problem = getattr(exc, "problem", None) or str(exc).splitlines()[0]
+            raise DirectiveError([f"{name}:{line}: $: invalid YAML: {problem}"]) from None
+        finally:
+            loader.dispose()
+        if node is None:
+            raise DirectiveError([f"{name}:1: $: empty document"])
+        self._loader = _Loader("")
+        self.data = self._convert(node, ())
+        self._loader.dispose()
+
+    def line(self, path: Iterable[Any]) -> int:
+        parts = tuple(path)
+        while parts and parts not in self.lines:
+            parts = parts[:-1]
+        return self.lines.get(parts, 1)
+
+    def problem(self, path: Iterable[Any], message: str) -> None:
+        parts = tuple(path)
+        self.problems.append(f"{self.name}:{self.line(parts)}: {_json_path(parts)}: {message}")
+
+    def _convert(self, node: yaml.Node, path: tuple[Any, ...]) -> Any:
+        self.lines[path] = node.start_mark.line + 1
+        if isinstance(node, yaml.MappingNode):
+            out: dict[str, Any] = {}
+            for key_node, value_node in node.value:
+                key = self._scalar(key_node)
+                if key_node.tag == "tag:yaml.org,2002:merge":
+                    self.problem(path, "merge keys (<<) are not allowed")
+                    continue
+                key = str(key)
+                if key in out:
+                    self.lines[path + (key,)] = key_node.start_mark.line + 1
+                    self.problem(path + (key,), f"duplicate key {key!r} (first at line {self.lines[path + (key, '#first')]})")
+                    continue
+                self.lines[path + (key, "#first")] = key_node.start_mark.line + 1
+                out[key] = self._convert(value_node, path + (key,))
+            return out
+        if isinstance(node, yaml.SequenceNode):
+            return [self._convert(item, path + (i,)) for i, item in enumerate(node.value)]
+        return self._scalar(node)
+
+    def _scalar(self, node: yaml.Node) -> Any:
+        value = self._loader.construct_object(node, deep=True)
+        if isinstance(value, (dt.date, dt.datetime)):
+            return value.isoformat()
+        return value
+
+
+@lru_cache(maxsize=None)
+def _directive_validator() -> Any:
+    import jsonschema
+
+    schema = json.loads(resources.files("directives").joinpath("schemas/directive.schema.json").read_text())
+    return jsonschema.Draft202012Validator(schema, format_checker=jsonschema.FormatChecker())
+
+
+@lru_cache(maxsize=None)
+def _check_validator(type_name: str) -> Any:
+    import jsonschema
+
+    from checks import CHECK_TYPES
+
+    return jsonschema.Draft202012Validator(CHECK_TYPES[type_name].schema, format_checker=jsonschema.FormatChecker())
+
+
+def _validate(validator: Any, data: Any, doc: _Doc, prefix: tuple[Any, ...]) -> None:
+    for error in sorted(validator.iter_errors(data), key=lambda e: list(map(str, e.absolute_path))):
+        doc.problem(prefix + tuple(error.absolute_path), error.message)
+
+
+def _validate_check(spec: Any, doc: _Doc, path: tuple[Any, ...]) -> None:
+    from checks import CHECK_TYPES
+    from checks.registry import COMPOUND_KEYS
+
+    if not isinstance(spec, dict):
+        doc.problem(path, "a check must be a mapping")
+        return
+    compound = [k for k in COMPOUND_KEYS if k in spec]
+    name = compound[0] if compound else spec.get("type")
+    if name not in CHECK_TYPES:
+        known = ", ".join(sorted(k for k in CHECK_TYPES if k not in COMPOUND_KEYS))
+        doc.problem(path + ("type",), f"unknown check type {name!r} (known: {known}; or all/any/none)")
+        return
+    _validate(_check_validator(name), spec, doc, path)
+    if compound and isinstance(spec.get(name), list):
+        for i, child in enumerate(spec[name]):
+            _validate_check(child, doc, path + (name, i))
+
+
+def parse(text: str, name: str) -> Directive:
+    """Validate one directive's text; raises DirectiveError listing every problem."""
+    doc = _Doc(text, name)
+    data = doc.data
+    if not isinstance(data, dict):
+        raise DirectiveError([f"{name}:1: $: a directive must be a mapping"])
+    _validate(_directive_validator(), data, doc, ())
+    requirements = data.get("requirements") if isinstance(data.get("requirements"), list) else []
+    seen: dict[str, int] = {}
+    for i, req in enumerate(requirements):
+        if not isinstance(req, dict):
+            continue
+        for key in ("check", "only_if"):
+            if key in req:
+                _validate_check(req[key], doc, ("requirements", i, key))
+        rid = req.get("id")
+        if isinstance(rid, str):
+            if rid in seen:
+                doc.problem(("requirements", i, "id"), f"duplicate requirement id {rid} (also requirements[{seen[rid]}])")
+            seen.setdefault(rid, i)
+            if isinstance(data.get("id"), str) and not rid.startswith(data["id"] + "."):
+                doc.problem(("requirements", i, "id"), f"requirement id {rid} must start with {data['id']}.")
+    if doc.problems:
+        raise DirectiveError(doc.problems)
+
+    issued = dt.date.fromisoformat(data["issued"])
+    reqs = tuple(
+        Requirement(
+            id=r["id"], title=r["title"], severity=r["severity"], due=r["due"], rationale=r["rationale"],
+            remediation=r["remediation"], references=r["references"], check=r["check"],
+            only_if=r.get("only_if"), directive_id=data["id"], issued=issued,
+        )
+        for r in requirements
+    )
+    return Directive(
+        id=data["id"], title=data["title"], issuer=data["issuer"], kind=data["kind"], issued=issued,
+        url=data.get("url", ""), summary=data.get("summary", ""), applies_to=data.get("applies_to", {}),
+        requirements=reqs, source=name, digest="sha256:" + hashlib.sha256(text.encode()).hexdigest(),
+    )
+
+
+def load_file(path: str) -> Directive:
+    try:
+        with open(path, "rb") as fh:
+            raw = fh.read()
+    except OSError as exc:
+        raise DirectiveError([f"{path}: cannot read: {exc.strerror or exc}"]) from None
+    try:
+        text = raw.decode("utf-8")
+    except UnicodeDecodeError as exc:
+        raise DirectiveError([f"{path}:1: $: not UTF-8 text ({exc.reason} at byte {exc.start})"]) from None
+    return parse(text, path)
+
+
+def library_paths() -> list[str]:
+    """The directive files shipped with the package."""
+    root = resources.files("directives").joinpath("library")
+    return sorted(str(p) for p in root.iterdir() if p.name.endswith((".yaml", ".yml")))
+
+
+def load_paths(paths: Iterable[str]) -> list[Directive]:
+    """Load several files; problems from every file are reported together. Directive and
+    requirement ids must be unique across the set."""
+    problems: list[str] = []
+    loaded: list[Directive] = []
+    for path in paths:
+        try:
+            loaded.append(load_file(path))
+        except DirectiveError as exc:
+            problems.extend(exc.problems)
+    owners: dict[str, str] = {}
+    for directive in loaded:
+        for rid in [directive.id, *(r.id for r in directive.requirements)]:
+            if rid in owners and owners[rid] != directive.source:
+                problems.append(f"{directive.source}:1: $.id: id {rid} is already used by {owners[rid]}")
+            owners.setdefault(rid, directive.source)
+    if problems:
+        raise DirectiveError(problems)
+    return loaded
+
+
+def load_library(extra: Iterable[str] = ()) -> list[Directive]:
+    return load_paths([*library_paths(), *extra])
+
+
+def directory_files(path: str) -> list[str]:
+    """YAML files of a directory, sorted, for ``--directives DIR``."""
+    return sorted(os.path.join(path, n) for n in os.listdir(path) if n.endswith((".yaml", ".yml")))
