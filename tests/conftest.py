@@ -1,0 +1,45 @@
+"""Shared fixtures: hand-made fixture roots for unit tests, a real Debian 12 root for end-to-end ones."""
+from __future__ import annotations
+
+import os
+from pathlib import Path
+from typing import Callable
+
+import pytest
+
+
+def write_tree(root: Path, files: dict[str, str | bytes], modes: dict[str, int] | None = None) -> Path:
+    """Create files under ``root`` (paths are absolute paths on the target)."""
+    for path, content in files.items():
+        target = root / path.lstrip("/")
+        target.parent.mkdir(parents=True, exist_ok=True)
+        if isinstance(content, bytes):
+            target.write_bytes(content)
+        else:
+            target.write_text(content)
+    for path, mode in (modes or {}).items():
+        os.chmod(root / path.lstrip("/"), mode)
+    return root
+
+
+@pytest.fixture
+def make_root(tmp_path: Path) -> Callable[..., Path]:
+    """Build a fixture root filesystem: make_root({"/etc/passwd": "..."}, modes={...})."""
+    counter = iter(range(1000))
+
+    def make(files: dict[str, str | bytes], modes: dict[str, int] | None = None) -> Path:
+        root = tmp_path / f"root{next(counter)}"
+        root.mkdir()
+        return write_tree(root, files, modes)
+
+    return make
+
+
+@pytest.fixture(scope="session")
+def debian_rootfs() -> Path:
+    """A real Debian 12 (bookworm) minbase root built by debootstrap; tests/run builds it."""
+    path = os.environ.get("FEDHARDEN_TEST_ROOTFS", str(Path(__file__).parent / ".cache" / "bookworm"))
+    root = Path(path)
+    if not (root / ".complete").exists():
+        pytest.fail(f"no Debian root filesystem at {root}: run the suite through tests/run, which builds it")
+    return root
