@@ -19,11 +19,21 @@ def compare_versions(fmt: str, left: str, right: str) -> int:
     if fmt == "rpm":
         import rpm_vercmp
 
-        return int(rpm_vercmp.vercmp(left, right))
+        # rpm compares epoch, then version, then release, each with rpmvercmp.
+        for a, b in zip(_evr(left), _evr(right)):
+            if (order := int(rpm_vercmp.vercmp(a, b))) != 0:
+                return order
+        return 0
     from debian.debian_support import Version
 
     a, b = Version(left), Version(right)
     return (a > b) - (a < b)
+
+
+def _evr(text: str) -> tuple[str, str, str]:
+    epoch, _, rest = text.rpartition(":")
+    version, _, release = rest.partition("-") if rest.count("-") == 1 else rest.rpartition("-")
+    return epoch or "0", version, release
 
 
 def names(params: Mapping[str, Any]) -> list[str]:
