@@ -32,8 +32,8 @@ def compare_versions(fmt: str, left: str, right: str) -> int:
 
 def _evr(text: str) -> tuple[str, str, str]:
     epoch, _, rest = text.rpartition(":")
-    version, _, release = rest.partition("-") if rest.count("-") == 1 else rest.rpartition("-")
-    return epoch or "0", version, release
+    version, sep, release = rest.rpartition("-")
+    return (epoch or "0", version, release) if sep else (epoch or "0", rest, "")
 
 
 def names(params: Mapping[str, Any]) -> list[str]:

@@ -43,3 +43,9 @@ def debian_rootfs() -> Path:
     if not (root / ".complete").exists():
         pytest.fail(f"no Debian root filesystem at {root}: run the suite through tests/run, which builds it")
     return root
+
+
+@pytest.fixture
+def tree() -> Callable[..., Path]:
+    """``write_tree`` itself, for tests that place a fixture root somewhere particular."""
+    return write_tree
