@@ -138,20 +138,42 @@ def _validate_check(spec: Any, doc: _Doc, path: tuple[Any, ...]) -> None:
             _validate_check(child, doc, path + (name, i))
 
 
+MANIFEST = "library/validated.json"
+
+
+@lru_cache(maxsize=None)
+def validated_digests() -> frozenset[str]:
+    """Digests of the shipped directive files as the test suite validated them
+    (`python -m directives` rewrites it; tests/directives/test_library_manifest.py keeps it true). A shipped file with a
+    listed digest skips JSON Schema validation, which is most of a scan's start-up cost;
+    any other file, or a shipped one edited in place, is validated in full."""
+    try:
+        return frozenset(json.loads(resources.files("directives").joinpath(MANIFEST).read_text()).values())
+    except (OSError, ValueError):
+        return frozenset()
+
+
+def digest_of(text: str) -> str:
+    return "sha256:" + hashlib.sha256(text.encode()).hexdigest()
+
+
 def parse(text: str, name: str) -> Directive:
     """Validate one directive's text; raises DirectiveError listing every problem."""
     doc = _Doc(text, name)
     data = doc.data
     if not isinstance(data, dict):
         raise DirectiveError([f"{name}:1: $: a directive must be a mapping"])
-    _validate(_directive_validator(), data, doc, ())
+    digest = digest_of(text)
+    full = digest not in validated_digests()
+    if full:
+        _validate(_directive_validator(), data, doc, ())
     requirements = data.get("requirements") if isinstance(data.get("requirements"), list) else []
     seen: dict[str, int] = {}
     for i, req in enumerate(requirements):
         if not isinstance(req, dict):
             continue
         for key in ("check", "only_if"):
-            if key in req:
+            if key in req and full:
                 _validate_check(req[key], doc, ("requirements", i, key))
         rid = req.get("id")
         if isinstance(rid, str):
@@ -175,7 +197,7 @@ def parse(text: str, name: str) -> Directive:
     return Directive(
         id=data["id"], title=data["title"], issuer=data["issuer"], kind=data["kind"], issued=issued,
         url=data.get("url", ""), summary=data.get("summary", ""), applies_to=data.get("applies_to", {}),
-        requirements=reqs, source=name, digest="sha256:" + hashlib.sha256(text.encode()).hexdigest(),
+        requirements=reqs, source=name, digest=digest,
     )
 
 
@@ -192,10 +214,30 @@ def load_file(path: str) -> Directive:
     return parse(text, path)
 
 
+def write_manifest() -> str:
+    """Validate every shipped file in full and record its digest (run after editing the library)."""
+    entries = {}
+    for path in library_paths():
+        with open(path, encoding="utf-8") as fh:
+            text = fh.read()
+        entries[os.path.basename(path)] = digest_of(text)
+    target = str(resources.files("directives").joinpath(MANIFEST))
+    validated_digests.cache_clear()
+    with open(target, "w", encoding="utf-8") as fh:
+        fh.write("{}\n")
+    validated_digests.cache_clear()
+    load_paths(library_paths())  # raises DirectiveError when any shipped file is invalid
+    with open(target, "w", encoding="utf-8") as fh:
+        fh.write(json.dumps(entries, indent=2, sort_keys=True) + "\n")
+    validated_digests.cache_clear()
+    return target
+
+
 def library_paths() -> list[str]:
     """The directive files shipped with the package."""
     root = resources.files("directives").joinpath("library")
     return sorted(str(p) for p in root.iterdir() if p.name.endswith((".yaml", ".yml")))
+
 
 
 def load_paths(paths: Iterable[str]) -> list[Directive]:
