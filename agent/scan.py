@@ -15,7 +15,7 @@ from agent.facts.osinfo import os_release
 from agent.hosts.base import Host
 from agent.identity import host_id, hostname
 from agent.report import SCHEMA_VERSION, Result, state_digest, summarize
-from checks.facts import FactKey, OsRelease
+from checks.facts import FactKey, Facts, OsRelease
 from checks.model import Evidence, Outcome, Status
 from directives.model import SEVERITIES, Directive, Requirement
 
@@ -99,7 +99,7 @@ class Scan:
 
     # ------------------------------------------------------------------------------------
 
-    def _judge(self, directive: Directive, req: Requirement, facts: checks.facts.Facts,
+    def _judge(self, directive: Directive, req: Requirement, facts: Facts,
                release: object) -> list[Result]:
         outcome = self._applicable(directive, req, facts, release)
         if outcome is None:
@@ -112,7 +112,7 @@ class Scan:
             for f in outcome.findings
         ]
 
-    def _applicable(self, directive: Directive, req: Requirement, facts: checks.facts.Facts,
+    def _applicable(self, directive: Directive, req: Requirement, facts: Facts,
                     release: object) -> Outcome | None:
         """An outcome when the requirement does not apply here (or that cannot be known)."""
         families = directive.applies_to.get("os_family")
