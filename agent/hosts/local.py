@@ -35,7 +35,8 @@ class LocalHost(RootfsHost):
         found = []
         names: dict[int, str] = {}
         for conn in psutil.net_connections(kind="inet"):
-            listening = conn.status == psutil.CONN_LISTEN or conn.type == socket.SOCK_DGRAM
+            # TCP listens; an unconnected UDP socket receives from anyone.
+            listening = conn.status == psutil.CONN_LISTEN or (conn.type == socket.SOCK_DGRAM and not conn.raddr)
             if not listening or not conn.laddr:
                 continue
             v6 = conn.family == socket.AF_INET6
