@@ -107,6 +107,11 @@ def scan(root: str | None, directive_ids: tuple[str, ...], severity: str, extra:
         fail(str(exc))
     except (ScanError, AgentError) as exc:
         fail(f"scan could not complete: {exc}", EXIT_INCOMPLETE)
+    except Exception as exc:  # a bug, not a user mistake: say so in one line, keep the exit code honest
+        if os.environ.get("FEDHARDEN_DEBUG"):
+            raise
+        fail(f"scan could not complete: internal error {type(exc).__name__}: {exc} "
+             "(set FEDHARDEN_DEBUG=1 for the traceback)", EXIT_INCOMPLETE)
     text = FORMATS[fmt](report, bool(color if color is not None else (output is None and sys.stdout.isatty())))
     if output:
         write_atomically(output, text)
