@@ -47,6 +47,17 @@ class Facts:
             raise FactUnavailable(key, value)
         return value
 
+    def runtime(self, key: FactKey, notes: list[str], what: str) -> object:
+        """A fact of the running system: its value, or its ``Unavailable`` when it cannot exist
+        on this target (an offline image), with ``"<what> not judged: <reason>"`` added to
+        ``notes``. A runtime fact that failed for another reason raises, as ``need`` does."""
+        value = self.get(key)
+        if isinstance(value, Unavailable):
+            if not value.not_applicable:
+                raise FactUnavailable(key, value)
+            notes.append(f"{what} not judged: {value.reason}")
+        return value
+
     def get(self, key: FactKey) -> object:
         """The value or its ``Unavailable``; for checks that degrade gracefully."""
         return self._values.get(key, Unavailable(f"fact {key} was not gathered"))

@@ -9,7 +9,7 @@ from __future__ import annotations
 
 from typing import Any, Mapping
 
-from checks.facts import FactKey, Facts, ModprobeRule, Unavailable
+from checks.facts import FactKey, Facts, ModprobeRule
 from checks.model import Evidence, Outcome, Status
 
 LOADED = FactKey("modules_loaded")
@@ -48,7 +48,7 @@ class KernelModuleCheck:
         blacklist = next((r for r in mine if r.kind == "blacklist"), None)
         evidence: list[Evidence] = []
         ok = True
-        notes = []
+        notes: list[str] = []
 
         disabled = install is not None and install.command.split()[:1] and install.command.split()[0] in DISABLING
         if install is not None:
@@ -62,13 +62,8 @@ class KernelModuleCheck:
             evidence.append(Evidence(f"blacklist {module}", "blacklisted" if blacklist else "not blacklisted",
                                      f"{blacklist.file}:{blacklist.line}" if blacklist else "modprobe.d"))
 
-        loaded = facts.get(LOADED)
-        if isinstance(loaded, Unavailable):
-            if not loaded.not_applicable:
-                facts.need(LOADED)
-            notes.append(f"loaded state not judged: {loaded.reason}")
-        else:
-            assert isinstance(loaded, frozenset)
+        loaded = facts.runtime(LOADED, notes, "loaded state")
+        if isinstance(loaded, frozenset):
             is_loaded = module in loaded
             ok &= not is_loaded
             evidence.append(Evidence("not loaded", "loaded" if is_loaded else "not loaded", "/proc/modules"))

@@ -15,7 +15,7 @@ from __future__ import annotations
 import ipaddress
 from typing import Any, Mapping
 
-from checks.facts import FactKey, Facts, Socket, Unavailable
+from checks.facts import FactKey, Facts, Socket
 from checks.model import Evidence, Outcome, Status
 
 SOCKETS = FactKey("sockets")
@@ -78,7 +78,9 @@ class ListeningCheck:
         sockets = facts.need(SOCKETS)
         assert isinstance(sockets, tuple)
         addresses = facts.get(ADDRESSES)
-        host_addresses = None if isinstance(addresses, Unavailable) else tuple(addresses)  # type: ignore[arg-type]
+        host_addresses: tuple[str, ...] | None = None
+        if isinstance(addresses, tuple):
+            host_addresses = addresses
         wanted = {(p["proto"], p["port"]): p.get("service", "") for p in params["ports"]}
         allow = params["allow"]
         expected = {"loopback": "bound to loopback only", "private": "not bound to a public address",

@@ -7,7 +7,7 @@ from __future__ import annotations
 
 from typing import Any, Mapping
 
-from checks.facts import FactKey, Facts, Mount, Unavailable
+from checks.facts import FactKey, Facts, Mount
 from checks.model import Evidence, Outcome, Status
 
 RUNTIME = FactKey("mounts")
@@ -38,13 +38,8 @@ class MountCheck:
         entries: list[Mount] = []
         notes: list[str] = []
 
-        runtime = facts.get(RUNTIME)
-        if isinstance(runtime, Unavailable):
-            if not runtime.not_applicable:
-                facts.need(RUNTIME)
-            notes.append(f"runtime mounts not judged: {runtime.reason}")
-        else:
-            assert isinstance(runtime, tuple)
+        runtime = facts.runtime(RUNTIME, notes, "runtime mounts")
+        if isinstance(runtime, tuple):
             # The last mount on a mount point is the one in effect.
             live = [m for m in runtime if m.mountpoint == path]
             entries.extend(live[-1:])

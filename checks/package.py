@@ -26,8 +26,8 @@ def compare_versions(fmt: str, left: str, right: str) -> int:
         return 0
     from debian.debian_support import Version
 
-    a, b = Version(left), Version(right)
-    return (a > b) - (a < b)
+    va, vb = Version(left), Version(right)
+    return (va > vb) - (va < vb)
 
 
 def _evr(text: str) -> tuple[str, str, str]:

@@ -46,13 +46,8 @@ class SysctlCheck:
         ok = True
         notes: list[str] = []
 
-        runtime = facts.get(runtime_key(key))
-        if isinstance(runtime, Unavailable):
-            if not runtime.not_applicable:
-                facts.need(runtime_key(key))  # raises: an error, with the gatherer's reason
-            notes.append(f"runtime value not judged: {runtime.reason}")
-        else:
-            value = runtime
+        value = facts.runtime(runtime_key(key), notes, "runtime value")
+        if not isinstance(value, Unavailable):
             if value is None:
                 return Outcome(Status.NOT_APPLICABLE, (Evidence(expected, "no such parameter", "/proc/sys"),),
                                f"the running kernel has no parameter {key}")

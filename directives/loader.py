@@ -167,7 +167,8 @@ def parse(text: str, name: str) -> Directive:
     full = digest not in validated_digests()
     if full:
         _validate(_directive_validator(), data, doc, ())
-    requirements = data.get("requirements") if isinstance(data.get("requirements"), list) else []
+    raw = data.get("requirements")
+    requirements: list[Any] = raw if isinstance(raw, list) else []
     seen: dict[str, int] = {}
     for i, req in enumerate(requirements):
         if not isinstance(req, dict):

@@ -8,7 +8,7 @@ from typing import Any
 
 import click
 
-STYLE = {
+STYLE: dict[str, dict[str, Any]] = {
     "pass": {"fg": "green"},
     "fail": {"fg": "red", "bold": True},
     "error": {"fg": "magenta"},

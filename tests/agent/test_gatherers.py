@@ -5,7 +5,6 @@ import os
 from pathlib import Path
 from typing import Callable
 
-import pytest
 
 from agent.facts import gather
 from agent.facts.context import Context
