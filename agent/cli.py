@@ -13,6 +13,7 @@ from typing import Any, Sequence
 import click
 
 from agent import AgentError, ScanError, UsageError, __version__
+from agent.output import FORMATS as OUTPUT_FORMATS
 
 EXIT_OK, EXIT_FAIL, EXIT_USAGE, EXIT_INCOMPLETE = 0, 1, 2, 3
 
@@ -81,26 +82,38 @@ def main() -> None:
               show_default=True, help="Only requirements of this severity or higher.")
 @click.option("--directives", "extra", multiple=True, type=click.Path(exists=True), metavar="PATH",
               help="Also evaluate these directive files or directories (repeatable).")
-@click.option("--format", "fmt", default="table", show_default=True, help="Output format: table or json.")
-@click.option("--output", "-o", type=click.Path(dir_okay=False), help="Write the output to this file.")
+@click.option("--format", "formats", multiple=True, metavar="FMT[=FILE]",
+              help="Output format, repeatable, each to its own file with FMT=FILE: "
+                   f"{', '.join(OUTPUT_FORMATS)} (default: table).")
+@click.option("--output", "-o", type=click.Path(dir_okay=False), help="Write the one format without a file here.")
+@click.option("--output-dir", type=click.Path(file_okay=False), help="Write formats without a file here as fedharden.EXT.")
+@click.option("--waivers", "waivers_file", type=click.Path(dir_okay=False), metavar="FILE",
+              help="Accepted risks (YAML): an unexpired waiver turns a fail into waived.")
+@click.option("--baseline", "baseline_file", type=click.Path(dir_okay=False), metavar="REPORT.json",
+              help="An earlier JSON report of this host: SARIF marks results new, unchanged, updated or absent.")
 @click.option("--color/--no-color", default=None, help="Color the table (default: when on a terminal).")
-def scan(root: str | None, directive_ids: tuple[str, ...], severity: str, extra: tuple[str, ...], fmt: str,
-         output: str | None, color: bool | None) -> None:
+def scan(root: str | None, directive_ids: tuple[str, ...], severity: str, extra: tuple[str, ...],
+         formats: tuple[str, ...], output: str | None, output_dir: str | None, waivers_file: str | None,
+         baseline_file: str | None, color: bool | None) -> None:
     """Evaluate this host (or a root filesystem) and print what fails, why, and by when."""
-    from agent.output import FORMATS
+    from agent.output import destinations
     from agent.scan import Scan, Selection
 
-    if fmt not in FORMATS:
-        fail(f"--format: unknown format {fmt!r} (choose from {', '.join(sorted(FORMATS))})")
+    try:
+        plan = destinations.plan(formats, output, output_dir)
+    except UsageError as exc:
+        fail(str(exc))
     loaded = load_directives(extra)
     known = {d.id for d in loaded}
     unknown = [d for d in directive_ids if d not in known]
     if unknown:
         fail(f"--directive: unknown directive {', '.join(unknown)} (known: {', '.join(sorted(known))})")
+    waivers = load_waivers(waivers_file, loaded) if waivers_file else None
+    baseline = load_baseline(baseline_file) if baseline_file else None
     try:
         host = open_host(root)
         try:
-            report = Scan(host, loaded, Selection(directive_ids, severity)).run()
+            report = Scan(host, loaded, Selection(directive_ids, severity), waivers=waivers).run()
         finally:
             host.close()
     except UsageError as exc:
@@ -112,12 +125,49 @@ def scan(root: str | None, directive_ids: tuple[str, ...], severity: str, extra:
             raise
         fail(f"scan could not complete: internal error {type(exc).__name__}: {exc} "
              "(set FEDHARDEN_DEBUG=1 for the traceback)", EXIT_INCOMPLETE)
-    text = FORMATS[fmt](report, bool(color if color is not None else (output is None and sys.stdout.isatty())))
-    if output:
-        write_atomically(output, text)
-    else:
-        click.echo(text, nl=False)
+    to_terminal = any(d.path is None for d in plan) and sys.stdout.isatty()
+    rendered = destinations.render(plan, report, bool(color if color is not None else to_terminal), baseline)
+    try:
+        destinations.write_all([(d.path, text) for d, text in rendered if d.path is not None])
+    except UsageError as exc:
+        fail(str(exc))
+    for d, text in rendered:
+        if d.path is None:
+            click.echo(text, nl=False)
     sys.exit(EXIT_OK if report["summary"]["counts"]["fail"] == 0 else EXIT_FAIL)
+
+
+def load_waivers(path: str, loaded: Sequence[Any]) -> list[Any]:
+    from directives import DirectiveError
+    from directives.waivers import load_waivers as load
+
+    try:
+        return load(path, {r.id for d in loaded for r in d.requirements})
+    except DirectiveError as exc:
+        for problem in exc.problems:
+            click.echo(problem, err=True)
+        sys.exit(EXIT_USAGE)
+
+
+def load_baseline(path: str) -> dict[str, Any]:
+    """An earlier full report, validated against the report schema."""
+    import json
+
+    from agent.report import validation_errors
+
+    try:
+        with open(path, encoding="utf-8") as fh:
+            data = json.load(fh)
+    except OSError as exc:
+        fail(f"--baseline: {path}: cannot read: {exc.strerror or exc}")
+    except (ValueError, UnicodeDecodeError) as exc:
+        fail(f"--baseline: {path}: not JSON: {exc}")
+    problems = validation_errors(data)
+    if problems:
+        fail(f"--baseline: {path}: not a fedharden report: {problems[0]}")
+    if data["kind"] != "full":
+        fail(f"--baseline: {path}: a {data['kind']} report; a full report is needed")
+    return data  # type: ignore[no-any-return]
 
 
 def open_host(root: str | None) -> Any:

@@ -34,6 +34,7 @@ class Result:
     finding: str = ""
     cve: str = ""
     fields: Mapping[str, object] = field(default_factory=dict)
+    waiver: Mapping[str, object] | None = None  # the waiver that matched (active, expired or pending)
 
     def to_json(self) -> dict[str, Any]:
         out: dict[str, Any] = {
@@ -57,6 +58,8 @@ class Result:
             out["cve"] = self.cve
         if self.fields:
             out["fields"] = dict(self.fields)
+        if self.waiver is not None:
+            out["waiver"] = dict(self.waiver)
         return out
 
 

@@ -15,9 +15,12 @@ from agent.facts.osinfo import os_release
 from agent.hosts.base import Host
 from agent.identity import host_id, hostname
 from agent.report import SCHEMA_VERSION, Result, state_digest, summarize
+from agent.waivers import apply as apply_waivers
+from agent.waivers import for_host
 from checks.facts import FactKey, Facts, OsRelease
 from checks.model import Evidence, Outcome, Status
 from directives.model import SEVERITIES, Directive, Requirement
+from directives.waivers import Waiver
 
 
 @dataclass(frozen=True)
@@ -39,6 +42,7 @@ class Scan:
     now: dt.datetime = field(default_factory=lambda: dt.datetime.now(dt.timezone.utc))
     agency: str = ""
     tags: tuple[str, ...] = ()
+    waivers: Sequence[Waiver] | None = None  # None: no waivers file given
 
     def chosen(self) -> list[Directive]:
         if not self.selection.directives:
@@ -60,17 +64,28 @@ class Scan:
         results: list[Result] = []
         for directive, req in requirements:
             results.extend(self._judge(directive, req, facts, release))
+        name, hid = hostname(ctx), host_id(ctx)
+        waivers = for_host(self.waivers or (), name, hid, self.tags)
+        results, warnings = apply_waivers(results, waivers, self.now.date())
         result_json = [r.to_json() for r in results]
         finished = dt.datetime.now(dt.timezone.utc)
         os_json = {}
         if isinstance(release, OsRelease):
             os_json = {"id": release.id, "version_id": release.version_id, "pretty_name": release.pretty_name,
                        "codename": release.codename, "family": release.family}
-        host: dict[str, Any] = {"id": host_id(ctx), "hostname": hostname(ctx), "target": self.host.name, "os": os_json}
+        host: dict[str, Any] = {"id": hid, "hostname": name, "target": self.host.name, "os": os_json}
         if self.agency:
             host["agency"] = self.agency
         if self.tags:
             host["tags"] = list(self.tags)
+        scan: dict[str, Any] = {
+            "started_at": self.now.isoformat(timespec="seconds"),
+            "finished_at": finished.isoformat(timespec="seconds"),
+            "duration_ms": int((time.monotonic() - started) * 1000),
+            "live": self.host.live,
+        }
+        if self.waivers is not None:
+            scan["waivers"] = [w.to_json(self.now.date()) for w in waivers]
         return {
             "schema_version": SCHEMA_VERSION,
             "kind": "full",
@@ -81,12 +96,7 @@ class Scan:
             "state_digest": state_digest(result_json),
             "agent": {"name": "fedharden", "version": __version__},
             "host": host,
-            "scan": {
-                "started_at": self.now.isoformat(timespec="seconds"),
-                "finished_at": finished.isoformat(timespec="seconds"),
-                "duration_ms": int((time.monotonic() - started) * 1000),
-                "live": self.host.live,
-            },
+            "scan": scan,
             "directives": [
                 {"id": d.id, "title": d.title, "issued": d.issued.isoformat(), "digest": d.digest, "kind": d.kind,
                  "url": d.url, "requirements": len(d.requirements)}
@@ -94,7 +104,7 @@ class Scan:
             ],
             "results": result_json,
             "summary": summarize(result_json),
-            "warnings": [],
+            "warnings": warnings,
         }
 
     # ------------------------------------------------------------------------------------

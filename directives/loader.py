@@ -13,96 +13,9 @@ from functools import lru_cache
 from importlib import resources
 from typing import Any, Iterable
 
-import yaml
-
+from directives.errors import DirectiveError
 from directives.model import Directive, Requirement
-
-try:  # the C parser is several times faster; the pure one behaves the same
-    from yaml import CSafeLoader as _Loader
-except ImportError:  # pragma: no cover
-    from yaml import SafeLoader as _Loader  # type: ignore[assignment]
-
-
-class DirectiveError(Exception):
-    def __init__(self, problems: list[str]) -> None:
-        super().__init__("\n".join(problems))
-        self.problems = problems
-
-
-def _json_path(parts: Iterable[Any]) -> str:
-    out = "$"
-    for part in parts:
-        out += f"[{part}]" if isinstance(part, int) else f".{part}"
-    return out
-
-
-class _Doc:
-    """A YAML document turned into JSON-compatible data, remembering each node's line."""
-
-    def __init__(self, text: str, name: str) -> None:
-        self.name = name
-        self.lines: dict[tuple[Any, ...], int] = {}
-        self.problems: list[str] = []
-        loader = _Loader(text)
-        try:
-            node = loader.get_single_node()
-        except yaml.YAMLError as exc:
-            mark = getattr(exc, "problem_mark", None)
-            line = mark.line + 1 if mark else 1
-            problem = getattr(exc, "problem", None) or str(exc).splitlines()[0]
-            raise DirectiveError([f"{name}:{line}: $: invalid YAML: {problem}"]) from None
-        finally:
-            loader.dispose()
-        if node is None:
-            raise DirectiveError([f"{name}:1: $: empty document"])
-        self._loader = _Loader("")
-        self.data = self._convert(node, ())
-        self._loader.dispose()
-
-    def line(self, path: Iterable[Any]) -> int:
-        parts = tuple(path)
-        while parts and parts not in self.lines:
-            parts = parts[:-1]
-        return self.lines.get(parts, 1)
-
-    def problem(self, path: Iterable[Any], message: str) -> None:
-        parts = tuple(path)
-        self.problems.append(f"{self.name}:{self.line(parts)}: {_json_path(parts)}: {message}")
-
-    def _convert(self, node: yaml.Node, path: tuple[Any, ...]) -> Any:
-        self.lines[path] = node.start_mark.line + 1
-        if isinstance(node, yaml.MappingNode):
-            out: dict[str, Any] = {}
-            for key_node, value_node in node.value:
-                key = self._scalar(key_node)
-                if key_node.tag == "tag:yaml.org,2002:merge":
-                    self.problem(path, "merge keys (<<) are not allowed")
-                    continue
-                key = str(key)
-                if key in out:
-                    self.lines[path + (key,)] = key_node.start_mark.line + 1
-                    self.problem(path + (key,), f"duplicate key {key!r} (first at line {self.lines[path + (key, '#first')]})")
-                    continue
-                self.lines[path + (key, "#first")] = key_node.start_mark.line + 1
-                out[key] = self._convert(value_node, path + (key,))
-            return out
-        if isinstance(node, yaml.SequenceNode):
-            return [self._convert(item, path + (i,)) for i, item in enumerate(node.value)]
-        return self._scalar(node)
-
-    def _scalar(self, node: yaml.Node) -> Any:
-        value = self._loader.construct_object(node, deep=True)
-        if isinstance(value, (dt.date, dt.datetime)):
-            return value.isoformat()
-        return value
-
-
-@lru_cache(maxsize=None)
-def _directive_validator() -> Any:
-    import jsonschema
-
-    schema = json.loads(resources.files("directives").joinpath("schemas/directive.schema.json").read_text())
-    return jsonschema.Draft202012Validator(schema, format_checker=jsonschema.FormatChecker())
+from directives.yamldoc import YamlDoc, read_text, schema_validator
 
 
 @lru_cache(maxsize=None)
@@ -114,12 +27,7 @@ def _check_validator(type_name: str) -> Any:
     return jsonschema.Draft202012Validator(CHECK_TYPES[type_name].schema, format_checker=jsonschema.FormatChecker())
 
 
-def _validate(validator: Any, data: Any, doc: _Doc, prefix: tuple[Any, ...]) -> None:
-    for error in sorted(validator.iter_errors(data), key=lambda e: list(map(str, e.absolute_path))):
-        doc.problem(prefix + tuple(error.absolute_path), error.message)
-
-
-def _validate_check(spec: Any, doc: _Doc, path: tuple[Any, ...]) -> None:
+def _validate_check(spec: Any, doc: YamlDoc, path: tuple[Any, ...]) -> None:
     from checks import CHECK_TYPES
     from checks.registry import COMPOUND_KEYS
 
@@ -132,7 +40,7 @@ def _validate_check(spec: Any, doc: _Doc, path: tuple[Any, ...]) -> None:
         known = ", ".join(sorted(k for k in CHECK_TYPES if k not in COMPOUND_KEYS))
         doc.problem(path + ("type",), f"unknown check type {name!r} (known: {known}; or all/any/none)")
         return
-    _validate(_check_validator(name), spec, doc, path)
+    doc.validate(_check_validator(name), spec, path)
     if compound and isinstance(spec.get(name), list):
         for i, child in enumerate(spec[name]):
             _validate_check(child, doc, path + (name, i))
@@ -159,14 +67,14 @@ def digest_of(text: str) -> str:
 
 def parse(text: str, name: str) -> Directive:
     """Validate one directive's text; raises DirectiveError listing every problem."""
-    doc = _Doc(text, name)
+    doc = YamlDoc(text, name)
     data = doc.data
     if not isinstance(data, dict):
         raise DirectiveError([f"{name}:1: $: a directive must be a mapping"])
     digest = digest_of(text)
     full = digest not in validated_digests()
     if full:
-        _validate(_directive_validator(), data, doc, ())
+        doc.validate(schema_validator("directive.schema.json"))
     raw = data.get("requirements")
     requirements: list[Any] = raw if isinstance(raw, list) else []
     seen: dict[str, int] = {}
@@ -183,8 +91,7 @@ def parse(text: str, name: str) -> Directive:
             seen.setdefault(rid, i)
             if isinstance(data.get("id"), str) and not rid.startswith(data["id"] + "."):
                 doc.problem(("requirements", i, "id"), f"requirement id {rid} must start with {data['id']}.")
-    if doc.problems:
-        raise DirectiveError(doc.problems)
+    doc.raise_problems()
 
     issued = dt.date.fromisoformat(data["issued"])
     reqs = tuple(
@@ -203,16 +110,7 @@ def parse(text: str, name: str) -> Directive:
 
 
 def load_file(path: str) -> Directive:
-    try:
-        with open(path, "rb") as fh:
-            raw = fh.read()
-    except OSError as exc:
-        raise DirectiveError([f"{path}: cannot read: {exc.strerror or exc}"]) from None
-    try:
-        text = raw.decode("utf-8")
-    except UnicodeDecodeError as exc:
-        raise DirectiveError([f"{path}:1: $: not UTF-8 text ({exc.reason} at byte {exc.start})"]) from None
-    return parse(text, path)
+    return parse(read_text(path), path)
 
 
 def write_manifest() -> str:

@@ -1,24 +1,51 @@
 """Report renderers. Each takes the report (a dict valid against the schema) and returns text.
 
-Formats register here by name; ``--format`` accepts any of them.
+Formats register here by name; ``--format`` accepts any of them. A renderer is called as
+``render(report, color, baseline=previous_report_or_None)``: ``color`` matters to the table
+only, ``baseline`` (an earlier report of the same host) to formats that show what changed
+(SARIF's ``baselineState``). Each format lives in its own module, imported on first use.
 """
 from __future__ import annotations
 
-from typing import Any, Callable
-
-Renderer = Callable[[dict[str, Any], bool], str]
-
-
-def _table(report: dict[str, Any], color: bool) -> str:
-    from agent.output.table import render
-
-    return render(report, color)
+import importlib
+from typing import Any, Protocol
 
 
-def _json(report: dict[str, Any], color: bool) -> str:
+class Renderer(Protocol):
+    def __call__(self, report: dict[str, Any], color: bool = False, *,
+                 baseline: dict[str, Any] | None = None) -> str: ...
+
+
+def _lazy(module: str) -> Renderer:
+    def render(report: dict[str, Any], color: bool = False, *, baseline: dict[str, Any] | None = None) -> str:
+        mod = importlib.import_module(f"agent.output.{module}")
+        return mod.render(report, color, baseline=baseline)  # type: ignore[no-any-return]
+
+    render.__name__ = f"render_{module}"
+    return render
+
+
+def _json(report: dict[str, Any], color: bool = False, *, baseline: dict[str, Any] | None = None) -> str:
     import json
 
     return json.dumps(report, indent=2, ensure_ascii=False) + "\n"
 
 
-FORMATS: dict[str, Renderer] = {"table": _table, "json": _json}
+FORMATS: dict[str, Renderer] = {
+    "table": _lazy("table"),
+    "json": _json,
+    "sarif": _lazy("sarif"),
+    "junit": _lazy("junit"),
+    "csv": _lazy("csv_"),
+    "jsonl": _lazy("jsonl"),
+}
+
+# File name extension of each format, for ``--output-dir``.
+EXTENSIONS: dict[str, str] = {
+    "table": "txt",
+    "json": "json",
+    "sarif": "sarif",
+    "junit": "junit.xml",
+    "csv": "csv",
+    "jsonl": "jsonl",
+}

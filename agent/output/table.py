@@ -37,7 +37,7 @@ def _due(result: dict[str, Any]) -> str:
     return f"{result['due']} ({days} days left)" if days is not None and days >= 0 else result["due"]
 
 
-def render(report: dict[str, Any], color: bool) -> str:
+def render(report: dict[str, Any], color: bool = False, *, baseline: dict[str, Any] | None = None) -> str:
     width = max(80, min(shutil.get_terminal_size((120, 24)).columns, 160))
     paint = (lambda text, status: click.style(text, **STYLE[status])) if color else (lambda text, status: text)
     lines: list[str] = []

@@ -1,0 +1,70 @@
+"""CSV: one row per result, for spreadsheets. Columns are fixed (COLUMNS); lists are joined
+with "; " and evidence lines with newlines (quoted per RFC 4180 by the csv module).
+
+Text cells that a spreadsheet would run as a formula (starting with = + - @ or a control
+character) are prefixed with a single quote, since evidence comes from the scanned host.
+"""
+from __future__ import annotations
+
+import csv
+import io
+from typing import Any
+
+from agent.output.common import evidence_text, ordered
+
+COLUMNS = (
+    "host_id", "hostname", "directive", "requirement", "key", "title", "severity", "status", "message",
+    "evidence", "due", "overdue", "days_left", "nist_800_53", "cis", "stig", "ssg", "remediation",
+    "waiver_state", "waiver_expires", "waiver_approver", "waiver_ticket", "waiver_justification",
+)
+_FORMULA = ("=", "+", "-", "@", "\t", "\r")
+_NUMERIC = {"days_left"}
+
+
+def _safe(column: str, value: str) -> str:
+    if column not in _NUMERIC and value.startswith(_FORMULA):
+        return "'" + value
+    return value
+
+
+def rows(report: dict[str, Any]) -> list[dict[str, str]]:
+    """The rows as written (after formula guarding), for tests and other tabular outputs."""
+    out = []
+    for r in ordered(report["results"]):
+        refs = r["references"]
+        waiver = r.get("waiver") or {}
+        row = {
+            "host_id": report["host"]["id"],
+            "hostname": report["host"]["hostname"],
+            "directive": r["directive"],
+            "requirement": r["requirement"],
+            "key": r["key"],
+            "title": r["title"],
+            "severity": r["severity"],
+            "status": r["status"],
+            "message": r.get("message", ""),
+            "evidence": evidence_text(r),
+            "due": r["due"] or "",
+            "overdue": "true" if r["overdue"] else "false",
+            "days_left": "" if r.get("days_left") is None else str(r["days_left"]),
+            "nist_800_53": "; ".join(refs.get("nist_800_53", [])),
+            "cis": "; ".join(refs.get("cis", [])),
+            "stig": "; ".join(refs.get("stig", [])),
+            "ssg": "; ".join(refs.get("ssg", [])),
+            "remediation": r.get("remediation", ""),
+            "waiver_state": waiver.get("state", ""),
+            "waiver_expires": waiver.get("expires", ""),
+            "waiver_approver": waiver.get("approver", ""),
+            "waiver_ticket": waiver.get("ticket", ""),
+            "waiver_justification": waiver.get("justification", ""),
+        }
+        out.append({k: _safe(k, str(v)) for k, v in row.items()})
+    return out
+
+
+def render(report: dict[str, Any], color: bool = False, *, baseline: dict[str, Any] | None = None) -> str:
+    buffer = io.StringIO()
+    writer = csv.DictWriter(buffer, fieldnames=COLUMNS, lineterminator="\r\n")
+    writer.writeheader()
+    writer.writerows(rows(report))
+    return buffer.getvalue()
