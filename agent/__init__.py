@@ -4,9 +4,11 @@ Exception tree (catch broadly only in agent.cli)::
 
     AgentError                     base
     ├── UsageError                 bad input from the user (exit 2)
-    │   └── directives.DirectiveError is raised by the loader and also exits 2
+    │   ├── directives.DirectiveError is raised by the loader and also exits 2
+    │   └── state.StateError       the state directory cannot be used
     └── ScanError                  the scan could not complete (exit 3)
-        └── hosts.HostUnreachable  the target cannot be reached or opened
+        ├── hosts.HostUnreachable  the target cannot be reached or opened
+        └── state.LockBusy         another run holds the state directory's lock
 """
 from __future__ import annotations
 
