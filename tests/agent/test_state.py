@@ -153,7 +153,7 @@ CHILD = textwrap.dedent("""
         print("ready", flush=True)
         while True:
             i += 1
-            record(sd, spool, changed(base, i))
+            print(record(sd, spool, changed(base, i)).report["sequence"], flush=True)
 """)
 
 
@@ -186,7 +186,9 @@ def test_kill_9_at_any_moment_leaves_a_usable_state_and_a_whole_chain(tmp_path: 
                                  cwd=REPO, stdout=subprocess.PIPE, text=True)
         try:
             assert child.stdout is not None and child.stdout.readline().strip() == "ready"
-            time.sleep(rng.uniform(0.05, 0.4))
+            for _ in range(rng.randint(4, 8)):  # let it commit a few, then kill it at a random moment
+                child.stdout.readline()
+            time.sleep(rng.uniform(0.0, 0.03))
         finally:
             child.send_signal(signal.SIGKILL)
             child.wait(10)
