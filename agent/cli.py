@@ -18,7 +18,7 @@ from agent.output import FORMATS as OUTPUT_FORMATS
 EXIT_OK, EXIT_FAIL, EXIT_USAGE, EXIT_INCOMPLETE = 0, 1, 2, 3
 
 # Subcommands whose modules are heavy (HTTP clients, web stack) load only when invoked.
-LAZY_COMMANDS: dict[str, str] = {}
+LAZY_COMMANDS: dict[str, str] = {"feeds": "agent.feeds.cli:feeds"}
 
 
 class LazyGroup(click.Group):
@@ -92,10 +92,14 @@ def main() -> None:
 @click.option("--baseline", "baseline_file", type=click.Path(dir_okay=False), metavar="REPORT.json",
               help="An earlier JSON report of this host: SARIF marks results new, unchanged, updated or absent.")
 @click.option("--color/--no-color", default=None, help="Color the table (default: when on a terminal).")
+@click.option("--feeds-dir", type=click.Path(file_okay=False), metavar="DIR",
+              help="Vulnerability feed store (default: $FEDHARDEN_FEEDS_DIR, else the agent's state directory; "
+                   "the shipped KEV snapshot when empty).")
 def scan(root: str | None, directive_ids: tuple[str, ...], severity: str, extra: tuple[str, ...],
          formats: tuple[str, ...], output: str | None, output_dir: str | None, waivers_file: str | None,
-         baseline_file: str | None, color: bool | None) -> None:
+         baseline_file: str | None, color: bool | None, feeds_dir: str | None) -> None:
     """Evaluate this host (or a root filesystem) and print what fails, why, and by when."""
+    from agent.feeds.store import FeedStore
     from agent.output import destinations
     from agent.scan import Scan, Selection
 
@@ -113,7 +117,9 @@ def scan(root: str | None, directive_ids: tuple[str, ...], severity: str, extra:
     try:
         host = open_host(root)
         try:
-            report = Scan(host, loaded, Selection(directive_ids, severity), waivers=waivers).run()
+            feeds = FeedStore.configured(feeds_dir)
+            feeds.generation()  # a feeds directory that was named but does not exist is a usage error
+            report = Scan(host, loaded, Selection(directive_ids, severity), waivers=waivers, feeds=feeds).run()
         finally:
             host.close()
     except UsageError as exc:

@@ -43,6 +43,7 @@ class Scan:
     agency: str = ""
     tags: tuple[str, ...] = ()
     waivers: Sequence[Waiver] | None = None  # None: no waivers file given
+    feeds: Any = None  # agent.feeds.store.FeedStore; None = the configured store (or the shipped snapshot)
 
     def chosen(self) -> list[Directive]:
         if not self.selection.directives:
@@ -51,7 +52,10 @@ class Scan:
 
     def run(self) -> dict[str, Any]:
         started = time.monotonic()
-        ctx = Context(self.host)
+        from agent.feeds.store import FeedStore
+
+        store = self.feeds if self.feeds is not None else FeedStore.configured(None)
+        ctx = Context(self.host, feeds=store)
         directives = self.chosen()
         requirements = [(d, r) for d in directives for r in d.requirements if self.selection.wants(r)]
         keys: set[FactKey] = set()
@@ -68,6 +72,8 @@ class Scan:
         waivers = for_host(self.waivers or (), name, hid, self.tags)
         results, warnings = apply_waivers(results, waivers, self.now.date())
         result_json = [r.to_json() for r in results]
+        feeds, feed_warnings = store.report(self.now)
+        warnings = [*feed_warnings, *warnings]
         finished = dt.datetime.now(dt.timezone.utc)
         os_json = {}
         if isinstance(release, OsRelease):
@@ -83,6 +89,7 @@ class Scan:
             "finished_at": finished.isoformat(timespec="seconds"),
             "duration_ms": int((time.monotonic() - started) * 1000),
             "live": self.host.live,
+            "feeds": feeds,
         }
         if self.waivers is not None:
             scan["waivers"] = [w.to_json(self.now.date()) for w in waivers]

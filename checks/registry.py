@@ -30,7 +30,7 @@ class CheckType(Protocol):
 
 def _load() -> dict[str, CheckType]:
     from checks import accounts, compound, config, file, kernel_module, listening, mount, package
-    from checks import service, sysctl
+    from checks import kev, service, sysctl
 
     types: list[CheckType] = [
         file.CHECK,
@@ -42,6 +42,7 @@ def _load() -> dict[str, CheckType]:
         kernel_module.CHECK,
         mount.CHECK,
         accounts.CHECK,
+        kev.CHECK,
         *compound.CHECKS,
     ]
     return {t.name: t for t in types}

@@ -16,9 +16,10 @@ Gatherer = Callable[[Context, list[str]], dict[str, object]]
 
 def _families() -> dict[str, Gatherer]:
     from agent.facts import accounts, config, files, modules, mounts, network, osinfo, packages, sysctl, systemd
+    from agent.facts import vulns
 
     table: dict[str, Gatherer] = {}
-    for module in (accounts, config, files, modules, mounts, network, osinfo, packages, sysctl, systemd):
+    for module in (accounts, config, files, modules, mounts, network, osinfo, packages, sysctl, systemd, vulns):
         table.update(module.FAMILIES)
     return table
 

@@ -17,8 +17,9 @@ def unavailable(exc: HostError) -> Unavailable:
 class Context:
     """Everything gathered in one scan goes through here, so each file is read once."""
 
-    def __init__(self, host: Host) -> None:
+    def __init__(self, host: Host, feeds: object | None = None) -> None:
         self.host = host
+        self.feeds = feeds  # the scan's feed store (agent.feeds.store.FeedStore); None = the configured one
         self._text: dict[str, str | HostError] = {}
         self._memo: dict[str, object] = {}
 

@@ -47,6 +47,8 @@ def render(report: dict[str, Any], color: bool = False, *, baseline: dict[str, A
     lines.append(f"at {report['scan']['finished_at']}{'' if report['scan']['live'] else ' - offline image: runtime state not judged'}")
     for warning in report.get("warnings", []):
         lines.append(paint(f"warning: {warning}", "manual"))
+    if report["scan"].get("feeds"):
+        lines.append("feeds: " + "; ".join(_feed(f) for f in report["scan"]["feeds"]))
     by_directive: dict[str, list[dict[str, Any]]] = {}
     for r in report["results"]:
         by_directive.setdefault(r["directive"], []).append(r)
@@ -81,6 +83,12 @@ def render(report: dict[str, Any], color: bool = False, *, baseline: dict[str, A
     lines.append("")
     lines.append("Overall: " + _summary_line(total))
     return "\n".join(lines) + "\n"
+
+
+def _feed(feed: dict[str, Any]) -> str:
+    hours = feed.get("age_hours")
+    age = "age unknown" if hours is None else (f"{hours:.0f} hours old" if hours < 72 else f"{hours / 24:.0f} days old")
+    return f"{feed.get('title', feed['name'])} {feed['version']} ({age}{', stale' if feed.get('stale') else ''})"
 
 
 def _summary_line(summary: dict[str, Any]) -> str:
