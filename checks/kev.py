@@ -17,6 +17,7 @@ from __future__ import annotations
 
 import datetime as dt
 from dataclasses import dataclass
+from functools import lru_cache
 from typing import Any, Mapping
 
 from checks.facts import FactKey, Facts, Package, PackageDB, Socket, Unavailable
@@ -95,14 +96,20 @@ class Hit:
     affected: bool | None  # None: the distro has not determined it
 
 
+@lru_cache(maxsize=8192)
+def _compare(fmt: str, left: str, right: str) -> int:
+    """Memoized: several requirements judge the same (installed, fixed) pairs in one scan."""
+    return compare_versions(fmt, left, right)
+
+
 def judge(fmt: str, version: str, record: FixRecord) -> bool | None:
     if record.state == NOT_AFFECTED:
         return False
     if record.state not in (FIXED, OPEN):
         return None
-    if record.introduced and compare_versions(fmt, version, record.introduced) < 0:
+    if record.introduced and _compare(fmt, version, record.introduced) < 0:
         return False
-    return record.state == OPEN or compare_versions(fmt, version, record.fixed) < 0
+    return record.state == OPEN or _compare(fmt, version, record.fixed) < 0
 
 
 class KevCheck:

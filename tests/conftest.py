@@ -2,8 +2,10 @@
 from __future__ import annotations
 
 import os
+import shutil
+import tempfile
 from pathlib import Path
-from typing import Callable
+from typing import Callable, Iterator
 
 import pytest
 
@@ -49,3 +51,19 @@ def debian_rootfs() -> Path:
 def tree() -> Callable[..., Path]:
     """``write_tree`` itself, for tests that place a fixture root somewhere particular."""
     return write_tree
+
+
+@pytest.fixture(scope="session", autouse=True)
+def empty_feed_store() -> Iterator[Path]:
+    """Scans in tests use the shipped KEV snapshot, never a feed store this machine may have.
+    World-readable, for the tests that scan as an unprivileged user."""
+    path = Path(tempfile.mkdtemp(prefix="fedharden-feeds-"))
+    os.chmod(path, 0o755)
+    before = os.environ.get("FEDHARDEN_FEEDS_DIR")
+    os.environ["FEDHARDEN_FEEDS_DIR"] = str(path)
+    yield path
+    if before is None:
+        os.environ.pop("FEDHARDEN_FEEDS_DIR", None)
+    else:
+        os.environ["FEDHARDEN_FEEDS_DIR"] = before
+    shutil.rmtree(path, ignore_errors=True)

@@ -5,7 +5,7 @@ import datetime as dt
 import json
 from functools import lru_cache
 from importlib import resources
-from typing import Any
+from typing import Any, Iterable
 
 from agent.feeds import FeedError
 from checks.vulndata import KevEntry
@@ -43,10 +43,14 @@ def released(data: dict[str, Any]) -> dt.datetime:
     return dt.datetime.fromisoformat(data["dateReleased"].replace("Z", "+00:00"))
 
 
-def entries(data: dict[str, Any], name: str) -> dict[str, KevEntry]:
+def entries(data: dict[str, Any], name: str, only: Iterable[str] | None = None) -> dict[str, KevEntry]:
+    """Entries by CVE id; ``only`` limits them to the CVEs a scan can match (those in the fix data)."""
+    wanted = None if only is None else set(only)
     out: dict[str, KevEntry] = {}
     try:
         for v in data["vulnerabilities"]:
+            if wanted is not None and v["cveID"] not in wanted:
+                continue
             out[v["cveID"]] = KevEntry(
                 cve=v["cveID"], vendor=v["vendorProject"].strip(), product=v["product"].strip(),
                 name=v["vulnerabilityName"].strip(), date_added=dt.date.fromisoformat(v["dateAdded"]),

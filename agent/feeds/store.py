@@ -184,7 +184,6 @@ class FeedStore:
             raise FeedError(f"{os.path.join(self.shipped, MANIFEST)}: no KEV catalog listed")
         used = [feeds["kev"]]
         catalog = self.read(feeds["kev"])
-        entries = kev.entries(catalog, feeds["kev"].file)
         label, source, fmt, fixes, fix_feed = f"{release.id} {release.codename or release.version_id}".strip(), "", "", {}, ""
         if release.id == "debian" and "debian-tracker" in feeds and release.codename:
             info = feeds["debian-tracker"]
@@ -203,6 +202,8 @@ class FeedStore:
             ssvc = vulnrichment.ssvc(self.read(feeds["vulnrichment"]))
             used.append(feeds["vulnrichment"])
         self.used = used
+        # Only the entries the fix data can match are built: a few hundred of the catalog's 1,400.
+        entries = kev.entries(catalog, feeds["kev"].file, (r.cve for recs in fixes.values() for r in recs))
         return VulnData(catalog["catalogVersion"], entries, label, source, fmt, fixes, ssvc, fix_feed)
 
     def report(self, now: dt.datetime) -> tuple[list[dict[str, Any]], list[str]]:

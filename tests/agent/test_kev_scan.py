@@ -499,3 +499,19 @@ def test_real_tracker_on_the_real_debian_root(debian_rootfs: Path, store: Any, m
     found = result(report, "BOD-22-01.1#CVE-2023-4911")
     assert (found["due"], found["overdue"], found["fields"]["packages"][0]["fixed_version"]) == \
         ("2023-12-12", True, "2.36-9+deb12u3")
+
+
+def test_scan_with_kev_does_not_import_requests_or_jsonschema(make_root: Callable[..., Path], store: Any) -> None:
+    """Feeds are validated when they enter the store; a scan only checks digests."""
+    import subprocess
+    import sys
+
+    feeds = store()
+    root = debian_root(make_root, LIBWEBP_OLD)
+    code = ("import sys\nfrom agent.cli import main\n"
+            "try:\n    main()\nexcept SystemExit as exc:\n    code = exc.code\n"
+            "print(code, sorted(m for m in ('requests', 'jsonschema') if m in sys.modules))")
+    proc = subprocess.run([sys.executable, "-c", code, "scan", "--root", str(root), "--feeds-dir", feeds.directory,
+                           "--format", "json", "--output", str(root.parent / "r.json")],
+                          capture_output=True, text=True, timeout=120, check=False)
+    assert proc.stdout.split("\n")[-2] == "1 []", proc.stdout + proc.stderr
