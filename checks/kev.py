@@ -174,18 +174,20 @@ class KevCheck:
 
     def _hits(self, data: VulnData, db: PackageDB, facts: Facts) -> tuple[dict[str, list[Hit]], Finding | None]:
         installed: dict[str, dict[str, list[str]]] = {}
+        binaries: dict[str, dict[str, list[str]]] = {}  # RPM advisories may name binary packages
         for pkgs in db.packages.values():
             for p in pkgs:
                 source = p.source or p.name
                 if not is_kernel_source(source):
                     installed.setdefault(source, {}).setdefault(p.source_version or p.version, []).append(p.name)
+                    binaries.setdefault(p.name, {}).setdefault(p.version, []).append(p.name)
         hits: dict[str, list[Hit]] = {}
         kernel_records: list[FixRecord] = []
         for source, records in data.fixes.items():
             if is_kernel_source(source):
                 kernel_records.extend(r for r in records if r.cve in data.kev)
                 continue
-            versions = installed.get(source)
+            versions = installed.get(source) or (binaries.get(source) if db.format == "rpm" else None)
             if not versions:
                 continue
             for record in records:

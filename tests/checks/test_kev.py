@@ -136,3 +136,9 @@ def test_missing_fix_data_and_version_format_mismatch() -> None:
     db = PackageDB("rpm", {})
     mixed = Facts({VULNS: wrong.need(VULNS), FactKey("packages"): db, KERNEL_RELEASE: Unavailable("x", True)})
     assert evaluate(DUE, mixed).status is Status.ERROR
+
+
+def test_rpm_advisory_naming_a_binary_package() -> None:
+    pkg = Package("bind-libs", "32:9.16.23-14.el9_3", "x86_64", "bind", "32:9.16.23-14.el9_3")
+    fixes = {"bind-libs": (FixRecord(ENTRY.cve, "bind-libs", FIXED, "32:9.16.23-15.el9_3"),)}
+    assert rows(DUE, facts(pkg, fixes=fixes, fmt="rpm")) == {("CVE-2023-4911", Status.FAIL, dt.date(2023, 12, 12))}
