@@ -63,6 +63,7 @@ def main() -> None:
     from agent.feeds.update import update
     from agent.hosts import LocalHost
     from agent.scan import Scan, Selection
+    from checks.facts import FactKey, Facts
     from directives import load_library
 
     with tempfile.TemporaryDirectory(prefix="fedharden-kev-bench-") as tmp:
@@ -80,6 +81,30 @@ def main() -> None:
                 host.close()
 
         sample = scan(every)
+        # The KEV work alone, on facts gathered once: load the feeds for this host's release
+        # (digest check, JSON, Debian tracker for bookworm) and judge both requirements.
+        from agent.facts import gather
+        from agent.facts.context import Context
+        from agent.facts.osinfo import os_release
+        import checks
+
+        host = LocalHost()
+        kev_reqs = [r for d in directives if d.id in KEV_DIRECTIVES for r in d.requirements]
+        other_keys = set().union(*(checks.needs(r.check) for r in kev_reqs)) - {FactKey("vulns")}
+        ctx = Context(host)
+        gathered = gather(ctx, other_keys)
+        release = os_release(ctx)
+
+        def kev_work() -> None:
+            values = {k: gathered.get(k) for k in other_keys}
+            values[FactKey("vulns")] = FeedStore(store.directory, explicit=True).vuln_data(release)
+            facts = Facts(values)
+            for req in kev_reqs:
+                checks.evaluate(req.check, facts)
+
+        kev_work()
+        work = [timed(kev_work) for _ in range(args.runs * 3)]
+        host.close()
         kev_rows = [r for r in sample["results"] if r["directive"] in KEV_DIRECTIVES]
         scan(without)  # warm caches once
         base_warm, kev_warm, base_cold, kev_cold = [], [], [], []
@@ -101,6 +126,8 @@ def main() -> None:
         "data": {"kev_entries": len(json.loads((Path(store.shipped) / "known_exploited_vulnerabilities.json")
                                               .read_text())["vulnerabilities"]),
                  "installed_packages": "this host's dpkg database", "kev_results": len(kev_rows)},
+        "kev_work_only": {**stats(work), "what": "feeds for this host's release loaded and both KEV requirements "
+                                                 "judged, on facts gathered once"},
         "in_process": {"baseline_scan_without_kev": stats(base_warm), "scan_with_kev": stats(kev_warm),
                        "added_ms": round(warm_added * 1000, 1),
                        "ratio_vs_baseline": round(statistics.median(kev_warm) / statistics.median(base_warm), 2)},
@@ -108,7 +135,8 @@ def main() -> None:
                           "added_ms": round(cold_added * 1000, 1),
                           "ratio_vs_baseline": round(statistics.median(kev_cold) / statistics.median(base_cold), 2)},
         "target_added_ms": TARGET_ADDED_MS,
-        "meets_target": warm_added * 1000 < TARGET_ADDED_MS and cold_added * 1000 < TARGET_ADDED_MS,
+        "meets_target": statistics.median(work) * 1000 < TARGET_ADDED_MS and warm_added * 1000 < TARGET_ADDED_MS
+        and cold_added * 1000 < TARGET_ADDED_MS,
     }
     out = HERE / "results" / "kev.json"
     out.parent.mkdir(exist_ok=True)
