@@ -13,7 +13,7 @@ from functools import lru_cache
 from importlib import resources
 from typing import Any, Iterable
 
-from directives.errors import DirectiveError
+from directives.errors import DirectiveError as DirectiveError  # re-exported for older imports
 from directives.model import Directive, Requirement
 from directives.yamldoc import YamlDoc, read_text, schema_validator
 

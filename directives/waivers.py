@@ -77,7 +77,8 @@ def parse_waivers(text: str, name: str, requirements: Collection[str]) -> list[W
     if not isinstance(doc.data, dict):
         raise WaiverError([f"{name}:1: $: a waivers file must be a mapping with a 'waivers' list"])
     doc.validate(schema_validator("waivers.schema.json"))
-    entries = doc.data.get("waivers") if isinstance(doc.data.get("waivers"), list) else []
+    raw = doc.data.get("waivers")
+    entries: list[Any] = raw if isinstance(raw, list) else []
     for i, entry in enumerate(entries):
         if not isinstance(entry, dict):
             continue

@@ -32,7 +32,8 @@ def location(where: str) -> tuple[str, int | None] | None:
     match = LOCATION.match(where.strip())
     if not match:
         return None
-    return match.group(1), int(match.group(2)) if match.group(2) else None
+    path: str = match.group(1)
+    return path, int(match.group(2)) if match.group(2) else None
 
 
 def summary_text(result: dict[str, Any]) -> str:
@@ -41,7 +42,7 @@ def summary_text(result: dict[str, Any]) -> str:
         return str(result["message"])
     if result["evidence"]:
         return evidence_line(result["evidence"][0])
-    return result["status"].replace("_", " ")
+    return str(result["status"]).replace("_", " ")
 
 
 _XML_INVALID = re.compile("[\x00-\x08\x0b\x0c\x0e-\x1f\ufffe\uffff\ud800-\udfff]")

@@ -37,21 +37,22 @@ def plan(specs: Sequence[str], output: str | None = None, output_dir: str | None
         parsed.append((name, path or None))
     bare = [name for name, path in parsed if path is None]
     out: list[Destination] = []
-    for name, path in parsed:
-        if path is None:
+    for name, given in parsed:
+        target = given
+        if target is None:
             if output:
                 if len(bare) > 1:
                     raise UsageError(f"--output: {len(bare)} formats have no file of their own "
                                      f"({', '.join(bare)}); write them as FMT=FILE or use --output-dir")
-                path = output
+                target = output
             elif output_dir:
                 if bare.count(name) > 1:
                     raise UsageError(f"--format: {name} given twice without a file")
-                path = os.path.join(output_dir, f"fedharden.{EXTENSIONS[name]}")
+                target = os.path.join(output_dir, f"fedharden.{EXTENSIONS[name]}")
             elif len(bare) > 1:
                 raise UsageError(f"--format: only one format can go to standard output ({', '.join(bare)} given); "
                                  "write the others as FMT=FILE or use --output-dir")
-        out.append(Destination(name, path))
+        out.append(Destination(name, target))
     if output and not bare:
         raise UsageError("--output: every --format already names its file")
     if output_dir and not os.path.isdir(output_dir):

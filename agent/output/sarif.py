@@ -80,7 +80,7 @@ def _result(r: dict[str, Any], rule_index: int, baseline_state: str | None) -> d
             "evidence": [evidence_line(e) for e in r["evidence"]],
         },
     }
-    locations = []
+    locations: list[dict[str, Any]] = []
     for evidence in r["evidence"]:
         place = location(evidence["where"])
         if place is None:
