@@ -89,6 +89,8 @@ def main() -> None:
 @click.option("--output-dir", type=click.Path(file_okay=False), help="Write formats without a file here as fedharden.EXT.")
 @click.option("--waivers", "waivers_file", type=click.Path(dir_okay=False), metavar="FILE",
               help="Accepted risks (YAML): an unexpired waiver turns a fail into waived.")
+@click.option("--tailoring", "tailoring_file", type=click.Path(dir_okay=False), metavar="FILE",
+              help="Select or deselect requirements and set tunable parameters (YAML).")
 @click.option("--baseline", "baseline_file", type=click.Path(dir_okay=False), metavar="REPORT.json",
               help="An earlier JSON report of this host: SARIF marks results new, unchanged, updated or absent.")
 @click.option("--color/--no-color", default=None, help="Color the table (default: when on a terminal).")
@@ -97,7 +99,7 @@ def main() -> None:
                    "the shipped KEV snapshot when empty).")
 def scan(root: str | None, directive_ids: tuple[str, ...], severity: str, extra: tuple[str, ...],
          formats: tuple[str, ...], output: str | None, output_dir: str | None, waivers_file: str | None,
-         baseline_file: str | None, color: bool | None, feeds_dir: str | None) -> None:
+         tailoring_file: str | None, baseline_file: str | None, color: bool | None, feeds_dir: str | None) -> None:
     """Evaluate this host (or a root filesystem) and print what fails, why, and by when."""
     from agent.feeds.store import FeedStore
     from agent.output import destinations
@@ -112,14 +114,16 @@ def scan(root: str | None, directive_ids: tuple[str, ...], severity: str, extra:
     unknown = [d for d in directive_ids if d not in known]
     if unknown:
         fail(f"--directive: unknown directive {', '.join(unknown)} (known: {', '.join(sorted(known))})")
-    waivers = load_waivers(waivers_file, loaded) if waivers_file else None
+    waivers = load_policy("waivers", waivers_file, loaded) if waivers_file else None
+    tailoring = load_policy("tailoring", tailoring_file, loaded) if tailoring_file else None
     baseline = load_baseline(baseline_file) if baseline_file else None
     try:
         host = open_host(root)
         try:
             feeds = FeedStore.configured(feeds_dir)
             feeds.generation()  # a feeds directory that was named but does not exist is a usage error
-            report = Scan(host, loaded, Selection(directive_ids, severity), waivers=waivers, feeds=feeds).run()
+            report = Scan(host, loaded, Selection(directive_ids, severity), waivers=waivers, feeds=feeds,
+                          tailoring=tailoring).run()
         finally:
             host.close()
     except UsageError as exc:
@@ -143,12 +147,16 @@ def scan(root: str | None, directive_ids: tuple[str, ...], severity: str, extra:
     sys.exit(EXIT_OK if report["summary"]["counts"]["fail"] == 0 else EXIT_FAIL)
 
 
-def load_waivers(path: str, loaded: Sequence[Any]) -> list[Any]:
+def load_policy(kind: str, path: str, loaded: Sequence[Any]) -> Any:
+    """A waivers or tailoring file checked against the loaded directives; problems exit 2."""
     from directives import DirectiveError
-    from directives.waivers import load_waivers as load
+    from directives.tailoring import load_tailoring
+    from directives.waivers import load_waivers
 
     try:
-        return load(path, {r.id for d in loaded for r in d.requirements})
+        if kind == "waivers":
+            return load_waivers(path, {r.id for d in loaded for r in d.requirements})
+        return load_tailoring(path, loaded)
     except DirectiveError as exc:
         for problem in exc.problems:
             click.echo(problem, err=True)
@@ -215,6 +223,9 @@ def directives_show(directive_id: str, extra: tuple[str, ...]) -> None:
         click.echo(f"url: {d.url}")
     if d.summary:
         click.echo(f"\n{d.summary.strip()}")
+    for p in d.parameters:
+        bounds = ", ".join(f"{k} {v}" for k, v in p.bounds.items())
+        click.echo(f"parameter {d.id}.{p.id} = {p.default!r} ({p.type}{', ' + bounds if bounds else ''}): {p.title}")
     for r in d.requirements:
         due = r.due_date() or "per finding"
         click.echo(f"\n{r.id}  [{r.severity}]  due {due}\n  {r.title}")

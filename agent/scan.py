@@ -20,6 +20,7 @@ from agent.waivers import for_host
 from checks.facts import FactKey, Facts, OsRelease
 from checks.model import Evidence, Outcome, Status
 from directives.model import SEVERITIES, Directive, Requirement
+from directives.tailoring import Tailoring
 from directives.waivers import Waiver
 
 
@@ -44,11 +45,12 @@ class Scan:
     tags: tuple[str, ...] = ()
     waivers: Sequence[Waiver] | None = None  # None: no waivers file given
     feeds: Any = None  # agent.feeds.store.FeedStore; None = the configured store (or the shipped snapshot)
+    tailoring: Tailoring | None = None
 
     def chosen(self) -> list[Directive]:
-        if not self.selection.directives:
-            return list(self.directives)
-        return [d for d in self.directives if d.id in self.selection.directives]
+        """The directives to evaluate, tailored (requirements dropped, parameters set) when asked."""
+        chosen = [d for d in self.directives if not self.selection.directives or d.id in self.selection.directives]
+        return self.tailoring.apply(chosen) if self.tailoring else chosen
 
     def run(self) -> dict[str, Any]:
         started = time.monotonic()
@@ -94,6 +96,8 @@ class Scan:
         }
         if self.waivers is not None:
             scan["waivers"] = [w.to_json(self.now.date()) for w in waivers]
+        if self.tailoring is not None:
+            scan["tailoring"] = self.tailoring.to_json(self.directives)
         return {
             "schema_version": SCHEMA_VERSION,
             "kind": "full",

@@ -14,6 +14,7 @@ from importlib import resources
 from typing import Any, Iterable
 
 from directives.errors import DirectiveError as DirectiveError  # re-exported for older imports
+from directives import params
 from directives.model import Directive, Requirement
 from directives.yamldoc import YamlDoc, read_text, schema_validator
 
@@ -75,15 +76,18 @@ def parse(text: str, name: str) -> Directive:
     full = digest not in validated_digests()
     if full:
         doc.validate(schema_validator("directive.schema.json"))
+    declared = _parameters(data, doc, full)
+    defaults = {p.id: p.default for p in declared}
     raw = data.get("requirements")
     requirements: list[Any] = raw if isinstance(raw, list) else []
     seen: dict[str, int] = {}
     for i, req in enumerate(requirements):
         if not isinstance(req, dict):
             continue
+        resolvable = _check_references(req, i, defaults, doc)
         for key in ("check", "only_if"):
-            if key in req and full:
-                _validate_check(req[key], doc, ("requirements", i, key))
+            if key in req and full and resolvable:
+                _validate_check(params.resolve(req[key], defaults), doc, ("requirements", i, key))
         rid = req.get("id")
         if isinstance(rid, str):
             if rid in seen:
@@ -94,19 +98,59 @@ def parse(text: str, name: str) -> Directive:
     doc.raise_problems()
 
     issued = dt.date.fromisoformat(data["issued"])
-    reqs = tuple(
-        Requirement(
-            id=r["id"], title=r["title"], severity=r["severity"], due=r["due"], rationale=r["rationale"],
-            remediation=r["remediation"], references=r["references"], check=r["check"],
-            only_if=r.get("only_if"), directive_id=data["id"], issued=issued,
-        )
-        for r in requirements
-    )
+    reqs = tuple(build_requirement(r, data["id"], issued, defaults) for r in requirements)
     return Directive(
         id=data["id"], title=data["title"], issuer=data["issuer"], kind=data["kind"], issued=issued,
         url=data.get("url", ""), summary=data.get("summary", ""), applies_to=data.get("applies_to", {}),
-        requirements=reqs, source=name, digest=digest,
+        requirements=reqs, source=name, digest=digest, parameters=tuple(declared),
     )
+
+
+def build_requirement(raw: dict[str, Any], directive_id: str, issued: dt.date, values: dict[str, Any]) -> Requirement:
+    """A requirement as written, with parameter values substituted (the defaults, or a tailoring's)."""
+    used = tuple(sorted(params.references({k: raw.get(k) for k in ("check", "only_if", *params.TEXT_FIELDS)})))
+    text = {k: params.interpolate(raw[k], values) for k in params.TEXT_FIELDS}
+    return Requirement(
+        id=raw["id"], title=text["title"], severity=raw["severity"], due=raw["due"], rationale=text["rationale"],
+        remediation=text["remediation"], references=raw["references"], check=params.resolve(raw["check"], values),
+        only_if=params.resolve(raw["only_if"], values) if raw.get("only_if") is not None else None,
+        directive_id=directive_id, issued=issued, parameters=used, template=raw if used else None,
+    )
+
+
+def _parameters(data: dict[str, Any], doc: YamlDoc, full: bool) -> list[params.Parameter]:
+    """The directive's declared parameters; duplicates and defaults that do not fit are problems."""
+    raw = data.get("parameters")
+    entries: list[Any] = raw if isinstance(raw, list) else []
+    declared: dict[str, params.Parameter] = {}
+    for i, entry in enumerate(entries):
+        if not isinstance(entry, dict) or not all(isinstance(entry.get(k), str) for k in ("id", "title", "type")) \
+                or "default" not in entry:
+            continue  # the schema has said what is wrong
+        parameter = params.from_json(entry)
+        if parameter.id in declared:
+            doc.problem(("parameters", i, "id"), f"duplicate parameter id {parameter.id}")
+            continue
+        if full:
+            for message in params.value_errors(parameter, parameter.default):
+                doc.problem(("parameters", i, "default"), message)
+        declared[parameter.id] = parameter
+    return list(declared.values())
+
+
+def _check_references(req: dict[str, Any], i: int, values: dict[str, Any], doc: YamlDoc) -> bool:
+    """Whether every ``{param: ID}`` and ``{{ID}}`` of a requirement names a declared parameter."""
+    before = len(doc.problems)
+    known = ", ".join(sorted(values)) or "none declared"
+    for key in ("check", "only_if"):
+        if key in req:
+            params.resolve(req[key], values, lambda path, name: doc.problem(
+                ("requirements", i, key, *path), f"unknown parameter {name!r} (parameters: {known})"))
+    for key in params.TEXT_FIELDS:
+        if isinstance(req.get(key), str):
+            params.interpolate(req[key], values, lambda name, key=key: doc.problem(  # type: ignore[misc]
+                ("requirements", i, key), f"unknown parameter {{{{{name}}}}} (parameters: {known})"))
+    return len(doc.problems) == before
 
 
 def load_file(path: str) -> Directive:

@@ -5,6 +5,8 @@ import datetime as dt
 from dataclasses import dataclass
 from typing import Any, Mapping
 
+from directives.params import Parameter
+
 
 @dataclass(frozen=True)
 class Requirement:
@@ -19,6 +21,10 @@ class Requirement:
     only_if: Mapping[str, Any] | None
     directive_id: str
     issued: dt.date
+    # When the requirement refers to tunable parameters: their ids, and the requirement as
+    # written (before substitution) so a tailoring file can resolve it again with other values.
+    parameters: tuple[str, ...] = ()
+    template: Mapping[str, Any] | None = None
 
     def due_date(self) -> dt.date | None:
         """The requirement's deadline; None for per-finding deadlines (each finding has its own)."""
@@ -42,6 +48,10 @@ class Directive:
     requirements: tuple[Requirement, ...]
     source: str  # path the directive was loaded from
     digest: str  # sha256 of the file's bytes: the report names exactly what was evaluated
+    parameters: tuple[Parameter, ...] = ()  # tunable values, with their defaults
+
+    def parameter(self, pid: str) -> Parameter | None:
+        return next((p for p in self.parameters if p.id == pid), None)
 
 
 SEVERITIES = ("critical", "high", "medium", "low")

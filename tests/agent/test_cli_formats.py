@@ -107,3 +107,25 @@ def test_a_baseline_that_is_no_report_is_refused(run: Any, tmp_path: Path) -> No
     result = run("--format", "sarif", "--baseline", str(bad))
     assert result.exit_code == 2
     assert result.stderr.startswith(f"fedharden: --baseline: {bad}: not a fedharden report: $: ")
+
+
+def test_tailoring_errors_are_file_line_exit_2(run: Any, tmp_path: Path) -> None:
+    tailoring = tmp_path / "t.yaml"
+    tailoring.write_text("title: t\ndeselect:\n  - id: FIXTURE.3\n    reason: portal\n  - id: FIXTURE.33\n"
+                         "    reason: typo\n")
+    result = run("--tailoring", str(tailoring))
+    assert result.exit_code == 2
+    assert result.stderr.startswith(f"{tailoring}:5: $.deselect[1].id: unknown directive or requirement id FIXTURE.33")
+    assert result.stderr.count("\n") == 1
+
+
+def test_tailoring_deselects_from_the_command_line(run: Any, tmp_path: Path) -> None:
+    tailoring = tmp_path / "t.yaml"
+    tailoring.write_text("title: t\ndeselect:\n  - id: FIXTURE.3\n    reason: portal\n  - id: FIXTURE.4\n"
+                         "    reason: console\n")
+    out = tmp_path / "r.json"
+    result = run("--tailoring", str(tailoring), "--waivers", str(DATA / "waivers.yaml"), "--format", f"json={out}")
+    assert result.exit_code == 0, result.output  # the two failures are deselected, FIXTURE.2 is waived
+    report = json.loads(out.read_text())
+    assert {r["key"] for r in report["results"]} == {"FIXTURE.1", "FIXTURE.2", "FIXTURE.5", "FIXTURE.6"}
+    assert [d["id"] for d in report["scan"]["tailoring"]["deselect"]] == ["FIXTURE.3", "FIXTURE.4"]
