@@ -2,7 +2,7 @@
 from __future__ import annotations
 
 from agent.facts.context import Context, unavailable
-from agent.hosts.base import HostError
+from agent.hosts.base import HostError, NotFound
 from checks.facts import Package, PackageDB, Unavailable
 
 DPKG_STATUS = "/var/lib/dpkg/status"
@@ -47,6 +47,23 @@ def parse_rpm_query(text: str) -> dict[str, tuple[Package, ...]]:
     return {k: tuple(v) for k, v in out.items()}
 
 
+def _offline_rpm(ctx: Context, path: str) -> PackageDB | Unavailable:
+    """An image has no rpm to run: read the SQLite database itself (RPM 4.16 and later)."""
+    from agent.facts.rpmdb import RpmdbError, parse_rpmdb_sqlite
+
+    if not path.endswith(".sqlite"):
+        return Unavailable(f"RPM database {path} is in the Berkeley DB format: reading it offline is not supported")
+    try:
+        if ctx.host.stat(path + "-wal").size > 0:
+            return Unavailable(f"{path}-wal holds changes not yet written to {path}: open the image with rpm once")
+    except NotFound:
+        pass
+    try:
+        return PackageDB("rpm", parse_rpmdb_sqlite(ctx.host.read(path)))
+    except RpmdbError as exc:
+        return Unavailable(f"{path}: {exc}")
+
+
 def package_db(ctx: Context) -> PackageDB | Unavailable:
     def load() -> PackageDB | Unavailable:
         try:
@@ -54,10 +71,12 @@ def package_db(ctx: Context) -> PackageDB | Unavailable:
             if text is not None:
                 return PackageDB("dpkg", parse_dpkg_status(text))
             for path in RPM_DBS:
-                if ctx.text_or_none(path) is None:
+                try:
+                    ctx.host.stat(path)
+                except NotFound:
                     continue
                 if not ctx.host.live:
-                    return Unavailable(f"RPM database {path} found; reading it offline is not supported yet")
+                    return _offline_rpm(ctx, path)
                 result = ctx.host.run(RPM_QUERY, timeout=60)
                 if result.returncode != 0:
                     return Unavailable(f"rpm -qa failed: {result.stderr.strip()[:200]}")

@@ -515,3 +515,58 @@ def test_scan_with_kev_does_not_import_requests_or_jsonschema(make_root: Callabl
                            "--format", "json", "--output", str(root.parent / "r.json")],
                           capture_output=True, text=True, timeout=120, check=False)
     assert proc.stdout.split("\n")[-2] == "1 []", proc.stdout + proc.stderr
+
+
+# --- RPM images: the SQLite rpmdb read without rpm ----------------------------------------
+
+ROCKY = 'NAME="Rocky Linux"\nID="rocky"\nID_LIKE="rhel centos fedora"\nVERSION_ID="9.3"\nPRETTY_NAME="Rocky Linux 9.3"\n'
+
+
+def rpm_image(base: Path, packages: Sequence[tuple[str, str, str, str]]) -> Path:
+    """A root whose /var/lib/rpm/rpmdb.sqlite is written by the real rpm (packages built with
+    rpmbuild, recorded with --justdb): (name, epoch, version, release)."""
+    import subprocess
+
+    top, root = base / "rpmbuild", base / "image"
+    (top / "SPECS").mkdir(parents=True)
+    (root / "etc").mkdir(parents=True)
+    (root / "etc" / "os-release").write_text(ROCKY)
+    built = []
+    for name, epoch, version, release in packages:
+        spec = top / "SPECS" / f"{name}.spec"
+        spec.write_text(f"Name: {name}\nEpoch: {epoch}\nVersion: {version}\nRelease: {release}\nSummary: t\n"
+                        f"License: MIT\nBuildArch: noarch\n%description\nt\n%files\n")
+        subprocess.run(["rpmbuild", "--define", f"_topdir {top}", "-bb", str(spec)], check=True,
+                       capture_output=True, timeout=120)
+        built.append(str(top / "RPMS" / "noarch" / f"{name}-{version}-{release}.noarch.rpm"))
+    rpm = ["rpm", "--root", str(root), "--dbpath", "/var/lib/rpm"]
+    subprocess.run([*rpm, "--initdb"], check=True, capture_output=True, timeout=60)
+    subprocess.run([*rpm, "-i", "--justdb", "--nodeps", "--noscripts", *built], check=True, capture_output=True,
+                   timeout=120)
+    return root
+
+
+def test_rpm_image_is_read_offline_and_judged_with_osv(tmp_path: Path, store: Any) -> None:
+    advisory = {
+        "schema_version": "1.6.0", "id": "RLSA-TEST-4911", "modified": "2023-10-10T00:00:00Z",
+        "related": ["CVE-2023-4911"],
+        "affected": [{"package": {"ecosystem": "Rocky Linux:9", "name": "glibc"},
+                      "ranges": [{"type": "ECOSYSTEM", "events": [{"introduced": "0"}, {"fixed": "0:2.34-83.el9_3.7"}]}]}],
+    }
+    src = feed_dir(tmp_path / "src", extra={"rocky.json": advisory})
+    feeds = store(src)
+    old = rpm_image(tmp_path / "old", [("glibc", "0", "2.34", "60.el9"), ("bash", "0", "5.1.8", "6.el9_1")])
+    report = scan(old, feeds)
+    assert statuses(report) == {("BOD-22-01.1#CVE-2023-4911", "fail")}
+    package = result(report, "BOD-22-01.1#CVE-2023-4911")["fields"]["packages"][0]
+    assert (package["installed_version"], package["fixed_version"]) == ("0:2.34-60.el9", "0:2.34-83.el9_3.7")
+    new = rpm_image(tmp_path / "new", [("glibc", "0", "2.34", "83.el9_3.7")])
+    assert statuses(scan(new, feeds)) == {("BOD-22-01.1#packages", "pass")}
+
+
+def test_rpm_databases_that_cannot_be_read_offline(make_root: Callable[..., Path], store: Any) -> None:
+    feeds = store()
+    bdb = make_root({"/etc/os-release": ROCKY, "/var/lib/rpm/Packages": b"\x00\x06\x15\x61" + b"\x00" * 60})
+    assert "Berkeley DB format" in result(scan(bdb, feeds), "BOD-22-01.1")["message"]
+    broken = make_root({"/etc/os-release": ROCKY, "/var/lib/rpm/rpmdb.sqlite": b"SQLite format 3\x00" + b"\x01" * 200})
+    assert "not an RPM SQLite database" in result(scan(broken, feeds), "BOD-22-01.1")["message"]
