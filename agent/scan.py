@@ -57,7 +57,7 @@ class Scan:
         from agent.feeds.store import FeedStore
 
         store = self.feeds if self.feeds is not None else FeedStore.configured(None)
-        store.used = []  # the feeds this scan reads, for their age warnings
+        store.used, store.notes = [], []  # the feeds this scan reads, for their warnings
         ctx = Context(self.host, feeds=store)
         directives = self.chosen()
         requirements = [(d, r) for d in directives for r in d.requirements if self.selection.wants(r)]

@@ -63,7 +63,7 @@ def main() -> None:
     from agent.feeds.update import update
     from agent.hosts import LocalHost
     from agent.scan import Scan, Selection
-    from checks.facts import FactKey, Facts
+    from checks.facts import FactKey, Facts, OsRelease
     from directives import load_library
 
     with tempfile.TemporaryDirectory(prefix="fedharden-kev-bench-") as tmp:
@@ -94,6 +94,7 @@ def main() -> None:
         ctx = Context(host)
         gathered = gather(ctx, other_keys)
         release = os_release(ctx)
+        assert isinstance(release, OsRelease), release
 
         def kev_work() -> None:
             values = {k: gathered.get(k) for k in other_keys}

@@ -77,8 +77,9 @@ def host_exposure(facts: Facts) -> tuple[str, str]:
     if isinstance(sockets, Unavailable):
         return "unknown", sockets.reason
     addresses = facts.get(ADDRESSES)
-    host_addresses = None if isinstance(addresses, Unavailable) else tuple(addresses)  # type: ignore[arg-type]
-    for sock in sockets:  # type: ignore[union-attr]
+    host_addresses = tuple(str(a) for a in addresses) if isinstance(addresses, tuple) else None
+    assert isinstance(sockets, tuple)
+    for sock in sockets:
         assert isinstance(sock, Socket)
         for address in effective_addresses(sock, host_addresses):
             if exposure(address) == PUBLIC:
@@ -153,9 +154,8 @@ class KevCheck:
                            f"the fix data's versions ({data.version_format}) cannot be compared with a {db.format} database")
         exposed = host_exposure(facts) if params["deadline"]["rule"] == "risk_table" else ("unknown", "")
         hits, kernel_note = self._hits(data, db, facts)
-        findings = [self._finding(cve, cve_hits, data, params["deadline"], exposed, db.format)
+        findings = [self._finding(cve, cve_hits, data, params["deadline"], exposed)
                     for cve, cve_hits in sorted(hits.items())]
-        findings = [f for f in findings if f is not None]
         if kernel_note is not None:
             findings.append(kernel_note)
         if not any(f.status in (Status.FAIL, Status.ERROR, Status.MANUAL) for f in findings if f.id.startswith("CVE-")):
@@ -174,20 +174,20 @@ class KevCheck:
 
     def _hits(self, data: VulnData, db: PackageDB, facts: Facts) -> tuple[dict[str, list[Hit]], Finding | None]:
         installed: dict[str, dict[str, list[str]]] = {}
-        binaries: dict[str, dict[str, list[str]]] = {}  # RPM advisories may name binary packages
+        by_binary: dict[str, dict[str, list[str]]] = {}  # RPM advisories may name binary packages
         for pkgs in db.packages.values():
             for p in pkgs:
                 source = p.source or p.name
                 if not is_kernel_source(source):
                     installed.setdefault(source, {}).setdefault(p.source_version or p.version, []).append(p.name)
-                    binaries.setdefault(p.name, {}).setdefault(p.version, []).append(p.name)
+                    by_binary.setdefault(p.name, {}).setdefault(p.version, []).append(p.name)
         hits: dict[str, list[Hit]] = {}
         kernel_records: list[FixRecord] = []
         for source, records in data.fixes.items():
             if is_kernel_source(source):
                 kernel_records.extend(r for r in records if r.cve in data.kev)
                 continue
-            versions = installed.get(source) or (binaries.get(source) if db.format == "rpm" else None)
+            versions = installed.get(source) or (by_binary.get(source) if db.format == "rpm" else None)
             if not versions:
                 continue
             for record in records:
@@ -221,7 +221,7 @@ class KevCheck:
         return hits, None
 
     def _finding(self, cve: str, hits: list[Hit], data: VulnData, deadline: Mapping[str, Any],
-                 exposed: tuple[str, str], fmt: str) -> Finding | None:
+                 exposed: tuple[str, str]) -> Finding:
         entry = data.kev[cve]
         affected = [h for h in hits if h.affected]
         shown = affected or hits

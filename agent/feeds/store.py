@@ -62,6 +62,7 @@ class FeedInfo:
     released: dt.datetime | None = None  # when the publisher released this version (KEV: dateReleased)
     checked_at: dt.datetime | None = None  # when it was last known to be the publisher's current data
     detail: str = ""  # "1404 entries", "137 KEV CVEs"
+    kev_catalog: str = ""  # distro and SSVC data: the KEV catalog version whose CVEs they were cut to
 
     @property
     def title(self) -> str:
@@ -78,14 +79,17 @@ class FeedInfo:
     def to_manifest(self) -> dict[str, Any]:
         return {"name": self.name, "file": os.path.basename(self.file), "sha256": self.sha256, "version": self.version,
                 "source": self.source, "released": _iso(self.released), "checked_at": _iso(self.checked_at),
-                "detail": self.detail}
+                "detail": self.detail, "kev_catalog": self.kev_catalog}
 
     def to_report(self, now: dt.datetime) -> dict[str, Any]:
         age = self.age(now)
-        return {"name": self.name, "title": self.title, "version": self.version, "source": self.source,
-                "released": _iso(self.released), "checked_at": _iso(self.checked_at),
-                "age_hours": round(age.total_seconds() / 3600, 1) if age is not None else None,
-                "stale": self.stale(now), "detail": self.detail}
+        out = {"name": self.name, "title": self.title, "version": self.version, "source": self.source,
+               "released": _iso(self.released), "checked_at": _iso(self.checked_at),
+               "age_hours": round(age.total_seconds() / 3600, 1) if age is not None else None,
+               "stale": self.stale(now), "detail": self.detail}
+        if self.kev_catalog:
+            out["kev_catalog"] = self.kev_catalog
+        return out
 
     def warning(self, now: dt.datetime) -> str:
         age = self.age(now)
@@ -103,7 +107,7 @@ def _read_manifest(directory: str, source_label: str | None = None) -> dict[str,
         for entry in data["feeds"]:
             info = FeedInfo(entry["name"], os.path.join(directory, entry["file"]), entry["sha256"], entry["version"],
                             source_label or entry["source"], _time(entry.get("released")),
-                            _time(entry.get("checked_at")), entry.get("detail", ""))
+                            _time(entry.get("checked_at")), entry.get("detail", ""), entry.get("kev_catalog", ""))
             out[info.name] = info
         return out
     except FileNotFoundError:
@@ -131,6 +135,7 @@ class FeedStore:
     explicit: bool = False
     shipped: str = field(default_factory=lambda: str(resources.files("agent.feeds").joinpath("data")))
     used: list[FeedInfo] = field(default_factory=list)
+    notes: list[str] = field(default_factory=list)  # warnings about the feeds a scan used
 
     @classmethod
     def configured(cls, directory: str | None) -> FeedStore:
@@ -202,13 +207,18 @@ class FeedStore:
             ssvc = vulnrichment.ssvc(self.read(feeds["vulnrichment"]))
             used.append(feeds["vulnrichment"])
         self.used = used
+        self.notes = [
+            f"{info.title} data was cut to the CVEs of KEV catalog {info.kev_catalog}, but catalog "
+            f"{catalog['catalogVersion']} is in use: CVEs added since are not matched (run `fedharden feeds update`)"
+            for info in used[1:] if info.kev_catalog and info.kev_catalog != catalog["catalogVersion"]
+        ]
         # Only the entries the fix data can match are built: a few hundred of the catalog's 1,400.
         entries = kev.entries(catalog, feeds["kev"].file, (r.cve for recs in fixes.values() for r in recs))
         return VulnData(catalog["catalogVersion"], entries, label, source, fmt, fixes, ssvc, fix_feed)
 
     def report(self, now: dt.datetime) -> tuple[list[dict[str, Any]], list[str]]:
         """``scan.feeds`` entries for every feed in effect, and a warning for each stale one this scan used."""
-        warnings = [f.warning(now) for f in self.used if f.stale(now)]
+        warnings = [f.warning(now) for f in self.used if f.stale(now)] + self.notes
         try:
             feeds = self.feeds()
         except FeedError as exc:

@@ -162,12 +162,13 @@ def stage(collected: Collected, store: FeedStore) -> list[tuple[FeedInfo, bytes]
         current = store.feeds()["kev"]
         catalog = store.read(current)
     cves = {v["cveID"] for v in catalog["vulnerabilities"]}
-    label = f"KEV {catalog['catalogVersion']}"
+    version = catalog["catalogVersion"]
+    label = f"KEV {version}"
     if collected.debian:
         data, source, checked = collected.debian
         kept = debian.restrict(data, cves)
         detail = f"{len(debian.cves(kept))} CVEs of {label} in {len(kept)} source packages"
-        staged.append((FeedInfo("debian-tracker", "", "", _minutes(checked), source, None, checked, detail),
+        staged.append((FeedInfo("debian-tracker", "", "", _minutes(checked), source, None, checked, detail, version),
                        json.dumps(kept, sort_keys=True).encode()))
     if collected.osv:
         kept_osv = [a for a in collected.osv if osv.cves_of(a) & cves]
@@ -175,13 +176,13 @@ def stage(collected: Collected, store: FeedStore) -> list[tuple[FeedInfo, bytes]
         source = collected.osv_sources[0] if len(collected.osv_sources) == 1 else \
             f"{len(collected.osv_sources)} files, first {collected.osv_sources[0]}"
         staged.append((FeedInfo("osv", "", "", _minutes(latest), source, latest, latest,
-                                f"{len(kept_osv)} advisories on CVEs of {label}"),
+                                f"{len(kept_osv)} advisories on CVEs of {label}", version),
                        json.dumps(kept_osv, sort_keys=True).encode()))
     if collected.ssvc:
         kept_ssvc = {c: v for c, v in collected.ssvc.items() if c in cves}
         latest = _latest([v.get("updated", "") for v in collected.ssvc.values()])
         staged.append((FeedInfo("vulnrichment", "", "", _minutes(latest), f"{collected.ssvc_sources} CVE records",
-                                latest, latest, f"SSVC for {len(kept_ssvc)} CVEs of {label}"),
+                                latest, latest, f"SSVC for {len(kept_ssvc)} CVEs of {label}", version),
                        json.dumps({"format": "fedharden-ssvc-1", "cves": kept_ssvc}, sort_keys=True).encode()))
     return staged
 

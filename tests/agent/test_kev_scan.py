@@ -570,3 +570,18 @@ def test_rpm_databases_that_cannot_be_read_offline(make_root: Callable[..., Path
     assert "Berkeley DB format" in result(scan(bdb, feeds), "BOD-22-01.1")["message"]
     broken = make_root({"/etc/os-release": ROCKY, "/var/lib/rpm/rpmdb.sqlite": b"SQLite format 3\x00" + b"\x01" * 200})
     assert "not an RPM SQLite database" in result(scan(broken, feeds), "BOD-22-01.1")["message"]
+
+
+def test_distro_data_cut_to_an_older_catalog_is_warned_about(make_root: Callable[..., Path], store: Any,
+                                                            tmp_path: Path) -> None:
+    feeds = store()
+    newer = real_kev(CVES)
+    newer["catalogVersion"], newer["dateReleased"] = "2025.09.01", "2025-09-01T12:00:00.000Z"
+    (tmp_path / "kev-only").mkdir()
+    (tmp_path / "kev-only" / "catalog.json").write_text(json.dumps(newer))
+    out = run_cli("feeds", "update", "--from", str(tmp_path / "kev-only"), "--feeds-dir", feeds.directory)
+    assert out.exit_code == 0, out.output
+    report = scan(debian_root(make_root, LIBWEBP_OLD), FeedStore(feeds.directory, explicit=True))
+    assert [f["version"] for f in report["scan"]["feeds"]][:1] == ["2025.09.01"]
+    assert any("cut to the CVEs of KEV catalog 2025.08.25, but catalog 2025.09.01 is in use" in w
+               for w in report["warnings"])

@@ -2,7 +2,7 @@
 from __future__ import annotations
 
 import datetime as dt
-from typing import Any
+from typing import Any, Mapping
 
 import pytest
 
@@ -27,7 +27,7 @@ DUE = {"type": "kev", "deadline": {"rule": "kev_due_date"}}
 TIERED = {"type": "kev", "deadline": {"rule": "risk_table", "start": "date_added", "table": TABLE}}
 
 
-def facts(*pkgs: Package, fixes: dict[str, tuple[FixRecord, ...]] | None = None, fmt: str = "dpkg",
+def facts(*pkgs: Package, fixes: Mapping[str, tuple[FixRecord, ...]] | None = None, fmt: str = "dpkg",
           kernel: object = Unavailable("offline", True), sockets: object = Unavailable("offline", True),
           ssvc: dict[str, Ssvc] | None = None) -> Facts:
     db = PackageDB(fmt, {p.name: (p,) for p in pkgs})
@@ -140,5 +140,7 @@ def test_missing_fix_data_and_version_format_mismatch() -> None:
 
 def test_rpm_advisory_naming_a_binary_package() -> None:
     pkg = Package("bind-libs", "32:9.16.23-14.el9_3", "x86_64", "bind", "32:9.16.23-14.el9_3")
-    fixes = {"bind-libs": (FixRecord(ENTRY.cve, "bind-libs", FIXED, "32:9.16.23-15.el9_3"),)}
+    fixes = {"bind-libs": (FixRecord(ENTRY.cve, "bind-libs", FIXED, "32:9.16.23-15.el9_3"),),
+             "bind-utils": (FixRecord(ENTRY.cve, "bind-utils", FIXED, "32:9.16.23-15.el9_3"),),
+             "python3-bind": (FixRecord(ENTRY.cve, "python3-bind", FIXED, "32:9.16.23-15.el9_3"),)}
     assert rows(DUE, facts(pkg, fixes=fixes, fmt="rpm")) == {("CVE-2023-4911", Status.FAIL, dt.date(2023, 12, 12))}
