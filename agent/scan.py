@@ -58,7 +58,7 @@ class Scan:
 
         store = self.feeds if self.feeds is not None else FeedStore.configured(None)
         store.used, store.notes = [], []  # the feeds this scan reads, for their warnings
-        ctx = Context(self.host, feeds=store)
+        ctx = Context(self.host, feeds=store, now=self.now)
         directives = self.chosen()
         requirements = [(d, r) for d in directives for r in d.requirements if self.selection.wants(r)]
         keys: set[FactKey] = set()

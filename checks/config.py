@@ -6,6 +6,10 @@ Include globs expanded in place; Match blocks scope what follows), ``login_defs`
 
 When the key is absent the program's built-in default applies; the directive states it
 with ``default`` so the evidence shows which value is really in force.
+
+``dropins`` names a glob of drop-in files read after the main file, in name order, as
+systemd reads ``journald.conf.d/*.conf`` (the last value wins). ``missing_file: default``
+judges an absent main file as an empty one, for programs that run on built-in defaults.
 """
 from __future__ import annotations
 
@@ -18,6 +22,12 @@ from checks.model import Evidence, Outcome, Status
 DIALECTS = ("sshd", "login_defs", "keyvalue", "keyequals")
 
 
+def fact_key(params: Mapping[str, Any]) -> FactKey:
+    """``dialect:path``, or ``dialect:path|dropins-glob``."""
+    dropins = f"|{params['dropins']}" if params.get("dropins") else ""
+    return FactKey("config", f"{params['dialect']}:{params['path']}{dropins}")
+
+
 class ConfigCheck:
     name = "config"
     schema: Mapping[str, Any] = {
@@ -28,7 +38,8 @@ class ConfigCheck:
             "dialect": {"enum": list(DIALECTS)},
             "key": {"type": "string", "minLength": 1},
             "default": {"type": ["string", "integer"]},
-            "missing_file": {"enum": ["fail", "not_applicable"], "default": "fail"},
+            "dropins": {"type": "string", "pattern": "^/"},
+            "missing_file": {"enum": ["fail", "not_applicable", "default"], "default": "fail"},
             **expect.SCHEMA_PROPERTIES,
         },
         "required": ["type", "path", "dialect", "key"],
@@ -36,14 +47,14 @@ class ConfigCheck:
     }
 
     def needs(self, params: Mapping[str, Any]) -> set[FactKey]:
-        return {FactKey("config", f"{params['dialect']}:{params['path']}")}
+        return {fact_key(params)}
 
     def evaluate(self, params: Mapping[str, Any], facts: Facts) -> Outcome:
-        conf = facts.need(FactKey("config", f"{params['dialect']}:{params['path']}"))
+        conf = facts.need(fact_key(params))
         assert isinstance(conf, ConfigFile)
         key = params["key"]
         expected = f"{key} {expect.describe(params)}"
-        if not conf.exists:
+        if not conf.exists and params.get("missing_file") != "default":
             status = Status.NOT_APPLICABLE if params.get("missing_file") == "not_applicable" else Status.FAIL
             return Outcome(status, (Evidence(expected, "file absent", conf.path),), f"{conf.path} does not exist")
 

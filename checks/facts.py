@@ -218,3 +218,20 @@ class OsRelease:
         if any(i in ("rhel", "fedora", "centos") for i in ids):
             return "rhel"
         return self.id
+
+
+@dataclass(frozen=True)
+class TextFile:
+    """The meaningful lines of one text file: (line number, stripped text), comments and
+    blank lines dropped."""
+
+    path: str
+    lines: tuple[tuple[int, str], ...]
+
+
+@dataclass(frozen=True)
+class TextFiles:
+    """Every existing file a path or glob names, in the order the program reads them."""
+
+    pattern: str
+    files: tuple[TextFile, ...] = ()

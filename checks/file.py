@@ -1,4 +1,8 @@
-"""file: a path exists (or is absent), with an owner, a group and at most a given mode."""
+"""file: a path exists (or is absent), with an owner, a group and at most a given mode.
+
+``path`` may list alternatives where distros differ (``[/boot/grub/grub.cfg,
+/boot/grub2/grub.cfg]``): the first that exists is judged; when none exists, the first is.
+"""
 from __future__ import annotations
 
 from typing import Any, Mapping
@@ -7,13 +11,19 @@ from checks.facts import FactKey, Facts, FileInfo
 from checks.model import Evidence, Outcome, Status
 
 
+def paths(params: Mapping[str, Any]) -> list[str]:
+    raw = params["path"]
+    return [raw] if isinstance(raw, str) else list(raw)
+
+
 class FileCheck:
     name = "file"
     schema: Mapping[str, Any] = {
         "type": "object",
         "properties": {
             "type": {"const": "file"},
-            "path": {"type": "string", "pattern": "^/"},
+            "path": {"type": ["string", "array"], "pattern": "^/", "minItems": 1,
+                     "items": {"type": "string", "pattern": "^/"}},
             "exists": {"type": "boolean", "default": True},
             "kind": {"enum": ["file", "dir"]},
             "owner": {"type": "string"},
@@ -26,12 +36,13 @@ class FileCheck:
     }
 
     def needs(self, params: Mapping[str, Any]) -> set[FactKey]:
-        return {FactKey("file", params["path"])}
+        return {FactKey("file", p) for p in paths(params)}
 
     def evaluate(self, params: Mapping[str, Any], facts: Facts) -> Outcome:
-        path = params["path"]
-        info = facts.need(FactKey("file", path))
+        infos = [facts.need(FactKey("file", p)) for p in paths(params)]
+        info = next((i for i in infos if isinstance(i, FileInfo) and i.exists), infos[0])
         assert isinstance(info, FileInfo)
+        path = info.path
         want_exists = params.get("exists", True)
         if not info.exists:
             if not want_exists:

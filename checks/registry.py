@@ -29,8 +29,8 @@ class CheckType(Protocol):
 
 
 def _load() -> dict[str, CheckType]:
-    from checks import accounts, compound, config, file, kernel_module, listening, mount, package
-    from checks import kev, service, sysctl
+    from checks import accounts, compound, config, file, kernel_module, kev, lines, listening, mount, package
+    from checks import service, sysctl
 
     types: list[CheckType] = [
         file.CHECK,
@@ -43,6 +43,7 @@ def _load() -> dict[str, CheckType]:
         mount.CHECK,
         accounts.CHECK,
         kev.CHECK,
+        lines.CHECK,
         *compound.CHECKS,
     ]
     return {t.name: t for t in types}

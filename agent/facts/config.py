@@ -75,26 +75,35 @@ def _key_value(text: str, path: str, equals: bool) -> list[ConfigSetting]:
     return out
 
 
-def parse(ctx: Context, dialect: str, path: str) -> ConfigFile:
-    """Raises HostError when the main file exists but cannot be read."""
+def parse(ctx: Context, dialect: str, path: str, dropins: str = "") -> ConfigFile:
+    """Raises HostError when the main file or a drop-in exists but cannot be read."""
     try:
         text = ctx.text(path)
     except NotFound:
-        return ConfigFile(path, dialect, exists=False)
+        if not dropins:
+            return ConfigFile(path, dialect, exists=False)
+        text = None
+    extra: list[ConfigSetting] = []
+    for dropin in ctx.glob(dropins) if dropins else []:
+        if (more := ctx.text_or_none(dropin)) is not None:
+            extra.extend(_key_value(more, dropin, equals=dialect == "keyequals"))
+    if text is None:
+        return ConfigFile(path, dialect, False, tuple(extra))
     if dialect == "sshd":
         sshd = _Sshd(ctx)
         sshd.parse(path, "", 0)
         return ConfigFile(path, dialect, True, tuple(sshd.settings), first_wins=True, problems=tuple(sshd.problems))
     settings = _key_value(text, path, equals=dialect == "keyequals")
-    return ConfigFile(path, dialect, True, tuple(settings))
+    return ConfigFile(path, dialect, True, tuple(settings + extra))
 
 
 def gather_config(ctx: Context, args: list[str]) -> dict[str, object]:
     out: dict[str, object] = {}
     for arg in args:
-        dialect, _, path = arg.partition(":")
+        dialect, _, rest = arg.partition(":")
+        path, _, dropins = rest.partition("|")
         try:
-            out[arg] = parse(ctx, dialect, path)
+            out[arg] = parse(ctx, dialect, path, dropins)
         except HostError as exc:
             out[arg] = unavailable(exc)
     return out

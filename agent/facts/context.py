@@ -1,6 +1,7 @@
 """Per-scan gathering context: the host plus memoized reads shared across families."""
 from __future__ import annotations
 
+import datetime as dt
 import fnmatch
 from typing import Callable, TypeVar
 
@@ -17,9 +18,10 @@ def unavailable(exc: HostError) -> Unavailable:
 class Context:
     """Everything gathered in one scan goes through here, so each file is read once."""
 
-    def __init__(self, host: Host, feeds: object | None = None) -> None:
+    def __init__(self, host: Host, feeds: object | None = None, now: dt.datetime | None = None) -> None:
         self.host = host
         self.feeds = feeds  # the scan's feed store (agent.feeds.store.FeedStore); None = the configured one
+        self.now = now or dt.datetime.now(dt.timezone.utc)  # the scan's clock, for ages and deadlines
         self._text: dict[str, str | HostError] = {}
         self._memo: dict[str, object] = {}
 

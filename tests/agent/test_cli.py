@@ -30,16 +30,49 @@ HARDENED = {
     "/etc/gshadow": "root:*::\n",
     "/etc/machine-id": "0123456789abcdef0123456789abcdef\n",
     "/etc/hostname": "golden\n",
-    "/etc/login.defs": "PASS_MAX_DAYS 90\nPASS_MIN_DAYS 1\nUMASK 027\n",
-    "/var/lib/dpkg/status": "Package: auditd\nStatus: install ok installed\nVersion: 1:3.0.9-1\n\n"
-                            "Package: chrony\nStatus: install ok installed\nVersion: 4.3-2\n",
+    "/etc/login.defs": "PASS_MAX_DAYS 90\nPASS_MIN_DAYS 1\nUMASK 027\nENCRYPT_METHOD YESCRYPT\n",
+    "/var/lib/dpkg/status": "".join(f"Package: {p}\nStatus: install ok installed\nVersion: {v}\n\n" for p, v in (
+        ("auditd", "1:3.0.9-1"), ("chrony", "4.3-2"), ("libpam-pwquality", "1.4.5-1"), ("nftables", "1.0.6-2"),
+        ("unattended-upgrades", "2.9.1"))),
     "/usr/lib/systemd/system/auditd.service": "[Service]\n[Install]\nWantedBy=multi-user.target\n",
     "/usr/lib/systemd/system/chrony.service": "[Service]\n[Install]\nWantedBy=multi-user.target\n",
+    "/usr/lib/systemd/system/nftables.service": "[Service]\n[Install]\nWantedBy=multi-user.target\n",
     "/etc/systemd/system/multi-user.target.wants/.keep": "",
     "/etc/sysctl.d/60-harden.conf": "net.ipv4.conf.all.accept_redirects = 0\nnet.ipv4.conf.all.send_redirects = 0\n"
-                                    "kernel.kptr_restrict = 1\n",
-    "/etc/modprobe.d/harden.conf": "".join(f"install {m} /bin/false\nblacklist {m}\n"
-                                           for m in ("cramfs", "dccp", "sctp", "usb-storage")),
+                                    "kernel.kptr_restrict = 1\n"
+                                    "net.ipv4.conf.all.rp_filter = 1\nnet.ipv4.conf.all.log_martians = 1\n"
+                                    "net.ipv4.conf.all.secure_redirects = 0\nnet.ipv6.conf.all.accept_ra = 0\n"
+                                    "net.ipv6.conf.all.accept_redirects = 0\nkernel.dmesg_restrict = 1\n"
+                                    "kernel.yama.ptrace_scope = 1\nkernel.unprivileged_bpf_disabled = 1\n"
+                                    "net.core.bpf_jit_harden = 2\nfs.protected_hardlinks = 1\nfs.protected_symlinks = 1\n"
+                                    "kernel.kexec_load_disabled = 1\n",
+    "/etc/modprobe.d/harden.conf": "".join(f"install {m} /bin/false\nblacklist {m}\n" for m in (
+        "cramfs", "dccp", "sctp", "usb-storage", "freevxfs", "jffs2", "hfs", "hfsplus", "rds", "tipc")),
+    "/etc/security/pwquality.conf": "minlen = 15\n",
+    "/etc/security/faillock.conf": "deny = 5\nunlock_time = 900\n",
+    "/etc/security/limits.d/50-core.conf": "* hard core 0\n",
+    "/etc/pam.d/common-password": "password requisite pam_pwquality.so retry=3\n"
+                                  "password required pam_pwhistory.so remember=5 use_authtok\n"
+                                  "password [success=1 default=ignore] pam_unix.so obscure use_authtok yescrypt\n",
+    "/etc/pam.d/common-auth": "auth requisite pam_faillock.so preauth\nauth [success=1 default=ignore] pam_unix.so\n"
+                              "auth [default=die] pam_faillock.so authfail\n",
+    "/etc/pam.d/su": "auth sufficient pam_rootok.so\nauth required pam_wheel.so use_uid group=sudo\n",
+    "/etc/default/useradd": "INACTIVE=30\n",
+    "/etc/default/grub": 'GRUB_CMDLINE_LINUX="audit=1 audit_backlog_limit=8192"\n',
+    "/etc/profile.d/tmout.sh": "readonly TMOUT=900\nexport TMOUT\n",
+    "/etc/audit/auditd.conf": "max_log_file_action = keep_logs\nadmin_space_left_action = single\n",
+    "/etc/audit/rules.d/50-harden.rules": "".join(f"-w {p} -p wa -k watch\n" for p in (
+        "/etc/passwd", "/etc/group", "/etc/shadow", "/etc/gshadow", "/etc/security/opasswd", "/etc/sudoers",
+        "/etc/sudoers.d", "/var/log/lastlog", "/var/run/faillock", "/etc/localtime", "/etc/hosts", "/etc/issue"))
+        + "-a always,exit -F arch=b64 -S adjtimex,settimeofday,clock_settime -k time\n"
+          "-a always,exit -F arch=b64 -S init_module,finit_module,delete_module -k modules\n"
+          "-a always,exit -F arch=b64 -C euid!=uid -F euid=0 -S execve -k setuid\n"
+          "-a always,exit -F arch=b64 -S sethostname,setdomainname -k locale\n-e 2\n",
+    "/etc/systemd/journald.conf.d/50-persistent.conf": "[Journal]\nStorage=persistent\n",
+    "/var/log/.keep": "",
+    "/etc/chrony/chrony.conf": "server time.agency.example iburst\n",
+    "/etc/nftables.conf": "table inet filter {\n  chain input {\n    type filter hook input priority 0; policy drop;\n  }\n}\n",
+    "/etc/apt/apt.conf.d/20auto-upgrades": 'APT::Periodic::Unattended-Upgrade "1";\n',
     "/etc/fstab": "UUID=1 / ext4 defaults 0 1\ntmpfs /tmp tmpfs nodev,nosuid,noexec 0 0\n"
                   "tmpfs /dev/shm tmpfs nodev,nosuid,noexec 0 0\n",
 }
@@ -49,8 +82,9 @@ MODES = {"/etc/shadow": 0o640, "/etc/gshadow": 0o640, "/etc/passwd": 0o644, "/et
 def hardened_root(make_root: MakeRoot) -> Path:
     root = make_root(HARDENED, MODES)
     wants = root / "etc/systemd/system/multi-user.target.wants"
-    for unit in ("auditd.service", "chrony.service"):
+    for unit in ("auditd.service", "chrony.service", "nftables.service"):
         os.symlink(f"/usr/lib/systemd/system/{unit}", wants / unit)
+    os.symlink("/dev/null", root / "etc/systemd/system/ctrl-alt-del.target")
     return root
 
 
@@ -84,9 +118,12 @@ def test_hardened_root_is_compliant_and_report_is_valid(make_root: MakeRoot) -> 
     assert validation_errors(report) == []
     got = statuses(report)
     assert {k for k, s in got.items() if s == "fail"} == set()
-    # SSH is not installed, runtime state is absent in an image: said, not passed silently.
+    # SSH, sudo, cron and rsyslog are not installed, runtime state is absent in an image, /var/tmp
+    # and /home are not separate filesystems, there is no boot loader: said, not passed silently.
     assert {k for k, s in got.items() if s == "not_applicable"} == {
-        *(f"HARDEN-30D.SSH.{i}" for i in range(1, 9)), "HARDEN-30D.SVC.8"}
+        *(f"HARDEN-30D.SSH.{i}" for i in range(1, 18)), *(f"HARDEN-30D.SUDO.{i}" for i in range(1, 5)),
+        "HARDEN-30D.SVC.8", "HARDEN-30D.FS.3", "HARDEN-30D.FS.4", "HARDEN-30D.FS.5", "HARDEN-30D.FS.6",
+        "HARDEN-30D.FS.7", "HARDEN-30D.FS.8", "HARDEN-30D.LOG.3"}
     assert report["scan"]["live"] is False and report["host"]["hostname"] == "golden"
     result = next(r for r in report["results"] if r["key"] == "HARDEN-30D.FILE.1")
     assert result["references"] == {"nist_800_53": ["AC-6", "IA-5"],
@@ -96,7 +133,7 @@ def test_hardened_root_is_compliant_and_report_is_valid(make_root: MakeRoot) -> 
 
 def test_weak_root_fails_with_evidence_and_overdue(make_root: MakeRoot) -> None:
     files = dict(HARDENED)
-    files["/etc/login.defs"] = "PASS_MAX_DAYS 99999\nPASS_MIN_DAYS 1\nUMASK 027\n"
+    files["/etc/login.defs"] = "PASS_MAX_DAYS 99999\nPASS_MIN_DAYS 1\nUMASK 027\nENCRYPT_METHOD SHA512\n"
     files["/etc/passwd"] = PASSWD + "toor:x:0:0::/root:/bin/sh\n"
     modes = dict(MODES, **{"/etc/shadow": 0o644})
     root = make_root(files, modes)
@@ -105,14 +142,14 @@ def test_weak_root_fails_with_evidence_and_overdue(make_root: MakeRoot) -> None:
     report = json.loads(out)
     failing = {k for k, s in statuses(report).items() if s == "fail"}
     # toor: a second UID 0 (ACCT.1), a shared UID (ACCT.3), a system account with a shell (ACCT.8);
-    # no enabling links were made, so time sync and auditd are not enabled (SVC.6, SVC.7).
+    # no enabling links were made, so time sync, auditd and the firewall are not enabled (SVC.6, SVC.7, FW.1).
     assert failing == {"HARDEN-30D.ACCT.1", "HARDEN-30D.ACCT.3", "HARDEN-30D.ACCT.4", "HARDEN-30D.ACCT.8",
-                       "HARDEN-30D.FILE.1", "HARDEN-30D.SVC.6", "HARDEN-30D.SVC.7"}
+                       "HARDEN-30D.FILE.1", "HARDEN-30D.SVC.6", "HARDEN-30D.SVC.7", "HARDEN-30D.FW.1"}
     acct4 = next(r for r in report["results"] if r["key"] == "HARDEN-30D.ACCT.4")
     assert acct4["overdue"] is True  # the 30-day window closed on 2026-07-02
     assert acct4["evidence"] == [{"expected": "PASS_MAX_DAYS at most 365", "actual": "PASS_MAX_DAYS 99999",
                                   "where": "/etc/login.defs:1"}]
-    assert report["summary"]["directives"]["HARDEN-30D"]["counts"]["fail"] == 7
+    assert report["summary"]["directives"]["HARDEN-30D"]["counts"]["fail"] == 8
 
 
 def test_table_output(make_root: MakeRoot) -> None:

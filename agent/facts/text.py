@@ -1,0 +1,46 @@
+"""Text files for the ``lines`` check: every existing file a path or glob names."""
+from __future__ import annotations
+
+from agent.facts.context import Context, unavailable
+from agent.hosts.base import HostError, NotFound
+from checks.facts import TextFile, TextFiles
+
+MAX_LINES = 20000  # a configuration file; not a log
+
+
+def meaningful(text: str) -> tuple[tuple[int, str], ...]:
+    out = []
+    for number, line in enumerate(text.splitlines()[:MAX_LINES], 1):
+        stripped = line.strip()
+        if stripped and not stripped.startswith("#"):
+            out.append((number, stripped))
+    return tuple(out)
+
+
+def read_files(ctx: Context, pattern: str) -> TextFiles:
+    """Raises HostError when a file that exists cannot be read."""
+    files = []
+    for path in ctx.glob(pattern):
+        if path != pattern:  # a glob also names directories and sockets: regular files only
+            try:
+                if ctx.host.stat(path).kind != "file":
+                    continue
+            except NotFound:
+                continue
+        text = ctx.text_or_none(path)
+        if text is not None:
+            files.append(TextFile(path, meaningful(text)))
+    return TextFiles(pattern, tuple(files))
+
+
+def gather_lines(ctx: Context, patterns: list[str]) -> dict[str, object]:
+    out: dict[str, object] = {}
+    for pattern in patterns:
+        try:
+            out[pattern] = read_files(ctx, pattern)
+        except HostError as exc:
+            out[pattern] = unavailable(exc)
+    return out
+
+
+FAMILIES = {"lines": gather_lines}

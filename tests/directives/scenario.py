@@ -1,0 +1,160 @@
+"""Pass and fail scenarios for shipped requirements, ComplianceAsCode style.
+
+A scenario file (tests/directives/scenarios/*.yaml) maps requirement ids to scenarios; a
+scenario's name starts with the status it must produce (``pass``, ``fail_match_block``,
+``manual_soon``...). Each scenario builds a fixture root on top of a named base and scans
+it with that one requirement:
+
+    base: debian | rhel | bare          the starting tree (default debian)
+    packages: [name, ...]               installed packages (written as dpkg's status file)
+    files: {path: text}                 files; ``modes: {path: "0600"}``, ``owners: {path: "1000:1000"}``
+    dirs: [path, ...]                   empty directories; ``links: {path: target}`` symlinks
+    units: {enabled: [...], disabled: [...], masked: [...]}   systemd unit files and links
+    runtime: {...}                      makes the target a running system (see ScenarioHost)
+    now: 2026-11-26T12:00:00+00:00      the scan's clock (default NOW)
+
+Runtime scenarios describe the socket table and addresses the host reports; network
+probes go to real servers the test starts on 127.0.0.1 (``runtime.servers``), reached
+through the Host's ``connect`` seam.
+"""
+from __future__ import annotations
+
+import dataclasses
+import datetime as dt
+import os
+import socket
+from pathlib import Path
+from typing import Any, Callable, Mapping
+
+import yaml
+
+from agent.hosts.base import NotSupported
+from agent.hosts.rootfs import RootfsHost
+from agent.scan import Scan
+from directives.model import Directive, Requirement
+
+HERE = Path(__file__).parent / "scenarios"
+NOW = dt.datetime(2026, 11, 26, 12, 0, tzinfo=dt.timezone.utc)
+EXPECTATIONS = ("pass", "fail", "manual", "error", "not_applicable")
+
+OS_RELEASE = {
+    "debian": 'PRETTY_NAME="Debian GNU/Linux 12 (bookworm)"\nNAME="Debian GNU/Linux"\nVERSION_ID="12"\n'
+              'VERSION_CODENAME=bookworm\nID=debian\n',
+    "rhel": 'NAME="Red Hat Enterprise Linux"\nVERSION_ID="9.4"\nID="rhel"\nID_LIKE="fedora"\n'
+            'PRETTY_NAME="Red Hat Enterprise Linux 9.4 (Plow)"\n',
+}
+PASSWD = "root:x:0:0:root:/root:/bin/bash\ndaemon:x:1:1:daemon:/usr/sbin:/usr/sbin/nologin\n"
+GROUP = "root:x:0:\ndaemon:x:1:\nshadow:x:42:\nsudo:x:27:\n"
+
+
+def load_scenarios() -> dict[str, dict[str, dict[str, Any]]]:
+    """Requirement id -> scenario name -> spec, from every scenario file."""
+    out: dict[str, dict[str, dict[str, Any]]] = {}
+    for path in sorted(HERE.glob("*.yaml")):
+        data = yaml.safe_load(path.read_text()) or {}
+        for rid, scenarios in data.items():
+            if rid.startswith("x-"):  # YAML anchors only
+                continue
+            assert rid not in out, f"{path.name}: {rid} has scenarios in two files"
+            out[rid] = scenarios
+    return out
+
+
+def expectation(name: str) -> str:
+    for status in EXPECTATIONS:
+        if name == status or name.startswith(status + "_"):
+            return status
+    raise ValueError(f"scenario {name!r} must start with one of {', '.join(EXPECTATIONS)}")
+
+
+def dpkg_status(names: list[str]) -> str:
+    stanzas = [f"Package: {n}\nStatus: install ok installed\nArchitecture: amd64\nVersion: 1.0-1\n" for n in names]
+    return "\n".join(stanzas)
+
+
+def unit_file(name: str) -> str:
+    if name.endswith(".target"):
+        return "[Unit]\nDescription=test\n"
+    return "[Unit]\nDescription=test\n[Service]\nExecStart=/bin/true\n[Install]\nWantedBy=multi-user.target\n"
+
+
+def build(root: Path, spec: Mapping[str, Any]) -> None:
+    base = spec.get("base", "debian")
+    files: dict[str, str] = {}
+    if base in OS_RELEASE:
+        files.update({"/etc/os-release": OS_RELEASE[base], "/etc/passwd": PASSWD, "/etc/group": GROUP})
+    if base == "debian" or "packages" in spec:
+        files["/var/lib/dpkg/status"] = dpkg_status(["base-files", *spec.get("packages", [])])
+    files.update(spec.get("files", {}))
+    for path, text in files.items():
+        target = root / path.lstrip("/")
+        target.parent.mkdir(parents=True, exist_ok=True)
+        target.write_text(text)
+    for path in spec.get("dirs", []):
+        (root / path.lstrip("/")).mkdir(parents=True, exist_ok=True)
+    for path, target in spec.get("links", {}).items():
+        local = root / path.lstrip("/")
+        local.parent.mkdir(parents=True, exist_ok=True)
+        os.symlink(target, local)
+    units = spec.get("units", {})
+    for state in ("enabled", "disabled", "masked"):
+        for name in units.get(state, []):
+            unit = root / "lib/systemd/system" / name
+            unit.parent.mkdir(parents=True, exist_ok=True)
+            unit.write_text(unit_file(name))
+            if state == "enabled":
+                wants = root / "etc/systemd/system/multi-user.target.wants"
+                wants.mkdir(parents=True, exist_ok=True)
+                os.symlink(f"/lib/systemd/system/{name}", wants / name)
+            elif state == "masked":
+                etc = root / "etc/systemd/system"
+                etc.mkdir(parents=True, exist_ok=True)
+                os.symlink("/dev/null", etc / name)
+    for path, mode in spec.get("modes", {}).items():
+        os.chmod(root / path.lstrip("/"), int(str(mode), 8))
+    for path, owner in spec.get("owners", {}).items():
+        uid, gid = (int(x) for x in str(owner).split(":"))
+        os.lchown(root / path.lstrip("/"), uid, gid)
+
+
+class ScenarioHost(RootfsHost):
+    """A fixture root that reports itself as a running system: its socket table and
+    addresses come from the scenario, its /proc from the tree, and connections to a
+    listed port reach the real server the test started on 127.0.0.1 for it."""
+
+    live = True
+
+    def __init__(self, root: str, runtime: Mapping[str, Any], ports: Mapping[int, int]) -> None:
+        super().__init__(root)
+        self.name = "scenario"
+        self._sockets = [tuple(s) for s in runtime.get("sockets", [])]
+        self._addresses = list(runtime.get("addresses", ["127.0.0.1", "::1"]))
+        self._ports = dict(ports)
+
+    def sockets(self) -> list[tuple[str, str, int, str, int]]:
+        return [(s[0], s[1], int(s[2]), s[3] if len(s) > 3 else "", 4242) for s in self._sockets]  # type: ignore[misc]
+
+    def addresses(self) -> list[str]:
+        return self._addresses
+
+    def connect(self, address: str, port: int, timeout: float) -> socket.socket:
+        if port not in self._ports:
+            raise NotSupported(f"scenario has no server for port {port}")
+        return socket.create_connection(("127.0.0.1", self._ports[port]), timeout=timeout)
+
+
+def only(directive: Directive, requirement: Requirement) -> Directive:
+    return dataclasses.replace(directive, requirements=(requirement,))
+
+
+def run(directive: Directive, requirement: Requirement, spec: Mapping[str, Any], root: Path,
+        start_servers: Callable[[Mapping[str, Any]], Mapping[int, int]]) -> list[dict[str, Any]]:
+    """Build the scenario's root and scan it with that one requirement; the results."""
+    build(root, spec)
+    now = dt.datetime.fromisoformat(str(spec["now"])) if "now" in spec else NOW
+    if "runtime" in spec:
+        host: RootfsHost = ScenarioHost(str(root), spec["runtime"], start_servers(spec["runtime"]))
+    else:
+        host = RootfsHost(str(root))
+    report = Scan(host, [only(directive, requirement)], now=now).run()
+    return list(report["results"])

@@ -1,0 +1,61 @@
+"""Coverage of the shipped library by scenarios and references; docs/directives.md quotes it.
+
+Every requirement must have a pass and a fail scenario. The figures (scenarios, ssg
+references, remediation text) are computed here and must match the table in the docs;
+on a mismatch the assertion message is the table to paste.
+"""
+from __future__ import annotations
+
+import re
+from pathlib import Path
+
+from directives import load_library
+from tests.directives import scenario
+
+DOC = Path(__file__).resolve().parents[2] / "docs" / "directives.md"
+BEGIN, END = "<!-- coverage:begin -->", "<!-- coverage:end -->"
+
+
+def figures() -> list[tuple[str, int, int, int, int]]:
+    """(directive, requirements, with pass+fail scenarios, with an ssg reference, with remediation)."""
+    scenarios = scenario.load_scenarios()
+    rows = []
+    for d in sorted(load_library(), key=lambda d: d.id):
+        both = sum(1 for r in d.requirements
+                   if {scenario.expectation(n) for n in scenarios.get(r.id, {})} >= {"pass", "fail"})
+        ssg = sum(1 for r in d.requirements if r.references.get("ssg"))
+        remediation = sum(1 for r in d.requirements if r.remediation.strip())
+        rows.append((d.id, len(d.requirements), both, ssg, remediation))
+    return rows
+
+
+def table() -> str:
+    rows = figures()
+    total = ("total", *(sum(r[i] for r in rows) for i in range(1, 5)))
+    lines = ["| directive | requirements | pass and fail scenarios | `ssg` reference | remediation text |",
+             "|---|---:|---:|---:|---:|"]
+    for name, n, both, ssg, rem in [*rows, total]:
+        lines.append(f"| {name} | {n} | {both} | {ssg} | {rem} |")
+    return "\n".join(lines)
+
+
+def test_every_requirement_has_a_pass_and_a_fail_scenario() -> None:
+    scenarios = scenario.load_scenarios()
+    missing = [r.id for d in load_library() for r in d.requirements
+               if not {scenario.expectation(n) for n in scenarios.get(r.id, {})} >= {"pass", "fail"}]
+    assert missing == []
+    known = {r.id for d in load_library() for r in d.requirements}
+    assert set(scenarios) - known == set(), "scenarios for requirements that do not exist"
+
+
+def test_every_requirement_has_remediation_and_nist_references() -> None:
+    for d in load_library():
+        for r in d.requirements:
+            assert r.remediation.strip() and r.references.get("nist_800_53"), r.id
+
+
+def test_docs_quote_the_figures() -> None:
+    text = DOC.read_text()
+    found = re.search(re.escape(BEGIN) + r"\n(.*?)\n" + re.escape(END), text, re.S)
+    assert found, f"{DOC} has no coverage block"
+    assert found.group(1).strip() == table(), "\n" + table()

@@ -1,0 +1,40 @@
+"""Every shipped requirement against its pass and fail scenarios (tests/directives/scenarios)."""
+from __future__ import annotations
+
+import contextlib
+from pathlib import Path
+from typing import Any, Iterator, Mapping
+
+import pytest
+
+from directives import load_library
+from tests.directives import scenario
+
+LIBRARY = {r.id: (d, r) for d in load_library() for r in d.requirements}
+SCENARIOS = scenario.load_scenarios()
+CASES = [(rid, name) for rid, named in sorted(SCENARIOS.items()) for name in named]
+
+
+@pytest.fixture
+def servers() -> Iterator[Any]:
+    with contextlib.ExitStack() as stack:
+
+        def start(runtime: Mapping[str, Any]) -> Mapping[int, int]:
+            specs = runtime.get("servers", {})
+            if not specs:
+                return {}
+            from tests.directives import servers as real
+
+            return {int(port): stack.enter_context(real.serve(kind)) for port, kind in specs.items()}
+
+        yield start
+
+
+@pytest.mark.parametrize(("rid", "name"), CASES, ids=[f"{r}:{n}" for r, n in CASES])
+def test_scenario(rid: str, name: str, tmp_path: Path, servers: Any) -> None:
+    assert rid in LIBRARY, f"scenario for unknown requirement {rid}"
+    directive, requirement = LIBRARY[rid]
+    results = scenario.run(directive, requirement, SCENARIOS[rid][name], tmp_path, servers)
+    statuses = {r["key"]: r["status"] for r in results}
+    detail = [(r["status"], r["message"], [e["actual"] for e in r["evidence"]]) for r in results]
+    assert statuses == {rid: scenario.expectation(name)}, detail
