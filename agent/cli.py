@@ -97,9 +97,12 @@ def main() -> None:
 @click.option("--feeds-dir", type=click.Path(file_okay=False), metavar="DIR",
               help="Vulnerability feed store (default: $FEDHARDEN_FEEDS_DIR, else the agent's state directory; "
                    "the shipped KEV snapshot when empty).")
+@click.option("--walk", is_flag=True, help="Also judge the requirements that walk every local filesystem "
+              "(world-writable, unowned and set-ID files): seconds instead of milliseconds; use it in scheduled scans.")
 def scan(root: str | None, directive_ids: tuple[str, ...], severity: str, extra: tuple[str, ...],
          formats: tuple[str, ...], output: str | None, output_dir: str | None, waivers_file: str | None,
-         tailoring_file: str | None, baseline_file: str | None, color: bool | None, feeds_dir: str | None) -> None:
+         tailoring_file: str | None, baseline_file: str | None, color: bool | None, feeds_dir: str | None,
+         walk: bool) -> None:
     """Evaluate this host (or a root filesystem) and print what fails, why, and by when."""
     from agent.feeds.store import FeedStore
     from agent.output import destinations
@@ -122,7 +125,7 @@ def scan(root: str | None, directive_ids: tuple[str, ...], severity: str, extra:
         try:
             feeds = FeedStore.configured(feeds_dir)
             feeds.generation()  # a feeds directory that was named but does not exist is a usage error
-            report = Scan(host, loaded, Selection(directive_ids, severity), waivers=waivers, feeds=feeds,
+            report = Scan(host, loaded, Selection(directive_ids, severity, walk), waivers=waivers, feeds=feeds,
                           tailoring=tailoring).run()
         finally:
             host.close()

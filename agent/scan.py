@@ -26,13 +26,19 @@ from directives.waivers import Waiver
 
 @dataclass(frozen=True)
 class Selection:
-    """Which requirements to evaluate: directive ids (empty = all) and a minimum severity."""
+    """Which requirements to evaluate: directive ids (empty = all), a minimum severity, and
+    whether to walk the whole filesystem (``walk``): requirements that need the walk are
+    left out unless asked for, and the report says so in its warnings."""
 
     directives: tuple[str, ...] = ()
     min_severity: str = "low"
+    walk: bool = False
 
     def wants(self, requirement: Requirement) -> bool:
         return SEVERITIES.index(requirement.severity) <= SEVERITIES.index(self.min_severity)
+
+    def needs_walk(self, requirement: Requirement) -> bool:
+        return not self.walk and any(k.family == "fswalk" for k in checks.needs(requirement.check))
 
 
 @dataclass
@@ -60,7 +66,9 @@ class Scan:
         store.used, store.notes = [], []  # the feeds this scan reads, for their warnings
         ctx = Context(self.host, feeds=store, now=self.now)
         directives = self.chosen()
-        requirements = [(d, r) for d in directives for r in d.requirements if self.selection.wants(r)]
+        wanted = [(d, r) for d in directives for r in d.requirements if self.selection.wants(r)]
+        unwalked = [r.id for _, r in wanted if self.selection.needs_walk(r)]
+        requirements = [(d, r) for d, r in wanted if r.id not in unwalked]
         keys: set[FactKey] = set()
         for _, req in requirements:
             keys |= checks.needs(req.check)
@@ -77,6 +85,8 @@ class Scan:
         result_json = [r.to_json() for r in results]
         feeds, feed_warnings = store.report(self.now)
         warnings = [*feed_warnings, *warnings]
+        if unwalked:
+            warnings.append(f"not evaluated, they walk every local filesystem: {', '.join(unwalked)} (scan with --walk)")
         finished = dt.datetime.now(dt.timezone.utc)
         os_json = {}
         if isinstance(release, OsRelease):

@@ -235,3 +235,33 @@ class TextFiles:
 
     pattern: str
     files: tuple[TextFile, ...] = ()
+
+
+@dataclass(frozen=True)
+class WalkEntry:
+    path: str
+    kind: str  # file, dir, other
+    mode: int  # permission bits incl. setuid/setgid/sticky
+    uid: int
+    gid: int
+    owner: str = ""  # "" when the target's passwd has no such user
+    group: str = ""
+
+
+@dataclass(frozen=True)
+class FsWalk:
+    """One walk of the target's local filesystems, shared by every requirement that needs it.
+
+    Each list holds at most ``limit`` entries; ``counts`` has the full numbers."""
+
+    roots: tuple[str, ...]  # where the walk started
+    skipped: tuple[str, ...]  # pruned mount points, "path (fstype)"
+    examined: int  # files and directories looked at
+    errors: int  # directories that could not be read
+    world_writable: tuple[WalkEntry, ...] = ()  # regular files writable by others
+    sticky_missing: tuple[WalkEntry, ...] = ()  # directories writable by others without the sticky bit
+    unowned: tuple[WalkEntry, ...] = ()  # owner or group unknown to the target's passwd/group
+    setid: tuple[WalkEntry, ...] = ()  # set-user-ID or set-group-ID regular files
+    counts: Mapping[str, int] = field(default_factory=dict)
+    limit: int = 0
+    seconds: float = 0.0

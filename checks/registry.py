@@ -29,8 +29,8 @@ class CheckType(Protocol):
 
 
 def _load() -> dict[str, CheckType]:
-    from checks import accounts, compound, config, file, kernel_module, kev, lines, listening, mount, package
-    from checks import service, sysctl
+    from checks import accounts, compound, config, file, fswalk, kernel_module, kev, lines, listening, mount
+    from checks import package, service, sysctl
 
     types: list[CheckType] = [
         file.CHECK,
@@ -44,6 +44,7 @@ def _load() -> dict[str, CheckType]:
         accounts.CHECK,
         kev.CHECK,
         lines.CHECK,
+        fswalk.CHECK,
         *compound.CHECKS,
     ]
     return {t.name: t for t in types}

@@ -4,7 +4,7 @@ from __future__ import annotations
 import errno
 import os
 import stat as st
-from typing import Sequence
+from typing import Iterator, Sequence
 
 from agent.hosts.base import CommandResult, HostError, HostUnreachable, NotFound, NotSupported, PathStat, PermissionDenied
 
@@ -110,6 +110,37 @@ class RootfsHost:
             return os.readlink(self.resolve(path, follow=False))
         except OSError as exc:
             raise _host_error(exc, path) from None
+
+    def walk(self, top: str, prune: Sequence[str], errors: list[str]) -> Iterator[tuple[str, str, int, int, int]]:
+        """Every entry under ``top`` as (path, kind, mode, uid, gid): symbolic links skipped,
+        never followed; directories in ``prune`` reported but not entered; directories that
+        cannot be read are appended to ``errors``. Paths are paths on the target."""
+        pruned = set(prune)
+        strip = 0 if self.root == "/" else len(self.root)
+        stack = [self.resolve(top)]
+        while stack:
+            local = stack.pop()
+            try:
+                entries = os.scandir(local)
+            except OSError as exc:
+                errors.append(f"{local[strip:] or '/'}: {exc.strerror or exc}")
+                continue
+            with entries:
+                for entry in entries:
+                    try:
+                        if entry.is_symlink():
+                            continue
+                        s = entry.stat(follow_symlinks=False)
+                    except OSError:
+                        continue
+                    path = entry.path[strip:] if strip else entry.path
+                    mode = s.st_mode
+                    if st.S_ISDIR(mode):
+                        yield path, "dir", st.S_IMODE(mode), s.st_uid, s.st_gid
+                        if path not in pruned:
+                            stack.append(entry.path)
+                    else:
+                        yield path, "file" if st.S_ISREG(mode) else "other", st.S_IMODE(mode), s.st_uid, s.st_gid
 
     def prefetch(self, paths: Sequence[str]) -> None:
         """Local reads are cheap; nothing to batch."""

@@ -30,7 +30,7 @@ import yaml
 
 from agent.hosts.base import NotSupported
 from agent.hosts.rootfs import RootfsHost
-from agent.scan import Scan
+from agent.scan import Scan, Selection
 from directives.model import Directive, Requirement
 
 HERE = Path(__file__).parent / "scenarios"
@@ -156,5 +156,5 @@ def run(directive: Directive, requirement: Requirement, spec: Mapping[str, Any],
         host: RootfsHost = ScenarioHost(str(root), spec["runtime"], start_servers(spec["runtime"]))
     else:
         host = RootfsHost(str(root))
-    report = Scan(host, [only(directive, requirement)], now=now).run()
+    report = Scan(host, [only(directive, requirement)], Selection(walk=True), now=now).run()
     return list(report["results"])
