@@ -2,11 +2,15 @@
 
 A scenario file (tests/directives/scenarios/*.yaml) maps requirement ids to scenarios; a
 scenario's name starts with the status it must produce (``pass``, ``fail_match_block``,
-``manual_soon``...). Each scenario builds a fixture root on top of a named base and scans
+``manual_soon``...). A per-finding requirement (one result per CVE) produces the worst of its
+findings' statuses: fail, then error, then manual, then pass. Each scenario builds a fixture root on top of a named base and scans
 it with that one requirement:
 
     base: debian | rhel | bare          the starting tree (default debian)
-    packages: [name, ...]               installed packages (written as dpkg's status file)
+    packages: [name, ...]               installed packages (written as dpkg's status file); an item
+                                        may be {name, source, version} for version-sensitive checks
+    feeds: {kev: [CVE...], tracker: {}} a vulnerability feed store built with `feeds update --from`:
+                                        CISA's shipped catalog cut to these CVEs, and Debian tracker data
     files: {path: text}                 files; ``modes: {path: "0600"}``, ``owners: {path: "1000:1000"}``
     dirs: [path, ...]                   empty directories; ``links: {path: target}`` symlinks
     units: {enabled: [...], disabled: [...], masked: [...]}   systemd unit files and links
@@ -67,9 +71,48 @@ def expectation(name: str) -> str:
     raise ValueError(f"scenario {name!r} must start with one of {', '.join(EXPECTATIONS)}")
 
 
-def dpkg_status(names: list[str]) -> str:
-    stanzas = [f"Package: {n}\nStatus: install ok installed\nArchitecture: amd64\nVersion: 1.0-1\n" for n in names]
+def dpkg_status(packages: list[Any]) -> str:
+    stanzas = []
+    for item in packages:
+        pkg = item if isinstance(item, dict) else {"name": item}
+        source = f"Source: {pkg['source']}\n" if pkg.get("source") else ""
+        stanzas.append(f"Package: {pkg['name']}\nStatus: install ok installed\nArchitecture: amd64\n{source}"
+                       f"Version: {pkg.get('version', '1.0-1')}\n")
     return "\n".join(stanzas)
+
+
+def feed_store(workdir: Path, spec: Mapping[str, Any]) -> Any:
+    """A feed store made as a user makes one: `fedharden feeds update --from DIR`."""
+    import json
+    from importlib import resources
+
+    from click.testing import CliRunner
+
+    from agent.cli import main
+    from agent.feeds.store import FeedStore
+
+    catalog = json.loads(resources.files("agent.feeds").joinpath("data/known_exploited_vulnerabilities.json").read_text())
+    wanted = set(spec.get("kev", []))
+    catalog["vulnerabilities"] = [v for v in catalog["vulnerabilities"] if v["cveID"] in wanted]
+    catalog["count"] = len(catalog["vulnerabilities"])
+    source = workdir / "feeds-src"
+    source.mkdir()
+    (source / "kev.json").write_text(json.dumps(catalog))
+    tracker = {pkg: {cve: {"description": "scenario", "releases": releases} for cve, releases in cves.items()}
+               for pkg, cves in spec.get("tracker", {}).items()}
+    (source / "tracker.json").write_text(json.dumps(tracker))
+    store = workdir / "feeds"
+    result = CliRunner().invoke(main, ["feeds", "update", "--from", str(source), "--feeds-dir", str(store)])
+    assert result.exit_code == 0, result.output
+    return FeedStore(str(store), explicit=True)
+
+
+def worst(statuses: list[str]) -> str:
+    """The status a requirement with several findings shows as a whole."""
+    for status in ("fail", "error", "manual", "pass"):
+        if status in statuses:
+            return status
+    return statuses[0] if statuses else "none"
 
 
 def unit_file(name: str) -> str:
@@ -147,14 +190,17 @@ def only(directive: Directive, requirement: Requirement) -> Directive:
     return dataclasses.replace(directive, requirements=(requirement,))
 
 
-def run(directive: Directive, requirement: Requirement, spec: Mapping[str, Any], root: Path,
+def run(directive: Directive, requirement: Requirement, spec: Mapping[str, Any], workdir: Path,
         start_servers: Callable[[Mapping[str, Any]], Mapping[int, int]]) -> list[dict[str, Any]]:
     """Build the scenario's root and scan it with that one requirement; the results."""
+    root = workdir / "root"
+    root.mkdir()
     build(root, spec)
+    feeds = feed_store(workdir, spec["feeds"]) if "feeds" in spec else None
     now = dt.datetime.fromisoformat(str(spec["now"])) if "now" in spec else NOW
     if "runtime" in spec:
         host: RootfsHost = ScenarioHost(str(root), spec["runtime"], start_servers(spec["runtime"]))
     else:
         host = RootfsHost(str(root))
-    report = Scan(host, [only(directive, requirement)], Selection(walk=True), now=now).run()
+    report = Scan(host, [only(directive, requirement)], Selection(walk=True), now=now, feeds=feeds).run()
     return list(report["results"])
