@@ -139,8 +139,8 @@ def scan(root: str | None, directive_ids: tuple[str, ...], severity: str, extra:
         fail(f"scan could not complete: internal error {type(exc).__name__}: {exc} "
              "(set FEDHARDEN_DEBUG=1 for the traceback)", EXIT_INCOMPLETE)
     to_terminal = any(d.path is None for d in plan) and sys.stdout.isatty()
-    rendered = destinations.render(plan, report, bool(color if color is not None else to_terminal), baseline)
     try:
+        rendered = destinations.render(plan, report, bool(color if color is not None else to_terminal), baseline)
         destinations.write_all([(d.path, text) for d, text in rendered if d.path is not None])
     except UsageError as exc:
         fail(str(exc))

@@ -38,6 +38,9 @@ FORMATS: dict[str, Renderer] = {
     "junit": _lazy("junit"),
     "csv": _lazy("csv_"),
     "jsonl": _lazy("jsonl"),
+    "oscal": _lazy("oscal"),
+    "cklb": _lazy("cklb"),
+    "html": _lazy("html"),
 }
 
 # File name extension of each format, for ``--output-dir``.
@@ -48,4 +51,7 @@ EXTENSIONS: dict[str, str] = {
     "junit": "junit.xml",
     "csv": "csv",
     "jsonl": "jsonl",
+    "oscal": "oscal.json",
+    "cklb": "cklb",
+    "html": "html",
 }

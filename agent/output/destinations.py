@@ -70,7 +70,10 @@ def plan(specs: Sequence[str], output: str | None = None, output_dir: str | None
 
 def render(destinations: Sequence[Destination], report: dict[str, Any], color: bool,
            baseline: dict[str, Any] | None = None) -> list[tuple[Destination, str]]:
-    """Every output rendered in memory; color only for the one that goes to a terminal."""
+    """Every output rendered in memory; color only for the one that goes to a terminal.
+
+    A format that has nothing to say for this report (a checklist without STIG ids) raises
+    UsageError before anything is written."""
     return [(d, FORMATS[d.format](report, color and d.path is None, baseline=baseline)) for d in destinations]
 
 

@@ -129,3 +129,18 @@ def test_tailoring_deselects_from_the_command_line(run: Any, tmp_path: Path) -> 
     report = json.loads(out.read_text())
     assert {r["key"] for r in report["results"]} == {"FIXTURE.1", "FIXTURE.2", "FIXTURE.5", "FIXTURE.6"}
     assert [d["id"] for d in report["scan"]["tailoring"]["deselect"]] == ["FIXTURE.3", "FIXTURE.4"]
+
+
+def test_every_format_at_once_into_an_output_dir(run: Any, tmp_path: Path) -> None:
+    out = tmp_path / "out"
+    out.mkdir()
+    formats = ["table", "json", "sarif", "oscal", "cklb", "junit", "csv", "jsonl", "html"]
+    result = run(*[a for f in formats for a in ("--format", f)], "--output-dir", str(out),
+                 "--waivers", str(DATA / "waivers.yaml"))
+    assert result.exit_code == 1, result.output
+    assert result.stdout == ""
+    assert sorted(p.name for p in out.iterdir()) == sorted([
+        "fedharden.txt", "fedharden.json", "fedharden.sarif", "fedharden.oscal.json", "fedharden.cklb",
+        "fedharden.junit.xml", "fedharden.csv", "fedharden.jsonl", "fedharden.html"])
+    assert json.loads((out / "fedharden.oscal.json").read_text())["assessment-results"]["results"]
+    assert json.loads((out / "fedharden.cklb").read_text())["stigs"][0]["stig_id"] == "FIXTURE"
