@@ -94,3 +94,22 @@ def test_scoping_by_host_and_tag(scan: Any) -> None:
     scoped = scan(ACTIVE + "    tags: [dmz]\n", tags=("dmz",))
     assert result(scoped, "HARDEN-30D.SSH.1")["status"] == "waived"
     assert scan(ACTIVE + "    hosts: [db-*]\n")["scan"]["waivers"] == []  # other hosts' waivers stay out
+
+
+def test_a_waiver_for_one_finding_covers_only_that_finding() -> None:
+    from agent.report import Result
+    from agent.waivers import apply
+    from checks.model import Evidence, Status
+    from directives.waivers import Waiver
+
+    def finding(cve: str) -> Result:
+        return Result(key=f"BOD-22-01.1#{cve}", directive="BOD-22-01", requirement="BOD-22-01.1", title="KEV",
+                      severity="critical", status=Status.FAIL, evidence=(Evidence("fixed", "vulnerable", "dpkg"),),
+                      due=dt.date(2026, 7, 1), overdue=True, days_left=-31, references={}, finding=cve, cve=cve)
+
+    waiver = Waiver("BOD-22-01.1", "vendor appliance, isolated", expires=dt.date(2026, 12, 31),
+                    finding="CVE-2024-3094", source="w.yaml:2")
+    out, warnings = apply([finding("CVE-2024-3094"), finding("CVE-2021-44228")], [waiver], dt.date(2026, 8, 1))
+    assert [(r.key, r.status, r.overdue) for r in out] == [
+        ("BOD-22-01.1#CVE-2024-3094", Status.WAIVED, False), ("BOD-22-01.1#CVE-2021-44228", Status.FAIL, True)]
+    assert warnings == []
