@@ -7,7 +7,6 @@ from __future__ import annotations
 import importlib
 import os
 import sys
-import tempfile
 from typing import Any, Sequence
 
 import click
@@ -36,22 +35,6 @@ def fail(message: str, code: int = EXIT_USAGE) -> None:
     """Print a one-line error and exit; the CLI's single way out for user mistakes."""
     click.echo(f"fedharden: {message}", err=True)
     sys.exit(code)
-
-
-def write_atomically(path: str, text: str) -> None:
-    """Write the whole file or nothing: a temp file in the same directory, then rename."""
-    directory = os.path.dirname(os.path.abspath(path))
-    try:
-        fd, tmp = tempfile.mkstemp(prefix=".fedharden-", dir=directory)
-    except OSError as exc:
-        fail(f"{path}: cannot write: {exc.strerror or exc}")
-    try:
-        with os.fdopen(fd, "w", encoding="utf-8") as fh:
-            fh.write(text)
-        os.replace(tmp, path)
-    except OSError as exc:
-        os.unlink(tmp)
-        fail(f"{path}: cannot write: {exc.strerror or exc}")
 
 
 def load_directives(extra: Sequence[str]) -> list[Any]:
