@@ -295,8 +295,9 @@ def test_defer_row_gives_manual_without_deadline(make_root: Callable[..., Path],
 
 def test_osv_advisories_cover_other_distros(make_root: Callable[..., Path], store: Any, tmp_path: Path) -> None:
     advisory = {
-        "schema_version": "1.6.0", "id": "UBUNTU-CVE-2023-4863", "modified": "2024-01-10T00:00:00Z",
-        "upstream": ["CVE-2023-4863"],
+        # Laid out as Ubuntu publishes it: the CVE id only in "related", beside the USNs.
+        "schema_version": "1.6.3", "id": "UBUNTU-CVE-2023-4863", "modified": "2023-09-12T15:15:00Z",
+        "aliases": [], "related": ["CVE-2023-4863", "USN-6367-1", "USN-6368-1"],
         "affected": [{"package": {"ecosystem": "Ubuntu:22.04:LTS", "name": "libwebp"},
                       "ranges": [{"type": "ECOSYSTEM", "events": [{"introduced": "0"}, {"fixed": "1.2.2-2ubuntu0.22.04.2"}]}]}],
     }
