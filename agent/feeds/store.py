@@ -202,6 +202,8 @@ class FeedStore:
                 label, source = " or ".join(sorted(wanted)), info.title
                 fixes, fix_feed = osv.fixes(osv.advisories(self.read(info)), wanted), f"{info.title} {info.version}"
                 used.append(info)
+        if not fixes:  # data that says nothing about this release does not cover it
+            source, fix_feed = "", ""
         ssvc = {}
         if "vulnrichment" in feeds:
             ssvc = vulnrichment.ssvc(self.read(feeds["vulnrichment"]))

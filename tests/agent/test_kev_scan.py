@@ -311,10 +311,14 @@ def test_osv_advisories_cover_other_distros(make_root: Callable[..., Path], stor
 
 
 def test_no_fix_data_for_the_release_is_an_error(make_root: Callable[..., Path], store: Any) -> None:
+    feeds = store()
     root = debian_root(make_root, LIBWEBP_OLD, release=JAMMY)
-    report = scan(root, store())
+    report = scan(root, feeds)
     assert statuses(report) == {("BOD-22-01.1", "error")}
     assert "feeds update" in result(report, "BOD-22-01.1")["message"]
+    # A Debian release the tracker data says nothing about is not covered, rather than clean.
+    trixie = debian_root(make_root, LIBWEBP_OLD, release=BOOKWORM.replace("bookworm", "trixie").replace("12", "13"))
+    assert "no fix data for debian trixie" in result(scan(trixie, feeds), "BOD-22-01.1")["message"]
 
 
 def test_report_says_feed_age_and_warns_when_stale(make_root: Callable[..., Path], store: Any) -> None:
