@@ -117,7 +117,10 @@ def collect_url(collected: Collected, url: str, session: Any) -> None:
     try:
         response = session.get(url, timeout=TIMEOUT)
     except Exception as exc:  # requests' exception tree, without importing requests here
-        raise FeedUnavailable(f"{url}: cannot fetch: {exc}") from None
+        reason = str(exc)
+        if "Failed to resolve" in reason or "Name or service not known" in reason:
+            reason = "the host name does not resolve (offline? use --from DIR)"
+        raise FeedUnavailable(f"{url}: cannot fetch: {type(exc).__name__}: {reason[:200]}") from None
     if response.status_code != 200:
         raise FeedUnavailable(f"{url}: cannot fetch: HTTP {response.status_code}")
     checked = dt.datetime.now(dt.timezone.utc)
