@@ -265,3 +265,39 @@ class FsWalk:
     counts: Mapping[str, int] = field(default_factory=dict)
     limit: int = 0
     seconds: float = 0.0
+
+
+@dataclass(frozen=True)
+class Lifecycle:
+    """A release's row of the shipped end-of-support table."""
+
+    name: str
+    end_of_support: str  # YYYY-MM-DD, last day of regular security support
+    extended_until: str = ""  # last day of an extended programme, "" when there is none
+    extended: str = ""  # the programme's name (Debian LTS, Ubuntu Pro ESM, Red Hat ELS)
+
+
+@dataclass(frozen=True)
+class OsLifecycle:
+    os_id: str
+    version_id: str
+    pretty_name: str
+    entry: Lifecycle | None  # None: the release is not in the table
+    table: str  # where the table is and its source note
+
+
+@dataclass(frozen=True)
+class FeedAge:
+    name: str
+    version: str
+    age_hours: float | None  # at the time of the scan that used it
+
+
+@dataclass(frozen=True)
+class LastScan:
+    """The agent's record of its last completed scan (<state dir>/last_scan.json)."""
+
+    path: str
+    finished_at: str  # ISO 8601 with offset
+    directives: tuple[str, ...]
+    feeds: tuple[FeedAge, ...] | None  # None: the record does not say which feeds were used

@@ -29,8 +29,8 @@ class CheckType(Protocol):
 
 
 def _load() -> dict[str, CheckType]:
-    from checks import accounts, compound, config, file, fswalk, kernel_module, kev, lines, listening, mount
-    from checks import package, service, sysctl
+    from checks import accounts, cadence, compound, config, file, fswalk, kernel_module, kev, lifecycle, lines
+    from checks import listening, mount, package, service, sysctl
 
     types: list[CheckType] = [
         file.CHECK,
@@ -45,6 +45,8 @@ def _load() -> dict[str, CheckType]:
         kev.CHECK,
         lines.CHECK,
         fswalk.CHECK,
+        lifecycle.CHECK,
+        cadence.CHECK,
         *compound.CHECKS,
     ]
     return {t.name: t for t in types}

@@ -15,12 +15,12 @@ Gatherer = Callable[[Context, list[str]], dict[str, object]]
 
 
 def _families() -> dict[str, Gatherer]:
-    from agent.facts import accounts, config, files, fswalk, modules, mounts, network, osinfo, packages, sysctl
-    from agent.facts import systemd, text, vulns
+    from agent.facts import accounts, agentstate, config, files, fswalk, lifecycle, modules, mounts, network
+    from agent.facts import osinfo, packages, sysctl, systemd, text, vulns
 
     table: dict[str, Gatherer] = {}
-    for module in (accounts, config, files, fswalk, modules, mounts, network, osinfo, packages, sysctl, systemd, text,
-                   vulns):
+    for module in (accounts, agentstate, config, files, fswalk, lifecycle, modules, mounts, network, osinfo, packages,
+                   sysctl, systemd, text, vulns):
         table.update(module.FAMILIES)
     return table
 

@@ -1,0 +1,49 @@
+"""The OS release against the shipped end-of-support table (directives/data/end_of_support.yaml),
+and the scan's clock. Fact families ``os_lifecycle`` and ``clock``."""
+from __future__ import annotations
+
+from functools import lru_cache
+from importlib import resources
+from typing import Any
+
+import yaml
+
+from agent.facts.context import Context
+from agent.facts.osinfo import os_release
+from checks.facts import Lifecycle, OsLifecycle, OsRelease
+
+TABLE = "data/end_of_support.yaml"
+
+
+@lru_cache(maxsize=None)
+def table() -> dict[str, Any]:
+    data = yaml.safe_load(resources.files("directives").joinpath(TABLE).read_text())
+    assert isinstance(data, dict)
+    return data
+
+
+def lookup(release: OsRelease, rows: list[dict[str, Any]]) -> Lifecycle | None:
+    """The row for this release: VERSION_ID exactly, or its major version for rows without a dot."""
+    major = release.version_id.split(".")[0]
+    for row in rows:
+        version = str(row["version"])
+        if row["id"] == release.id and (version == release.version_id or ("." not in version and version == major)):
+            return Lifecycle(row["name"], str(row["end_of_support"]), str(row.get("extended_until", "") or ""),
+                             row.get("extended", ""))
+    return None
+
+
+def gather_lifecycle(ctx: Context, args: list[str]) -> dict[str, object]:
+    release = os_release(ctx)
+    if not isinstance(release, OsRelease):
+        return {"": release}
+    data = table()
+    return {"": OsLifecycle(release.id, release.version_id, release.pretty_name, lookup(release, data["releases"]),
+                            f"directives/{TABLE} ({data['source']})")}
+
+
+def gather_clock(ctx: Context, args: list[str]) -> dict[str, object]:
+    return {"": ctx.now.isoformat()}
+
+
+FAMILIES = {"os_lifecycle": gather_lifecycle, "clock": gather_clock}
