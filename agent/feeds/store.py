@@ -14,6 +14,7 @@ against the manifest, which is much cheaper than validating the schema again.
 from __future__ import annotations
 
 import datetime as dt
+import fcntl
 import hashlib
 import json
 import os
@@ -238,8 +239,17 @@ class FeedStore:
             raise FeedError("no feeds directory to install into")
         try:
             os.makedirs(self.directory, exist_ok=True)
+            lock = os.open(os.path.join(self.directory, ".lock"), os.O_CREAT | os.O_RDWR, 0o644)
         except OSError as exc:
             raise FeedError(f"{self.directory}: cannot create: {exc.strerror or exc}") from None
+        try:
+            fcntl.flock(lock, fcntl.LOCK_EX)  # one update at a time: each removes the generations before it
+            return self._install(staged)
+        finally:
+            os.close(lock)
+
+    def _install(self, staged: Sequence[tuple[FeedInfo, bytes]]) -> str:
+        assert self.directory is not None
         previous = self.generation()
         keep = _read_manifest(previous) if previous else {}
         stamp = dt.datetime.now(dt.timezone.utc).strftime("%Y%m%dT%H%M%SZ")

@@ -590,3 +590,29 @@ def test_distro_data_cut_to_an_older_catalog_is_warned_about(make_root: Callable
     assert [f["version"] for f in report["scan"]["feeds"]][:1] == ["2025.09.01"]
     assert any("cut to the CVEs of KEV catalog 2025.08.25, but catalog 2025.09.01 is in use" in w
                for w in report["warnings"])
+
+
+def test_concurrent_updates_leave_one_complete_generation(tmp_path: Path) -> None:
+    import threading
+
+    from agent.feeds.update import update
+
+    src = feed_dir(tmp_path / "src")
+    errors: list[BaseException] = []
+
+    def run() -> None:
+        try:
+            update(FeedStore(str(tmp_path / "store")), (str(src),))
+        except BaseException as exc:  # collected for the assertion below
+            errors.append(exc)
+
+    threads = [threading.Thread(target=run) for _ in range(4)]
+    for t in threads:
+        t.start()
+    for t in threads:
+        t.join()
+    assert errors == []
+    generations = [p.name for p in (tmp_path / "store").iterdir() if p.name.startswith("gen-")]
+    assert len(generations) == 1
+    store = FeedStore(str(tmp_path / "store"), explicit=True)
+    assert [store.read(info) is not None for info in store.feeds().values()] == [True, True]
