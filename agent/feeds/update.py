@@ -190,15 +190,15 @@ def stage(collected: Collected, store: FeedStore) -> list[tuple[FeedInfo, bytes]
     return staged
 
 
-def update(store: FeedStore, sources: tuple[str, ...], session_factory: Any = None) -> tuple[list[FeedInfo], Collected]:
+def update(store: FeedStore, sources: tuple[str, ...], session: Any = None) -> tuple[list[FeedInfo], Collected]:
     """Fetch or read the feeds, validate them, install one new generation. Nothing is written
-    unless every file was read and validated."""
+    unless every file was read and validated. ``session`` is a requests.Session (or anything
+    with its ``get``); one is made when a URL needs it."""
     collected = Collected()
-    session = None
     for source in sources or PUBLIC:
         if source.startswith(("http://", "https://")):
             if session is None:
-                session = session_factory() if session_factory else _session()
+                session = _session()
             collect_url(collected, source, session)
         elif os.path.isdir(source):
             collect_dir(collected, source)

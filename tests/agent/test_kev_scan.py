@@ -473,7 +473,7 @@ def test_update_from_a_url(tmp_path: Path) -> None:
         from agent.feeds.update import update
 
         store = FeedStore(str(tmp_path / "store"))
-        installed, _ = update(store, (f"{base}/a.json", f"{base}/b"), requests.Session)
+        installed, _ = update(store, (f"{base}/a.json", f"{base}/b"), requests.Session())
         assert [(i.name, i.source) for i in installed] == [("kev", f"{base}/a.json"), ("debian-tracker", f"{base}/b")]
         tracker = store.feeds()["debian-tracker"]
         assert not tracker.stale(dt.datetime.now(UTC))
