@@ -27,6 +27,7 @@ from checks.package import PACKAGES, compare_versions
 from checks.vulndata import FIXED, NOT_AFFECTED, OPEN, KERNEL_RELEASE, VULNS, FixRecord, KevEntry, Ssvc, VulnData
 
 KERNEL_SOURCES = frozenset({"linux", "kernel"})
+KERNEL_IMAGE_PREFIXES = ("linux-image-", "linux-modules-")
 KERNEL_IMAGES_RPM = ("kernel-core", "kernel", "kernel-uek-core", "kernel-uek", "kernel-rt-core", "kernel-default")
 NO_FIX = "no fix released"
 
@@ -52,8 +53,22 @@ def product(entry: KevEntry) -> str:
     return entry.product if entry.vendor.lower() == entry.product.lower() else f"{entry.vendor} {entry.product}"
 
 
-def is_kernel_source(source: str) -> bool:
-    return source in KERNEL_SOURCES or source.startswith("linux-signed")
+def unsigned(source: str) -> str:
+    """The source a signed kernel image is built from: linux-signed-hwe-5.15 -> linux-hwe-5.15."""
+    return source.replace("-signed", "", 1)
+
+
+def kernel_sources(db: PackageDB) -> frozenset[str]:
+    """Source packages that build kernels: the distro's own names and the sources of every
+    installed kernel image or module package (Ubuntu's linux-hwe-5.15, linux-aws, ...).
+    Their other binaries (headers, linux-libc-dev, tools) never stand for the running kernel."""
+    out = set(KERNEL_SOURCES)
+    for name, pkgs in db.packages.items():
+        if name.startswith(KERNEL_IMAGE_PREFIXES) or name in KERNEL_IMAGES_RPM:
+            for p in pkgs:
+                source = p.source or p.name
+                out.update((source, unsigned(source)))
+    return frozenset(out)
 
 
 def running_kernel(db: PackageDB, release: str) -> Package | None:
@@ -173,19 +188,20 @@ class KevCheck:
     # ------------------------------------------------------------------------------------
 
     def _hits(self, data: VulnData, db: PackageDB, facts: Facts) -> tuple[dict[str, list[Hit]], Finding | None]:
+        kernels = kernel_sources(db)
         installed: dict[str, dict[str, list[str]]] = {}
         by_binary: dict[str, dict[str, list[str]]] = {}  # RPM advisories may name binary packages
         for pkgs in db.packages.values():
             for p in pkgs:
                 source = p.source or p.name
-                if not is_kernel_source(source):
+                if source not in kernels and not source.startswith("linux-signed"):
                     installed.setdefault(source, {}).setdefault(p.source_version or p.version, []).append(p.name)
                     by_binary.setdefault(p.name, {}).setdefault(p.version, []).append(p.name)
         hits: dict[str, list[Hit]] = {}
-        kernel_records: list[FixRecord] = []
+        kernel_records: dict[str, list[FixRecord]] = {}
         for source, records in data.fixes.items():
-            if is_kernel_source(source):
-                kernel_records.extend(r for r in records if r.cve in data.kev)
+            if source in kernels:
+                kernel_records[source] = [r for r in records if r.cve in data.kev]
                 continue
             versions = installed.get(source) or (by_binary.get(source) if db.format == "rpm" else None)
             if not versions:
@@ -197,9 +213,9 @@ class KevCheck:
                     verdict = judge(db.format, version, record)
                     if verdict is not False:
                         hits.setdefault(record.cve, []).append(Hit(source, version, tuple(sorted(binaries)), record, verdict))
-        if not kernel_records:
+        if not any(kernel_records.values()):
             return hits, None
-        count = len({r.cve for r in kernel_records})
+        count = len({r.cve for records in kernel_records.values() for r in records})
         release = facts.get(KERNEL_RELEASE)
         if isinstance(release, Unavailable):
             status = Status.NOT_APPLICABLE if release.not_applicable else Status.ERROR
@@ -214,7 +230,11 @@ class KevCheck:
                 f"the running kernel {release} is not installed from the distro's packages: its {count} KEV CVEs "
                 f"cannot be judged from package data")
         label = f"{kernel.name} (running kernel)"
-        for record in kernel_records:
+        # The fix data of the source this kernel is built from; the distro's main kernel
+        # source for a signed image whose unsigned twin the data does not name.
+        source = unsigned(kernel.source or kernel.name)
+        mine = kernel_records.get(source) or kernel_records.get("linux") or kernel_records.get("kernel") or []
+        for record in mine:
             verdict = judge(db.format, kernel.version, record)
             if verdict is not False:
                 hits.setdefault(record.cve, []).append(Hit(record.package, kernel.version, (label,), record, verdict))

@@ -144,3 +144,20 @@ def test_rpm_advisory_naming_a_binary_package() -> None:
              "bind-utils": (FixRecord(ENTRY.cve, "bind-utils", FIXED, "32:9.16.23-15.el9_3"),),
              "python3-bind": (FixRecord(ENTRY.cve, "python3-bind", FIXED, "32:9.16.23-15.el9_3"),)}
     assert rows(DUE, facts(pkg, fixes=fixes, fmt="rpm")) == {("CVE-2023-4911", Status.FAIL, dt.date(2023, 12, 12))}
+
+
+def test_ubuntu_hwe_kernel_is_judged_by_its_own_source() -> None:
+    image = Package("linux-image-5.15.0-91-generic", "5.15.0-91.101~20.04.1", "amd64", "linux-signed-hwe-5.15",
+                    "5.15.0-91.101~20.04.1")
+    headers = Package("linux-headers-5.15.0-91-generic", "5.15.0-91.101~20.04.1", "amd64", "linux-hwe-5.15",
+                      "5.15.0-91.101~20.04.1")
+    fixes = {"linux-hwe-5.15": (FixRecord(KERNEL.cve, "linux-hwe-5.15", FIXED, "5.15.0-94.104~20.04.1"),),
+             "linux": (FixRecord(KERNEL.cve, "linux", FIXED, "5.4.0-172.190"),)}
+    outcome = evaluate(DUE, facts(image, headers, fixes=fixes, kernel="5.15.0-91-generic"))
+    assert [(f.id, f.status) for f in outcome.findings] == [("CVE-2024-1086", Status.FAIL)]
+    packages = outcome.findings[0].fields["packages"]
+    assert isinstance(packages, list) and [p["package"] for p in packages] == ["linux-hwe-5.15"]
+    # Offline: the headers of that kernel source are not mistaken for the kernel.
+    offline = evaluate(DUE, facts(image, headers, fixes=fixes))
+    assert {(f.id, f.status) for f in offline.findings} == {("packages", Status.PASS),
+                                                            ("running-kernel", Status.NOT_APPLICABLE)}
