@@ -82,14 +82,26 @@ def main() -> None:
                    "the shipped KEV snapshot when empty).")
 @click.option("--walk", is_flag=True, help="Also judge the requirements that walk every local filesystem "
               "(world-writable, unowned and set-ID files): seconds instead of milliseconds; use it in scheduled scans.")
+@click.option("--submit", is_flag=True, help="Also report to the collector this host enrolled with (a delta).")
+@click.option("--quiet", "-q", is_flag=True, help="Print nothing on standard output (files are still written).")
+@click.option("--state-dir", default="/var/lib/fedharden", show_default=True, envvar="FEDHARDEN_STATE_DIR",
+              type=click.Path(file_okay=False), help="The agent's state, credential and spool (with --submit).")
 def scan(root: str | None, directive_ids: tuple[str, ...], severity: str, extra: tuple[str, ...],
          formats: tuple[str, ...], output: str | None, output_dir: str | None, waivers_file: str | None,
          tailoring_file: str | None, baseline_file: str | None, color: bool | None, feeds_dir: str | None,
-         walk: bool) -> None:
+         walk: bool, submit: bool, quiet: bool, state_dir: str) -> None:
     """Evaluate this host (or a root filesystem) and print what fails, why, and by when."""
     from agent.feeds.store import FeedStore
     from agent.output import destinations
     from agent.scan import Scan, Selection
+
+    if submit:
+        from agent.fleet import preflight
+
+        try:
+            preflight(state_dir)
+        except UsageError as exc:
+            fail(str(exc))
 
     try:
         plan = destinations.plan(formats, output, output_dir)
@@ -128,8 +140,12 @@ def scan(root: str | None, directive_ids: tuple[str, ...], severity: str, extra:
     except UsageError as exc:
         fail(str(exc))
     for d, text in rendered:
-        if d.path is None:
+        if d.path is None and not quiet:
             click.echo(text, nl=False)
+    if submit:
+        from agent.fleet import after_scan
+
+        after_scan(report, state_dir, local=root is None)
     sys.exit(EXIT_OK if report["summary"]["counts"]["fail"] == 0 else EXIT_FAIL)
 
 
@@ -239,6 +255,9 @@ def directives_validate(files: tuple[str, ...]) -> None:
         click.echo(f"{path}: ok ({d.id}, {len(d.requirements)} requirements)")
     sys.exit(EXIT_USAGE if bad else EXIT_OK)
 
+
+# The agent as a fleet member: enrollment, the long-running mode, local status (agent.fleet).
+LAZY_COMMANDS.update({"enroll": "agent.fleet:enroll", "run": "agent.fleet:run", "status": "agent.fleet:status"})
 
 if __name__ == "__main__":  # pragma: no cover
     main()

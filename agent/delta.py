@@ -22,7 +22,7 @@ from dataclasses import dataclass, field
 from typing import Any, Iterable, Mapping
 
 from agent.report import canonical, state_digest, summarize
-from agent.state import AgentState
+from agent.state import HISTORY, AgentState
 
 VOLATILE = frozenset({"days_left", "failing_since"})
 HEADER = ("schema_version", "agent", "host", "scan", "directives", "warnings")
@@ -153,9 +153,11 @@ def next_report(previous: AgentState | None, scanned: dict[str, Any],
             or usable.directives_digest != digest)
     header = {k: scanned[k] for k in HEADER if k in scanned}
     header["generated_at"] = scanned["generated_at"]
+    report_id = new_report_id()
     state = AgentState(host_id=host_id, sequence=(previous.sequence if previous else 0) + 1,
-                       report_id=new_report_id(), directives_digest=digest, results=results,
-                       order=[r["key"] for r in scanned["results"]], header=header, needs_full=False)
+                       report_id=report_id, directives_digest=digest, results=results,
+                       order=[r["key"] for r in scanned["results"]], header=header, needs_full=False,
+                       history=[*(previous.history if previous else []), report_id][-HISTORY:])
     if full:
         return build(state, "full", None), state, delta
     changes = [results[k] for k in state.order if k in delta.kinds]
@@ -167,7 +169,9 @@ def snapshot(previous: AgentState) -> tuple[dict[str, Any], AgentState]:
     """A full snapshot of ``previous`` under a new sequence and report id (after a resync,
     or folding a full spool). The results are the same objects: nothing is rescanned."""
     header = {**previous.header, "generated_at": dt.datetime.now(dt.timezone.utc).isoformat(timespec="seconds")}
-    state = AgentState(host_id=previous.host_id, sequence=previous.sequence + 1, report_id=new_report_id(),
+    report_id = new_report_id()
+    state = AgentState(host_id=previous.host_id, sequence=previous.sequence + 1, report_id=report_id,
                        directives_digest=previous.directives_digest, results=previous.results,
-                       order=previous.order, header=header, needs_full=False)
+                       order=previous.order, header=header, needs_full=False,
+                       history=[*previous.history, report_id][-HISTORY:])
     return build(state, "full", None), state

@@ -24,8 +24,11 @@ from agent.spool import Entry, Spool, encode
 from agent.state import StateDir
 
 # How a delivery attempt ended, as the transport saw it.
-ACCEPTED, DUPLICATE, RESYNC, REJECTED, REFUSED, UNAVAILABLE = (
-    "accepted", "duplicate", "resync", "rejected", "refused", "unavailable")
+ACCEPTED, DUPLICATE, RESYNC, REJECTED, REFUSED, UNAVAILABLE, CLONE = (
+    "accepted", "duplicate", "resync", "rejected", "refused", "unavailable", "clone")
+CLONE_TEXT = ("the collector's state for this host id was last written by another agent (report {theirs} was "
+              "not made here): a cloned machine reports under this identity; give each machine its own "
+              "machine-id (rm /etc/machine-id && systemd-machine-id-setup) and run fedharden enroll on the clone")
 
 
 @dataclass(frozen=True)
@@ -131,6 +134,12 @@ def deliver(state_dir: StateDir, spool: Spool, transport: Transport, backoff: Ba
             out.sent.append(entry)
             failures = 0
         elif answer.kind == RESYNC:
+            theirs = answer.body.get("last_report_id")
+            current = state_dir.load_state()
+            if theirs and current is not None and current.history and theirs not in current.history:
+                # Resyncing would overwrite the other machine's state with ours, and back: refuse.
+                out.error = Answer(CLONE, CLONE_TEXT.format(theirs=theirs), answer.status_code, answer.body)
+                break
             if out.resyncs >= max_resyncs:
                 out.error = Answer(REFUSED, f"the collector keeps asking for a resync ({answer.detail})",
                                    answer.status_code, answer.body)

@@ -39,6 +39,7 @@ from agent import ScanError, UsageError
 DEFAULT_STATE_DIR = "/var/lib/fedharden"
 STATE_VERSION = 1
 TMP_PREFIX = ".tmp-"
+HISTORY = 256
 
 
 class StateError(UsageError):
@@ -93,12 +94,13 @@ class AgentState:
     order: list[str] = field(default_factory=list)  # keys in scan order, for readable reports
     header: dict[str, Any] = field(default_factory=dict)  # agent, host, scan, directives, warnings
     needs_full: bool = True  # the next report must be a full snapshot
+    history: list[str] = field(default_factory=list)  # the last HISTORY report ids made, oldest first
 
     def to_json(self) -> dict[str, Any]:
         return {
             "version": STATE_VERSION, "host_id": self.host_id, "sequence": self.sequence,
             "report_id": self.report_id, "directives_digest": self.directives_digest,
-            "needs_full": self.needs_full, "header": self.header,
+            "needs_full": self.needs_full, "header": self.header, "history": self.history[-HISTORY:],
             "results": [self.results[k] for k in self.order],
         }
 
@@ -110,7 +112,7 @@ class AgentState:
         return cls(host_id=doc["host_id"], sequence=int(doc["sequence"]), report_id=doc["report_id"],
                    directives_digest=doc["directives_digest"], results=results,
                    order=[r["key"] for r in doc["results"]], header=doc["header"],
-                   needs_full=bool(doc["needs_full"]))
+                   needs_full=bool(doc["needs_full"]), history=list(doc.get("history") or []))
 
     def ordered_results(self) -> list[dict[str, Any]]:
         return [self.results[k] for k in self.order]

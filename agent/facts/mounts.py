@@ -1,4 +1,8 @@
-"""Mounts: the running table (/proc/self/mounts) and the persisted one (/etc/fstab)."""
+"""Mounts: the running table and the persisted one (/etc/fstab).
+
+The running table is PID 1's (/proc/1/mounts): the system as booted, not the mount namespace
+of this process, which a sandboxed service (PrivateTmp=, ProtectSystem=) changes. Without
+the right to read it (not root), this process's own table is read instead."""
 from __future__ import annotations
 
 import re
@@ -31,10 +35,14 @@ def parse_table(text: str, source: str, numbered: bool) -> tuple[Mount, ...]:
 def gather_runtime(ctx: Context, args: list[str]) -> dict[str, object]:
     if not ctx.host.live:
         return {"": Unavailable("mounted filesystems exist only on a running system; /etc/fstab judged instead", True)}
-    try:
-        return {"": parse_table(ctx.text("/proc/self/mounts"), "/proc/self/mounts", numbered=False)}
-    except HostError as exc:
-        return {"": unavailable(exc)}
+    problem: HostError | None = None
+    for path in ("/proc/1/mounts", "/proc/self/mounts"):
+        try:
+            return {"": parse_table(ctx.text(path), path, numbered=False)}
+        except HostError as exc:
+            problem = exc
+    assert problem is not None
+    return {"": unavailable(problem)}
 
 
 def gather_fstab(ctx: Context, args: list[str]) -> dict[str, object]:

@@ -1,0 +1,117 @@
+"""``fedharden run``: scan on start, then every interval plus a random splay, until SIGTERM.
+
+Each scan runs in a child process (``fedharden run --once``), so the long-running parent
+stays small whatever a scan allocates: memory in run mode is that of one manual scan, and a
+crash in a scan cannot take the scheduler down. Between scans, while reports wait in the
+spool, the parent retries delivery with exponential backoff and jitter.
+
+SIGTERM or SIGINT: no new scan starts; a scan in progress gets ``grace`` seconds to finish
+(its writes are atomic, so stopping it later is safe too), then the process exits 0.
+"""
+from __future__ import annotations
+
+import random
+import signal
+import subprocess
+import sys
+import threading
+import time
+from types import FrameType
+from typing import Callable, Sequence
+
+from agent import AgentError
+from agent.spool import Spool
+from agent.state import StateDir
+
+RETRY_FIRST = 30.0  # seconds before the first delivery retry after a failed one
+
+
+def log(message: str) -> None:
+    print(f"fedharden run: {message}", file=sys.stderr, flush=True)
+
+
+class Runner:
+    def __init__(self, cycle_args: Sequence[str], state_dir: StateDir, *, interval: float, splay: float,
+                 grace: float = 60.0, rand: Callable[[], float] = random.random,
+                 python: str = sys.executable) -> None:
+        self.cycle_args = list(cycle_args)
+        self.state_dir = state_dir
+        self.interval, self.splay, self.grace = interval, splay, grace
+        self.rand = rand
+        self.python = python
+        self.stop = threading.Event()
+        self.cycles = 0
+
+    def _on_signal(self, signum: int, frame: FrameType | None) -> None:
+        if not self.stop.is_set():
+            log(f"{signal.Signals(signum).name}: stopping after the current step")
+        self.stop.set()
+
+    def run(self) -> int:
+        for sig in (signal.SIGTERM, signal.SIGINT):
+            signal.signal(sig, self._on_signal)
+        log(f"scanning now, then every {self.interval:g}s plus up to {self.splay:g}s")
+        while not self.stop.is_set():
+            self.cycle()
+            self.pause(self.interval + self.rand() * self.splay)
+        log("stopped")
+        return 0
+
+    def cycle(self) -> int:
+        """One ``run --once`` in a child process; its exit code."""
+        self.cycles += 1
+        started = time.monotonic()
+        child = subprocess.Popen([self.python, "-m", "agent.cli", *self.cycle_args], stdin=subprocess.DEVNULL,
+                                 start_new_session=True)  # terminal signals reach the parent only
+        stopping_since: float | None = None
+        while True:
+            try:
+                code = child.wait(timeout=0.2)
+                break
+            except subprocess.TimeoutExpired:
+                if self.stop.is_set():
+                    stopping_since = stopping_since or time.monotonic()
+                    if time.monotonic() - stopping_since > self.grace:
+                        log(f"scan still running after {self.grace:g}s: stopping it")
+                        child.terminate()
+                        code = child.wait()
+                        break
+        if code == 2:
+            log("the last cycle needs attention (see the message above); retrying at the next interval")
+        elif code not in (0, 1, -signal.SIGTERM):  # 1: the host is non-compliant, a result
+            log(f"the last cycle ended with exit code {code} after {time.monotonic() - started:.1f}s")
+        return code
+
+    def pause(self, seconds: float) -> None:
+        """Wait ``seconds`` or until stopped, retrying delivery while reports are spooled."""
+        deadline = time.monotonic() + seconds
+        retry = RETRY_FIRST
+        next_retry = time.monotonic() + retry * (0.5 + 0.5 * self.rand())
+        while not self.stop.is_set():
+            now = time.monotonic()
+            if now >= deadline:
+                return
+            if now >= next_retry and Spool(self.state_dir.spool_dir).entries():
+                if self.flush():
+                    next_retry = deadline
+                else:
+                    retry = min(retry * 2, max(self.interval, RETRY_FIRST))
+                    next_retry = time.monotonic() + retry * (0.5 + 0.5 * self.rand())
+            self.stop.wait(max(0.0, min(deadline, next_retry) - time.monotonic()))
+
+    def flush(self) -> bool:
+        """Try to deliver the spool now; True when it is empty afterwards."""
+        from agent.fleet import delivery_problem, flush
+
+        try:
+            delivery = flush(self.state_dir, lock_wait=5.0)
+        except AgentError as exc:
+            log(f"delivery retry: {exc}")
+            return False
+        problem = delivery_problem(delivery)
+        if problem:
+            log(problem)
+        elif delivery.sent or delivery.error:
+            log(f"delivery retry: {delivery.describe()}"
+                + (f" ({delivery.error.detail})" if delivery.error else ""))
+        return delivery.remaining == 0
