@@ -301,3 +301,30 @@ class LastScan:
     finished_at: str  # ISO 8601 with offset
     directives: tuple[str, ...]
     feeds: tuple[FeedAge, ...] | None  # None: the record does not say which feeds were used
+
+
+@dataclass(frozen=True)
+class Probe:
+    """What one local listener answered (BOD 18-01). Which fields are set depends on ``kind``:
+    ``tls`` and ``smtp`` (STARTTLS) give protocol versions and weak ciphers accepted, ``http``
+    the answer to a plain GET, ``https`` the HSTS header, ``smtp`` whether STARTTLS is offered."""
+
+    kind: str  # tls, smtp, http, https
+    port: int
+    address: str  # the address the socket is bound to
+    target: str  # the address connected to (loopback for a wildcard bind)
+    process: str = ""
+    error: str = ""  # why the listener could not be probed
+    accepted: tuple[str, ...] = ()  # protocol versions accepted: SSLv2, SSLv3, TLSv1.0, TLSv1.1, TLSv1.2
+    weak_ciphers: tuple[str, ...] = ()  # weak suites the server agreed to when offered nothing else
+    starttls: bool = False
+    status: int = 0  # HTTP status of GET /
+    location: str = ""  # HTTP Location header
+    hsts: str | None = None  # Strict-Transport-Security header; None when absent
+
+
+@dataclass(frozen=True)
+class Probes:
+    kind: str
+    port: int
+    probes: tuple[Probe, ...] = ()  # one per distinct listener on the port; empty when none listens

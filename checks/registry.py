@@ -30,7 +30,7 @@ class CheckType(Protocol):
 
 def _load() -> dict[str, CheckType]:
     from checks import accounts, cadence, compound, config, file, fswalk, kernel_module, kev, lifecycle, lines
-    from checks import listening, mount, package, service, sysctl
+    from checks import listening, mount, package, service, sysctl, tls
 
     types: list[CheckType] = [
         file.CHECK,
@@ -47,6 +47,7 @@ def _load() -> dict[str, CheckType]:
         fswalk.CHECK,
         lifecycle.CHECK,
         cadence.CHECK,
+        tls.CHECK,
         *compound.CHECKS,
     ]
     return {t.name: t for t in types}

@@ -16,11 +16,11 @@ Gatherer = Callable[[Context, list[str]], dict[str, object]]
 
 def _families() -> dict[str, Gatherer]:
     from agent.facts import accounts, agentstate, config, files, fswalk, lifecycle, modules, mounts, network
-    from agent.facts import osinfo, packages, sysctl, systemd, text, vulns
+    from agent.facts import osinfo, packages, sysctl, systemd, text, tlsprobe, vulns
 
     table: dict[str, Gatherer] = {}
     for module in (accounts, agentstate, config, files, fswalk, lifecycle, modules, mounts, network, osinfo, packages,
-                   sysctl, systemd, text, vulns):
+                   sysctl, systemd, text, tlsprobe, vulns):
         table.update(module.FAMILIES)
     return table
 

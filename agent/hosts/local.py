@@ -29,6 +29,13 @@ class LocalHost(RootfsHost):
             raise HostError(f"{' '.join(argv)}: timed out after {timeout:g} s") from None
         return CommandResult(tuple(argv), proc.returncode, proc.stdout, proc.stderr)
 
+    def connect(self, address: str, port: int, timeout: float) -> socket.socket:
+        """A TCP connection to one of this host's own listeners (probes of BOD 18-01)."""
+        try:
+            return socket.create_connection((address, port), timeout=timeout)
+        except OSError as exc:
+            raise HostError(f"{address}:{port}: {exc.strerror or exc}") from None
+
     def sockets(self) -> list[tuple[str, str, int, str, int]]:
         import psutil
 
