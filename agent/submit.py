@@ -122,6 +122,15 @@ def _error_text(response: requests.Response) -> tuple[str, dict[str, Any]]:
     return str(body.get("error") or body.get("status") or "")[:300], body
 
 
+def wire_body(body: bytes) -> tuple[bytes, dict[str, str]]:
+    """What goes on the wire for an encoded report: gzipped above GZIP_ABOVE bytes."""
+    headers = {"Content-Type": "application/json"}
+    if len(body) <= GZIP_ABOVE:
+        return body, headers
+    headers["Content-Encoding"] = "gzip"
+    return gzip.compress(body, 6, mtime=0), headers
+
+
 class HttpCollector:
     """The Transport agent.reporting.deliver uses: one POST per report, answers classified."""
 
@@ -136,11 +145,8 @@ class HttpCollector:
         self.bytes_sent = 0
 
     def send(self, body: bytes) -> Answer:
-        headers = {"Authorization": f"Bearer {self._token}", "Content-Type": "application/json"}
-        data = body
-        if len(body) > GZIP_ABOVE:
-            data = gzip.compress(body, 6, mtime=0)
-            headers["Content-Encoding"] = "gzip"
+        data, headers = wire_body(body)
+        headers["Authorization"] = f"Bearer {self._token}"
         try:
             response = self.session.post(f"{self.url}/api/v1/reports", data=data, headers=headers,
                                          timeout=self.timeout, verify=self.verify, allow_redirects=False)
