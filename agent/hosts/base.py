@@ -49,7 +49,13 @@ class CommandResult:
 
 
 class Host(Protocol):
-    """Read-only access to a target. Paths are absolute paths *on the target*."""
+    """Read-only access to a target. Paths are absolute paths *on the target*.
+
+    Optional primitives, looked up by the gatherers that need them (a transport without one
+    yields an ``error`` with the reason): ``walk(top, prune, errors)`` yields every entry of
+    the local filesystems as (path, kind, mode, uid, gid) without following links
+    (agent.facts.fswalk); ``connect(address, port, timeout)`` opens a TCP connection to one of
+    the host's own listeners (agent.facts.tlsprobe)."""
 
     name: str  # shown in reports: "local", "rootfs:/mnt/img", "ssh:admin@web1"
     live: bool  # runtime state (processes, sockets, /proc) exists

@@ -1,5 +1,6 @@
 """Real servers on 127.0.0.1 for the BOD 18-01 scenarios: TLS (modern or accepting legacy
-protocols), HTTP and HTTPS (redirect, HSTS), SMTP with and without STARTTLS. Certificates
+protocols), HTTP and HTTPS (redirect, HSTS; ``https_legacy`` is HTTPS without HSTS that still
+accepts TLS 1.0), SMTP with and without STARTTLS. Certificates
 are made in the test with the openssl command line.
 
 The one stand-in is ``tls_3des``: OpenSSL 3 as shipped cannot negotiate RC4 or 3DES at all,
@@ -104,7 +105,7 @@ class Handler(socketserver.BaseRequestHandler):
                 read_head(sock)
                 sock.sendall(http_answer(kind))
             else:  # tls_modern, tls_legacy, https_*
-                tls = context(kind == "tls_legacy").wrap_socket(sock, server_side=True)
+                tls = context(kind in ("tls_legacy", "https_legacy")).wrap_socket(sock, server_side=True)
                 if kind.startswith("https") or kind == "tls_modern_http":
                     read_head(tls)
                     tls.sendall(http_answer(kind))
@@ -140,8 +141,8 @@ class Server(socketserver.ThreadingTCPServer):
     daemon_threads = True
     allow_reuse_address = True
 
-    def __init__(self, kind: str) -> None:
-        super().__init__(("127.0.0.1", 0), Handler)
+    def __init__(self, kind: str, address: tuple[str, int] = ("127.0.0.1", 0)) -> None:
+        super().__init__(address, Handler)
         self.kind = kind
 
 
