@@ -16,10 +16,9 @@ import json
 
 from agent.facts.context import Context, unavailable
 from agent.hosts.base import HostError
-from agent.state import DEFAULT_STATE_DIR
 from checks.facts import FeedAge, LastScan, Unavailable
 
-PATH = f"{DEFAULT_STATE_DIR}/last_scan.json"
+PATH = "/var/lib/fedharden/last_scan.json"  # agent.state.DEFAULT_STATE_DIR, not imported: scans stay light
 
 
 def parse(text: str, path: str) -> LastScan | Unavailable:

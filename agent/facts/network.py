@@ -8,7 +8,7 @@ from checks.facts import Socket
 
 def gather_sockets(ctx: Context, args: list[str]) -> dict[str, object]:
     try:
-        found = ctx.host.sockets()
+        found = ctx.memo("host:sockets", ctx.host.sockets)  # one socket table per scan, shared with the probes
     except HostError as exc:
         return {"": unavailable(exc)}
     return {"": tuple(sorted({Socket(*s) for s in found}, key=lambda s: (s.port, s.proto, s.address)))}

@@ -13,7 +13,6 @@ from __future__ import annotations
 
 import ipaddress
 import socket
-import ssl
 from typing import Any, Callable
 
 from agent.facts import tlswire
@@ -120,6 +119,8 @@ class Prober:
         sock = self.open(probe.target, probe.port, starttls=False)
         try:
             if secure:
+                import ssl  # only when an HTTPS listener is probed
+
                 context = ssl.SSLContext(ssl.PROTOCOL_TLS_CLIENT)
                 context.check_hostname = False
                 context.verify_mode = ssl.CERT_NONE  # only the headers are read; identity is not the question
@@ -158,7 +159,7 @@ def target_of(address: str) -> str:
 
 def listeners(ctx: Context, kind: str, port: int) -> list[Probe]:
     seen: dict[str, Probe] = {}
-    for proto, address, sport, process, _pid in ctx.memo("tls_probe:sockets", ctx.host.sockets):
+    for proto, address, sport, process, _pid in ctx.memo("host:sockets", ctx.host.sockets):
         if sport != port or not proto.startswith("tcp"):
             continue
         target = target_of(address)
@@ -174,7 +175,7 @@ def probe(prober: Prober, item: Probe) -> Probe:
         if item.kind == "smtp":
             return prober.smtp(item)
         return prober.http(item, secure=item.kind == "https")
-    except (OSError, ssl.SSLError, ProbeFailed, HostError) as exc:
+    except (OSError, ProbeFailed, HostError) as exc:  # ssl.SSLError is an OSError
         reason = getattr(exc, "reason", None) or str(exc) or exc.__class__.__name__
         return _replace(item, error=f"{item.target}:{item.port}: {reason}")
 

@@ -8,6 +8,7 @@ beside its target, and only when all of them are complete are they renamed into 
 from __future__ import annotations
 
 import os
+import stat
 import tempfile
 from dataclasses import dataclass
 from typing import Any, Sequence
@@ -81,7 +82,29 @@ def write_all(files: Sequence[tuple[str, str]]) -> None:
     """Write every (path, text) or none: temporary files first, renamed once all are complete.
 
     Raises UsageError naming the file that could not be written; nothing was replaced then.
+    A path that is a device or a pipe (``-o /dev/null``, ``-o /dev/stdout``) is written in
+    place after the others: renaming over it would replace the device with a plain file.
     """
+    devices = [(path, text) for path, text in files if _device(path)]
+    _write_regular([(path, text) for path, text in files if not _device(path)])
+    for path, text in devices:
+        try:
+            with open(path, "w", encoding="utf-8", newline="") as fh:
+                fh.write(text)
+        except OSError as exc:
+            raise UsageError(f"{path}: cannot write: {exc.strerror or exc}") from None
+
+
+def _device(path: str) -> bool:
+    """Whether the path exists and is neither a regular file nor a directory."""
+    try:
+        mode = os.stat(path).st_mode
+    except OSError:
+        return False
+    return not stat.S_ISREG(mode) and not stat.S_ISDIR(mode)
+
+
+def _write_regular(files: Sequence[tuple[str, str]]) -> None:
     staged: list[tuple[str, str]] = []
     try:
         for path, text in files:

@@ -45,3 +45,10 @@ def test_lookup_by_exact_version_or_major() -> None:
     assert lookup(OsRelease("debian", "1"), rows) is None
     assert all(row["end_of_support"] < row.get("extended_until", "9999-12-31") for row in
                [{k: str(v) for k, v in r.items()} for r in rows])
+
+
+def test_the_record_path_is_the_state_directorys() -> None:
+    from agent.facts.agentstate import PATH
+    from agent.state import DEFAULT_STATE_DIR
+
+    assert PATH == f"{DEFAULT_STATE_DIR}/last_scan.json"
