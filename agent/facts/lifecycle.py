@@ -17,7 +17,8 @@ TABLE = "data/end_of_support.yaml"
 
 @lru_cache(maxsize=None)
 def table() -> dict[str, Any]:
-    data = yaml.safe_load(resources.files("directives").joinpath(TABLE).read_text())
+    loader = getattr(yaml, "CSafeLoader", yaml.SafeLoader)  # the C parser: this runs in every scan
+    data = yaml.load(resources.files("directives").joinpath(TABLE).read_text(), Loader=loader)
     assert isinstance(data, dict)
     return data
 
