@@ -68,6 +68,8 @@ def enroll(url: str, secret: str | None, secret_file: str | None, agency: str | 
                          root=root)
     except AgentError as exc:
         fail(str(exc))
+    except OSError as exc:
+        fail(f"enrollment not saved: {state_dir}: {exc.strerror or exc}")
     click.echo(f"enrolled host {cred.host_id} ({cred.hostname}) in agency {cred.agency} at {cred.collector}; "
                f"credential in {StateDir(state_dir).credential_file}")
 
@@ -210,6 +212,8 @@ def after_scan(report: dict[str, Any], state_dir: str, local: bool) -> int | Non
         fail(str(exc))
     except ScanError as exc:
         fail(f"not submitted: {exc}", 3)
+    except OSError as exc:
+        fail(f"not submitted: {state_dir}: {exc.strerror or exc}", 3)
     click.echo(f"fedharden: {done.line()}", err=True)
     problem = delivery_problem(done.delivery)
     if problem:

@@ -21,7 +21,7 @@ from typing import Any, Callable, Protocol
 
 from agent.delta import Delta, build, next_report, snapshot
 from agent.spool import Entry, Spool, encode
-from agent.state import StateDir
+from agent.state import AgentState, StateDir
 
 # How a delivery attempt ended, as the transport saw it.
 ACCEPTED, DUPLICATE, RESYNC, REJECTED, REFUSED, UNAVAILABLE, CLONE = (
@@ -118,6 +118,18 @@ def resync(state_dir: StateDir, spool: Spool, after: int = 0) -> Entry | None:
     return entry
 
 
+def foreign_head(state: AgentState | None, body: dict[str, Any]) -> bool:
+    """Whether the collector's head for this host is a report another agent made.
+
+    Only a head within the span of our own recent history can be judged: an older one is a
+    collector restored from an old backup (or a history we no longer hold), not a clone."""
+    theirs, their_sequence = body.get("last_report_id"), body.get("last_sequence")
+    if not theirs or not isinstance(their_sequence, int) or state is None or not state.history:
+        return False
+    oldest_known = state.sequence - len(state.history) + 1
+    return their_sequence >= oldest_known and theirs not in state.history
+
+
 def deliver(state_dir: StateDir, spool: Spool, transport: Transport, backoff: Backoff = Backoff(),
             max_resyncs: int = 2) -> Delivery:
     """Send queued reports oldest first until the spool is empty or the collector cannot
@@ -134,10 +146,9 @@ def deliver(state_dir: StateDir, spool: Spool, transport: Transport, backoff: Ba
             out.sent.append(entry)
             failures = 0
         elif answer.kind == RESYNC:
-            theirs = answer.body.get("last_report_id")
-            current = state_dir.load_state()
-            if theirs and current is not None and current.history and theirs not in current.history:
+            if foreign_head(state_dir.load_state(), answer.body):
                 # Resyncing would overwrite the other machine's state with ours, and back: refuse.
+                theirs = answer.body.get("last_report_id")
                 out.error = Answer(CLONE, CLONE_TEXT.format(theirs=theirs), answer.status_code, answer.body)
                 break
             if out.resyncs >= max_resyncs:

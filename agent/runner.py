@@ -105,7 +105,7 @@ class Runner:
 
         try:
             delivery = flush(self.state_dir, lock_wait=5.0)
-        except AgentError as exc:
+        except (AgentError, OSError) as exc:
             log(f"delivery retry: {exc}")
             return False
         problem = delivery_problem(delivery)

@@ -286,3 +286,29 @@ def test_reconcile_drops_orphans_of_a_killed_run(tmp_path: Path) -> None:
         spool.reconcile(1)
     assert [e.sequence for e in spool.entries()] == [1]
     assert os.listdir(spool.directory) == [spool.entries()[0].path.name]
+
+
+def test_a_foreign_head_is_a_clone_but_an_old_one_is_a_restore(tmp_path: Path) -> None:
+    from agent.reporting import CLONE, foreign_head
+
+    sd = StateDir(tmp_path / "state")
+    spool = Spool(sd.spool_dir)
+    base = scanned()
+    with sd.locked():
+        for i in range(5):
+            record(sd, spool, changed(base, i))
+        state = sd.load_state()
+        assert state is not None and state.sequence == 5
+        assert not foreign_head(state, {"last_report_id": state.history[1], "last_sequence": 2})  # ours
+        assert foreign_head(state, {"last_report_id": "e" * 32, "last_sequence": 4})  # someone else's
+        assert not foreign_head(state, {"last_report_id": None, "last_sequence": None})  # an empty collector
+        state.history = state.history[-2:]  # only sequences 4 and 5 are remembered
+        assert not foreign_head(state, {"last_report_id": "e" * 32, "last_sequence": 3})  # an old backup
+
+        class Cloned(CollectorDouble):
+            def send(self, body: bytes) -> Answer:
+                return Answer(RESYNC, "unknown base", 409, {"status": "resync", "reason": "unknown_base",
+                                                            "last_report_id": "e" * 32, "last_sequence": 5})
+
+        outcome = deliver(sd, spool, Cloned(), NO_WAIT)
+    assert outcome.error is not None and outcome.error.kind == CLONE and outcome.remaining == 5
