@@ -86,4 +86,4 @@ def needed(data: bytes) -> int:
         return max(0, 2 + (((data[0] & 0x7F) << 8) | data[1]) - len(data))
     if len(data) < 5:
         return 5 - len(data)
-    return max(0, 5 + struct.unpack("!H", data[3:5])[0] - len(data))
+    return max(0, 5 + int(struct.unpack("!H", data[3:5])[0]) - len(data))
