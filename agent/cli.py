@@ -13,6 +13,7 @@ import click
 
 from agent import AgentError, ScanError, UsageError, __version__
 from agent.output import FORMATS as OUTPUT_FORMATS
+from agent.remote import check_combination, remote_options
 
 EXIT_OK, EXIT_FAIL, EXIT_USAGE, EXIT_INCOMPLETE = 0, 1, 2, 3
 
@@ -86,15 +87,21 @@ def main() -> None:
 @click.option("--quiet", "-q", is_flag=True, help="Print nothing on standard output (files are still written).")
 @click.option("--state-dir", default="/var/lib/fedharden", show_default=True, envvar="FEDHARDEN_STATE_DIR",
               type=click.Path(file_okay=False), help="The agent's state, credential and spool (with --submit).")
+@remote_options
 def scan(root: str | None, directive_ids: tuple[str, ...], severity: str, extra: tuple[str, ...],
          formats: tuple[str, ...], output: str | None, output_dir: str | None, waivers_file: str | None,
          tailoring_file: str | None, baseline_file: str | None, color: bool | None, feeds_dir: str | None,
-         walk: bool, submit: bool, quiet: bool, state_dir: str) -> None:
-    """Evaluate this host (or a root filesystem) and print what fails, why, and by when."""
+         walk: bool, submit: bool, quiet: bool, state_dir: str, **remote: Any) -> None:
+    """Evaluate this host (or a root filesystem, or hosts over SSH) and print what fails, why, and by when."""
     from agent.feeds.store import FeedStore
     from agent.output import destinations
     from agent.scan import Scan, Selection
 
+    remote["submit"] = submit
+    try:
+        check_combination(root, remote)  # before --submit's preflight: remote hosts cannot submit yet
+    except UsageError as exc:
+        fail(str(exc))
     if submit:
         from agent.fleet import preflight
 
@@ -115,8 +122,21 @@ def scan(root: str | None, directive_ids: tuple[str, ...], severity: str, extra:
     waivers = load_policy("waivers", waivers_file, loaded) if waivers_file else None
     tailoring = load_policy("tailoring", tailoring_file, loaded) if tailoring_file else None
     baseline = load_baseline(baseline_file) if baseline_file else None
+    if remote["inventory"]:
+        from agent.inventory_scan import inventory_command
+
+        def run_scan(host: Any, tags: tuple[str, ...]) -> dict[str, Any]:
+            return Scan(host, loaded, Selection(directive_ids, severity, walk), waivers=waivers, feeds=feeds,
+                        tailoring=tailoring, tags=tags).run()
+
+        try:
+            feeds = FeedStore.configured(feeds_dir)
+            feeds.generation()
+        except UsageError as exc:
+            fail(str(exc))
+        sys.exit(inventory_command(remote, root, formats, output, output_dir, run_scan))
     try:
-        host = open_host(root)
+        host = open_host(root, remote)
         try:
             feeds = FeedStore.configured(feeds_dir)
             feeds.generation()  # a feeds directory that was named but does not exist is a usage error
@@ -186,9 +206,13 @@ def load_baseline(path: str) -> dict[str, Any]:
     return data  # type: ignore[no-any-return]
 
 
-def open_host(root: str | None) -> Any:
+def open_host(root: str | None, remote: dict[str, Any] | None = None) -> Any:
     from agent.hosts import LocalHost, RootfsHost
+    from agent.remote import single
 
+    ssh_host = single(root, remote or {})
+    if ssh_host is not None:
+        return ssh_host
     if root is None:
         return LocalHost()
     if not os.path.isdir(root):

@@ -10,6 +10,7 @@ from agent.hosts.base import HostError
 # systemd asks applications not to expose machine-id itself but a keyed hash of it
 # (sd_id128_get_machine_app_specific); this key is fedharden's own.
 APP_KEY = b"fedharden host identity v1"
+PATHS = ("/etc/machine-id", "/var/lib/dbus/machine-id", "/proc/sys/kernel/hostname", "/etc/hostname")
 
 
 def machine_id(ctx: Context) -> str:

@@ -13,6 +13,8 @@ from agent.facts import gather
 from agent.facts.context import Context
 from agent.facts.osinfo import os_release
 from agent.hosts.base import Host
+from agent.facts import osinfo
+from agent.identity import PATHS as IDENTITY_PATHS
 from agent.identity import host_id, hostname
 from agent.report import SCHEMA_VERSION, Result, state_digest, summarize
 from agent.waivers import apply as apply_waivers
@@ -74,7 +76,7 @@ class Scan:
             keys |= checks.needs(req.check)
             if req.only_if:
                 keys |= checks.needs(req.only_if)
-        facts = gather(ctx, keys)
+        facts = gather(ctx, keys, also=(*osinfo.PATHS, *IDENTITY_PATHS))
         release = os_release(ctx)
         results: list[Result] = []
         for directive, req in requirements:
@@ -82,6 +84,8 @@ class Scan:
         name, hid = hostname(ctx), host_id(ctx)
         waivers = for_host(self.waivers or (), name, hid, self.tags)
         results, warnings = apply_waivers(results, waivers, self.now.date())
+        # A host may explain degraded gathering (for example sudo refused on an SSH target).
+        warnings = [*getattr(self.host, "warnings", []), *warnings]
         result_json = [r.to_json() for r in results]
         feeds, feed_warnings = store.report(self.now)
         warnings = [*feed_warnings, *warnings]

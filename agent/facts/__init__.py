@@ -2,7 +2,10 @@
 
 ``gather(host, keys)`` groups the requested keys by family and calls each family's
 gatherer once, with every argument asked for, so a remote host can batch its reads.
-Each family module exports ``FAMILIES: dict[str, Gatherer]``.
+Each family module exports ``FAMILIES: dict[str, Gatherer]``, and may export
+``PREFETCH: dict[str, Hinter]``: the paths a family will read for given arguments. They are
+handed to ``host.prefetch`` in one batch before any gatherer runs, so a remote host fetches
+the first level of everything in a few round trips (gatherers prefetch deeper levels).
 """
 from __future__ import annotations
 
@@ -12,27 +15,34 @@ from agent.facts.context import Context
 from checks.facts import FactKey, Facts, Unavailable
 
 Gatherer = Callable[[Context, list[str]], dict[str, object]]
+Hinter = Callable[[list[str]], list[str]]
 
 
-def _families() -> dict[str, Gatherer]:
+def _families() -> tuple[dict[str, Gatherer], dict[str, Hinter]]:
     from agent.facts import accounts, agentstate, config, files, fswalk, lifecycle, modules, mounts, network
     from agent.facts import osinfo, packages, sysctl, systemd, text, tlsprobe, vulns
 
     table: dict[str, Gatherer] = {}
+    hints: dict[str, Hinter] = {}
     for module in (accounts, agentstate, config, files, fswalk, lifecycle, modules, mounts, network, osinfo, packages,
                    sysctl, systemd, text, tlsprobe, vulns):
         table.update(module.FAMILIES)
-    return table
+        hints.update(getattr(module, "PREFETCH", {}))
+    return table, hints
 
 
-FAMILIES: dict[str, Gatherer] = _families()
+FAMILIES, PREFETCH = _families()
 
 
-def gather(ctx: Context, keys: Iterable[FactKey]) -> Facts:
-    """Gather every requested fact once. Failures become ``Unavailable`` with the reason."""
+def gather(ctx: Context, keys: Iterable[FactKey], also: Iterable[str] = ()) -> Facts:
+    """Gather every requested fact once. Failures become ``Unavailable`` with the reason.
+
+    ``also``: more paths the caller will read afterwards, prefetched with the rest."""
     by_family: dict[str, list[str]] = {}
     for key in sorted(set(keys)):
         by_family.setdefault(key.family, []).append(key.arg)
+    paths = [p for family, args in by_family.items() if family in PREFETCH for p in PREFETCH[family](args)]
+    ctx.host.prefetch([*paths, *also])
     values: dict[FactKey, object] = {}
     for family, args in by_family.items():
         gatherer = FAMILIES.get(family)

@@ -65,3 +65,4 @@ def gather_shadow(ctx: Context, args: list[str]) -> dict[str, object]:
 
 
 FAMILIES = {"passwd": gather_passwd, "shadow": gather_shadow}
+PREFETCH = {"passwd": lambda args: ["/etc/passwd"], "shadow": lambda args: ["/etc/shadow"]}

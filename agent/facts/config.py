@@ -109,4 +109,12 @@ def gather_config(ctx: Context, args: list[str]) -> dict[str, object]:
     return out
 
 
+def hint_config(args: list[str]) -> list[str]:
+    paths = [arg.partition(":")[2] for arg in args]
+    if any(arg.startswith("sshd:") for arg in args):
+        paths.append("/etc/ssh/sshd_config.d")  # where distributions point Include
+    return paths
+
+
 FAMILIES = {"config": gather_config}
+PREFETCH = {"config": hint_config}

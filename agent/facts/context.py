@@ -62,10 +62,12 @@ class Context:
         """Drop-in files as systemd and modprobe read them: a file name in an earlier
         directory shadows the same name in later ones; the result is sorted by file name."""
         chosen: dict[str, str] = {}
+        self.host.prefetch(dirs)
         for directory in dirs:
             for name in self.listdir(directory):
                 if name.endswith(suffix) and name not in chosen:
                     chosen[name] = f"{directory}/{name}"
+        self.host.prefetch(list(chosen.values()))
         return sorted(chosen.items())
 
     def memo(self, key: str, make: Callable[[], T]) -> T:

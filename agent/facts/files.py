@@ -34,3 +34,4 @@ def gather_files(ctx: Context, paths: list[str]) -> dict[str, object]:
 
 
 FAMILIES = {"file": gather_files}
+PREFETCH = {"file": lambda paths: ["/etc/passwd", "/etc/group", *paths]}

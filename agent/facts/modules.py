@@ -50,3 +50,5 @@ def gather_loaded(ctx: Context, args: list[str]) -> dict[str, object]:
 
 
 FAMILIES = {"modules_loaded": gather_loaded, "modprobe": gather_modprobe}
+PREFETCH = {"modules_loaded": lambda args: ["/proc/modules"],
+            "modprobe": lambda args: [*MODPROBE_DIRS, "/etc/modprobe.conf"]}

@@ -54,3 +54,4 @@ def gather_fstab(ctx: Context, args: list[str]) -> dict[str, object]:
 
 
 FAMILIES = {"mounts": gather_runtime, "fstab": gather_fstab}
+PREFETCH = {"mounts": lambda args: ["/proc/self/mounts"], "fstab": lambda args: ["/etc/fstab"]}

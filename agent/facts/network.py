@@ -2,6 +2,7 @@
 from __future__ import annotations
 
 from agent.facts.context import Context, unavailable
+from agent.hosts import procfs
 from agent.hosts.base import HostError
 from checks.facts import Socket
 
@@ -22,3 +23,5 @@ def gather_addresses(ctx: Context, args: list[str]) -> dict[str, object]:
 
 
 FAMILIES = {"sockets": gather_sockets, "addresses": gather_addresses}
+PREFETCH = {"sockets": lambda args: [path for _, path in procfs.NET_FILES],
+            "addresses": lambda args: list(procfs.ADDRESS_FILES)}

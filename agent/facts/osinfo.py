@@ -47,3 +47,5 @@ def gather_os_release(ctx: Context, args: list[str]) -> dict[str, object]:
 
 
 FAMILIES = {"os_release": gather_os_release}
+PATHS = ("/etc/os-release", "/usr/lib/os-release")
+PREFETCH = {"os_release": lambda args: list(PATHS)}

@@ -93,3 +93,4 @@ def gather_packages(ctx: Context, args: list[str]) -> dict[str, object]:
 
 
 FAMILIES = {"packages": gather_packages}
+PREFETCH = {"packages": lambda args: [DPKG_STATUS]}

@@ -67,3 +67,5 @@ def gather_runtime(ctx: Context, keys: list[str]) -> dict[str, object]:
 
 
 FAMILIES = {"sysctl": gather_runtime, "sysctl_persisted": gather_persisted}
+PREFETCH = {"sysctl": lambda keys: ["/proc/sys/" + k.replace(".", "/") for k in keys],
+            "sysctl_persisted": lambda args: [*SYSCTL_DIRS, "/etc/sysctl.conf"]}

@@ -26,6 +26,8 @@ def _wanted(ctx: Context) -> dict[str, str]:
 
     def load() -> dict[str, str]:
         found: dict[str, str] = {}
+        ctx.host.prefetch([f"{base}/{sub}" for base in ENABLE_DIRS for sub in ctx.listdir(base)
+                           if sub.endswith((".wants", ".requires"))])
         for base in ENABLE_DIRS:
             for sub in ctx.listdir(base):
                 if sub.endswith((".wants", ".requires")):
@@ -89,8 +91,25 @@ def _active(ctx: Context, names: list[str]) -> dict[str, str]:
     return states
 
 
+def _unit_files(ctx: Context, names: list[str]) -> list[str]:
+    """The files unit_state will read for these names (to fetch them in one batch)."""
+    paths = []
+    for name in names:
+        try:
+            located = _locate(ctx, name)
+            if located and located[1] and not located[1].startswith("/"):
+                located = _locate(ctx, located[1].rsplit("/", 1)[-1]) or located
+        except HostError:
+            continue
+        if located:
+            paths.append(located[1] if located[1].startswith("/") else located[0])
+    return paths
+
+
 def gather_units(ctx: Context, names: list[str]) -> dict[str, object]:
     active = _active(ctx, names)
+    _wanted(ctx)
+    ctx.host.prefetch(_unit_files(ctx, names))
     out: dict[str, object] = {}
     for name in names:
         try:
@@ -105,3 +124,4 @@ def gather_units(ctx: Context, names: list[str]) -> dict[str, object]:
 
 
 FAMILIES = {"unit": gather_units}
+PREFETCH = {"unit": lambda names: list(dict.fromkeys([*UNIT_DIRS, *ENABLE_DIRS]))}

@@ -35,6 +35,7 @@ def read_files(ctx: Context, pattern: str) -> TextFiles:
 
 def gather_lines(ctx: Context, patterns: list[str]) -> dict[str, object]:
     out: dict[str, object] = {}
+    ctx.host.prefetch([path for pattern in patterns for path in ctx.glob(pattern)])
     for pattern in patterns:
         try:
             out[pattern] = read_files(ctx, pattern)
@@ -43,4 +44,10 @@ def gather_lines(ctx: Context, patterns: list[str]) -> dict[str, object]:
     return out
 
 
+def hint_lines(patterns: list[str]) -> list[str]:
+    """A pattern's file, or the directory its wildcards list."""
+    return [p.rpartition("/")[0] or "/" if any(c in p.rpartition("/")[2] for c in "*?[") else p for p in patterns]
+
+
 FAMILIES = {"lines": gather_lines}
+PREFETCH = {"lines": hint_lines}

@@ -35,3 +35,4 @@ def gather_kernel_release(ctx: Context, args: list[str]) -> dict[str, object]:
 
 
 FAMILIES = {"vulns": gather_vulns, "kernel_release": gather_kernel_release}
+PREFETCH = {"kernel_release": lambda args: ["/proc/sys/kernel/osrelease"]}

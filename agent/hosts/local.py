@@ -1,10 +1,11 @@
 """The running system the agent is on."""
 from __future__ import annotations
 
-import socket
 import subprocess
+import sys
 from typing import Sequence
 
+from agent.hosts import procfs
 from agent.hosts.base import CommandResult, HostError
 from agent.hosts.rootfs import RootfsHost
 
@@ -37,34 +38,9 @@ class LocalHost(RootfsHost):
             raise HostError(f"{address}:{port}: {exc.strerror or exc}") from None
 
     def sockets(self) -> list[tuple[str, str, int, str, int]]:
-        import psutil
-
-        found = []
-        names: dict[int, str] = {}
-        for conn in psutil.net_connections(kind="inet"):
-            # TCP listens; an unconnected UDP socket receives from anyone.
-            listening = conn.status == psutil.CONN_LISTEN or (conn.type == socket.SOCK_DGRAM and not conn.raddr)
-            if not listening or not conn.laddr:
-                continue
-            v6 = conn.family == socket.AF_INET6
-            proto = ("tcp" if conn.type == socket.SOCK_STREAM else "udp") + ("6" if v6 else "")
-            process = ""
-            if conn.pid:
-                if conn.pid not in names:
-                    try:
-                        names[conn.pid] = psutil.Process(conn.pid).name()
-                    except psutil.Error:
-                        names[conn.pid] = ""
-                process = names[conn.pid]
-            found.append((proto, conn.laddr.ip, conn.laddr.port, process, conn.pid or 0))
-        return found
+        # From /proc as the SSH host reads it, so both give the same facts (agent.hosts.procfs):
+        # TCP sockets that listen, and unconnected UDP sockets (they receive from anyone).
+        return procfs.sockets(procfs.HostBatch(self), sys.byteorder == "little")
 
     def addresses(self) -> list[str]:
-        import psutil
-
-        out = []
-        for addrs in psutil.net_if_addrs().values():
-            for addr in addrs:
-                if addr.family in (socket.AF_INET, socket.AF_INET6):
-                    out.append(addr.address.split("%")[0])
-        return sorted(set(out))
+        return procfs.addresses(procfs.HostBatch(self))

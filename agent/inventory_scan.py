@@ -1,0 +1,190 @@
+"""``fedharden scan --inventory hosts.yaml``: many hosts over SSH, a bounded number at a time.
+
+Each host is scanned in its own worker with its own connection and deadline; whatever
+happens to one host (refused key, unreachable, timeout, a bug) is recorded as that host's
+outcome and never stops the others. One report per host is written to ``--output-dir`` as
+``<name>.<ext>`` for each ``--format`` (json by default), a line per host is shown as hosts
+finish (a progress bar on a terminal), then a summary. Exit code: 0 every host scanned and
+compliant, 1 every host scanned and at least one fails a requirement, 3 some host could not
+be scanned (2 for usage errors, before anything is scanned).
+"""
+from __future__ import annotations
+
+import os
+import sys
+import time
+from concurrent.futures import Future, ThreadPoolExecutor, as_completed
+from dataclasses import dataclass, field, replace
+from typing import Any, Callable, Iterator, Sequence
+
+import click
+
+from agent import AgentError, UsageError
+from agent.inventory import Entry
+from agent.remote import SshSettings, check_combination, open_ssh
+
+EXIT_OK, EXIT_FAIL, EXIT_USAGE, EXIT_INCOMPLETE = 0, 1, 2, 3
+
+# Sending each report to the collector *as its host* needs that host enrolled (per-host
+# credentials; agent submission covers only the host the agent runs on). It plugs in here:
+# called with the entry and its report once the files are written. Until then the command
+# line refuses --submit with --inventory (agent.remote.check_combination).
+Submit = Callable[[Entry, dict[str, Any]], None]
+
+
+@dataclass
+class Outcome:
+    entry: Entry
+    state: str = "failed"  # compliant, non-compliant, failed
+    counts: dict[str, int] = field(default_factory=dict)
+    reason: str = ""
+    seconds: float = 0.0
+    round_trips: int = 0
+    files: list[str] = field(default_factory=list)
+    warnings: list[str] = field(default_factory=list)
+
+
+@dataclass
+class Job:
+    """Everything one host's scan needs, shared read-only by the workers. ``run_scan`` is the
+    command line's scan (directives, selection, waivers, tailoring, feeds) applied to a host."""
+
+    run_scan: Callable[[Any, tuple[str, ...]], dict[str, Any]]
+    formats: Sequence[str]
+    output_dir: str
+    settings: SshSettings
+    submit: Submit | None = None
+
+    def settings_for(self, entry: Entry) -> SshSettings:
+        s = self.settings
+        return replace(s, user=entry.user or s.user, port=entry.port, identity=entry.identity or s.identity,
+                       jump=entry.jump or s.jump, sudo=s.sudo if entry.sudo is None else entry.sudo,
+                       timeout=entry.timeout or s.timeout)
+
+    def run(self, entry: Entry) -> Outcome:
+        from agent.output import EXTENSIONS, FORMATS
+        from agent.output.destinations import write_all
+
+        outcome = Outcome(entry)
+        started = time.monotonic()
+        host = None
+        try:
+            host = open_ssh(entry.target, self.settings_for(entry))
+            report = self.run_scan(host, entry.tags)
+            outcome.round_trips = host.round_trips
+            outcome.warnings = list(report["warnings"])
+            files = [(os.path.join(self.output_dir, f"{entry.name}.{EXTENSIONS[f]}"), FORMATS[f](report, False))
+                     for f in self.formats]
+            write_all(files)
+            outcome.files = [path for path, _ in files]
+            outcome.counts = dict(report["summary"]["counts"])
+            outcome.state = "compliant" if outcome.counts.get("fail", 0) == 0 else "non-compliant"
+            if self.submit is not None:
+                self.submit(entry, report)
+        except AgentError as exc:  # unreachable, refused host key, timeout, an unwritable report
+            outcome.reason = str(exc)
+        except Exception as exc:  # a bug must not take the other hosts down; say what it was
+            outcome.reason = f"internal error {type(exc).__name__}: {exc}"
+        finally:
+            if host is not None:
+                outcome.round_trips = host.round_trips
+                host.close()
+            outcome.seconds = time.monotonic() - started
+        return outcome
+
+
+def scan_all(entries: Sequence[Entry], job: Job, jobs: int) -> Iterator[Outcome]:
+    """Outcomes in the order hosts finish; at most ``jobs`` hosts at a time."""
+    with ThreadPoolExecutor(max_workers=jobs, thread_name_prefix="fedharden-host") as pool:
+        futures: list[Future[Outcome]] = [pool.submit(job.run, entry) for entry in entries]
+        for future in as_completed(futures):
+            yield future.result()
+
+
+def describe(outcome: Outcome) -> str:
+    if outcome.state == "failed":
+        return f"not scanned: {outcome.reason}"
+    c = outcome.counts
+    return (f"{outcome.state} ({c.get('pass', 0)} pass, {c.get('fail', 0)} fail, {c.get('error', 0)} error) "
+            f"in {outcome.seconds:.1f} s")
+
+
+def summary(outcomes: Sequence[Outcome]) -> str:
+    width = max(len("HOST"), *(len(o.entry.name) for o in outcomes))
+    lines = [f"{'HOST':<{width}}  {'RESULT':<14} {'PASS':>5} {'FAIL':>5} {'ERROR':>5} {'OTHER':>5} {'TIME':>7} "
+             f"{'TRIPS':>5}"]
+    for o in sorted(outcomes, key=lambda o: o.entry.name):
+        if o.state == "failed":
+            lines.append(f"{o.entry.name:<{width}}  NOT SCANNED    {o.reason}")
+            continue
+        c = o.counts
+        other = sum(v for k, v in c.items() if k not in ("pass", "fail", "error"))
+        lines.append(f"{o.entry.name:<{width}}  {o.state:<14} {c.get('pass', 0):>5} {c.get('fail', 0):>5} "
+                     f"{c.get('error', 0):>5} {other:>5} {o.seconds:>6.1f}s {o.round_trips:>5}")
+        for warning in o.warnings:
+            lines.append(f"{'':<{width}}  warning: {warning}")
+    states = [o.state for o in outcomes]
+    lines.append(f"{len(outcomes)} hosts: {states.count('compliant')} compliant, {states.count('non-compliant')} "
+                 f"non-compliant, {states.count('failed')} not scanned")
+    return "\n".join(lines) + "\n"
+
+
+def exit_code(outcomes: Sequence[Outcome]) -> int:
+    if any(o.state == "failed" for o in outcomes):
+        return EXIT_INCOMPLETE
+    return EXIT_FAIL if any(o.state == "non-compliant" for o in outcomes) else EXIT_OK
+
+
+def run_with_progress(entries: Sequence[Entry], job: Job, jobs: int, terminal: bool) -> list[Outcome]:
+    """A progress bar on a terminal, else one plain line per host as it finishes (stderr)."""
+    outcomes: list[Outcome] = []
+    if terminal:
+        with click.progressbar(length=len(entries), label="scanning", file=sys.stderr, show_pos=True,
+                               item_show_func=lambda o: o.entry.name if o else "") as bar:
+            for outcome in scan_all(entries, job, jobs):
+                outcomes.append(outcome)
+                bar.update(1, outcome)
+        return outcomes
+    for outcome in scan_all(entries, job, jobs):
+        outcomes.append(outcome)
+        click.echo(f"fedharden: [{len(outcomes)}/{len(entries)}] {outcome.entry.name}: {describe(outcome)}", err=True)
+    return outcomes
+
+
+def inventory_command(options: dict[str, Any], root: str | None, formats: tuple[str, ...], output: str | None,
+                      output_dir: str | None, run_scan: Callable[[Any, tuple[str, ...]], dict[str, Any]]) -> int:
+    """``scan --inventory``: returns the exit code (usage errors print one line and return 2)."""
+    from agent import inventory
+    from agent.output import FORMATS
+
+    def usage(message: str) -> int:
+        click.echo(f"fedharden: {message}", err=True)
+        return EXIT_USAGE
+
+    try:
+        check_combination(root, options)
+        entries = inventory.load(options["inventory"])
+    except UsageError as exc:
+        return usage(str(exc))
+    if output:
+        return usage("--output names one file; with --inventory use --output-dir (one report per host)")
+    if not output_dir:
+        return usage("--inventory needs --output-dir DIR for the reports (one per host)")
+    if not os.path.isdir(output_dir):
+        return usage(f"--output-dir: {output_dir}: not a directory")
+    names = list(formats or ("json",))
+    for name in names:
+        if "=" in name:
+            return usage(f"--format: {name!r}: with --inventory each host's reports go to --output-dir; give format names only")
+        if name not in FORMATS:
+            return usage(f"--format: unknown format {name!r} (choose from {', '.join(sorted(FORMATS))})")
+    settings = SshSettings.from_options(options)
+    identities = [p for p in {settings.identity, *(e.identity for e in entries)} if p]
+    try:
+        settings = settings.with_secrets(bool(options.get("ask_pass")), sorted(identities), "the inventory's hosts")
+    except UsageError as exc:
+        return usage(str(exc))
+    job = Job(run_scan, names, output_dir, settings)
+    outcomes = run_with_progress(entries, job, int(options.get("jobs") or 1), sys.stderr.isatty())
+    click.echo(summary(outcomes), nl=False)
+    return exit_code(outcomes)

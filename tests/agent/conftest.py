@@ -1,0 +1,102 @@
+"""SSH fixtures: a real OpenSSH server on loopback serving this machine, its users and keys.
+
+- ``root`` logs in with a key (the tests run as root), so a scan over SSH can be compared
+  with a local scan of the same machine;
+- ``fhscan``, an unprivileged account (created if missing) with a key and a password, for
+  non-root scans, password logins and sudo (``sudo_allowed`` adds the documented sudoers line).
+"""
+from __future__ import annotations
+
+import importlib.util
+import os
+import secrets
+import shutil
+import stat
+import subprocess
+import sys
+import tempfile
+from dataclasses import dataclass
+from pathlib import Path
+from types import ModuleType
+from typing import Any, Iterator
+
+import pytest
+
+
+def _load(path: Path, name: str) -> ModuleType:
+    """tests/sshd.py, shared with the benchmarks (the tests directory is not a package)."""
+    spec = importlib.util.spec_from_file_location(name, path)
+    assert spec is not None and spec.loader is not None
+    module = importlib.util.module_from_spec(spec)
+    sys.modules[name] = module
+    spec.loader.exec_module(module)
+    return module
+
+
+_sshd = _load(Path(__file__).resolve().parents[1] / "sshd.py", "fedharden_tests_sshd")
+SFTP_SERVER, Sshd, ensure_user, keygen, set_password = (
+    _sshd.SFTP_SERVER, _sshd.Sshd, _sshd.ensure_user, _sshd.keygen, _sshd.set_password)
+
+SCAN_USER = "fhscan"
+SUDOERS = Path("/etc/sudoers.d/fedharden-test")
+SUDOERS_LINE = f"{SCAN_USER} ALL=(root) NOPASSWD: {SFTP_SERVER} -R\n"
+
+
+@dataclass(frozen=True)
+class SshServer:
+    sshd: Any
+    root_key: Path
+    user_key: Path
+    stranger_key: Path  # a key no account accepts
+    password: str
+
+    @property
+    def port(self) -> int:
+        return self.sshd.port
+
+    @property
+    def known_hosts(self) -> Path:
+        return self.sshd.known_hosts
+
+    def target(self, user: str = "root") -> str:
+        return f"{user}@127.0.0.1:{self.port}"
+
+
+@pytest.fixture(scope="session")
+def ssh_server() -> Iterator[SshServer]:
+    if os.geteuid() != 0 or not os.path.exists("/usr/sbin/sshd"):
+        pytest.fail("the SSH tests need root and openssh-server: run the suite through tests/run")
+    if not stat.S_ISCHR(os.stat("/dev/null").st_mode):
+        pytest.fail("/dev/null is not the null device (something replaced it with a file): sshd cannot work")
+    # sshd reads a user's authorized keys as that user: the directory must be traversable by all
+    # (pytest's temporary directories are private to root).
+    base = Path(tempfile.mkdtemp(prefix="fedharden-ssh-"))
+    base.chmod(0o755)
+    ensure_user(SCAN_USER)
+    password = secrets.token_urlsafe(12)
+    set_password(SCAN_USER, password)
+    server = Sshd(base / "sshd")
+    root_key, user_key = keygen(base / "root_ed25519"), keygen(base / "user_ed25519")
+    server.authorize("root", root_key)
+    server.authorize(SCAN_USER, user_key)
+    server.start()
+    try:
+        yield SshServer(server, root_key, user_key, keygen(base / "stranger_ed25519"), password)
+    finally:
+        server.stop()
+        shutil.rmtree(base, ignore_errors=True)
+
+
+@pytest.fixture
+def sudo_allowed() -> Iterator[None]:
+    """The minimal sudoers allowlist of docs/ssh.md, for the scan user, during one test."""
+    if shutil.which("sudo") is None:
+        pytest.fail("sudo is not installed: run the suite through tests/run")
+    SUDOERS.write_text(SUDOERS_LINE)
+    os.chmod(SUDOERS, 0o440)
+    check = subprocess.run(["visudo", "-c", "-f", str(SUDOERS)], capture_output=True, text=True, timeout=30)
+    assert check.returncode == 0, check.stdout + check.stderr
+    try:
+        yield
+    finally:
+        SUDOERS.unlink(missing_ok=True)

@@ -1,0 +1,99 @@
+"""``fedharden scan --inventory``: hosts in parallel against a real sshd, one report each, a
+failing host never stops the others, the exit code says whether all were scanned and compliant."""
+from __future__ import annotations
+
+import json
+import subprocess
+import sys
+from pathlib import Path
+from typing import Any
+
+from click.testing import CliRunner
+
+from agent.cli import main
+from agent.report import validation_errors
+
+FEDHARDEN = str(Path(sys.executable).with_name("fedharden"))
+
+
+def inventory(tmp_path: Path, server: Any, extra: str = "", count: int = 3) -> Path:
+    hosts = "".join(f"  - {{host: 127.0.0.1, port: {server.port}, name: h{i}}}\n" for i in range(count))
+    path = tmp_path / "hosts.yaml"
+    path.write_text(f"defaults:\n  user: root\n  identity: {server.root_key}\nhosts:\n{hosts}{extra}")
+    return path
+
+
+def scan(*args: str) -> subprocess.CompletedProcess[str]:
+    return subprocess.run([FEDHARDEN, "scan", *args], capture_output=True, text=True, timeout=300, check=False)
+
+
+def test_every_host_gets_its_report_and_a_failing_one_does_not_stop_the_others(ssh_server: Any,
+                                                                             tmp_path: Path) -> None:
+    import socket
+
+    with socket.socket() as closed:
+        closed.bind(("127.0.0.1", 0))
+        dead = closed.getsockname()[1]
+        hosts = inventory(tmp_path, ssh_server, extra=(
+            f"  - {{host: 127.0.0.1, port: {dead}, name: dead}}\n"
+            f"  - {{host: 127.0.0.1, port: {ssh_server.port}, name: stranger, identity: {ssh_server.stranger_key}}}\n"))
+        out = tmp_path / "reports"
+        out.mkdir()
+        proc = scan("--inventory", str(hosts), "--known-hosts", str(ssh_server.known_hosts), "--output-dir", str(out),
+                    "--format", "json", "--format", "csv", "--jobs", "3")
+    assert proc.returncode == 3, proc.stderr  # two hosts could not be scanned
+    assert sorted(p.name for p in out.iterdir()) == ["h0.csv", "h0.json", "h1.csv", "h1.json", "h2.csv", "h2.json"]
+    for name in ("h0", "h1", "h2"):
+        report = json.loads((out / f"{name}.json").read_text())
+        assert validation_errors(report) == [] and report["host"]["target"].startswith("ssh:root@127.0.0.1:")
+    progress = [line for line in proc.stderr.splitlines() if line.startswith("fedharden: [")]
+    assert len(progress) == 5 and progress[-1].startswith("fedharden: [5/5] ")  # plain lines: not a terminal
+    rows = {line.split()[0]: line for line in proc.stdout.splitlines()[1:-1]}
+    assert "NOT SCANNED" in rows["dead"] and "refused" in rows["dead"].lower()
+    assert "NOT SCANNED" in rows["stranger"] and "authentication failed" in rows["stranger"]
+    assert all(rows[h].split()[1] in ("compliant", "non-compliant") for h in ("h0", "h1", "h2"))
+    assert proc.stdout.splitlines()[-1].endswith("2 not scanned")
+
+
+def test_all_scanned_exit_code_follows_compliance(ssh_server: Any, tmp_path: Path) -> None:
+    out = tmp_path / "reports"
+    out.mkdir()
+    proc = scan("--inventory", str(inventory(tmp_path, ssh_server, count=2)), "--known-hosts",
+                str(ssh_server.known_hosts), "--output-dir", str(out), "--directive", "BOD-23-02")
+    fails = [json.loads((out / f"h{i}.json").read_text())["summary"]["counts"]["fail"] for i in range(2)]
+    assert proc.returncode == (1 if any(fails) else 0), proc.stderr
+
+
+def test_a_host_that_never_answers_times_out_alone(ssh_server: Any, tmp_path: Path) -> None:
+    import socket
+    import time
+
+    with socket.socket() as silent:  # accepts connections, never says a word
+        silent.bind(("127.0.0.1", 0))
+        silent.listen(8)
+        hosts = inventory(tmp_path, ssh_server, count=1, extra=(
+            f"  - {{host: 127.0.0.1, port: {silent.getsockname()[1]}, name: silent, timeout: 2}}\n"))
+        out = tmp_path / "reports"
+        out.mkdir()
+        started = time.monotonic()
+        proc = scan("--inventory", str(hosts), "--known-hosts", str(ssh_server.known_hosts), "--output-dir", str(out),
+                    "--directive", "BOD-23-02")
+        assert time.monotonic() - started < 60
+    assert proc.returncode == 3
+    assert (out / "h0.json").exists() and not (out / "silent.json").exists()
+    row = next(line for line in proc.stdout.splitlines() if line.startswith("silent"))
+    assert "NOT SCANNED" in row and "timed out" in row
+
+
+def test_usage_errors_are_one_line_and_exit_2(ssh_server: Any, tmp_path: Path) -> None:
+    hosts = inventory(tmp_path, ssh_server, count=1)
+    runner = CliRunner()
+    for args, message in [
+        (["--inventory", str(hosts)], "--inventory needs --output-dir"),
+        (["--inventory", str(hosts), "--output-dir", str(tmp_path), "--format", "json=x.json"], "format names only"),
+        (["--inventory", str(hosts), "--output-dir", str(tmp_path), "--submit"], "--submit with --ssh or --inventory"),
+        (["--inventory", str(tmp_path / "missing.yaml"), "--output-dir", str(tmp_path)], "cannot read"),
+    ]:
+        result = runner.invoke(main, ["scan", *args])
+        assert result.exit_code == 2, result.output
+        assert len(result.output.strip().splitlines()) == 1 and message in result.output
