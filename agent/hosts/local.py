@@ -1,6 +1,7 @@
 """The running system the agent is on."""
 from __future__ import annotations
 
+import socket
 import subprocess
 import sys
 from typing import Sequence

@@ -60,6 +60,34 @@ def _pathstat(attrs: Attrs) -> PathStat:
     return PathStat(attrs.kind, mode & 0o7777, attrs.uid or 0, attrs.gid or 0, attrs.size or 0)
 
 
+def _pump(channel: Any, sock: socket.socket) -> None:
+    """Copy bytes both ways between an SSH channel and a local socket until both ends close."""
+    import select
+
+    open_ends = {channel, sock}
+    try:
+        while open_ends:
+            ready, _, _ = select.select(list(open_ends), [], [], 60.0)
+            if not ready:
+                break  # nothing moved for a minute: the prober has gone
+            for end in ready:
+                data = end.recv(65536)
+                other = sock if end is channel else channel
+                if data:
+                    other.sendall(data)
+                    continue
+                open_ends.discard(end)
+                if end is channel:
+                    sock.shutdown(socket.SHUT_WR)
+                else:
+                    channel.shutdown_write()
+    except OSError:
+        pass  # either side went away; closing both below is all there is to do
+    finally:
+        channel.close()
+        sock.close()
+
+
 def parallel(jobs: list[Job[Any]]) -> Job[list[Any]]:
     """Run sub-jobs side by side: their requests share each wave."""
     results: list[Any] = [None] * len(jobs)
@@ -405,6 +433,23 @@ class SSHHost:
         if self._little_endian is None:
             self._run({"exe": self._head_job()})
         return bool(self._little_endian)
+
+    def connect(self, address: str, port: int, timeout: float) -> socket.socket:
+        """A TCP connection made *by the target* to one of its own listeners (an SSH
+        direct-tcpip channel), handed over as a local socket so TLS can be layered on it."""
+        self._tick()
+        try:
+            channel = self.connection.transport.open_channel("direct-tcpip", (address, port), ("127.0.0.1", 0),
+                                                              timeout=timeout)
+        except Exception as exc:  # paramiko.ChannelException (refused, forwarding disabled), SSHException
+            reason = getattr(exc, "text", "") or str(exc) or type(exc).__name__
+            if not self.connection.transport.is_active():
+                raise self._lost(f"connection lost: {reason}") from None
+            raise HostError(f"{address}:{port}: {reason} (from {self.name})") from None
+        ours, theirs = socket.socketpair()
+        threading.Thread(target=_pump, args=(channel, theirs), daemon=True, name=f"fedharden-tcp-{port}").start()
+        ours.settimeout(timeout)
+        return ours
 
     def sockets(self) -> list[tuple[str, str, int, str, int]]:
         self.fetch(read=[p for _, p in procfs.NET_FILES], listdir=["/proc"])  # learns the byte order too

@@ -2,6 +2,7 @@
 local scan, few round trips, command timeouts, sudo present and absent, lost connections."""
 from __future__ import annotations
 
+import socket
 import time
 from typing import Any, Callable
 
@@ -201,5 +202,24 @@ def test_the_deadline_aborts_a_scan_in_progress(ssh_server: Any) -> None:
         with pytest.raises(HostUnreachable, match="scan timed out after 3 s"):
             host.run(["sleep", "20"], timeout=30)
         assert time.monotonic() - started < 10
+    finally:
+        host.close()
+
+
+def test_connections_to_its_own_listeners_start_on_the_target(ssh_server: Any) -> None:
+    host = open_host(ssh_server, user="fhscan")
+    try:
+        sock = host.connect("127.0.0.1", ssh_server.port, 5)  # the sshd itself, reached from the target
+        try:
+            assert sock.recv(4).startswith(b"SSH-")
+        finally:
+            sock.close()
+        closed = socket.socket()
+        closed.bind(("127.0.0.1", 0))
+        try:
+            with pytest.raises(HostError, match=f"127.0.0.1:{closed.getsockname()[1]}: .* \\(from ssh:fhscan@"):
+                host.connect("127.0.0.1", closed.getsockname()[1], 5)
+        finally:
+            closed.close()
     finally:
         host.close()
