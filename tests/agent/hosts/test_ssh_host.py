@@ -2,6 +2,7 @@
 local scan, few round trips, command timeouts, sudo present and absent, lost connections."""
 from __future__ import annotations
 
+import datetime as dt
 import socket
 import time
 from typing import Any, Callable
@@ -46,8 +47,11 @@ def results(report: dict[str, Any]) -> dict[str, tuple[Any, ...]]:
 VOLATILE = {FactKey("sockets"), FactKey("mounts"), FactKey("addresses"), FactKey("modules_loaded")}
 
 
+NOW = dt.datetime(2026, 11, 26, 12, 0, tzinfo=dt.timezone.utc)  # one clock for both views (the "clock" fact)
+
+
 def every_fact(host: Any, keys: set[FactKey]) -> dict[FactKey, object]:
-    facts = gather(Context(host), keys)
+    facts = gather(Context(host, now=NOW), keys)
     return {key: facts.get(key) for key in keys}
 
 
@@ -84,8 +88,8 @@ def test_same_facts_and_results_as_a_local_scan(ssh_server: Any) -> None:
     assert [k for k, v in remote_facts.items() if isinstance(v, Unavailable)] == \
            [k for k, v in local_facts.items() if isinstance(v, Unavailable)]
 
-    local, remote = agree(ssh_server, lambda: results(Scan(LocalHost(), LIBRARY).run()),
-                          lambda host: results(Scan(host, LIBRARY).run()))
+    local, remote = agree(ssh_server, lambda: results(Scan(LocalHost(), LIBRARY, now=NOW).run()),
+                          lambda host: results(Scan(host, LIBRARY, now=NOW).run()))
     assert remote == local
     unwalked = {r.id for d in LIBRARY for r in d.requirements if WALK not in checks.needs(r.check)}
     assert {key.split("#")[0] for key in remote} == unwalked  # every requirement but the walk's
