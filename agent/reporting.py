@@ -56,7 +56,7 @@ class Backoff:
     rand: Callable[[], float] = random.random
 
     def delay(self, attempt: int) -> float:
-        return min(self.cap, self.base * (2 ** attempt)) * (0.5 + 0.5 * self.rand())
+        return float(min(self.cap, self.base * 2.0 ** attempt) * (0.5 + 0.5 * self.rand()))
 
 
 @dataclass(frozen=True)
