@@ -27,6 +27,7 @@ OPEN_READ = 1
 CHUNK = 64 * 1024  # per READ; small, as /proc/sys handlers allocate a buffer of the size asked for
 READDIRS_PER_WAVE = 8  # OpenSSH answers up to 100 names per READDIR; ask for several at once
 BURST = 16  # overlapping reads per wave for files of unknown size
+BURST_FROM = 3072  # a first read of at least this much (a page, less a record) may have more behind it
 MAX_WAVE_REQUESTS = 4000  # keep a wave well inside both sides' channel windows
 MAX_PACKET = 512 * 1024
 
@@ -200,9 +201,11 @@ def listdir_job(path: str, close: Callable[[bytes], None]) -> Job[list[tuple[str
     except SftpError as exc:
         return exc
     entries: list[tuple[str, Attrs]] = []
+    per_wave = 2  # most directories fit in one answer (the second says end): more only for big ones
     try:
         while True:
-            replies = yield [(READDIR, string(handle))] * READDIRS_PER_WAVE
+            replies = yield [(READDIR, string(handle))] * per_wave
+            per_wave = READDIRS_PER_WAVE
             for reply in replies:
                 if is_eof(reply):
                     return [(n, a) for n, a in entries if n not in (".", "..")]
@@ -223,8 +226,8 @@ def read_plan(pos: int, size: int | None, stride: int, burst: int, limit: int) -
     if size:
         want = min(size, limit + 1)
         return [(o, min(CHUNK, want - o)) for o in range(pos, want, CHUNK)] + [(max(pos, want), CHUNK)]
-    if stride < 512:
-        return [(pos, CHUNK)]
+    if stride < BURST_FROM // 2:
+        return [(pos, CHUNK)]  # a short first read: most likely the whole file, confirm end-of-file
     return [(pos + i * stride, CHUNK) for i in range(burst)]
 
 
