@@ -97,3 +97,36 @@ def test_usage_errors_are_one_line_and_exit_2(ssh_server: Any, tmp_path: Path) -
         result = runner.invoke(main, ["scan", *args])
         assert result.exit_code == 2, result.output
         assert len(result.output.strip().splitlines()) == 1 and message in result.output
+
+
+def test_a_progress_bar_on_a_terminal(ssh_server: Any, tmp_path: Path) -> None:
+    import os
+    import select
+
+    out = tmp_path / "reports"
+    out.mkdir()
+    primary, secondary = os.openpty()  # standard error is a terminal: the bar, not plain lines
+    proc = subprocess.Popen([FEDHARDEN, "scan", "--inventory", str(inventory(tmp_path, ssh_server, count=2)),
+                             "--known-hosts", str(ssh_server.known_hosts), "--output-dir", str(out),
+                             "--directive", "BOD-23-02"], stdout=subprocess.PIPE, stderr=secondary, text=True)
+    os.close(secondary)
+    shown = b""
+    deadline = 120
+    while deadline > 0:
+        ready, _, _ = select.select([primary], [], [], 1)
+        deadline -= 1
+        if ready:
+            try:
+                chunk = os.read(primary, 4096)
+            except OSError:  # the other end closed
+                break
+            if not chunk:
+                break
+            shown += chunk
+        elif proc.poll() is not None:
+            break
+    stdout, _ = proc.communicate(timeout=60)
+    os.close(primary)
+    assert proc.returncode in (0, 1)
+    assert b"scanning" in shown and b"2/2" in shown and b"fedharden: [" not in shown
+    assert stdout.splitlines()[-1].startswith("2 hosts: ")
