@@ -139,6 +139,7 @@ def run_with_progress(entries: Sequence[Entry], job: Job, jobs: int, terminal: b
     """A progress bar on a terminal, else one plain line per host as it finishes (stderr)."""
     outcomes: list[Outcome] = []
     if terminal:
+        bar: Any
         with click.progressbar(length=len(entries), label="scanning", file=sys.stderr, show_pos=True,
                                item_show_func=lambda o: o.entry.name if o else "") as bar:
             for outcome in scan_all(entries, job, jobs):

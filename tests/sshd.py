@@ -40,6 +40,7 @@ class Sshd:
     directory: Path
     port: int = 0
     process: subprocess.Popen[bytes] | None = None
+    sftp_subsystem: bool = True  # False: a server without "Subsystem sftp", as some hardened ones are
     host_key: Path = field(init=False)
     known_hosts: Path = field(init=False)
 
@@ -78,7 +79,7 @@ class Sshd:
             "MaxStartups 200:30:400",
             "MaxSessions 64",
             "LogLevel ERROR",
-            f"Subsystem sftp {SFTP_SERVER}",
+            f"Subsystem sftp {SFTP_SERVER}" if self.sftp_subsystem else "",
             "",
         ]))
         return path

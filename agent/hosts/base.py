@@ -76,7 +76,8 @@ class Host(Protocol):
         ...
 
     def prefetch(self, paths: Sequence[str]) -> None:
-        """A hint that these files will be read: remote hosts fetch them in one batch."""
+        """A hint that these paths will be read (files) or listed (directories): a remote
+        host fetches them, their metadata and link targets in one batch."""
         ...
 
     def run(self, argv: Sequence[str], timeout: float = 10.0) -> CommandResult:

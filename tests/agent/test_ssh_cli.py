@@ -142,3 +142,27 @@ def test_usage_errors(args: list[str], message: str) -> None:
     result = run(*args)
     assert result.exit_code == 2
     assert message in one_line(result.output)
+
+
+def test_a_key_held_by_the_ssh_agent(ssh_server: Any, tmp_path: Path) -> None:
+    import os
+    import time
+
+    sock = tmp_path / "agent.sock"
+    agent = subprocess.Popen(["ssh-agent", "-D", "-a", str(sock)], stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+    try:
+        for _ in range(100):  # bounded wait for the agent's socket
+            if sock.exists():
+                break
+            time.sleep(0.05)
+        env = {**os.environ, "SSH_AUTH_SOCK": str(sock), "HOME": str(tmp_path)}  # no ~/.ssh keys to fall back on
+        subprocess.run(["ssh-add", "-q", str(ssh_server.root_key)], env=env, check=True, timeout=30,
+                       capture_output=True)
+        proc = subprocess.run([FEDHARDEN, "scan", "--ssh", ssh_server.target("root"), "--known-hosts",
+                               str(ssh_server.known_hosts), "--format", "json", "--directive", "BOD-23-02"],
+                              env=env, capture_output=True, text=True, timeout=120, check=False)
+        assert proc.returncode in (0, 1), proc.stderr
+        assert json.loads(proc.stdout)["host"]["target"] == f"ssh:root@127.0.0.1:{ssh_server.port}"
+    finally:
+        agent.terminate()
+        agent.wait(timeout=10)

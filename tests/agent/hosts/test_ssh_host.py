@@ -4,7 +4,9 @@ from __future__ import annotations
 
 import datetime as dt
 import socket
+import sys
 import time
+from pathlib import Path
 from typing import Any, Callable
 
 import pytest
@@ -18,6 +20,8 @@ from agent.hosts.sshconnect import ConnectOptions, Credentials, Target, connect
 from agent.scan import Scan
 from checks.facts import FactKey, Unavailable
 from directives import load_library
+
+Sshd = sys.modules["fedharden_tests_sshd"].Sshd  # loaded by tests/agent/conftest.py
 
 LIBRARY = load_library()
 ALL_KEYS: set[FactKey] = set()
@@ -227,3 +231,21 @@ def test_connections_to_its_own_listeners_start_on_the_target(ssh_server: Any) -
             closed.close()
     finally:
         host.close()
+
+
+def test_a_server_without_the_sftp_subsystem(ssh_server: Any, tmp_path: Path) -> None:
+    """The sftp-server program is started directly when the subsystem is not configured."""
+    plain = Sshd(tmp_path / "sshd", sftp_subsystem=False)
+    plain.authorize("root", ssh_server.root_key)  # root: pytest's temporary directory is private to it
+    plain.start()
+    try:
+        conn = connect(Target("127.0.0.1", plain.port, "root"),
+                       Credentials(identity=str(ssh_server.root_key), use_agent=False, look_for_keys=False),
+                       ConnectOptions(known_hosts=str(plain.known_hosts), timeout=10))
+        host = SSHHost(conn)
+        try:
+            assert host.read("/etc/hostname") == LocalHost().read("/etc/hostname")
+        finally:
+            host.close()
+    finally:
+        plain.stop()
