@@ -8,7 +8,7 @@
   concurrency): total wall time and round trips per host.
 
 Logins: ``root`` with a key, and an unprivileged account with the documented sudoers line
-(added for the run and removed after) — the deployment docs/ssh.md recommends.
+(both created for the run and removed after) — the deployment docs/ssh.md recommends.
 Needs root (sshd, the account, sudoers). Usage: .venv/bin/python benchmarks/ssh.py [--runs N]
 -> benchmarks/results/ssh.json
 """
@@ -33,8 +33,6 @@ REPO = HERE.parent
 FEDHARDEN = str(Path(sys.executable).with_name("fedharden"))
 TARGET_S = 1.5
 INVENTORY_HOSTS = 50
-SCAN_USER = "fhscan"
-SUDOERS = Path("/etc/sudoers.d/fedharden-bench")
 
 
 def load_sshd_helper() -> Any:
@@ -125,31 +123,30 @@ def main() -> None:
     library = load_library()
     work = Path(tempfile.mkdtemp(prefix="fedharden-ssh-bench-"))
     work.chmod(0o755)
-    sshd.ensure_user(SCAN_USER)
-    sshd.set_password(SCAN_USER, os.urandom(12).hex())  # unlocks the account; never used
+    user = sshd.temporary_user(os.urandom(12).hex())  # the password unlocks the account; never used
     server = sshd.Sshd(work / "sshd")
     key = sshd.keygen(work / "id_ed25519")
     server.authorize("root", key)
-    server.authorize(SCAN_USER, key)
-    SUDOERS.write_text(f"{SCAN_USER} ALL=(root) NOPASSWD: {sshd.SFTP_SERVER} -R\n")
-    SUDOERS.chmod(0o440)
-    server.start()
+    server.authorize(user, key)
+    sudoers = sshd.sudoers_file(user)
     try:
+        server.start()
         local = median_of(args.runs, lambda: local_scan(library))
         root = median_of(args.runs, lambda: ssh_scan(library, Target("127.0.0.1", server.port, "root"), key,
                                                      server.known_hosts, sudo=False))
-        scanner = median_of(args.runs, lambda: ssh_scan(library, Target("127.0.0.1", server.port, SCAN_USER), key,
+        scanner = median_of(args.runs, lambda: ssh_scan(library, Target("127.0.0.1", server.port, user), key,
                                                         server.known_hosts, sudo=True))
         base = [FEDHARDEN, "scan", "--identity", str(key), "--known-hosts", str(server.known_hosts), "--format",
                 f"json={work / 'one.json'}"]
         cli_local = statistics.median(command([FEDHARDEN, "scan", "--format", f"json={work / 'l.json'}"])
                                       for _ in range(args.runs))
-        cli_ssh = statistics.median(command([*base, "--ssh", f"{SCAN_USER}@127.0.0.1:{server.port}", "--sudo"])
+        cli_ssh = statistics.median(command([*base, "--ssh", f"{user}@127.0.0.1:{server.port}", "--sudo"])
                                     for _ in range(args.runs))
-        fleet = inventory_run(server, key, work, SCAN_USER, sudo=True)
+        fleet = inventory_run(server, key, work, user, sudo=True)
     finally:
         server.stop()
-        SUDOERS.unlink(missing_ok=True)
+        sudoers.unlink(missing_ok=True)
+        sshd.remove_user(user)
         shutil.rmtree(work, ignore_errors=True)
     result = {
         "what": "every shipped directive over SSH to a real sshd on loopback serving this machine",

@@ -7,6 +7,7 @@ from __future__ import annotations
 
 import os
 import pwd
+import secrets
 import shutil
 import socket
 import subprocess
@@ -114,18 +115,27 @@ class Sshd:
         self.process = None
 
 
-def ensure_user(name: str) -> pwd.struct_passwd:
-    """A local account for logging in over SSH (created once, without a home directory)."""
-    try:
-        return pwd.getpwnam(name)
-    except KeyError:
-        subprocess.run(["useradd", "--system", "--no-create-home", "--shell", "/bin/sh", name], check=True,
-                       timeout=30)
-        return pwd.getpwnam(name)
-
-
-def set_password(name: str, password: str) -> None:
+def temporary_user(password: str) -> str:
+    """A new local account of its own for one test session or benchmark run (several may run on
+    one machine at once), with a password and /bin/sh, without a home directory."""
+    name = "fh" + secrets.token_hex(4)
+    subprocess.run(["useradd", "--system", "--no-create-home", "--shell", "/bin/sh", name], check=True, timeout=30)
     subprocess.run(["chpasswd"], input=f"{name}:{password}\n".encode(), check=True, timeout=30)
+    pwd.getpwnam(name)
+    return name
+
+
+def remove_user(name: str) -> None:
+    # -f: sessions of the just-stopped server may still be exiting
+    subprocess.run(["userdel", "-f", name], check=False, timeout=30, capture_output=True)
+
+
+def sudoers_file(user: str) -> Path:
+    """The documented one-line allowlist (docs/ssh.md) for this account; remove it afterwards."""
+    path = Path(f"/etc/sudoers.d/fedharden-{user}")
+    path.write_text(f"{user} ALL=(root) NOPASSWD: {SFTP_SERVER} -R\n")
+    path.chmod(0o440)
+    return path
 
 
 def sudo_available() -> bool:

@@ -2,8 +2,9 @@
 
 - ``root`` logs in with a key (the tests run as root), so a scan over SSH can be compared
   with a local scan of the same machine;
-- ``fhscan``, an unprivileged account (created if missing) with a key and a password, for
-  non-root scans, password logins and sudo (``sudo_allowed`` adds the documented sudoers line).
+- ``user``, an unprivileged account of this test session (created, and removed at the end)
+  with a key and a password, for non-root scans, password logins and sudo (``sudo_allowed``
+  adds the documented sudoers line).
 """
 from __future__ import annotations
 
@@ -34,12 +35,9 @@ def _load(path: Path, name: str) -> ModuleType:
 
 
 _sshd = _load(Path(__file__).resolve().parents[1] / "sshd.py", "fedharden_tests_sshd")
-SFTP_SERVER, Sshd, ensure_user, keygen, set_password = (
-    _sshd.SFTP_SERVER, _sshd.Sshd, _sshd.ensure_user, _sshd.keygen, _sshd.set_password)
+Sshd, keygen, temporary_user, remove_user, sudoers_file = (
+    _sshd.Sshd, _sshd.keygen, _sshd.temporary_user, _sshd.remove_user, _sshd.sudoers_file)
 
-SCAN_USER = "fhscan"
-SUDOERS = Path("/etc/sudoers.d/fedharden-test")
-SUDOERS_LINE = f"{SCAN_USER} ALL=(root) NOPASSWD: {SFTP_SERVER} -R\n"
 
 
 @dataclass(frozen=True)
@@ -49,6 +47,7 @@ class SshServer:
     user_key: Path
     stranger_key: Path  # a key no account accepts
     password: str
+    user: str
 
     @property
     def port(self) -> int:
@@ -72,31 +71,30 @@ def ssh_server() -> Iterator[SshServer]:
     # (pytest's temporary directories are private to root).
     base = Path(tempfile.mkdtemp(prefix="fedharden-ssh-"))
     base.chmod(0o755)
-    ensure_user(SCAN_USER)
     password = secrets.token_urlsafe(12)
-    set_password(SCAN_USER, password)
+    user = temporary_user(password)
     server = Sshd(base / "sshd")
     root_key, user_key = keygen(base / "root_ed25519"), keygen(base / "user_ed25519")
     server.authorize("root", root_key)
-    server.authorize(SCAN_USER, user_key)
-    server.start()
+    server.authorize(user, user_key)
     try:
-        yield SshServer(server, root_key, user_key, keygen(base / "stranger_ed25519"), password)
+        server.start()
+        yield SshServer(server, root_key, user_key, keygen(base / "stranger_ed25519"), password, user)
     finally:
         server.stop()
+        remove_user(user)
         shutil.rmtree(base, ignore_errors=True)
 
 
 @pytest.fixture
-def sudo_allowed() -> Iterator[None]:
+def sudo_allowed(ssh_server: SshServer) -> Iterator[None]:
     """The minimal sudoers allowlist of docs/ssh.md, for the scan user, during one test."""
     if shutil.which("sudo") is None:
         pytest.fail("sudo is not installed: run the suite through tests/run")
-    SUDOERS.write_text(SUDOERS_LINE)
-    os.chmod(SUDOERS, 0o440)
-    check = subprocess.run(["visudo", "-c", "-f", str(SUDOERS)], capture_output=True, text=True, timeout=30)
-    assert check.returncode == 0, check.stdout + check.stderr
+    path = sudoers_file(ssh_server.user)
     try:
+        check = subprocess.run(["visudo", "-c", "-f", str(path)], capture_output=True, text=True, timeout=30)
+        assert check.returncode == 0, check.stdout + check.stderr
         yield
     finally:
-        SUDOERS.unlink(missing_ok=True)
+        path.unlink(missing_ok=True)

@@ -86,7 +86,7 @@ def test_bad_credentials(ssh_server: Any) -> None:
 
 
 def test_password_login_and_a_wrong_password(ssh_server: Any) -> None:
-    base = ["--ssh", ssh_server.target("fhscan"), "--known-hosts", str(ssh_server.known_hosts), "--ask-pass",
+    base = ["--ssh", ssh_server.target(ssh_server.user), "--known-hosts", str(ssh_server.known_hosts), "--ask-pass",
             "--format", "json", "--directive", "BOD-23-02"]
     good = run(*base, input=ssh_server.password + "\n")
     assert good.exit_code in (0, 1), good.output

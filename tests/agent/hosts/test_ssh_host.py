@@ -35,6 +35,7 @@ ALL_KEYS.discard(WALK)
 
 
 def open_host(server: Any, user: str = "root", key: Any = None, sudo: bool = False, **kwargs: Any) -> SSHHost:
+    """A connection as root (its key) or as the session's scan account (its key)."""
     conn = connect(Target("127.0.0.1", server.port, user),
                    Credentials(identity=str(key or (server.root_key if user == "root" else server.user_key)),
                                use_agent=False, look_for_keys=False),
@@ -113,7 +114,7 @@ def test_a_full_scan_takes_few_round_trips(ssh_server: Any) -> None:
 
 
 def test_primitives_and_their_errors(ssh_server: Any) -> None:
-    host = open_host(ssh_server, user="fhscan")
+    host = open_host(ssh_server, user=ssh_server.user)
     try:
         assert host.read("/etc/hostname") == LocalHost().read("/etc/hostname")
         assert host.stat("/etc/passwd") == LocalHost().stat("/etc/passwd")
@@ -126,7 +127,7 @@ def test_primitives_and_their_errors(ssh_server: Any) -> None:
             host.read("/etc")
         big = "/var/lib/dpkg/status"  # several 64 KiB chunks
         assert host.read(big) == LocalHost().read(big)
-        assert host.run(["id", "-un"]).stdout == "fhscan\n"
+        assert host.run(["id", "-un"]).stdout == f"{ssh_server.user}\n"
         with pytest.raises(HostError, match="no-such-command: command not found"):
             host.run(["no-such-command"])
     finally:
@@ -163,7 +164,7 @@ def test_a_command_that_outlives_its_timeout(ssh_server: Any) -> None:
 
 
 def test_sudo_present_reads_what_only_root_can(ssh_server: Any, sudo_allowed: None) -> None:
-    host = open_host(ssh_server, user="fhscan", sudo=True)
+    host = open_host(ssh_server, user=ssh_server.user, sudo=True)
     try:
         assert host.warnings == []
         assert host.read("/etc/shadow") == LocalHost().read("/etc/shadow")
@@ -179,7 +180,7 @@ def test_sudo_present_reads_what_only_root_can(ssh_server: Any, sudo_allowed: No
     ("sudo", "password is required"),  # installed, but this user has no sudoers entry
 ])
 def test_sudo_absent_degrades_to_errors_with_the_reason(ssh_server: Any, sudo_command: str, reason: str) -> None:
-    host = open_host(ssh_server, user="fhscan", sudo=True, sudo_command=sudo_command)
+    host = open_host(ssh_server, user=ssh_server.user, sudo=True, sudo_command=sudo_command)
     try:
         assert len(host.warnings) == 1 and reason in host.warnings[0]
         with pytest.raises(PermissionDenied, match=f"/etc/shadow: permission denied \\(sudo unavailable: .*{reason}"):
@@ -204,7 +205,7 @@ def test_a_lost_connection_ends_the_scan_not_one_fact(ssh_server: Any) -> None:
 
 
 def test_the_deadline_aborts_a_scan_in_progress(ssh_server: Any) -> None:
-    host = open_host(ssh_server, user="fhscan", deadline=3)
+    host = open_host(ssh_server, user=ssh_server.user, deadline=3)
     try:
         started = time.monotonic()
         with pytest.raises(HostUnreachable, match="scan timed out after 3 s"):
@@ -215,7 +216,7 @@ def test_the_deadline_aborts_a_scan_in_progress(ssh_server: Any) -> None:
 
 
 def test_connections_to_its_own_listeners_start_on_the_target(ssh_server: Any) -> None:
-    host = open_host(ssh_server, user="fhscan")
+    host = open_host(ssh_server, user=ssh_server.user)
     try:
         sock = host.connect("127.0.0.1", ssh_server.port, 5)  # the sshd itself, reached from the target
         try:
@@ -225,7 +226,7 @@ def test_connections_to_its_own_listeners_start_on_the_target(ssh_server: Any) -
         closed = socket.socket()
         closed.bind(("127.0.0.1", 0))
         try:
-            with pytest.raises(HostError, match=f"127.0.0.1:{closed.getsockname()[1]}: .* \\(from ssh:fhscan@"):
+            with pytest.raises(HostError, match=f"127.0.0.1:{closed.getsockname()[1]}: .* \\(from ssh:{ssh_server.user}@"):
                 host.connect("127.0.0.1", closed.getsockname()[1], 5)
         finally:
             closed.close()
