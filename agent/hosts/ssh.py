@@ -296,6 +296,8 @@ class SSHHost:
         """NotFound when what is known of the parent says so: its listing lacks the name, or
         the parent itself does not exist or is not a directory (ENOENT and ENOTDIR alike)."""
         directory, name = _parent(path)
+        if not name:
+            return None  # "/" has no parent listing to consult
         listing = self._dir.get(directory)
         parent = self._stat.get(directory)
         if (isinstance(listing, list) and name not in listing) or isinstance(listing, NotFound) \

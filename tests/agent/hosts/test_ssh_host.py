@@ -119,6 +119,8 @@ def test_primitives_and_their_errors(ssh_server: Any) -> None:
         assert host.read("/etc/hostname") == LocalHost().read("/etc/hostname")
         assert host.stat("/etc/passwd") == LocalHost().stat("/etc/passwd")
         assert host.listdir("/etc/ssh") == LocalHost().listdir("/etc/ssh")
+        host.listdir("/")
+        assert host.stat("/") == LocalHost().stat("/") and host.stat("/etc/") == LocalHost().stat("/etc/")
         with pytest.raises(NotFound, match="/nonexistent/file: no such file"):
             host.read("/nonexistent/file")
         with pytest.raises(PermissionDenied, match="/etc/shadow: permission denied .*--sudo"):
