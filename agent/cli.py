@@ -19,6 +19,7 @@ EXIT_OK, EXIT_FAIL, EXIT_USAGE, EXIT_INCOMPLETE = 0, 1, 2, 3
 
 # Subcommands whose modules are heavy (HTTP clients, web stack) load only when invoked.
 LAZY_COMMANDS: dict[str, str] = {"feeds": "agent.feeds.cli:feeds"}
+LAZY_COMMANDS["collector"] = "collectors.cli:collector"
 
 
 class LazyGroup(click.Group):

@@ -1,0 +1,60 @@
+"""Administration: agencies, enrollment secrets and tokens (used by the CLI, on the database)."""
+from __future__ import annotations
+
+from typing import Any
+
+import sqlalchemy as sa
+from sqlalchemy.engine import Connection
+
+from collectors import Conflict, ConfigError, NotFound
+from collectors.auth import ENROLL, create_token, now
+from collectors.models import agencies, hosts, tokens
+
+
+def agency_id(conn: Connection, code: str) -> int:
+    row = conn.execute(sa.select(agencies.c.id).where(agencies.c.code == code)).first()
+    if row is None:
+        raise NotFound(f"unknown agency {code!r}")
+    return int(row.id)
+
+
+def add_agency(conn: Connection, code: str, name: str) -> int:
+    if not code or len(code) > 50 or not all(c.isalnum() or c in "-_." for c in code):
+        raise ConfigError(f"agency code {code!r}: use 1-50 letters, digits, '-', '_' or '.'")
+    if conn.execute(sa.select(agencies.c.id).where(agencies.c.code == code)).first():
+        raise Conflict(f"agency {code!r} already exists")
+    return int(conn.execute(agencies.insert().values(code=code, name=name or code, created_at=now()))
+               .inserted_primary_key[0])
+
+
+def ensure_agency(conn: Connection, code: str, name: str = "") -> int:
+    row = conn.execute(sa.select(agencies.c.id).where(agencies.c.code == code)).first()
+    return int(row.id) if row else add_agency(conn, code, name)
+
+
+def list_agencies(conn: Connection) -> list[dict[str, Any]]:
+    counts = dict(conn.execute(sa.select(hosts.c.agency_id, sa.func.count()).group_by(hosts.c.agency_id)).all())
+    return [{"code": r.code, "name": r.name, "hosts": counts.get(r.id, 0)}
+            for r in conn.execute(sa.select(agencies).order_by(agencies.c.code))]
+
+
+def issue(conn: Connection, role: str, agency: str | None, name: str) -> tuple[int, str]:
+    if role in ("national", "admin") and agency:
+        raise ConfigError(f"a {role} token is not bound to an agency; drop --agency")
+    return create_token(conn, role, agency_id=agency_id(conn, agency) if agency else None, name=name)
+
+
+def enrollment_secret(conn: Connection, agency: str, name: str) -> tuple[int, str]:
+    return create_token(conn, ENROLL, agency_id=agency_id(conn, agency), name=name)
+
+
+def list_tokens(conn: Connection) -> list[dict[str, Any]]:
+    rows = conn.execute(
+        sa.select(tokens.c.id, tokens.c.role, agencies.c.code, hosts.c.host_id, tokens.c.name,
+                  tokens.c.created_at, tokens.c.revoked_at)
+        .select_from(tokens.outerjoin(agencies, agencies.c.id == tokens.c.agency_id)
+                     .outerjoin(hosts, hosts.c.id == tokens.c.host_pk))
+        .order_by(tokens.c.id))
+    return [{"id": r.id, "role": r.role, "agency": r.code, "host": r.host_id, "name": r.name,
+             "created_at": r.created_at.isoformat() + "Z",
+             "revoked_at": r.revoked_at.isoformat() + "Z" if r.revoked_at else None} for r in rows]

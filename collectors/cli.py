@@ -1,0 +1,260 @@
+"""``fedharden collector ...``: serve, migrate, and administration on the database.
+
+Imports only click at module level; the collector stack (an extra) loads inside the group, so
+without it the command prints how to install it and exits 2.
+"""
+from __future__ import annotations
+
+import importlib
+import json
+import os
+import sys
+from typing import Any, Callable
+
+import click
+
+EXTRA_HINT = "the collector needs its extra: pip install 'fedharden[collector]'"
+STACK = ("fastapi", "uvicorn", "sqlalchemy", "alembic", "psycopg")
+DB_ENV = "FEDHARDEN_COLLECTOR_DB"
+EXIT_USAGE = 2
+
+
+def fail(message: str) -> None:
+    click.echo(f"fedharden: {message}", err=True)
+    sys.exit(EXIT_USAGE)
+
+
+def _database(url: str | None) -> Any:
+    from collectors.storage import DEFAULT_DB, Database
+
+    return Database(url or os.environ.get(DB_ENV) or DEFAULT_DB, pool_size=2)
+
+
+def db_option(f: Callable[..., Any]) -> Callable[..., Any]:
+    return click.option("--db", "db_url", metavar="URL",
+                        help=f"sqlite:///PATH (default: ./fedharden-collector.sqlite3) or postgresql://...; "
+                             f"or ${DB_ENV}.")(f)
+
+
+def guarded(f: Callable[..., Any]) -> Callable[..., Any]:
+    """The CLI boundary: a collector or database error is one line and exit 2, never a traceback."""
+    import functools
+
+    @functools.wraps(f)
+    def run(*args: Any, **kwargs: Any) -> Any:
+        from sqlalchemy.exc import SQLAlchemyError
+
+        from collectors import CollectorError
+        from collectors.storage import redact
+
+        try:
+            return f(*args, **kwargs)
+        except CollectorError as exc:
+            fail(str(exc))
+        except SQLAlchemyError as exc:
+            url = kwargs.get("db_url") or os.environ.get(DB_ENV) or ""
+            detail = str(getattr(exc, "orig", None) or exc).strip().splitlines()[0]
+            fail(f"database {redact(url) if url else ''}: {detail}".replace(" :", ":"))
+
+    return run
+
+
+@click.group()
+def collector() -> None:
+    """The central collector: ingest reports, roll up progress, federate upstream."""
+    for module in STACK:
+        try:
+            importlib.import_module(module)
+        except ImportError:
+            fail(EXTRA_HINT)
+
+
+@collector.command()
+@db_option
+@guarded
+def migrate(db_url: str | None) -> None:
+    """Create or upgrade the database schema (idempotent)."""
+    before, after = _database(db_url).migrate()
+    click.echo(f"schema at {after}" + (f" (was {before or 'empty'})" if before != after else " (nothing to do)"))
+
+
+@collector.command()
+@db_option
+@click.option("--host", default="127.0.0.1", show_default=True, help="Address to listen on.")
+@click.option("--port", default=8600, show_default=True, type=click.IntRange(0, 65535))
+@click.option("--workers", default=1, show_default=True, type=click.IntRange(1, 64),
+              help="Processes; use several on PostgreSQL, one on SQLite.")
+@click.option("--tls-cert", type=click.Path(exists=True, dir_okay=False), help="Serve HTTPS with this certificate (PEM).")
+@click.option("--tls-key", type=click.Path(exists=True, dir_okay=False), help="... and this private key (PEM).")
+@click.option("--max-body", default=16 * 1024 * 1024, show_default=True, type=click.IntRange(1024),
+              help="Largest accepted request body in bytes (413 above).")
+@click.option("--snapshot-interval", default=300.0, show_default=True, type=float,
+              help="Seconds between daily-history snapshots (0: off).")
+@click.option("--upstream", metavar="URL", help="National collector to forward this agency's rollups to.")
+@click.option("--upstream-token-file", type=click.Path(exists=True, dir_okay=False),
+              help="File holding the token the national collector issued to this agency "
+                   "(or $FEDHARDEN_UPSTREAM_TOKEN).")
+@click.option("--upstream-agency", metavar="CODE", help="Local agency whose rollups go upstream (default: the only one).")
+@click.option("--upstream-interval", default=300.0, show_default=True, type=float,
+              help="Forward at least this often (seconds); changes go within a few seconds.")
+@click.option("--log-level", default="info", show_default=True,
+              type=click.Choice(["critical", "error", "warning", "info", "debug"]))
+@guarded
+def serve(db_url: str | None, host: str, port: int, workers: int, tls_cert: str | None, tls_key: str | None,
+          max_body: int, snapshot_interval: float, upstream: str | None, upstream_token_file: str | None,
+          upstream_agency: str | None, upstream_interval: float, log_level: str) -> None:
+    """Serve the collector API (loopback by default; HTTPS with --tls-cert and --tls-key)."""
+    import uvicorn
+
+    from collectors import ConfigError
+    from collectors.app import Settings, upstream_agency as check_agency
+    from collectors.storage import redact
+
+    if bool(tls_cert) != bool(tls_key):
+        raise ConfigError("--tls-cert and --tls-key go together")
+    token = os.environ.get("FEDHARDEN_UPSTREAM_TOKEN")
+    if upstream_token_file:
+        with open(upstream_token_file, encoding="utf-8") as fh:
+            token = fh.read().strip()
+    if upstream and not token:
+        raise ConfigError("--upstream needs a token: --upstream-token-file or $FEDHARDEN_UPSTREAM_TOKEN")
+    db = _database(db_url)
+    if db.is_sqlite and workers > 1:
+        raise ConfigError("--workers above 1 needs PostgreSQL (SQLite has one writer)")
+    db.migrate()  # once here, so workers start on a ready schema
+    if upstream:
+        check_agency(db, upstream_agency)
+    db.dispose()
+    settings = Settings(db=db.url, max_body=max_body, snapshot_interval=snapshot_interval, upstream=upstream,
+                        upstream_token=token, upstream_agency=upstream_agency, upstream_interval=upstream_interval,
+                        migrate=False, pool_size=10 if workers == 1 else max(4, 20 // workers))
+    os.environ.update(settings.to_env())
+    scheme = "https" if tls_cert else "http"
+    click.echo(f"fedharden collector on {scheme}://{host}:{port} (database {redact(db.url)}, "
+               f"{workers} worker{'s' if workers > 1 else ''})", err=True)
+    uvicorn.run("collectors.app:app_from_env", factory=True, host=host, port=port, workers=workers,
+                ssl_certfile=tls_cert, ssl_keyfile=tls_key, log_level=log_level, access_log=False,
+                server_header=False, timeout_graceful_shutdown=10)
+
+
+@collector.command()
+@db_option
+@guarded
+def snapshot(db_url: str | None) -> None:
+    """Record today's rollups in the daily history now (serve does it every few minutes)."""
+    from collectors.rollups import snapshot as take
+
+    click.echo(f"recorded {take(_database(db_url))} requirement rows for today")
+
+
+@collector.group()
+def agency() -> None:
+    """Agencies whose hosts report here."""
+
+
+@agency.command("add")
+@click.argument("code")
+@click.option("--name", default="", help="Full name (default: the code).")
+@db_option
+@guarded
+def agency_add(code: str, name: str, db_url: str | None) -> None:
+    """Add an agency (CODE: letters, digits, '-', '_', '.')."""
+    from collectors.admin import add_agency
+
+    db = _database(db_url)
+    db.migrate()
+    with db.write() as conn:
+        add_agency(conn, code, name)
+    click.echo(f"agency {code} added")
+
+
+@agency.command("list")
+@click.option("--json", "as_json", is_flag=True)
+@db_option
+@guarded
+def agency_list(as_json: bool, db_url: str | None) -> None:
+    from collectors.admin import list_agencies
+
+    with _database(db_url).read() as conn:
+        rows = list_agencies(conn)
+    if as_json:
+        click.echo(json.dumps(rows, indent=2))
+        return
+    for r in rows:
+        click.echo(f"{r['code']:<16} {r['hosts']:>7} hosts  {r['name']}")
+
+
+@collector.group()
+def token() -> None:
+    """Tokens by role (agent, soc, national, admin) and agency enrollment secrets."""
+
+
+def _show_once(token_id: int, secret: str, what: str) -> None:
+    click.echo(f"{what} {token_id} created; it is shown only this once:", err=True)
+    click.echo(secret)
+
+
+@token.command("create")
+@click.option("--role", required=True, type=click.Choice(["soc", "national", "admin"]),
+              help="soc reads one agency; national reads every agency's rollups; admin everything. "
+                   "Agent tokens come from enrollment.")
+@click.option("--agency", metavar="CODE", help="The agency of a soc token.")
+@click.option("--name", default="", help="Who or what holds it.")
+@db_option
+@guarded
+def token_create(role: str, agency: str | None, name: str, db_url: str | None) -> None:
+    """Create a token and print it once (only its hash is stored)."""
+    from collectors import ConfigError
+    from collectors.admin import issue
+
+    if role == "soc" and not agency:
+        raise ConfigError("--role soc needs --agency")
+    with _database(db_url).write() as conn:
+        token_id, secret = issue(conn, role, agency, name)
+    _show_once(token_id, secret, f"{role} token")
+
+
+@token.command("enrollment")
+@click.option("--agency", metavar="CODE", required=True)
+@click.option("--name", default="", help="Where it is used (e.g. the deployment that carries it).")
+@db_option
+@guarded
+def token_enrollment(agency: str, name: str, db_url: str | None) -> None:
+    """Create an agency's enrollment secret: hosts POST it to /api/v1/enroll to get their agent token."""
+    from collectors.admin import enrollment_secret
+
+    with _database(db_url).write() as conn:
+        token_id, secret = enrollment_secret(conn, agency, name)
+    _show_once(token_id, secret, "enrollment secret")
+
+
+@token.command("list")
+@click.option("--json", "as_json", is_flag=True)
+@db_option
+@guarded
+def token_list(as_json: bool, db_url: str | None) -> None:
+    """Tokens without their secrets."""
+    from collectors.admin import list_tokens
+
+    with _database(db_url).read() as conn:
+        rows = list_tokens(conn)
+    if as_json:
+        click.echo(json.dumps(rows, indent=2))
+        return
+    for r in rows:
+        state = f"revoked {r['revoked_at']}" if r["revoked_at"] else "active"
+        scope = r["host"] or r["agency"] or "-"
+        click.echo(f"{r['id']:>6}  {r['role']:<8} {scope:<34} {state:<28} {r['name']}")
+
+
+@token.command("revoke")
+@click.argument("token_id", type=int)
+@db_option
+@guarded
+def token_revoke(token_id: int, db_url: str | None) -> None:
+    """Revoke a token or enrollment secret by id (see `token list`)."""
+    from collectors.auth import revoke_token
+
+    with _database(db_url).write() as conn:
+        revoke_token(conn, token_id)
+    click.echo(f"token {token_id} revoked")

@@ -1,0 +1,177 @@
+"""Federation: an agency collector forwards its rollups to a national collector.
+
+The payload is the agency's counters (per directive, requirement and due date, and hosts per
+directive), never host-level detail. The national collector stores them as the agency's
+``FEDERATED_SHARD`` counter rows, so its rollups, side-by-side view and daily history treat a
+federated agency like a local one.
+"""
+from __future__ import annotations
+
+import hashlib
+import json
+import logging
+import threading
+from typing import Any, Callable
+
+import sqlalchemy as sa
+from sqlalchemy.engine import Connection
+
+from collectors import BadRequest, UpstreamError
+from collectors.auth import Principal, now
+from collectors.models import FEDERATED_SHARD, STATUSES, agg_directives, agg_requirements
+from collectors.storage import Database
+
+log = logging.getLogger("fedharden.collector.federation")
+PAYLOAD_VERSION = "1"
+UPSTREAM_PATH = "/api/v1/federation/rollups"
+
+
+def build_payload(conn: Connection, agency_id: int) -> dict[str, Any]:
+    """The agency's counters summed over its shards (federated rows excluded: no loops)."""
+    t = agg_requirements
+    q = sa.select(t.c.directive, t.c.requirement, t.c.due, *[sa.func.sum(t.c[f"n_{s}"]) for s in STATUSES]) \
+        .where(t.c.agency_id == agency_id, t.c.shard != FEDERATED_SHARD) \
+        .group_by(t.c.directive, t.c.requirement, t.c.due).order_by(t.c.directive, t.c.requirement, t.c.due)
+    reqs = [{"directive": d, "requirement": r, "due": due or None,
+             "counts": {s: int(v or 0) for s, v in zip(STATUSES, vals)}}
+            for d, r, due, *vals in conn.execute(q)]
+    a = agg_directives
+    dq = sa.select(a.c.directive, sa.func.sum(a.c.hosts), sa.func.sum(a.c.compliant_hosts)) \
+        .where(a.c.agency_id == agency_id, a.c.shard != FEDERATED_SHARD).group_by(a.c.directive).order_by(a.c.directive)
+    dirs = [{"directive": d, "hosts": int(h or 0), "compliant_hosts": int(c or 0)} for d, h, c in conn.execute(dq)]
+    return {"version": PAYLOAD_VERSION, "requirements": [r for r in reqs if any(r["counts"].values())],
+            "directives": dirs}
+
+
+def _int(value: Any, path: str) -> int:
+    if not isinstance(value, int) or isinstance(value, bool) or value < 0:
+        raise BadRequest("a non-negative integer is required", path)
+    return value
+
+
+def _str(value: Any, path: str, limit: int) -> str:
+    if not isinstance(value, str) or not 1 <= len(value) <= limit:
+        raise BadRequest(f"a string of 1 to {limit} characters is required", path)
+    return value
+
+
+def receive(db: Database, principal: Principal, body: Any) -> dict[str, Any]:
+    """Replace the calling agency's federated counters with the pushed ones, atomically."""
+    principal.require("soc")
+    if not isinstance(body, dict):
+        raise BadRequest("the rollup payload is a JSON object", "$")
+    if body.get("version") != PAYLOAD_VERSION:
+        raise BadRequest(f"version must be {PAYLOAD_VERSION!r}", "$.version")
+    reqs, dirs = body.get("requirements"), body.get("directives")
+    if not isinstance(reqs, list):
+        raise BadRequest("a list is required", "$.requirements")
+    if not isinstance(dirs, list):
+        raise BadRequest("a list is required", "$.directives")
+    req_rows: dict[tuple[str, str, str], dict[str, Any]] = {}
+    for i, r in enumerate(reqs):
+        p = f"$.requirements[{i}]"
+        if not isinstance(r, dict) or not isinstance(r.get("counts"), dict):
+            raise BadRequest("an object with directive, requirement, due and counts is required", p)
+        due = r.get("due") or ""
+        if due and (not isinstance(due, str) or len(due) != 10):
+            raise BadRequest("a YYYY-MM-DD date or null is required", f"{p}.due")
+        key = (_str(r.get("directive"), f"{p}.directive", 100), _str(r.get("requirement"), f"{p}.requirement", 200), due)
+        if key in req_rows:
+            raise BadRequest("duplicate directive, requirement and due", p)
+        req_rows[key] = {"agency_id": principal.agency_id, "directive": key[0], "requirement": key[1], "due": due,
+                         "shard": FEDERATED_SHARD,
+                         **{f"n_{s}": _int(r["counts"].get(s, 0), f"{p}.counts.{s}") for s in STATUSES}}
+    dir_rows: dict[str, dict[str, Any]] = {}
+    for i, d in enumerate(dirs):
+        p = f"$.directives[{i}]"
+        if not isinstance(d, dict):
+            raise BadRequest("an object with directive, hosts and compliant_hosts is required", p)
+        name = _str(d.get("directive"), f"{p}.directive", 100)
+        if name in dir_rows:
+            raise BadRequest("duplicate directive", p)
+        dir_rows[name] = {"agency_id": principal.agency_id, "directive": name, "shard": FEDERATED_SHARD,
+                          "hosts": _int(d.get("hosts"), f"{p}.hosts"),
+                          "compliant_hosts": _int(d.get("compliant_hosts"), f"{p}.compliant_hosts")}
+    with db.write() as conn:
+        for table in (agg_requirements, agg_directives):
+            conn.execute(table.delete().where(table.c.agency_id == principal.agency_id,
+                                              table.c.shard == FEDERATED_SHARD))
+        if req_rows:
+            conn.execute(agg_requirements.insert(), [req_rows[k] for k in sorted(req_rows)])
+        if dir_rows:
+            conn.execute(agg_directives.insert(), [dir_rows[k] for k in sorted(dir_rows)])
+    return {"status": "accepted", "agency": principal.agency, "requirements": len(req_rows),
+            "directives": len(dir_rows), "received_at": now().isoformat(timespec="seconds") + "Z"}
+
+
+def digest(payload: dict[str, Any]) -> str:
+    return hashlib.sha256(json.dumps(payload, sort_keys=True).encode()).hexdigest()
+
+
+class Forwarder:
+    """Pushes the agency's rollups upstream: within ``check`` seconds of a change, and at least
+    every ``interval`` seconds even without one (so the national side sees the agency alive)."""
+
+    def __init__(self, db: Database, agency_id: int, url: str, token: str, *, interval: float = 300.0,
+                 check: float = 5.0, timeout: float = 10.0, session: Any = None) -> None:
+        import requests
+
+        self.db, self.agency_id, self.token = db, agency_id, token
+        self.url = url.rstrip("/") + UPSTREAM_PATH
+        self.interval, self.check, self.timeout = interval, check, timeout
+        self.session = session or requests.Session()
+        self.last_digest: str | None = None
+        self.last_sent = 0.0
+        self.sent = 0
+        self._stop = threading.Event()
+        self._thread: threading.Thread | None = None
+
+    def push_if_due(self, clock: Callable[[], float]) -> bool:
+        """One step of the loop: push when the payload changed or the interval passed."""
+        with self.db.read() as conn:
+            payload = build_payload(conn, self.agency_id)
+        d = digest(payload)
+        if d == self.last_digest and clock() - self.last_sent < self.interval:
+            return False
+        self.push(payload)
+        self.last_digest, self.last_sent = d, clock()
+        return True
+
+    def push(self, payload: dict[str, Any]) -> dict[str, Any]:
+        import requests
+
+        try:
+            resp = self.session.put(self.url, json=payload, timeout=self.timeout,
+                                    headers={"Authorization": f"Bearer {self.token}"})
+        except requests.RequestException as exc:
+            raise UpstreamError(f"upstream {self.url} unreachable: {exc.__class__.__name__}") from None
+        if resp.status_code != 200:
+            raise UpstreamError(f"upstream {self.url} answered {resp.status_code}: {resp.text[:200]}")
+        self.sent += 1
+        return resp.json()  # type: ignore[no-any-return]
+
+    def run(self) -> None:
+        import time
+
+        failures = 0
+        while not self._stop.is_set():
+            try:
+                self.push_if_due(time.monotonic)
+                failures = 0
+            except UpstreamError as exc:
+                failures += 1
+                log.warning("federation: %s (retrying)", exc)
+            except Exception:  # the loop must outlive a transient database error
+                failures += 1
+                log.exception("federation: push failed")
+            # Back off after failures, up to ten checks, so a down national side is not hammered.
+            self._stop.wait(self.check * min(2 ** failures, 10) if failures else self.check)
+
+    def start(self) -> None:
+        self._thread = threading.Thread(target=self.run, name="fedharden-federation", daemon=True)
+        self._thread.start()
+
+    def stop(self) -> None:
+        self._stop.set()
+        if self._thread is not None:
+            self._thread.join(timeout=self.timeout + 1)

@@ -1,0 +1,165 @@
+"""The collector's tables (SQLAlchemy Core). The migrations in collectors/migrations create
+exactly these; tests check the two agree.
+
+Raw state is ``results`` (one row per host per result key, with the result document as the
+agent sent it). Rollups are never computed from it: ``agg_requirements`` and
+``agg_directives`` are counters maintained in the same transaction as each report, split in
+``SHARDS`` rows per key so concurrent reports from different hosts rarely wait on one row.
+Shard ``FEDERATED_SHARD`` holds rollups pushed by an agency collector (federation).
+"""
+from __future__ import annotations
+
+import sqlalchemy as sa
+
+STATUSES = ("pass", "fail", "error", "not_applicable", "waived", "manual")
+COUNT_COLUMNS = tuple(f"n_{s}" for s in STATUSES)
+SHARDS = 16
+FEDERATED_SHARD = -1
+NO_DUE = ""  # results without a due date (dates are stored as ISO text: they compare as strings)
+
+metadata = sa.MetaData()
+
+
+def _counts() -> list[sa.Column[int]]:
+    return [sa.Column(c, sa.Integer, nullable=False, server_default="0") for c in COUNT_COLUMNS]
+
+
+agencies = sa.Table(
+    "agencies", metadata,
+    sa.Column("id", sa.Integer, primary_key=True, autoincrement=True),
+    sa.Column("code", sa.String(50), nullable=False, unique=True),
+    sa.Column("name", sa.String(200), nullable=False),
+    sa.Column("created_at", sa.DateTime, nullable=False),
+)
+
+tokens = sa.Table(
+    "tokens", metadata,
+    sa.Column("id", sa.Integer, primary_key=True, autoincrement=True),
+    # agent, soc, national, admin, or enroll (an agency's enrollment secret)
+    sa.Column("role", sa.String(16), nullable=False),
+    sa.Column("agency_id", sa.Integer, sa.ForeignKey("agencies.id"), nullable=True),
+    sa.Column("host_pk", sa.Integer, sa.ForeignKey("hosts.id"), nullable=True),
+    sa.Column("name", sa.String(200), nullable=False, server_default=""),
+    sa.Column("hash", sa.String(64), nullable=False, unique=True),  # sha256 hex of the secret
+    sa.Column("created_at", sa.DateTime, nullable=False),
+    sa.Column("revoked_at", sa.DateTime, nullable=True),
+)
+
+hosts = sa.Table(
+    "hosts", metadata,
+    sa.Column("id", sa.Integer, primary_key=True, autoincrement=True),
+    sa.Column("host_id", sa.String(200), nullable=False, unique=True),
+    sa.Column("agency_id", sa.Integer, sa.ForeignKey("agencies.id"), nullable=False),
+    sa.Column("hostname", sa.String(255), nullable=False, server_default=""),
+    sa.Column("target", sa.String(1000), nullable=False, server_default=""),
+    sa.Column("os", sa.String(200), nullable=False, server_default=""),
+    sa.Column("agent_version", sa.String(50), nullable=False, server_default=""),
+    sa.Column("enrolled_at", sa.DateTime, nullable=False),
+    sa.Column("last_seen", sa.DateTime, nullable=True),
+    sa.Column("last_scan", sa.DateTime, nullable=True),
+    sa.Column("last_report_id", sa.String(100), nullable=True),
+    sa.Column("last_sequence", sa.BigInteger, nullable=True),
+    sa.Column("state_digest", sa.String(71), nullable=True),
+    # digest of the directive ids and content digests the last report was made with
+    sa.Column("directives_digest", sa.String(71), nullable=True),
+    sa.Column("shard", sa.SmallInteger, nullable=False),
+    sa.Column("total", sa.Integer, nullable=False, server_default="0"),
+    *_counts(),
+    sa.Column("fail_min_due", sa.String(10), nullable=False, server_default=NO_DUE),
+    sa.Index("ix_hosts_agency", "agency_id", "hostname"),
+)
+
+host_directives = sa.Table(
+    "host_directives", metadata,
+    sa.Column("host_pk", sa.Integer, sa.ForeignKey("hosts.id"), primary_key=True),
+    sa.Column("directive", sa.String(100), primary_key=True),
+    sa.Column("agency_id", sa.Integer, nullable=False),
+    *_counts(),
+    sa.Column("fail_min_due", sa.String(10), nullable=False, server_default=NO_DUE),
+    sa.Index("ix_host_directives_agency", "agency_id", "directive"),
+)
+
+results = sa.Table(
+    "results", metadata,
+    sa.Column("host_pk", sa.Integer, sa.ForeignKey("hosts.id"), primary_key=True),
+    sa.Column("key", sa.String(300), primary_key=True),
+    sa.Column("directive", sa.String(100), nullable=False),
+    sa.Column("requirement", sa.String(200), nullable=False),
+    sa.Column("status", sa.String(16), nullable=False),
+    sa.Column("due", sa.String(10), nullable=False, server_default=NO_DUE),
+    sa.Column("failing_since", sa.DateTime, nullable=True),
+    sa.Column("updated_at", sa.DateTime, nullable=False),
+    sa.Column("doc", sa.Text, nullable=False),  # the result object, canonical JSON
+)
+
+reports = sa.Table(
+    "reports", metadata,
+    sa.Column("report_id", sa.String(100), primary_key=True),
+    sa.Column("host_pk", sa.Integer, sa.ForeignKey("hosts.id"), nullable=False),
+    sa.Column("kind", sa.String(8), nullable=False),
+    sa.Column("sequence", sa.BigInteger, nullable=False),
+    sa.Column("state_digest", sa.String(71), nullable=False),
+    sa.Column("generated_at", sa.DateTime, nullable=False),
+    sa.Column("received_at", sa.DateTime, nullable=False),
+    sa.Column("changed", sa.Integer, nullable=False),
+)
+
+events = sa.Table(
+    "events", metadata,
+    sa.Column("id", sa.BigInteger().with_variant(sa.Integer, "sqlite"), primary_key=True, autoincrement=True),
+    sa.Column("agency_id", sa.Integer, nullable=False),
+    sa.Column("host_pk", sa.Integer, nullable=False),
+    sa.Column("key", sa.String(300), nullable=False),
+    sa.Column("directive", sa.String(100), nullable=False),
+    sa.Column("requirement", sa.String(200), nullable=False),
+    sa.Column("old_status", sa.String(16), nullable=True),  # null: the result is new
+    sa.Column("new_status", sa.String(16), nullable=True),  # null: the result was removed
+    sa.Column("at", sa.DateTime, nullable=False),
+    sa.Column("report_id", sa.String(100), nullable=False),
+    sa.Index("ix_events_agency_at", "agency_id", "at"),
+)
+
+agg_requirements = sa.Table(
+    "agg_requirements", metadata,
+    sa.Column("agency_id", sa.Integer, primary_key=True),
+    sa.Column("directive", sa.String(100), primary_key=True),
+    sa.Column("requirement", sa.String(200), primary_key=True),
+    sa.Column("due", sa.String(10), primary_key=True),
+    sa.Column("shard", sa.SmallInteger, primary_key=True),
+    *_counts(),
+)
+
+agg_directives = sa.Table(
+    "agg_directives", metadata,
+    sa.Column("agency_id", sa.Integer, primary_key=True),
+    sa.Column("directive", sa.String(100), primary_key=True),
+    sa.Column("shard", sa.SmallInteger, primary_key=True),
+    sa.Column("hosts", sa.Integer, nullable=False, server_default="0"),
+    sa.Column("compliant_hosts", sa.Integer, nullable=False, server_default="0"),
+)
+
+history_requirements = sa.Table(
+    "history_requirements", metadata,
+    sa.Column("day", sa.String(10), primary_key=True),
+    sa.Column("agency_id", sa.Integer, primary_key=True),
+    sa.Column("directive", sa.String(100), primary_key=True),
+    sa.Column("requirement", sa.String(200), primary_key=True),
+    *_counts(),
+    sa.Column("n_overdue", sa.Integer, nullable=False, server_default="0"),
+    sa.Column("due", sa.String(10), nullable=False, server_default=NO_DUE),
+)
+
+history_directives = sa.Table(
+    "history_directives", metadata,
+    sa.Column("day", sa.String(10), primary_key=True),
+    sa.Column("agency_id", sa.Integer, primary_key=True),
+    sa.Column("directive", sa.String(100), primary_key=True),
+    sa.Column("hosts", sa.Integer, nullable=False, server_default="0"),
+    sa.Column("compliant_hosts", sa.Integer, nullable=False, server_default="0"),
+)
+
+settings = sa.Table(
+    "settings", metadata,
+    sa.Column("name", sa.String(100), primary_key=True),
+    sa.Column("value", sa.Text, nullable=False),
+)

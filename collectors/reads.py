@@ -1,0 +1,147 @@
+"""Host-level reads for an agency's SOC: hosts, one host's results, changes, exports.
+Every query takes the caller's agency ids (collectors.scope) and filters by them."""
+from __future__ import annotations
+
+import datetime as dt
+import json
+from typing import Any, Iterator
+
+import sqlalchemy as sa
+from sqlalchemy.engine import Connection
+
+from collectors import BadRequest, NotFound
+from collectors.models import STATUSES, agencies, events, host_directives, hosts, results
+from collectors.rollups import today
+
+HOST_STATUSES = ("compliant", "noncompliant")
+
+
+def iso(value: dt.datetime | None) -> str | None:
+    return value.isoformat(timespec="seconds") + "Z" if value else None
+
+
+def _host_json(row: Any, day: str) -> dict[str, Any]:
+    counts = {s: int(getattr(row, f"n_{s}")) for s in STATUSES}
+    return {"host_id": row.host_id, "agency": row.code, "hostname": row.hostname, "os": row.os,
+            "agent_version": row.agent_version, "enrolled_at": iso(row.enrolled_at), "last_seen": iso(row.last_seen),
+            "last_scan": iso(row.last_scan), "sequence": row.last_sequence, "total": row.total, "counts": counts,
+            "compliant": row.last_report_id is not None and counts["fail"] == 0,
+            "overdue": bool(row.fail_min_due) and row.fail_min_due < day}
+
+
+def list_hosts(conn: Connection, ids: list[int] | None, *, directive: str | None = None, status: str | None = None,
+               overdue: bool | None = None, limit: int = 100, offset: int = 0) -> dict[str, Any]:
+    """Hosts in scope; with ``directive``, counts, status and overdue are those of that directive."""
+    if status is not None and status not in HOST_STATUSES:
+        raise BadRequest(f"status must be one of {', '.join(HOST_STATUSES)}", "$.query.status")
+    day = today().isoformat()
+    h = hosts
+    if directive is None:
+        src, counts_of = h.join(agencies, agencies.c.id == h.c.agency_id), h
+        cols = [h.c[c] for c in h.c.keys() if c not in ("id",)] + [agencies.c.code]
+    else:
+        hd = host_directives
+        src = h.join(agencies, agencies.c.id == h.c.agency_id).join(hd, sa.and_(hd.c.host_pk == h.c.id,
+                                                                              hd.c.directive == directive))
+        counts_of = hd
+        keep = {f"n_{s}" for s in STATUSES} | {"fail_min_due", "id"}
+        cols = [h.c[c] for c in h.c.keys() if c not in keep] + [hd.c[c] for c in sorted(keep - {"id"})] + [agencies.c.code]
+    q = sa.select(*cols).select_from(src)
+    if ids is not None:
+        q = q.where(h.c.agency_id.in_(ids))
+    if status == "compliant":
+        q = q.where(counts_of.c.n_fail == 0, h.c.last_report_id.is_not(None))
+    elif status == "noncompliant":
+        q = q.where(counts_of.c.n_fail > 0)
+    if overdue is True:
+        q = q.where(counts_of.c.fail_min_due != "", counts_of.c.fail_min_due < day)
+    elif overdue is False:
+        q = q.where(sa.or_(counts_of.c.fail_min_due == "", counts_of.c.fail_min_due >= day))
+    total = conn.execute(sa.select(sa.func.count()).select_from(q.subquery())).scalar_one()
+    rows = conn.execute(q.order_by(agencies.c.code, h.c.hostname, h.c.host_id).limit(limit).offset(offset))
+    return {"total": total, "limit": limit, "offset": offset, "directive": directive,
+            "hosts": [_host_json(r, day) for r in rows]}
+
+
+def host_detail(conn: Connection, ids: list[int] | None, host_id: str, *, directive: str | None = None,
+                status: str | None = None) -> dict[str, Any]:
+    q = sa.select(hosts, agencies.c.code).select_from(hosts.join(agencies, agencies.c.id == hosts.c.agency_id)) \
+        .where(hosts.c.host_id == host_id)
+    if ids is not None:
+        q = q.where(hosts.c.agency_id.in_(ids))
+    row = conn.execute(q).first()
+    if row is None:  # also for a host of another agency: its existence is not disclosed
+        raise NotFound(f"no host {host_id!r} in your scope")
+    day = today().isoformat()
+    rq = sa.select(results.c.doc, results.c.failing_since, results.c.updated_at, results.c.due, results.c.status) \
+        .where(results.c.host_pk == row.id)
+    if directive is not None:
+        rq = rq.where(results.c.directive == directive)
+    if status is not None:
+        if status not in STATUSES:
+            raise BadRequest(f"status must be one of {', '.join(STATUSES)}", "$.query.status")
+        rq = rq.where(results.c.status == status)
+    items = []
+    for r in conn.execute(rq.order_by(results.c.key)):
+        doc = json.loads(r.doc)
+        doc["failing_since"] = iso(r.failing_since)
+        doc["overdue"] = r.status == "fail" and bool(r.due) and r.due < day  # as of today, not as of the scan
+        doc["updated_at"] = iso(r.updated_at)
+        items.append(doc)
+    return {"host": _host_json(row, day), "state": {"report_id": row.last_report_id, "sequence": row.last_sequence,
+                                                    "state_digest": row.state_digest}, "results": items}
+
+
+def changes(conn: Connection, ids: list[int] | None, *, since: dt.datetime, until: dt.datetime | None,
+            only: str, directive: str | None, limit: int) -> dict[str, Any]:
+    """Status changes in a time window: ``regressions`` (to fail), ``fixes`` (from fail), or ``all``."""
+    e = events
+    q = sa.select(e.c.at, e.c.key, e.c.directive, e.c.requirement, e.c.old_status, e.c.new_status, e.c.report_id,
+                  hosts.c.host_id, hosts.c.hostname, agencies.c.code) \
+        .select_from(e.join(hosts, hosts.c.id == e.c.host_pk).join(agencies, agencies.c.id == e.c.agency_id)) \
+        .where(e.c.at >= since)
+    if until is not None:
+        q = q.where(e.c.at < until)
+    if ids is not None:
+        q = q.where(e.c.agency_id.in_(ids))
+    if directive is not None:
+        q = q.where(e.c.directive == directive)
+    if only == "regressions":
+        q = q.where(e.c.new_status == "fail", sa.or_(e.c.old_status.is_(None), e.c.old_status != "fail"))
+    elif only == "fixes":
+        q = q.where(e.c.old_status == "fail", sa.or_(e.c.new_status.is_(None), e.c.new_status != "fail"))
+    elif only != "all":
+        raise BadRequest("only must be regressions, fixes or all", "$.query.only")
+    rows = conn.execute(q.order_by(e.c.at.desc(), e.c.id.desc()).limit(limit))
+    return {"since": iso(since), "until": iso(until), "only": only, "changes": [
+        {"at": iso(r.at), "agency": r.code, "host_id": r.host_id, "hostname": r.hostname, "key": r.key,
+         "directive": r.directive, "requirement": r.requirement, "from": r.old_status, "to": r.new_status,
+         "report_id": r.report_id} for r in rows]}
+
+
+EXPORT_COLUMNS = ("agency", "host_id", "hostname", "key", "directive", "requirement", "status", "due", "overdue",
+                  "failing_since", "title", "severity", "message")
+
+
+def export_results(conn: Connection, ids: list[int] | None, *, directive: str | None,
+                   status: str | None) -> Iterator[dict[str, Any]]:
+    """Every current result in scope, one flat row each (streamed by the caller)."""
+    day = today().isoformat()
+    q = sa.select(agencies.c.code, hosts.c.host_id, hosts.c.hostname, results.c.key, results.c.directive,
+                  results.c.requirement, results.c.status, results.c.due, results.c.failing_since, results.c.doc) \
+        .select_from(results.join(hosts, hosts.c.id == results.c.host_pk)
+                     .join(agencies, agencies.c.id == hosts.c.agency_id))
+    if ids is not None:
+        q = q.where(hosts.c.agency_id.in_(ids))
+    if directive is not None:
+        q = q.where(results.c.directive == directive)
+    if status is not None:
+        if status not in STATUSES:
+            raise BadRequest(f"status must be one of {', '.join(STATUSES)}", "$.query.status")
+        q = q.where(results.c.status == status)
+    for r in conn.execute(q.order_by(agencies.c.code, hosts.c.host_id, results.c.key).execution_options(yield_per=1000)):
+        doc = json.loads(r.doc)
+        yield {"agency": r.code, "host_id": r.host_id, "hostname": r.hostname, "key": r.key,
+               "directive": r.directive, "requirement": r.requirement, "status": r.status, "due": r.due or None,
+               "overdue": r.status == "fail" and bool(r.due) and r.due < day, "failing_since": iso(r.failing_since),
+               "title": doc.get("title", ""), "severity": doc.get("severity", ""), "message": doc.get("message", "")}

@@ -1,0 +1,221 @@
+"""Progress rollups and daily history, answered from the counters ingest maintains
+(agg_requirements, agg_directives) and the daily snapshots of them, never from raw results.
+
+"Overdue" is a failing result whose due date is before today, so it is computed at read time
+from the counters, which are kept per due date.
+"""
+from __future__ import annotations
+
+import datetime as dt
+from collections import defaultdict
+from typing import Any, Iterable
+
+import sqlalchemy as sa
+from sqlalchemy.engine import Connection
+
+from collectors.models import (COUNT_COLUMNS, NO_DUE, STATUSES, agg_directives, agg_requirements,
+                               history_directives, history_requirements)
+from collectors.scope import agency_codes
+from collectors.storage import Database
+
+
+def today() -> dt.date:
+    return dt.datetime.now(dt.timezone.utc).date()
+
+
+def pct(counts: dict[str, int]) -> float | None:
+    """% compliant: pass / (pass + fail), like the agent's score; the other statuses are shown, not scored."""
+    judged = counts["pass"] + counts["fail"]
+    return round(100 * counts["pass"] / judged, 2) if judged else None
+
+
+def days_left(due: str, day: dt.date) -> int | None:
+    return (dt.date.fromisoformat(due) - day).days if due else None
+
+
+class _Node:
+    """Counts for one requirement or directive while folding rows."""
+
+    __slots__ = ("counts", "overdue", "due")
+
+    def __init__(self) -> None:
+        self.counts = dict.fromkeys(STATUSES, 0)
+        self.overdue = 0
+        self.due = NO_DUE
+
+    def add(self, counts: dict[str, int], due: str, overdue: int) -> None:
+        for s in STATUSES:
+            self.counts[s] += counts[s]
+        self.overdue += overdue
+        if due and (not self.due or due < self.due):
+            self.due = due
+
+    def json(self, day: dt.date) -> dict[str, Any]:
+        return {"counts": self.counts, "overdue": self.overdue, "compliant_pct": pct(self.counts),
+                "due": self.due or None, "days_left": days_left(self.due, day)}
+
+
+def _scope(query: Any, table: sa.Table, ids: list[int] | None, directive: str | None) -> Any:
+    if ids is not None:
+        query = query.where(table.c.agency_id.in_(ids))
+    if directive is not None:
+        query = query.where(table.c.directive == directive)
+    return query
+
+
+def _requirement_rows(conn: Connection, ids: list[int] | None, directive: str | None) -> Iterable[Any]:
+    t = agg_requirements
+    q = sa.select(t.c.agency_id, t.c.directive, t.c.requirement, t.c.due,
+                  *[sa.func.sum(t.c[c]).label(c) for c in COUNT_COLUMNS])
+    q = _scope(q, t, ids, directive).group_by(t.c.agency_id, t.c.directive, t.c.requirement, t.c.due)
+    return conn.execute(q)
+
+
+def _directive_hosts(conn: Connection, ids: list[int] | None, directive: str | None) -> dict[tuple[int, str], tuple[int, int]]:
+    t = agg_directives
+    q = sa.select(t.c.agency_id, t.c.directive, sa.func.sum(t.c.hosts), sa.func.sum(t.c.compliant_hosts))
+    q = _scope(q, t, ids, directive).group_by(t.c.agency_id, t.c.directive)
+    return {(a, d): (int(h or 0), int(c or 0)) for a, d, h, c in conn.execute(q)}
+
+
+def fold(conn: Connection, ids: list[int] | None, directive: str | None, day: dt.date
+         ) -> dict[int, dict[str, tuple[_Node, dict[str, _Node]]]]:
+    """agency id -> directive -> (directive node, requirement -> node)."""
+    out: dict[int, dict[str, tuple[_Node, dict[str, _Node]]]] = defaultdict(dict)
+    iso = day.isoformat()
+    for row in _requirement_rows(conn, ids, directive):
+        counts = {s: int(getattr(row, f"n_{s}") or 0) for s in STATUSES}
+        if not any(counts.values()):
+            continue
+        overdue = counts["fail"] if row.due and row.due < iso else 0
+        dnode, reqs = out[row.agency_id].setdefault(row.directive, (_Node(), {}))
+        dnode.add(counts, row.due, overdue)
+        reqs.setdefault(row.requirement, _Node()).add(counts, row.due, overdue)
+    return out
+
+
+def _directive_json(name: str, dnode: _Node, reqs: dict[str, _Node], host_counts: tuple[int, int],
+                    day: dt.date) -> dict[str, Any]:
+    return {"directive": name, "hosts": host_counts[0], "compliant_hosts": host_counts[1], **dnode.json(day),
+            "requirements": [{"requirement": r, **n.json(day)} for r, n in sorted(reqs.items())]}
+
+
+def rollup(conn: Connection, ids: list[int] | None, directive: str | None = None,
+           day: dt.date | None = None) -> dict[str, Any]:
+    """Per directive and requirement progress, per agency and over the whole scope."""
+    day = day or today()
+    folded = fold(conn, ids, directive, day)
+    host_counts = _directive_hosts(conn, ids, directive)
+    names = agency_codes(conn)
+    overall: dict[str, tuple[_Node, dict[str, _Node]]] = {}
+    overall_hosts: dict[str, list[int]] = defaultdict(lambda: [0, 0])
+    per_agency = []
+    for agency_id in sorted(set(folded) | {a for a, _ in host_counts}, key=lambda a: names.get(a, ("",))[0]):
+        dirs = folded.get(agency_id, {})
+        entries = []
+        for name in sorted(set(dirs) | {d for a, d in host_counts if a == agency_id}):
+            dnode, reqs = dirs.get(name, (_Node(), {}))
+            hc = host_counts.get((agency_id, name), (0, 0))
+            entries.append(_directive_json(name, dnode, reqs, hc, day))
+            onode, oreqs = overall.setdefault(name, (_Node(), {}))
+            onode.add(dnode.counts, dnode.due, dnode.overdue)
+            for r, n in reqs.items():
+                oreqs.setdefault(r, _Node()).add(n.counts, n.due, n.overdue)
+            overall_hosts[name][0] += hc[0]
+            overall_hosts[name][1] += hc[1]
+        code, title = names.get(agency_id, (str(agency_id), ""))
+        per_agency.append({"agency": code, "name": title, "directives": entries})
+    return {
+        "today": day.isoformat(),
+        "overall": {"directives": [_directive_json(n, d, r, tuple(overall_hosts[n]), day)  # type: ignore[arg-type]
+                                   for n, (d, r) in sorted(overall.items())]},
+        "agencies": per_agency,
+    }
+
+
+def side_by_side(doc: dict[str, Any]) -> dict[str, Any]:
+    """Agencies as columns of one table per directive (the national view)."""
+    table: dict[str, list[dict[str, Any]]] = defaultdict(list)
+    for agency in doc["agencies"]:
+        for d in agency["directives"]:
+            table[d["directive"]].append({"agency": agency["agency"], "name": agency["name"],
+                                          **{k: d[k] for k in ("hosts", "compliant_hosts", "counts", "overdue",
+                                                               "compliant_pct", "due", "days_left")}})
+    return {"today": doc["today"], "directives": [{"directive": d, "agencies": rows} for d, rows in sorted(table.items())]}
+
+
+def flat_rows(doc: dict[str, Any]) -> list[dict[str, Any]]:
+    """One row per agency, directive and requirement: the CSV form of a rollup."""
+    out = []
+    for agency in doc["agencies"]:
+        for d in agency["directives"]:
+            for r in d["requirements"]:
+                out.append({"agency": agency["agency"], "directive": d["directive"], "requirement": r["requirement"],
+                            **{s: r["counts"][s] for s in STATUSES}, "overdue": r["overdue"],
+                            "compliant_pct": r["compliant_pct"], "due": r["due"], "days_left": r["days_left"]})
+    return out
+
+
+def snapshot(db: Database, day: dt.date | None = None) -> int:
+    """Record the current counters as the day's history row (idempotent: the last one of a day wins)."""
+    day = day or today()
+    with db.write() as conn:
+        folded = fold(conn, None, None, day)
+        host_counts = _directive_hosts(conn, None, None)
+        req_rows, dir_rows = [], []
+        for agency_id, dirs in folded.items():
+            for directive, (_, reqs) in dirs.items():
+                for requirement, node in reqs.items():
+                    req_rows.append({"day": day.isoformat(), "agency_id": agency_id, "directive": directive,
+                                     "requirement": requirement, "n_overdue": node.overdue, "due": node.due,
+                                     **{f"n_{s}": node.counts[s] for s in STATUSES}})
+        for (agency_id, directive), (h, c) in host_counts.items():
+            dir_rows.append({"day": day.isoformat(), "agency_id": agency_id, "directive": directive,
+                             "hosts": h, "compliant_hosts": c})
+        db.upsert_replace(conn, history_requirements, sorted(req_rows, key=lambda r: (r["agency_id"], r["directive"], r["requirement"])),
+                          ("day", "agency_id", "directive", "requirement"))
+        db.upsert_replace(conn, history_directives, sorted(dir_rows, key=lambda r: (r["agency_id"], r["directive"])),
+                          ("day", "agency_id", "directive"))
+    return len(req_rows)
+
+
+def history(conn: Connection, ids: list[int] | None, directive: str | None, requirement: str | None,
+            days: int, day: dt.date | None = None) -> dict[str, Any]:
+    """Daily series per directive (or one requirement) over the scope, oldest first; today is live."""
+    day = day or today()
+    first = (day - dt.timedelta(days=days - 1)).isoformat()
+    t, h = history_requirements, history_directives
+    q = sa.select(t.c.day, t.c.directive, *[sa.func.sum(t.c[c]).label(c) for c in (*COUNT_COLUMNS, "n_overdue")])
+    q = _scope(q, t, ids, directive).where(t.c.day >= first, t.c.day < day.isoformat())
+    if requirement is not None:
+        q = q.where(t.c.requirement == requirement)
+    series: dict[tuple[str, str], dict[str, Any]] = {}
+    for row in conn.execute(q.group_by(t.c.day, t.c.directive)):
+        counts = {s: int(getattr(row, f"n_{s}") or 0) for s in STATUSES}
+        series[(row.day, row.directive)] = {"day": row.day, "directive": row.directive, "counts": counts,
+                                            "overdue": int(row.n_overdue or 0), "compliant_pct": pct(counts)}
+    if requirement is None:
+        hq = sa.select(h.c.day, h.c.directive, sa.func.sum(h.c.hosts), sa.func.sum(h.c.compliant_hosts))
+        hq = _scope(hq, h, ids, directive).where(h.c.day >= first, h.c.day < day.isoformat())
+        for d, name, hosts_n, compliant in conn.execute(hq.group_by(h.c.day, h.c.directive)):
+            if (d, name) in series:
+                series[(d, name)].update(hosts=int(hosts_n or 0), compliant_hosts=int(compliant or 0))
+    # Today comes from the live counters, so the chart's last point never lags.
+    live = fold(conn, ids, directive, day)
+    live_hosts = _directive_hosts(conn, ids, directive)
+    today_nodes: dict[str, _Node] = {}
+    for dirs in live.values():
+        for name, (dnode, reqs) in dirs.items():
+            nodes = [reqs[requirement]] if requirement is not None and requirement in reqs else \
+                ([] if requirement is not None else [dnode])
+            for n in nodes:
+                today_nodes.setdefault(name, _Node()).add(n.counts, n.due, n.overdue)
+    for name, node in today_nodes.items():
+        entry: dict[str, Any] = {"day": day.isoformat(), "directive": name, "counts": node.counts,
+                                 "overdue": node.overdue, "compliant_pct": pct(node.counts)}
+        if requirement is None:
+            hc = [sum(v[i] for (a, d), v in live_hosts.items() if d == name) for i in (0, 1)]
+            entry.update(hosts=hc[0], compliant_hosts=hc[1])
+        series[(day.isoformat(), name)] = entry
+    return {"today": day.isoformat(), "days": days, "requirement": requirement,
+            "series": [series[k] for k in sorted(series)]}

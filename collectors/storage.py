@@ -1,0 +1,154 @@
+"""Where the collector's state lives: one SQLAlchemy engine on SQLite (embedded, default) or
+PostgreSQL (at scale), one code path. The only module that knows the two apart."""
+from __future__ import annotations
+
+import contextlib
+from typing import Any, Iterator, Mapping, Sequence
+
+import sqlalchemy as sa
+from sqlalchemy.engine import Connection, Engine
+
+from collectors import ConfigError
+
+DEFAULT_DB = "sqlite:///fedharden-collector.sqlite3"
+MIGRATION_LOCK = 0x6665_6468  # an arbitrary advisory-lock key owned by our migrations
+
+
+def normalize_url(url: str) -> str:
+    """Accept ``postgresql://`` (the libpq form operators know) and plain SQLite paths."""
+    if url.startswith(("postgresql://", "postgres://")):
+        return "postgresql+psycopg://" + url.split("://", 1)[1]
+    if "://" not in url:
+        return f"sqlite:///{url}"
+    if not url.startswith(("sqlite:", "postgresql+psycopg:")):
+        raise ConfigError(f"--db: unsupported database URL {redact(url)!r} (use sqlite:///PATH or postgresql://...)")
+    return url
+
+
+def redact(url: str) -> str:
+    """The URL without its password, for messages and logs."""
+    try:
+        return sa.engine.make_url(url).render_as_string(hide_password=True)
+    except Exception:  # an unparsable URL: show only its scheme
+        return url.split("://", 1)[0] + "://..."
+
+
+class Database:
+    """An engine plus the two kinds of transaction the collector uses."""
+
+    def __init__(self, url: str = DEFAULT_DB, *, pool_size: int = 10) -> None:
+        self.url = normalize_url(url)
+        try:
+            parsed = sa.engine.make_url(self.url)
+        except sa.exc.ArgumentError as exc:
+            raise ConfigError(f"--db: {exc}") from None
+        self.dialect = parsed.get_backend_name()
+        self.engine = self._engine(parsed, pool_size)
+
+    @property
+    def is_sqlite(self) -> bool:
+        return self.dialect == "sqlite"
+
+    def _engine(self, parsed: sa.engine.URL, pool_size: int) -> Engine:
+        if parsed.get_backend_name() != "sqlite":
+            return sa.create_engine(parsed, pool_size=pool_size, max_overflow=pool_size * 2,
+                                    pool_pre_ping=True, pool_recycle=1800)
+        engine = sa.create_engine(parsed, connect_args={"check_same_thread": False, "timeout": 30})
+
+        @sa.event.listens_for(engine, "connect")
+        def on_connect(dbapi: Any, _record: Any) -> None:
+            # Let SQLAlchemy's "begin" below start transactions, not the driver.
+            dbapi.isolation_level = None
+            cur = dbapi.cursor()
+            for pragma in ("journal_mode=WAL", "synchronous=NORMAL", "busy_timeout=30000", "foreign_keys=ON"):
+                cur.execute(f"PRAGMA {pragma}")
+            cur.close()
+
+        @sa.event.listens_for(engine, "begin")
+        def on_begin(conn: Connection) -> None:
+            # Writers take the write lock up front: a deferred transaction that reads and then
+            # writes can fail with "database is locked" instead of waiting its turn.
+            readonly = conn.get_execution_options().get("fedharden_readonly", False)
+            conn.exec_driver_sql("BEGIN" if readonly else "BEGIN IMMEDIATE")
+
+        return engine
+
+    @contextlib.contextmanager
+    def write(self) -> Iterator[Connection]:
+        """One transaction: committed when the block ends, rolled back on any exception."""
+        with self.engine.begin() as conn:
+            yield conn
+
+    @contextlib.contextmanager
+    def read(self) -> Iterator[Connection]:
+        with self.engine.connect() as conn:
+            conn = conn.execution_options(fedharden_readonly=True)
+            with conn.begin():
+                yield conn
+
+    def upsert_add(self, conn: Connection, table: sa.Table, rows: Sequence[Mapping[str, Any]],
+                   keys: Sequence[str], add: Sequence[str]) -> None:
+        """Insert rows, or add their ``add`` columns to the existing row with the same keys."""
+        if not rows:
+            return
+        stmt = self._insert(table)
+        stmt = stmt.on_conflict_do_update(index_elements=list(keys),
+                                          set_={c: table.c[c] + stmt.excluded[c] for c in add})
+        conn.execute(stmt, list(rows))
+
+    def upsert_replace(self, conn: Connection, table: sa.Table, rows: Sequence[Mapping[str, Any]],
+                       keys: Sequence[str]) -> None:
+        """Insert rows, or overwrite the existing row with the same keys."""
+        if not rows:
+            return
+        stmt = self._insert(table)
+        columns = [c for c in rows[0] if c not in keys]
+        stmt = stmt.on_conflict_do_update(index_elements=list(keys),
+                                          set_={c: stmt.excluded[c] for c in columns})
+        conn.execute(stmt, list(rows))
+
+    def _insert(self, table: sa.Table) -> Any:
+        if self.is_sqlite:
+            from sqlalchemy.dialects.sqlite import insert
+        else:
+            from sqlalchemy.dialects.postgresql import insert
+        return insert(table)
+
+    def migrate(self) -> tuple[str | None, str | None]:
+        """Bring the schema to the newest revision; a no-op when it is there. Returns (before, after)."""
+        from alembic import command
+
+        with self.write() as conn:
+            if not self.is_sqlite:
+                # Replicas starting together: one migrates, the others wait and find nothing to do.
+                conn.exec_driver_sql(f"SELECT pg_advisory_xact_lock({MIGRATION_LOCK})")
+            before = self._revision(conn)
+            cfg = self._alembic_config(conn)
+            command.upgrade(cfg, "head")
+            after = self._revision(conn)
+        return before, after
+
+    def revision(self) -> str | None:
+        with self.read() as conn:
+            return self._revision(conn)
+
+    def head(self) -> str | None:
+        from alembic.script import ScriptDirectory
+
+        return ScriptDirectory.from_config(self._alembic_config(None)).get_current_head()
+
+    def _revision(self, conn: Connection) -> str | None:
+        from alembic.runtime.migration import MigrationContext
+
+        return MigrationContext.configure(conn).get_current_revision()
+
+    def _alembic_config(self, conn: Connection | None) -> Any:
+        from alembic.config import Config
+
+        cfg = Config()
+        cfg.set_main_option("script_location", "collectors:migrations")
+        cfg.attributes["connection"] = conn
+        return cfg
+
+    def dispose(self) -> None:
+        self.engine.dispose()
