@@ -23,7 +23,7 @@ from agent import __version__
 from collectors import BadRequest, CollectorError, ConfigError, TooLarge
 from collectors import federation, ingest, reads, rollups
 from collectors.auth import Principal, TokenCache, bearer, lookup
-from collectors.scope import HOST_DETAIL, ROLLUPS, agency_ids
+from collectors.scope import HOST_DETAIL, ROLLUPS, agency_codes, agency_ids
 from collectors.storage import DEFAULT_DB, Database
 
 log = logging.getLogger("fedharden.collector")
@@ -272,6 +272,8 @@ def create_app(settings: Settings, db: Database | None = None) -> FastAPI:
         with db.read() as conn:
             ids = agency_ids(conn, principal, agency, roles=ROLLUPS)
             doc = rollups.history(conn, ids, directive, requirement, days)
+            codes = agency_codes(conn)
+            doc["agencies"] = sorted(codes[i][0] for i in (ids if ids is not None else codes))
         if format == "csv":
             return csv_response("history.csv", ({k: v for k, v in s.items() if k != "counts"} | s["counts"]
                                                 for s in doc["series"]))

@@ -71,7 +71,7 @@ def host_detail(conn: Connection, ids: list[int] | None, host_id: str, *, direct
         q = q.where(hosts.c.agency_id.in_(ids))
     row = conn.execute(q).first()
     if row is None:  # also for a host of another agency: its existence is not disclosed
-        raise NotFound(f"no host {host_id!r} in your scope")
+        raise NotFound("no such host in your scope")
     day = today().isoformat()
     rq = sa.select(results.c.doc, results.c.failing_since, results.c.updated_at, results.c.due, results.c.status) \
         .where(results.c.host_pk == row.id)

@@ -13,7 +13,7 @@ import pytest
 pytest.importorskip("fastapi", reason="the collector extra is not installed")
 
 import sqlalchemy as sa  # noqa: E402
-from collector_support import Server, Tokens, provision  # noqa: E402
+from tests.collectors.collector_support import Server, Tokens, provision  # noqa: E402
 
 from collectors.models import metadata  # noqa: E402
 from collectors.storage import Database  # noqa: E402

@@ -11,7 +11,7 @@ import requests
 from click.testing import CliRunner
 
 from agent.cli import main
-from collector_support import free_port
+from tests.collectors.collector_support import free_port
 
 from collectors.storage import Database
 

@@ -9,7 +9,7 @@ import sqlalchemy as sa
 
 from collectors.models import metadata
 from collectors.storage import Database
-from collector_support import Agent, Server, Tokens, result
+from tests.collectors.collector_support import Agent, Server, Tokens, result
 
 BASELINE = [result("H.1", "pass"), result("H.2", "fail"), result("H.3", "pass"),
             result("B.1", "fail", directive="BOD-23-02", due="2023-07-13")]
