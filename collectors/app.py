@@ -65,7 +65,7 @@ class Background:
 
 
 def create_app(settings: Settings, db: Database | None = None) -> FastAPI:
-    db = db or Database(settings.db, pool_size=settings.pool_size)
+    db = db or Database(settings.db, pool_size=settings.pool_size, async_commit=True)
     cache = TokenCache(settings.token_ttl)
     background = Background()
 

@@ -224,3 +224,55 @@ def test_report_id_of_another_host_is_a_conflict(server: Server, tokens: Tokens)
     stolen = b.full(BASELINE)
     stolen["report_id"] = report["report_id"]
     assert server.submit(b, stolen).status_code == 409
+
+
+def test_digest_of_stored_canonical_texts_equals_the_agents_state_digest() -> None:
+    from agent.report import canonical, state_digest
+    from collectors.ingest import Stored, digest_of
+
+    items = [result("Z.1", "fail", actual="naïve ✓ \"quoted\" \\ \n"), result("A.1#CVE-2024-1", "pass"),
+             result("a.1", "error", due=None), {**result("M.1"), "fields": {"b": [1, 2.5, None], "a": {"z": True}}}]
+    stored = {r["key"]: Stored(r["directive"], r["requirement"], r["status"], r["due"] or "", None,
+                               canonical(r).decode()) for r in items[:2]}
+    mixed = {**stored, **{r["key"]: r for r in items[2:]}}
+    assert digest_of(mixed) == state_digest(items)
+    assert digest_of({}) == state_digest([])
+
+
+def test_fast_schema_check_agrees_with_the_agents_validator() -> None:
+    """The compiled schema only gates; it must never accept what agent.report.validation_errors rejects."""
+    import copy
+
+    import fastjsonschema
+
+    from agent.report import validation_errors
+    from collectors.ingest import _fast_validator
+
+    agent = Agent("h")
+    full = agent.full(BASELINE)
+    agent.accepted(full)
+    delta = agent.delta([result("H.1", "fail")], removed=["H.3"])
+    mutations = [
+        lambda r: r.update(kind="partial"), lambda r: r.pop("sequence"), lambda r: r.update(sequence=-1),
+        lambda r: r.update(sequence=1.5), lambda r: r.update(sequence=True), lambda r: r.update(report_id="short"),
+        lambda r: r.update(extra=1), lambda r: r["host"].update(id=""), lambda r: r.update(generated_at="yesterday"),
+        lambda r: r["directives"][0].update(issued="2026-13-45"), lambda r: r.update(state_digest="sha256:XYZ"),
+        lambda r: r["summary"].pop("counts"), lambda r: r["agent"].update(name="other"),
+        lambda r: (r.get("results") or r.get("changes"))[0].update(status="ok"),
+        lambda r: (r.get("results") or r.get("changes"))[0].update(due="2026-02-30"),
+        lambda r: (r.get("results") or r.get("changes"))[0].update(cve="CVE-1"),
+        lambda r: (r.get("results") or r.get("changes"))[0]["evidence"].append({"expected": "x"}),
+        lambda r: r.pop("results", None) if r["kind"] == "full" else r.pop("base"),
+        lambda r: r.update(base=None) if r["kind"] == "delta" else r.update(results={}),
+        lambda r: None,
+    ]
+    for report in (full, delta):
+        for mutate in mutations:
+            candidate = copy.deepcopy(report)
+            mutate(candidate)
+            try:
+                _fast_validator()(candidate)
+                fast_ok = True
+            except fastjsonschema.JsonSchemaException:
+                fast_ok = False
+            assert fast_ok == (validation_errors(candidate) == []), (candidate.get("kind"), validation_errors(candidate))
