@@ -250,12 +250,13 @@ def create_app(settings: Settings, db: Database | None = None) -> FastAPI:
 
     @app.get("/api/v1/rollups", tags=["read"])
     def rollup(principal: Principal = Depends(caller), agency: str | None = None, directive: str | None = None,
+               detail: bool | None = Query(None, description="requirements per agency too (default: when one agency)"),
                format: str = Fmt) -> Response:
         """Per directive and requirement: pass/fail/overdue counts, % compliant, days to deadline;
         per agency and overall."""
         with db.read() as conn:
             ids = agency_ids(conn, principal, agency, roles=ROLLUPS)
-            doc = rollups.rollup(conn, ids, directive)
+            doc = rollups.rollup(conn, ids, directive, detail=True if format == "csv" else detail)
         return csv_response("rollups.csv", rollups.flat_rows(doc)) if format == "csv" else JSONResponse(doc)
 
     @app.get("/api/v1/rollups/agencies", tags=["read"])

@@ -63,12 +63,28 @@ def _scope(query: Any, table: sa.Table, ids: list[int] | None, directive: str | 
     return query
 
 
-def _requirement_rows(conn: Connection, ids: list[int] | None, directive: str | None) -> Iterable[Any]:
+def _grouped(conn: Connection, ids: list[int] | None, directive: str | None, day: dt.date,
+             by: tuple[str, ...]) -> Iterable[Any]:
+    """Counts grouped by ``by`` columns, with overdue (failing past due) and the earliest due date,
+    summed over shards and due dates by the database: Python only sees the rows it returns."""
     t = agg_requirements
-    q = sa.select(t.c.agency_id, t.c.directive, t.c.requirement, t.c.due,
-                  *[sa.func.sum(t.c[c]).label(c) for c in COUNT_COLUMNS])
-    q = _scope(q, t, ids, directive).group_by(t.c.agency_id, t.c.directive, t.c.requirement, t.c.due)
-    return conn.execute(q)
+    overdue = sa.func.sum(sa.case((sa.and_(t.c.due != NO_DUE, t.c.due < day.isoformat()), t.c.n_fail), else_=0))
+    first_due = sa.func.min(sa.case((t.c.due != NO_DUE, t.c.due), else_=None))
+    q = sa.select(*[t.c[c] for c in by], *[sa.func.sum(t.c[c]) for c in COUNT_COLUMNS], overdue, first_due)
+    return conn.execute(_scope(q, t, ids, directive).group_by(*[t.c[c] for c in by]))
+
+
+def _node(values: list[Any]) -> _Node | None:
+    *counts, overdue, due = values
+    if not any(counts):
+        return None
+    node = _Node()
+    node.add(dict(zip(STATUSES, map(int, counts))), due or NO_DUE, int(overdue or 0))
+    return node
+
+
+def _requirement_rows(conn: Connection, ids: list[int] | None, directive: str | None, day: dt.date) -> Iterable[Any]:
+    return _grouped(conn, ids, directive, day, ("agency_id", "directive", "requirement"))
 
 
 def _directive_hosts(conn: Connection, ids: list[int] | None, directive: str | None) -> dict[tuple[int, str], tuple[int, int]]:
@@ -82,51 +98,68 @@ def fold(conn: Connection, ids: list[int] | None, directive: str | None, day: dt
          ) -> dict[int, dict[str, tuple[_Node, dict[str, _Node]]]]:
     """agency id -> directive -> (directive node, requirement -> node)."""
     out: dict[int, dict[str, tuple[_Node, dict[str, _Node]]]] = defaultdict(dict)
-    iso = day.isoformat()
-    for row in _requirement_rows(conn, ids, directive):
-        counts = {s: int(getattr(row, f"n_{s}") or 0) for s in STATUSES}
-        if not any(counts.values()):
+    for agency_id, name, requirement, *values in _requirement_rows(conn, ids, directive, day):
+        if (node := _node(values)) is None:
             continue
-        overdue = counts["fail"] if row.due and row.due < iso else 0
-        dnode, reqs = out[row.agency_id].setdefault(row.directive, (_Node(), {}))
-        dnode.add(counts, row.due, overdue)
-        reqs.setdefault(row.requirement, _Node()).add(counts, row.due, overdue)
+        dnode, reqs = out[agency_id].setdefault(name, (_Node(), {}))
+        dnode.add(node.counts, node.due, node.overdue)
+        reqs[requirement] = node
     return out
 
 
-def _directive_json(name: str, dnode: _Node, reqs: dict[str, _Node], host_counts: tuple[int, int],
+def _directive_json(name: str, dnode: _Node, reqs: dict[str, _Node] | None, host_counts: tuple[int, int],
                     day: dt.date) -> dict[str, Any]:
-    return {"directive": name, "hosts": host_counts[0], "compliant_hosts": host_counts[1], **dnode.json(day),
-            "requirements": [{"requirement": r, **n.json(day)} for r, n in sorted(reqs.items())]}
+    out = {"directive": name, "hosts": host_counts[0], "compliant_hosts": host_counts[1], **dnode.json(day)}
+    if reqs is not None:
+        out["requirements"] = [{"requirement": r, **n.json(day)} for r, n in sorted(reqs.items())]
+    return out
 
 
 def rollup(conn: Connection, ids: list[int] | None, directive: str | None = None,
-           day: dt.date | None = None) -> dict[str, Any]:
-    """Per directive and requirement progress, per agency and over the whole scope."""
+           day: dt.date | None = None, detail: bool | None = None) -> dict[str, Any]:
+    """Per directive and requirement progress, per agency and over the whole scope.
+
+    ``detail``: list requirements per agency too (by default only when the scope is one agency;
+    the overall part always lists them), so a national view of every agency stays small.
+    """
     day = day or today()
-    folded = fold(conn, ids, directive, day)
     host_counts = _directive_hosts(conn, ids, directive)
     names = agency_codes(conn)
+    agency_dirs: dict[int, dict[str, _Node]] = defaultdict(dict)
+    for agency_id, name, *values in _grouped(conn, ids, directive, day, ("agency_id", "directive")):
+        if (node := _node(values)) is not None:
+            agency_dirs[agency_id][name] = node
+    agency_list = sorted(set(agency_dirs) | {a for a, _ in host_counts}, key=lambda a: names.get(a, ("",))[0])
+    if detail is None:
+        detail = len(agency_list) <= 1
+    agency_reqs: dict[tuple[int, str], dict[str, _Node]] = defaultdict(dict)
+    if detail:
+        for agency_id, name, requirement, *values in _requirement_rows(conn, ids, directive, day):
+            if (node := _node(values)) is not None:
+                agency_reqs[(agency_id, name)][requirement] = node
     overall: dict[str, tuple[_Node, dict[str, _Node]]] = {}
+    for name, requirement, *values in _grouped(conn, ids, directive, day, ("directive", "requirement")):
+        if (node := _node(values)) is not None:
+            dnode, reqs = overall.setdefault(name, (_Node(), {}))
+            dnode.add(node.counts, node.due, node.overdue)
+            reqs[requirement] = node
     overall_hosts: dict[str, list[int]] = defaultdict(lambda: [0, 0])
     per_agency = []
-    for agency_id in sorted(set(folded) | {a for a, _ in host_counts}, key=lambda a: names.get(a, ("",))[0]):
-        dirs = folded.get(agency_id, {})
+    for agency_id in agency_list:
+        dirs = agency_dirs.get(agency_id, {})
         entries = []
         for name in sorted(set(dirs) | {d for a, d in host_counts if a == agency_id}):
-            dnode, reqs = dirs.get(name, (_Node(), {}))
             hc = host_counts.get((agency_id, name), (0, 0))
-            entries.append(_directive_json(name, dnode, reqs, hc, day))
-            onode, oreqs = overall.setdefault(name, (_Node(), {}))
-            onode.add(dnode.counts, dnode.due, dnode.overdue)
-            for r, n in reqs.items():
-                oreqs.setdefault(r, _Node()).add(n.counts, n.due, n.overdue)
+            entries.append(_directive_json(name, dirs.get(name, _Node()),
+                                           agency_reqs.get((agency_id, name), {}) if detail else None, hc, day))
             overall_hosts[name][0] += hc[0]
             overall_hosts[name][1] += hc[1]
         code, title = names.get(agency_id, (str(agency_id), ""))
         per_agency.append({"agency": code, "name": title, "directives": entries})
+    for name in overall_hosts:
+        overall.setdefault(name, (_Node(), {}))
     return {
-        "today": day.isoformat(),
+        "today": day.isoformat(), "detail": detail,
         "overall": {"directives": [_directive_json(n, d, r, tuple(overall_hosts[n]), day)  # type: ignore[arg-type]
                                    for n, (d, r) in sorted(overall.items())]},
         "agencies": per_agency,
@@ -149,7 +182,7 @@ def flat_rows(doc: dict[str, Any]) -> list[dict[str, Any]]:
     out = []
     for agency in doc["agencies"]:
         for d in agency["directives"]:
-            for r in d["requirements"]:
+            for r in d.get("requirements", []):
                 out.append({"agency": agency["agency"], "directive": d["directive"], "requirement": r["requirement"],
                             **{s: r["counts"][s] for s in STATUSES}, "overdue": r["overdue"],
                             "compliant_pct": r["compliant_pct"], "due": r["due"], "days_left": r["days_left"]})

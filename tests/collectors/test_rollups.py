@@ -42,7 +42,7 @@ def requirement(doc: dict[str, Any], directive: str, req: str) -> dict[str, Any]
 
 def test_rollup_counts_overdue_and_percentages(server: Server, tokens: Tokens) -> None:
     fleet(server, tokens)
-    doc = server.request("GET", "/api/v1/rollups", tokens.national).json()
+    doc = server.request("GET", "/api/v1/rollups?detail=true", tokens.national).json()
     assert [a["agency"] for a in doc["agencies"]] == ["DOE", "DOJ"]
     doj = next(a for a in doc["agencies"] if a["agency"] == "DOJ")
     h1 = requirement(doj, "HARDEN-30D", "H.1")
@@ -79,7 +79,7 @@ def recount(db: Database) -> dict[tuple[str, str, str], Counter[str]]:
 
 def from_counters(db: Database) -> dict[tuple[str, str, str], Counter[str]]:
     with db.read() as conn:
-        doc = rollups.rollup(conn, None)
+        doc = rollups.rollup(conn, None, detail=True)
     return {(a["agency"], d["directive"], r["requirement"]): Counter({k: v for k, v in r["counts"].items() if v})
             for a in doc["agencies"] for d in a["directives"] for r in d["requirements"] if any(r["counts"].values())}
 
@@ -164,3 +164,15 @@ def test_hosts_filters_changes_and_exports(server: Server, tokens: Tokens) -> No
     assert csv_lines[0].split(",")[:4] == ["agency", "host_id", "hostname", "key"] and len(csv_lines) == 10
     hosts_csv = server.request("GET", "/api/v1/hosts?format=csv", soc).text.strip().splitlines()
     assert len(hosts_csv) == 4 and "host_id" in hosts_csv[0]
+
+
+def test_national_view_lists_requirements_overall_and_per_agency_on_request(server: Server, tokens: Tokens) -> None:
+    fleet(server, tokens)
+    doc = server.request("GET", "/api/v1/rollups", tokens.national).json()
+    assert doc["detail"] is False
+    assert all("requirements" not in d for a in doc["agencies"] for d in a["directives"])
+    overall = next(d for d in doc["overall"]["directives"] if d["directive"] == "HARDEN-30D")
+    assert {r["requirement"]: r["counts"]["fail"] for r in overall["requirements"]} == {"H.1": 2, "H.2": 2}
+    one = server.request("GET", "/api/v1/rollups?agency=DOE", tokens.national).json()
+    assert one["detail"] is True and [a["agency"] for a in one["agencies"]] == ["DOE"]
+    assert one["agencies"][0]["directives"][0]["requirements"][0]["requirement"] == "H.1"
