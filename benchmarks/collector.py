@@ -71,6 +71,24 @@ class Scratch:
         self.db = Database(self.url, pool_size=4)
         self.db.migrate()
 
+    def backend_cpu_seconds(self) -> float:
+        """CPU used so far by the PostgreSQL backends serving this database (0 on SQLite)."""
+        if self.backend == "sqlite":
+            return 0.0
+        import psutil
+
+        with self.admin.engine.connect() as conn:
+            pids = [r[0] for r in conn.execute(sa.text("SELECT pid FROM pg_stat_activity WHERE datname = :d"),
+                                               {"d": self.name})]
+        total = 0.0
+        for pid in pids:
+            try:
+                t = psutil.Process(pid).cpu_times()
+                total += t.user + t.system
+            except psutil.Error:
+                pass
+        return total
+
     def size_bytes(self) -> int:
         if self.backend == "sqlite":
             path = Path(self.url.removeprefix("sqlite:///"))
@@ -99,12 +117,12 @@ def free_port() -> int:
 class Collector:
     """The real collector in its own process (``fedharden collector serve``)."""
 
-    def __init__(self, url: str, workers: int) -> None:
+    def __init__(self, url: str, workers: int, pool: int = 16) -> None:
         self.port = free_port()
         self.log = tempfile.TemporaryFile()
         self.proc = subprocess.Popen(
             [sys.executable, "-m", "agent.cli", "collector", "serve", "--db", url, "--port", str(self.port),
-             "--workers", str(workers), "--snapshot-interval", "0", "--log-level", "warning"],
+             "--workers", str(workers), "--db-pool", str(pool), "--snapshot-interval", "0", "--log-level", "warning"],
             cwd=ROOT, stdout=self.log, stderr=self.log)
         deadline = time.monotonic() + 90
         while True:
@@ -118,6 +136,14 @@ class Collector:
                 raise RuntimeError(f"collector did not start: {self.log.read().decode()[-2000:]}")
             time.sleep(0.2)
         time.sleep(1.0)  # every worker process up, not just the first
+
+    def cpu_seconds(self) -> float:
+        """CPU used so far by the server and its worker processes."""
+        import psutil
+
+        procs = [psutil.Process(self.proc.pid)]
+        procs += procs[0].children(recursive=True)
+        return sum(p.cpu_times().user + p.cpu_times().system for p in procs)
 
     def stop(self) -> None:
         self.proc.terminate()
@@ -240,6 +266,20 @@ def create_agents(db: Database, count: int, requirements: int, seed: int) -> lis
     return [SimAgent(h, secrets_[h], rng, requirements) for h in sorted(pks)]
 
 
+def measured(server: Collector, scratch: Scratch, load: Callable[[], dict[str, Any]]) -> dict[str, Any]:
+    """A load phase plus the CPU it cost the server and the database, per request: figures that
+    hold better than requests per second when the machine is shared."""
+    server_cpu, db_cpu = server.cpu_seconds(), scratch.backend_cpu_seconds()
+    out = load()
+    server_cpu, db_cpu = server.cpu_seconds() - server_cpu, scratch.backend_cpu_seconds() - db_cpu
+    n = max(out["requests"], 1)
+    out.update(server_cpu_ms_per_request=round(server_cpu * 1000 / n, 3),
+               database_cpu_ms_per_request=round(db_cpu * 1000 / n, 3),
+               client_cpu_ms_per_request=round(out["client_cpu_seconds"] * 1000 / n, 3),
+               loadavg_after=round(os.getloadavg()[0], 2))
+    return out
+
+
 def ingest_benchmark(backend: str, workdir: Path, args: argparse.Namespace) -> dict[str, Any]:
     scratch = Scratch(backend, workdir)
     workers = 1 if backend == "sqlite" else args.workers
@@ -255,11 +295,12 @@ def ingest_benchmark(backend: str, workdir: Path, args: argparse.Namespace) -> d
             for i, agent in enumerate(agents):
                 delta_lanes[i % lanes_n].append(agent.delta())
         health = request_bytes("GET", "/healthz")
-        server = Collector(scratch.url, workers)
+        server = Collector(scratch.url, workers, args.db_pool)
         try:
-            baseline = run_load(server.port, [[health] * args.baseline_per_lane for _ in range(lanes_n)], b"ok")
-            full = run_load(server.port, full_lanes, b'"accepted"')
-            delta = run_load(server.port, delta_lanes, b'"accepted"')
+            baseline = measured(server, scratch, lambda: run_load(
+                server.port, [[health] * args.baseline_per_lane for _ in range(lanes_n)], b"ok"))
+            full = measured(server, scratch, lambda: run_load(server.port, full_lanes, b'"accepted"'))
+            delta = measured(server, scratch, lambda: run_load(server.port, delta_lanes, b'"accepted"'))
         finally:
             server.stop()
         with scratch.db.read() as conn:
@@ -425,6 +466,7 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--deltas", type=int, default=5, help="deltas per agent")
     parser.add_argument("--concurrency", type=int, default=64, help="agents submitting at once")
     parser.add_argument("--workers", type=int, default=2, help="server processes on PostgreSQL")
+    parser.add_argument("--db-pool", type=int, default=24, help="database connections per server worker")
     parser.add_argument("--requirements", type=int, default=100)
     parser.add_argument("--baseline-per-lane", type=int, default=100)
     parser.add_argument("--rollup-hosts", type=int, default=100_000)

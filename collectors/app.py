@@ -71,6 +71,10 @@ def create_app(settings: Settings, db: Database | None = None) -> FastAPI:
 
     @contextlib.asynccontextmanager
     async def lifespan(_: FastAPI) -> AsyncIterator[None]:
+        import anyio.to_thread
+
+        # As many threads as database connections: more only contend for the GIL and the pool.
+        anyio.to_thread.current_default_thread_limiter().total_tokens = max(4, settings.pool_size)
         if settings.migrate:
             await run_in_threadpool(db.migrate)
         _start_background(db, settings, background)
@@ -185,8 +189,9 @@ def create_app(settings: Settings, db: Database | None = None) -> FastAPI:
     @app.post("/api/v1/reports", tags=["ingest"], openapi_extra=report_body)
     async def submit(request: Request) -> JSONResponse:
         """Ingest one full report or delta (see docs/collector.md for every answer)."""
-        header = request.headers.get("authorization")
-        principal = await run_in_threadpool(authenticate, bearer(header))  # 401 before reading a large body
+        secret = bearer(request.headers.get("authorization"))
+        # 401/403 before reading a large body; a cached token costs no thread hop.
+        principal = cache.get(secret) or await run_in_threadpool(authenticate, secret)
         principal.require("agent")
         raw = await body(request)
 

@@ -86,6 +86,8 @@ def migrate(db_url: str | None) -> None:
               help="Processes; use several on PostgreSQL, one on SQLite.")
 @click.option("--tls-cert", type=click.Path(exists=True, dir_okay=False), help="Serve HTTPS with this certificate (PEM).")
 @click.option("--tls-key", type=click.Path(exists=True, dir_okay=False), help="... and this private key (PEM).")
+@click.option("--db-pool", default=16, show_default=True, type=click.IntRange(1, 200),
+              help="Database connections (and request threads) per worker.")
 @click.option("--max-body", default=16 * 1024 * 1024, show_default=True, type=click.IntRange(1024),
               help="Largest accepted request body in bytes (413 above).")
 @click.option("--snapshot-interval", default=300.0, show_default=True, type=float,
@@ -101,7 +103,7 @@ def migrate(db_url: str | None) -> None:
               type=click.Choice(["critical", "error", "warning", "info", "debug"]))
 @guarded
 def serve(db_url: str | None, host: str, port: int, workers: int, tls_cert: str | None, tls_key: str | None,
-          max_body: int, snapshot_interval: float, upstream: str | None, upstream_token_file: str | None,
+          db_pool: int, max_body: int, snapshot_interval: float, upstream: str | None, upstream_token_file: str | None,
           upstream_agency: str | None, upstream_interval: float, log_level: str) -> None:
     """Serve the collector API (loopback by default; HTTPS with --tls-cert and --tls-key)."""
     import uvicorn
@@ -127,7 +129,7 @@ def serve(db_url: str | None, host: str, port: int, workers: int, tls_cert: str 
     db.dispose()
     settings = Settings(db=db.url, max_body=max_body, snapshot_interval=snapshot_interval, upstream=upstream,
                         upstream_token=token, upstream_agency=upstream_agency, upstream_interval=upstream_interval,
-                        migrate=False, pool_size=10 if workers == 1 else max(4, 20 // workers))
+                        migrate=False, pool_size=db_pool)
     os.environ.update(settings.to_env())
     scheme = "https" if tls_cert else "http"
     click.echo(f"fedharden collector on {scheme}://{host}:{port} (database {redact(db.url)}, "

@@ -15,7 +15,7 @@ import zlib
 from collections import Counter, defaultdict
 from dataclasses import dataclass
 from functools import lru_cache
-from typing import Any, Mapping
+from typing import Any, Mapping, NamedTuple
 
 import sqlalchemy as sa
 from sqlalchemy.engine import Connection
@@ -145,15 +145,13 @@ def enroll(db: Database, principal: Principal, body: Any) -> dict[str, Any]:
 # ---------------------------------------------------------------------------- reports
 
 
-@dataclass
-class Stored:
+class Stored(NamedTuple):
     """One current result as stored: what ingest needs to diff, count and digest."""
 
     directive: str
     requirement: str
     status: str
     due: str
-    failing_since: dt.datetime | None
     doc: str
 
 
@@ -169,6 +167,7 @@ def ingest(db: Database, principal: Principal, report: dict[str, Any]) -> tuple[
         raise Forbidden(f"this agent token is bound to host {principal.host_id}, "
                         f"not {report['host']['id']}")
     received = now()
+    report["_directives_digest"] = directives_digest(report)
     observed = min(utc(report["generated_at"]), received)  # an agent clock ahead of ours is clamped
     with db.write() as conn:
         host = conn.execute(_statements().host, {"host_pk": principal.host_pk, "report_id": report["report_id"]}).one()
@@ -226,7 +225,7 @@ def _check_order(host: Any, report: Mapping[str, Any]) -> None:
         raise Resync("no_state", "the collector holds no state for this host yet", **_position(host))
     if report["base"] != host.last_report_id:
         raise Resync("unknown_base", f"base {report['base']} is not the host's current state", **_position(host))
-    if host.directives_digest != directives_digest(report):
+    if host.directives_digest != report["_directives_digest"]:
         raise Resync("directives_changed", "the directives differ from those of the host's current state",
                      **_position(host))
 
@@ -253,7 +252,7 @@ def _statements() -> _Statements:
         host=sa.select(hosts, seen.label("seen_by")).where(hosts.c.id == sa.bindparam("host_pk"))
         .with_for_update(of=hosts),
         state=sa.select(results.c.key, results.c.directive, results.c.requirement, results.c.status,
-                        results.c.due, results.c.failing_since, results.c.doc)
+                        results.c.due, results.c.doc)
         .where(results.c.host_pk == sa.bindparam("host_pk")),
         update_host=hosts.update().where(hosts.c.id == sa.bindparam("pk"))
         .values({c: sa.bindparam(c) for c in HOST_UPDATE_COLUMNS}),
@@ -261,9 +260,28 @@ def _statements() -> _Statements:
     )
 
 
+def _results_upsert(db: Database) -> Any:
+    """Insert or replace result rows; a result failing before and after keeps its failing_since."""
+    key = ("results-upsert",)
+    stmt = db._statements.get(key)
+    if stmt is None:
+        ins = db.insert(results)
+        keep = sa.case((sa.and_(results.c.status == "fail", ins.excluded.status == "fail"), results.c.failing_since),
+                       else_=ins.excluded.failing_since)
+        values = {c: ins.excluded[c] for c in ("directive", "requirement", "status", "due", "updated_at", "doc")}
+        stmt = db._statements[key] = ins.on_conflict_do_update(index_elements=["host_pk", "key"],
+                                                                set_={**values, "failing_since": keep})
+    return stmt
+
+
 def _load_state(conn: Connection, host_pk: int) -> dict[str, Stored]:
-    rows = conn.execute(_statements().state, {"host_pk": host_pk})
-    return {r.key: Stored(r.directive, r.requirement, r.status, r.due, r.failing_since, r.doc) for r in rows}
+    # The hottest read of ingest (every result of the host, per report): plain DB-API tuples.
+    rows = conn.exec_driver_sql(_STATE_SQL[conn.dialect.paramstyle], (host_pk,)).cursor.fetchall()
+    return {r[0]: Stored(r[1], r[2], r[3], r[4], r[5]) for r in rows}
+
+
+_STATE_SQL = {style: f"SELECT key, directive, requirement, status, due, doc FROM results WHERE host_pk = {mark}"
+              for style, mark in (("qmark", "?"), ("format", "%s"), ("pyformat", "%s"), ("numeric", ":1"))}
 
 
 def _apply(state: Mapping[str, Stored], report: Mapping[str, Any], host: Any) -> dict[str, Stored | dict[str, Any]]:
@@ -296,8 +314,7 @@ def _write(db: Database, conn: Connection, host: Any, report: Mapping[str, Any],
         if old is not None and old.doc == doc:
             continue
         status, due = item["status"], item["due"] or NO_DUE
-        failing_since = (old.failing_since if old is not None and old.status == "fail" else observed) \
-            if status == "fail" else None
+        failing_since = observed if status == "fail" else None  # kept by the upsert while still failing
         upserts.append({"host_pk": host.id, "key": key, "directive": item["directive"],
                         "requirement": item["requirement"], "status": status, "due": due,
                         "failing_since": failing_since, "updated_at": received, "doc": doc})
@@ -315,7 +332,8 @@ def _write(db: Database, conn: Connection, host: Any, report: Mapping[str, Any],
 
     if removed:
         conn.execute(results.delete().where(results.c.host_pk == host.id, results.c.key.in_(removed)))
-    db.upsert_replace(conn, results, upserts, ("host_pk", "key"))
+    if upserts:
+        conn.execute(_results_upsert(db), upserts)
     if event_rows:
         conn.execute(events.insert(), event_rows)
     _update_requirement_counts(db, conn, agency, shard, agg)
@@ -330,7 +348,7 @@ def _write(db: Database, conn: Connection, host: Any, report: Mapping[str, Any],
         os=(report["host"].get("os") or {}).get("pretty_name", ""), agent_version=report["agent"]["version"],
         last_seen=received, last_scan=observed, last_report_id=report["report_id"],
         last_sequence=report["sequence"], state_digest=report["state_digest"],
-        directives_digest=directives_digest(report), total=len(new_state),
+        directives_digest=report["_directives_digest"], total=len(new_state),
         fail_min_due=min(fail_dues) if fail_dues else NO_DUE,
         **{f"n_{s}": totals[s] for s in STATUSES}))
     conn.execute(_statements().insert_report, dict(

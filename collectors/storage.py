@@ -57,7 +57,7 @@ class Database:
             # the last moments of acknowledged reports; the delta protocol heals that (the agent's
             # next delta names a base the collector lacks, gets "resync" and sends a full report).
             options = {"options": "-c synchronous_commit=off"} if self.async_commit else {}
-            return sa.create_engine(parsed, pool_size=pool_size, max_overflow=pool_size * 2,
+            return sa.create_engine(parsed, pool_size=pool_size, max_overflow=pool_size // 2,
                                     pool_recycle=1800, connect_args=options)
         engine = sa.create_engine(parsed, connect_args={"check_same_thread": False, "timeout": 30})
 
@@ -110,12 +110,13 @@ class Database:
         key = (table.name, keys, columns, add)
         stmt = self._statements.get(key)
         if stmt is None:
-            stmt = self._insert(table)
+            stmt = self.insert(table)
             values = {c: (table.c[c] + stmt.excluded[c]) if add else stmt.excluded[c] for c in columns}
             stmt = self._statements[key] = stmt.on_conflict_do_update(index_elements=list(keys), set_=values)
         return stmt
 
-    def _insert(self, table: sa.Table) -> Any:
+    def insert(self, table: sa.Table) -> Any:
+        """The dialect's INSERT, which has ON CONFLICT."""
         if self.is_sqlite:
             from sqlalchemy.dialects.sqlite import insert
         else:

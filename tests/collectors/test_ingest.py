@@ -232,7 +232,7 @@ def test_digest_of_stored_canonical_texts_equals_the_agents_state_digest() -> No
 
     items = [result("Z.1", "fail", actual="naïve ✓ \"quoted\" \\ \n"), result("A.1#CVE-2024-1", "pass"),
              result("a.1", "error", due=None), {**result("M.1"), "fields": {"b": [1, 2.5, None], "a": {"z": True}}}]
-    stored = {r["key"]: Stored(r["directive"], r["requirement"], r["status"], r["due"] or "", None,
+    stored = {r["key"]: Stored(r["directive"], r["requirement"], r["status"], r["due"] or "",
                                canonical(r).decode()) for r in items[:2]}
     mixed = {**stored, **{r["key"]: r for r in items[2:]}}
     assert digest_of(mixed) == state_digest(items)
