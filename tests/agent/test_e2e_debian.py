@@ -98,3 +98,35 @@ def test_this_machine(tmp_path: Path) -> None:
     assert {r["requirement"] for r in report["results"]} == expected
     assert len({r["key"] for r in report["results"]}) == len(report["results"])
     assert code == (1 if report["summary"]["counts"]["fail"] else 0)
+
+
+def test_real_debian_root_checklist(debian_rootfs: Path, tmp_path: Path) -> None:
+    """The STIG checklist of a real image holds one rule per STIG id the evaluated requirements cite."""
+    from tests.agent.output.test_output_cklb import DOC_KEYS, RULE_KEYS
+
+    json_out, cklb_out = tmp_path / "report.json", tmp_path / "report.cklb"
+    proc = subprocess.run([FEDHARDEN, "scan", "--root", str(debian_rootfs), "--format", f"json={json_out}",
+                           "--format", f"cklb={cklb_out}"], capture_output=True, text=True, timeout=120, check=False)
+    assert proc.returncode == 1, proc.stderr
+    report = json.loads(json_out.read_text())
+    doc = json.loads(cklb_out.read_text())
+    assert set(doc) == DOC_KEYS
+    cited: dict[str, set[str]] = {}
+    for r in report["results"]:
+        for ident in r["references"].get("stig", []):
+            cited.setdefault(r["directive"], set()).add(ident)
+    # HARDEN-30D and BOD 23-02 (its package rules) and BOD 26-02 cite STIG rules from the
+    # ComplianceAsCode metadata; each cited rule version is one checklist rule.
+    assert len(cited["HARDEN-30D"]) > 50 and {"BOD-23-02", "BOD-26-02"} <= set(cited)
+    assert {s["stig_id"]: {r["rule_version"] for r in s["rules"]} for s in doc["stigs"]} == cited
+    for stig in doc["stigs"]:
+        assert stig["size"] == len(stig["rules"]) and all(set(r) == RULE_KEYS for r in stig["rules"])
+    rules = {r["rule_version"]: r for s in doc["stigs"] for r in s["rules"]}
+    # Debian's sshd allows root login by key (HARDEN-30D.SSH.1 fails): open. Empty passwords are
+    # refused by default (SSH.2 passes): not a finding.
+    ssh1 = next(r for r in report["results"] if r["key"] == "HARDEN-30D.SSH.1")
+    ssh2 = next(r for r in report["results"] if r["key"] == "HARDEN-30D.SSH.2")
+    assert ssh1["status"] == "fail" and ssh2["status"] == "pass"
+    assert {rules[i]["status"] for i in ssh1["references"]["stig"]} == {"open"}
+    assert {rules[i]["status"] for i in ssh2["references"]["stig"]} == {"not_a_finding"}
+    assert "OL08-00-010550" in ssh1["references"]["stig"] and "UBTU-20-010047" in ssh2["references"]["stig"]

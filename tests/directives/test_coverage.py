@@ -1,41 +1,50 @@
 """Coverage of the shipped library by scenarios and references; docs/directives.md quotes it.
 
-Every requirement must have a pass and a fail scenario. The figures (scenarios, ssg
-references, remediation text) are computed here and must match the table in the docs;
-on a mismatch the assertion message is the table to paste.
+Every requirement must have a pass and a fail scenario. The figures (scenarios, ssg, cis and
+stig references, remediation text) are computed here and must match the table in the docs;
+on a mismatch the assertion message is the table to paste. Every cis and stig id in the
+library must be one that directives/data/ssg_references.yaml records for a ComplianceAsCode
+rule the requirement cites.
 """
 from __future__ import annotations
 
 import re
 from pathlib import Path
 
+import yaml
+
 from directives import load_library
 from tests.directives import scenario
 
 DOC = Path(__file__).resolve().parents[2] / "docs" / "directives.md"
+SSG_REFERENCES = Path(__file__).resolve().parents[2] / "directives" / "data" / "ssg_references.yaml"
 BEGIN, END = "<!-- coverage:begin -->", "<!-- coverage:end -->"
 
 
-def figures() -> list[tuple[str, int, int, int, int]]:
-    """(directive, requirements, with pass+fail scenarios, with an ssg reference, with remediation)."""
+def figures() -> list[tuple[str, int, int, int, int, int, int]]:
+    """(directive, requirements, with pass+fail scenarios, with an ssg, cis and stig reference,
+    with remediation)."""
     scenarios = scenario.load_scenarios()
     rows = []
     for d in sorted(load_library(), key=lambda d: d.id):
         both = sum(1 for r in d.requirements
                    if {scenario.expectation(n) for n in scenarios.get(r.id, {})} >= {"pass", "fail"})
         ssg = sum(1 for r in d.requirements if r.references.get("ssg"))
+        cis = sum(1 for r in d.requirements if r.references.get("cis"))
+        stig = sum(1 for r in d.requirements if r.references.get("stig"))
         remediation = sum(1 for r in d.requirements if r.remediation.strip())
-        rows.append((d.id, len(d.requirements), both, ssg, remediation))
+        rows.append((d.id, len(d.requirements), both, ssg, cis, stig, remediation))
     return rows
 
 
 def table() -> str:
     rows = figures()
-    total = ("total", *(sum(r[i] for r in rows) for i in range(1, 5)))
-    lines = ["| directive | requirements | pass and fail scenarios | `ssg` reference | remediation text |",
-             "|---|---:|---:|---:|---:|"]
-    for name, n, both, ssg, rem in [*rows, total]:
-        lines.append(f"| {name} | {n} | {both} | {ssg} | {rem} |")
+    total = ("total", *(sum(r[i] for r in rows) for i in range(1, 7)))
+    lines = ["| directive | requirements | pass and fail scenarios | `ssg` reference | `cis` reference "
+             "| `stig` reference | remediation text |",
+             "|---|---:|---:|---:|---:|---:|---:|"]
+    for name, n, both, ssg, cis, stig, rem in [*rows, total]:
+        lines.append(f"| {name} | {n} | {both} | {ssg} | {cis} | {stig} | {rem} |")
     return "\n".join(lines)
 
 
@@ -59,3 +68,14 @@ def test_docs_quote_the_figures() -> None:
     found = re.search(re.escape(BEGIN) + r"\n(.*?)\n" + re.escape(END), text, re.S)
     assert found, f"{DOC} has no coverage block"
     assert found.group(1).strip() == table(), "\n" + table()
+
+
+def test_cis_and_stig_ids_are_those_the_cited_rules_give() -> None:
+    rules = yaml.safe_load(SSG_REFERENCES.read_text())["rules"]
+    for d in load_library():
+        for r in d.requirements:
+            cited = [rules[s] for s in r.references.get("ssg", []) if s in rules]
+            cis = {c for rule in cited for c in rule["cis"]}
+            stig = {s.partition(":")[2] for rule in cited for s in rule["stig"]}
+            assert set(r.references.get("cis", [])) <= cis, r.id
+            assert set(r.references.get("stig", [])) <= stig, r.id

@@ -97,7 +97,7 @@ def test_the_cli_writes_nothing_when_a_format_cannot_render(make_root: Any, tmp_
     root = make_root({"/etc/os-release": "ID=debian\n"})
     out = tmp_path / "out"
     out.mkdir()
-    result = CliRunner().invoke(main, ["scan", "--root", str(root), "--directive", "BOD-23-02",
+    result = CliRunner().invoke(main, ["scan", "--root", str(root), "--directive", "BOD-23-01",
                                        "--format", f"sarif={out / 'r.sarif'}", "--format", f"cklb={out / 'r.cklb'}"])
     assert result.exit_code == 2
     assert result.stderr == "fedharden: cklb: no evaluated requirement cites a STIG id (references.stig), " \
