@@ -127,7 +127,8 @@ def test_hardened_root_is_compliant_and_report_is_valid(make_root: MakeRoot) -> 
     assert report["scan"]["live"] is False and report["host"]["hostname"] == "golden"
     result = next(r for r in report["results"] if r["key"] == "HARDEN-30D.FILE.1")
     assert result["references"] == {"nist_800_53": ["AC-6", "IA-5"],
-                                    "ssg": ["file_permissions_etc_shadow", "file_owner_etc_shadow"]}
+                                    "ssg": ["file_permissions_etc_shadow", "file_owner_etc_shadow"],
+                                    "cis": ["ubuntu2204:6.1.5", "ubuntu2004:6.1.4", "rhel8:6.1.4"]}
     assert result["due"] == "2026-07-02"
 
 
