@@ -17,6 +17,7 @@ import time
 from pathlib import Path
 from typing import Any, Callable, Iterator
 
+import psutil
 import pytest
 
 pytest.importorskip("collectors.app", reason="needs the collector and its extra")
@@ -251,7 +252,11 @@ def test_agent_killed_mid_submit_loses_nothing_and_applies_nothing_twice(collect
         while agent_state(state).sequence < 2:  # the delta is committed; the agent is now sending it
             assert time.monotonic() < deadline and agent.poll() is None
             time.sleep(0.05)
-        time.sleep(1.5)  # the collector has the request and waits for the database
+        while not any(c.raddr and c.raddr[1] == collector.port and c.status == psutil.CONN_ESTABLISHED
+                      for c in psutil.Process(agent.pid).net_connections("tcp")):
+            assert time.monotonic() < deadline and agent.poll() is None
+            time.sleep(0.05)
+        time.sleep(1.0)  # the request is sent; the collector has it and waits for the database
         agent.send_signal(signal.SIGKILL)
         agent.wait(10)
     finally:
