@@ -58,3 +58,11 @@ def list_tokens(conn: Connection) -> list[dict[str, Any]]:
     return [{"id": r.id, "role": r.role, "agency": r.code, "host": r.host_id, "name": r.name,
              "created_at": r.created_at.isoformat() + "Z",
              "revoked_at": r.revoked_at.isoformat() + "Z" if r.revoked_at else None} for r in rows]
+
+
+def release_host(conn: Connection, host_id: str) -> None:
+    """Forget which install enrolled a host, so the next enrollment (a reinstall whose state
+    directory was lost) may claim it; that enrollment revokes the old install's tokens."""
+    done = conn.execute(hosts.update().where(hosts.c.host_id == host_id).values(instance=None))
+    if done.rowcount == 0:
+        raise NotFound(f"no host {host_id}")

@@ -260,3 +260,21 @@ def token_revoke(token_id: int, db_url: str | None) -> None:
     with _database(db_url).write() as conn:
         revoke_token(conn, token_id)
     click.echo(f"token {token_id} revoked")
+
+
+@collector.group()
+def host() -> None:
+    """Enrolled hosts."""
+
+
+@host.command("release")
+@click.argument("host_id")
+@db_option
+@guarded
+def host_release(host_id: str, db_url: str | None) -> None:
+    """Let another install enroll HOST_ID (after a reinstall that lost its state directory)."""
+    from collectors.admin import release_host
+
+    with _database(db_url).write() as conn:
+        release_host(conn, host_id)
+    click.echo(f"host {host_id} released: the next enrollment claims it")

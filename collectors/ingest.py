@@ -111,7 +111,9 @@ def utc(value: str) -> dt.datetime:
 def enroll(db: Database, principal: Principal, body: Any) -> dict[str, Any]:
     """Register a host in the enrolling agency; returns its new agent token (shown once).
 
-    Enrolling again (a reinstalled agent) revokes the host's previous agent tokens.
+    Enrolling again from the same install revokes the host's previous agent tokens. Another
+    install claiming the same host id (a cloned image that kept its machine-id, or a reinstall
+    that lost its state directory) is refused until an admin releases the host.
     """
     principal.require(ENROLL)
     if not isinstance(body, dict):
@@ -122,19 +124,28 @@ def enroll(db: Database, principal: Principal, body: Any) -> dict[str, Any]:
     hostname = body.get("hostname", "")
     if not isinstance(hostname, str) or len(hostname) > 255:
         raise BadRequest("hostname: a string of at most 255 characters", "$.hostname")
+    instance = body.get("instance")
+    if instance is not None and (not isinstance(instance, str) or not 1 <= len(instance) <= 64):
+        raise BadRequest("instance: a string of 1 to 64 characters", "$.instance")
     at = now()
     with db.write() as conn:
-        row = conn.execute(sa.select(hosts.c.id, hosts.c.agency_id).where(hosts.c.host_id == host_id)
-                           .with_for_update()).first()
+        row = conn.execute(sa.select(hosts.c.id, hosts.c.agency_id, hosts.c.instance)
+                           .where(hosts.c.host_id == host_id).with_for_update()).first()
         if row is not None and row.agency_id != principal.agency_id:
             raise Conflict(f"host {host_id} is enrolled in another agency")
+        if row is not None and row.instance and instance and row.instance != instance:
+            raise Conflict(f"host {host_id} is already enrolled by another install with the same machine-id "
+                           "(a cloned image?): give this machine its own machine-id, or have an admin run "
+                           f"`fedharden collector host release {host_id}` if the old install is gone")
         if row is None:
             host_pk = int(conn.execute(hosts.insert().values(
                 host_id=host_id, agency_id=principal.agency_id, hostname=hostname, enrolled_at=at, shard=0,
+                instance=instance,
             )).inserted_primary_key[0])
             conn.execute(hosts.update().where(hosts.c.id == host_pk).values(shard=host_pk % SHARDS))
         else:
             host_pk = int(row.id)
+            conn.execute(hosts.update().where(hosts.c.id == host_pk).values(instance=instance or row.instance))
             conn.execute(tokens.update().where(tokens.c.host_pk == host_pk, tokens.c.role == "agent",
                                                tokens.c.revoked_at.is_(None)).values(revoked_at=at))
         _, token = create_token(conn, "agent", agency_id=principal.agency_id, host_pk=host_pk,

@@ -55,6 +55,9 @@ hosts = sa.Table(
     sa.Column("os", sa.String(200), nullable=False, server_default=""),
     sa.Column("agent_version", sa.String(50), nullable=False, server_default=""),
     sa.Column("enrolled_at", sa.DateTime, nullable=False),
+    # the enrolling install's instance id (a keyed hash of a random per-install key): a second
+    # install with the same machine-id, such as a cloned image, is refused, never merged
+    sa.Column("instance", sa.String(64), nullable=True),
     sa.Column("last_seen", sa.DateTime, nullable=True),
     sa.Column("last_scan", sa.DateTime, nullable=True),
     sa.Column("last_report_id", sa.String(100), nullable=True),

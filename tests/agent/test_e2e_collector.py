@@ -326,9 +326,20 @@ def test_clones_are_detected_not_merged(collector: Collector, make_root: MakeRoo
     moved = submit(other, state)
     assert moved.returncode == 2 and "not the one that enrolled" in moved.stderr
 
-    # The clone, given a fresh state directory, enrolls with the same machine-id: the original's
-    # token is revoked and it says so (what the collector does with instance keys is its own).
+    # The clone, given a fresh state directory, enrolls with the same machine-id: another install
+    # claims a host that is enrolled, so the collector refuses it and the original keeps reporting.
     fresh = tmp_path / "fresh-state"
+    refused = enroll(collector, secret, clone_root, fresh)
+    assert refused.returncode == 2 and refused.stderr.count("\n") == 1
+    assert "another install with the same machine-id" in refused.stderr
+    assert not (fresh / "credential.json").exists()
+    assert submit(root, state).returncode in (0, 1)
+    assert_in_sync(collector, admin, state)
+
+    # After a reinstall that really lost its state, an admin releases the host; the new install
+    # enrolls and the old install's token stops working.
+    host_id = json.loads((state / "credential.json").read_text())["host_id"]
+    assert collector.admin("host", "release", host_id) == f"host {host_id} released: the next enrollment claims it"
     assert enroll(collector, secret, clone_root, fresh).returncode == 0
     collector.stop()  # a revoked token is refused at once by a fresh process (a running one caches for 10 s)
     collector.start()

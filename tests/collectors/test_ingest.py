@@ -276,3 +276,27 @@ def test_fast_schema_check_agrees_with_the_agents_validator() -> None:
             except fastjsonschema.JsonSchemaException:
                 fast_ok = False
             assert fast_ok == (validation_errors(candidate) == []), (candidate.get("kind"), validation_errors(candidate))
+
+
+def test_another_install_with_the_same_host_id_is_refused(server: Server, tokens: Tokens, db: Database) -> None:
+    """A cloned image keeps machine-id, hence host id; its install key differs, so it is refused."""
+    def enroll(instance: str) -> Any:
+        return server.request("POST", "/api/v1/enroll", tokens.enroll["DOJ"],
+                              json={"host_id": "cloned", "hostname": "web1", "instance": instance})
+
+    first = enroll("a" * 32)
+    assert first.status_code == 201
+    clone = enroll("b" * 32)
+    assert clone.status_code == 409 and "another install with the same machine-id" in clone.json()["error"]
+    # The original's token still authenticates (an empty body is refused as a bad report, not as a stranger).
+    assert server.request("POST", "/api/v1/reports", first.json()["token"], json={}).status_code == 400
+    again = enroll("a" * 32)  # the same install enrolling again is a reinstall of its credential
+    assert again.status_code == 201
+    assert server.request("POST", "/api/v1/enroll", tokens.enroll["DOJ"],
+                          json={"host_id": "cloned", "instance": 7}).json()["path"] == "$.instance"
+    from collectors.admin import release_host
+
+    with db.write() as conn:
+        release_host(conn, "cloned")
+    assert enroll("b" * 32).status_code == 201  # released: the new install claims the host
+    assert enroll("a" * 32).status_code == 409  # and the old one is now the stranger
