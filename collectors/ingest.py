@@ -347,9 +347,9 @@ def _write(db: Database, conn: Connection, host: Any, report: Mapping[str, Any],
         conn.execute(_results_upsert(db), upserts)
     if event_rows:
         conn.execute(events.insert(), event_rows)
-    _update_requirement_counts(db, conn, agency, shard, agg)
     directives = _directive_summaries(new_state)
-    _update_host_directives(db, conn, host, _directive_summaries(state) if had_state else {}, directives)
+    host_counts = _update_host_directives(db, conn, host, _directive_summaries(state) if had_state else {},
+                                          directives)
     totals = Counter[str]()
     for summary in directives.values():
         totals.update(summary["counts"])
@@ -366,6 +366,9 @@ def _write(db: Database, conn: Connection, host: Any, report: Mapping[str, Any],
         report_id=report["report_id"], host_pk=host.id, kind=report["kind"], sequence=report["sequence"],
         state_digest=report["state_digest"], generated_at=observed, received_at=received,
         changed=len(upserts) + len(removed)))
+    # The shared counters last: other hosts' reports wait on these rows only until our commit.
+    _update_requirement_counts(db, conn, agency, shard, agg)
+    db.upsert_add(conn, agg_directives, host_counts, ("agency_id", "directive", "shard"), ["hosts", "compliant_hosts"])
     return len(upserts), len(removed)
 
 
@@ -405,8 +408,9 @@ def _directive_summaries(state: Mapping[str, Stored | dict[str, Any]]) -> dict[s
 
 
 def _update_host_directives(db: Database, conn: Connection, host: Any, old: Mapping[str, Mapping[str, Any]],
-                            new: Mapping[str, Mapping[str, Any]]) -> None:
-    """host_directives rows, and the per-directive host counters, from the summaries before and after."""
+                            new: Mapping[str, Mapping[str, Any]]) -> list[dict[str, Any]]:
+    """Write host_directives from the summaries before and after; return the per-directive host
+    counter increments for the caller to apply."""
     gone = sorted(set(old) - set(new))
     if gone:
         conn.execute(host_directives.delete().where(host_directives.c.host_pk == host.id,
@@ -425,6 +429,5 @@ def _update_host_directives(db: Database, conn: Connection, host: Any, old: Mapp
     for directive in gone:
         host_deltas[directive] = (-1, -int(old[directive]["counts"]["fail"] == 0))
     db.upsert_replace(conn, host_directives, rows, ("host_pk", "directive"))
-    agg_rows = [{"agency_id": host.agency_id, "directive": d, "shard": host.shard, "hosts": h, "compliant_hosts": c}
-                for d, (h, c) in sorted(host_deltas.items()) if h or c]
-    db.upsert_add(conn, agg_directives, agg_rows, ("agency_id", "directive", "shard"), ["hosts", "compliant_hosts"])
+    return [{"agency_id": host.agency_id, "directive": d, "shard": host.shard, "hosts": h, "compliant_hosts": c}
+            for d, (h, c) in sorted(host_deltas.items()) if h or c]

@@ -64,14 +64,17 @@ def _scope(query: Any, table: sa.Table, ids: list[int] | None, directive: str | 
 
 
 def _grouped(conn: Connection, ids: list[int] | None, directive: str | None, day: dt.date,
-             by: tuple[str, ...]) -> Iterable[Any]:
+             by: tuple[str, ...], requirement: str | None = None) -> Iterable[Any]:
     """Counts grouped by ``by`` columns, with overdue (failing past due) and the earliest due date,
     summed over shards and due dates by the database: Python only sees the rows it returns."""
     t = agg_requirements
     overdue = sa.func.sum(sa.case((sa.and_(t.c.due != NO_DUE, t.c.due < day.isoformat()), t.c.n_fail), else_=0))
     first_due = sa.func.min(sa.case((t.c.due != NO_DUE, t.c.due), else_=None))
-    q = sa.select(*[t.c[c] for c in by], *[sa.func.sum(t.c[c]) for c in COUNT_COLUMNS], overdue, first_due)
-    return conn.execute(_scope(q, t, ids, directive).group_by(*[t.c[c] for c in by]))
+    q = _scope(sa.select(*[t.c[c] for c in by], *[sa.func.sum(t.c[c]) for c in COUNT_COLUMNS], overdue, first_due),
+               t, ids, directive)
+    if requirement is not None:
+        q = q.where(t.c.requirement == requirement)
+    return conn.execute(q.group_by(*[t.c[c] for c in by]))
 
 
 def _node(values: list[Any]) -> _Node | None:
@@ -234,16 +237,10 @@ def history(conn: Connection, ids: list[int] | None, directive: str | None, requ
             if (d, name) in series:
                 series[(d, name)].update(hosts=int(hosts_n or 0), compliant_hosts=int(compliant or 0))
     # Today comes from the live counters, so the chart's last point never lags.
-    live = fold(conn, ids, directive, day)
-    live_hosts = _directive_hosts(conn, ids, directive)
-    today_nodes: dict[str, _Node] = {}
-    for dirs in live.values():
-        for name, (dnode, reqs) in dirs.items():
-            nodes = [reqs[requirement]] if requirement is not None and requirement in reqs else \
-                ([] if requirement is not None else [dnode])
-            for n in nodes:
-                today_nodes.setdefault(name, _Node()).add(n.counts, n.due, n.overdue)
-    for name, node in today_nodes.items():
+    live_hosts = _directive_hosts(conn, ids, directive) if requirement is None else {}
+    for name, *values in _grouped(conn, ids, directive, day, ("directive",), requirement):
+        if (node := _node(values)) is None:
+            continue
         entry: dict[str, Any] = {"day": day.isoformat(), "directive": name, "counts": node.counts,
                                  "overdue": node.overdue, "compliant_pct": pct(node.counts)}
         if requirement is None:
