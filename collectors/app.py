@@ -77,6 +77,7 @@ def create_app(settings: Settings, db: Database | None = None) -> FastAPI:
         anyio.to_thread.current_default_thread_limiter().total_tokens = max(4, settings.pool_size)
         if settings.migrate:
             await run_in_threadpool(db.migrate)
+        await run_in_threadpool(db.analyze)
         _start_background(db, settings, background)
         yield
         background.stop.set()
@@ -220,16 +221,16 @@ def create_app(settings: Settings, db: Database | None = None) -> FastAPI:
     @app.get("/api/v1/hosts", tags=["read"])
     def hosts(principal: Principal = Depends(caller), agency: str | None = None, directive: str | None = None,
               status: str | None = Query(None, description="compliant or noncompliant"),
-              overdue: bool | None = None, limit: int = Query(100, ge=1, le=10000), offset: int = Query(0, ge=0),
-              format: str = Fmt) -> Response:
-        """Hosts in scope, filtered by agency, directive, status and overdue."""
+              overdue: bool | None = None, tag: str | None = None, limit: int = Query(100, ge=1, le=10000),
+              offset: int = Query(0, ge=0), format: str = Fmt) -> Response:
+        """Hosts in scope, filtered by agency, directive, status, overdue and tag."""
         with db.read() as conn:
             ids = agency_ids(conn, principal, agency, roles=HOST_DETAIL)
-            doc = reads.list_hosts(conn, ids, directive=directive, status=status, overdue=overdue,
+            doc = reads.list_hosts(conn, ids, directive=directive, status=status, overdue=overdue, tag=tag,
                                    limit=limit, offset=offset)
         if format == "csv":
-            return csv_response("hosts.csv", ({**{k: v for k, v in h.items() if k != "counts"}, **h["counts"]}
-                                              for h in doc["hosts"]))
+            return csv_response("hosts.csv", ({**{k: v for k, v in h.items() if k not in ("counts", "tags")},
+                                               **h["counts"], "tags": " ".join(h["tags"])} for h in doc["hosts"]))
         return JSONResponse(doc)
 
     @app.get("/api/v1/hosts/{host_id}", tags=["read"])
@@ -348,6 +349,7 @@ def _start_background(db: Database, settings: Settings, background: Background) 
             while not background.stop.is_set():
                 try:
                     rollups.snapshot(db)
+                    db.analyze()
                 except Exception:  # keep snapshotting after a transient database error
                     log.exception("history snapshot failed")
                 background.stop.wait(settings.snapshot_interval)

@@ -13,6 +13,7 @@ import secrets
 import threading
 import time
 from dataclasses import dataclass
+from typing import Any
 
 import sqlalchemy as sa
 from sqlalchemy.engine import Connection
@@ -81,16 +82,25 @@ def bearer(header: str | None) -> str:
     return value.strip()
 
 
-def lookup(conn: Connection, secret: str) -> Principal:
+def _principal(conn: Connection, where: Any) -> Principal:
     row = conn.execute(
         sa.select(tokens.c.id, tokens.c.role, tokens.c.agency_id, agencies.c.code, tokens.c.host_pk, hosts.c.host_id)
         .select_from(tokens.outerjoin(agencies, agencies.c.id == tokens.c.agency_id)
                      .outerjoin(hosts, hosts.c.id == tokens.c.host_pk))
-        .where(tokens.c.hash == hash_secret(secret), tokens.c.revoked_at.is_(None))
+        .where(where, tokens.c.revoked_at.is_(None))
     ).first()
     if row is None:
         raise AuthError("unknown or revoked token")
     return Principal(row.id, row.role, row.agency_id, row.code, row.host_pk, row.host_id)
+
+
+def lookup(conn: Connection, secret: str) -> Principal:
+    return _principal(conn, tokens.c.hash == hash_secret(secret))
+
+
+def by_id(conn: Connection, token_id: int) -> Principal:
+    """The principal of an active token by its id (the dashboard's session holds the id, not the secret)."""
+    return _principal(conn, tokens.c.id == token_id)
 
 
 class TokenCache:

@@ -24,7 +24,7 @@ from agent.report import canonical, validation_errors
 from collectors import BadRequest, Conflict, Forbidden, Resync, TooLarge
 from collectors.auth import ENROLL, Principal, create_token, now
 from collectors.models import (NO_DUE, SHARDS, STATUSES, agg_directives, agg_requirements, events,
-                               host_directives, hosts, reports, results, tokens)
+                               host_directives, host_tags, hosts, reports, results, tokens)
 from collectors.storage import Database
 
 DEFAULT_MAX_BODY = 16 * 1024 * 1024
@@ -250,7 +250,7 @@ class _Statements:
 
 
 HOST_UPDATE_COLUMNS = ("hostname", "target", "os", "agent_version", "last_seen", "last_scan", "last_report_id",
-                       "last_sequence", "state_digest", "directives_digest", "total", "fail_min_due",
+                       "last_sequence", "state_digest", "directives_digest", "total", "fail_min_due", "tags",
                        *(f"n_{s}" for s in STATUSES))
 
 
@@ -354,13 +354,14 @@ def _write(db: Database, conn: Connection, host: Any, report: Mapping[str, Any],
     for summary in directives.values():
         totals.update(summary["counts"])
     fail_dues = [s["fail_min_due"] for s in directives.values() if s["fail_min_due"]]
+    tags = _update_tags(conn, host, report["host"].get("tags") or [])
     conn.execute(_statements().update_host, dict(
         pk=host.id, hostname=report["host"]["hostname"], target=report["host"]["target"],
         os=(report["host"].get("os") or {}).get("pretty_name", ""), agent_version=report["agent"]["version"],
         last_seen=received, last_scan=observed, last_report_id=report["report_id"],
         last_sequence=report["sequence"], state_digest=report["state_digest"],
         directives_digest=report["_directives_digest"], total=len(new_state),
-        fail_min_due=min(fail_dues) if fail_dues else NO_DUE,
+        fail_min_due=min(fail_dues) if fail_dues else NO_DUE, tags=tags,
         **{f"n_{s}": totals[s] for s in STATUSES}))
     conn.execute(_statements().insert_report, dict(
         report_id=report["report_id"], host_pk=host.id, kind=report["kind"], sequence=report["sequence"],
@@ -370,6 +371,22 @@ def _write(db: Database, conn: Connection, host: Any, report: Mapping[str, Any],
     _update_requirement_counts(db, conn, agency, shard, agg)
     db.upsert_add(conn, agg_directives, host_counts, ("agency_id", "directive", "shard"), ["hosts", "compliant_hosts"])
     return len(upserts), len(removed)
+
+
+def _update_tags(conn: Connection, host: Any, tags: list[str]) -> str:
+    """The host's tags as its last report gave them, as stored on its row (one per line, sorted);
+    the host_tags rows the tag filter reads change only when the set does, so the usual report
+    costs no extra statement."""
+    stored = "\n".join(sorted(set(tags)))
+    if stored != (host.tags or ""):
+        have, want = set(filter(None, (host.tags or "").split("\n"))), set(tags)
+        if have - want:
+            conn.execute(host_tags.delete().where(host_tags.c.host_pk == host.id,
+                                                  host_tags.c.tag.in_(sorted(have - want))))
+        if want - have:
+            conn.execute(host_tags.insert(), [{"host_pk": host.id, "tag": t, "agency_id": host.agency_id}
+                                              for t in sorted(want - have)])
+    return stored
 
 
 def _event(host: Any, report: Mapping[str, Any], key: str, directive: str, requirement: str,

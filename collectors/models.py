@@ -16,6 +16,7 @@ STATUSES = ("pass", "fail", "error", "not_applicable", "waived", "manual")
 COUNT_COLUMNS = tuple(f"n_{s}" for s in STATUSES)
 SHARDS = 4
 FEDERATED_SHARD = -1
+FAILING_FINDING = "status = 'fail' AND key LIKE '%#%'"  # literal, so the partial index below matches
 NO_DUE = ""  # results without a due date (dates are stored as ISO text: they compare as strings)
 
 metadata = sa.MetaData()
@@ -70,6 +71,8 @@ hosts = sa.Table(
     sa.Column("total", sa.Integer, nullable=False, server_default="0"),
     *_counts(),
     sa.Column("fail_min_due", sa.String(10), nullable=False, server_default=NO_DUE),
+    # the host's tags from its last report, one per line, sorted; host_tags indexes them
+    sa.Column("tags", sa.Text, nullable=False, server_default=""),
     sa.Index("ix_hosts_agency", "agency_id", "hostname"),
 )
 
@@ -83,6 +86,14 @@ host_directives = sa.Table(
     sa.Index("ix_host_directives_agency", "agency_id", "directive"),
 )
 
+host_tags = sa.Table(
+    "host_tags", metadata,
+    sa.Column("host_pk", sa.Integer, sa.ForeignKey("hosts.id"), primary_key=True),
+    sa.Column("tag", sa.String(100), primary_key=True),
+    sa.Column("agency_id", sa.Integer, nullable=False),
+    sa.Index("ix_host_tags_agency_tag", "agency_id", "tag", "host_pk"),
+)
+
 results = sa.Table(
     "results", metadata,
     sa.Column("host_pk", sa.Integer, sa.ForeignKey("hosts.id"), primary_key=True),
@@ -94,6 +105,10 @@ results = sa.Table(
     sa.Column("failing_since", sa.DateTime, nullable=True),
     sa.Column("updated_at", sa.DateTime, nullable=False),
     sa.Column("doc", sa.Text, nullable=False),  # the result object, canonical JSON
+    # failing per-finding results (KEV: key "requirement#finding") by due date: the overdue
+    # list reads this small index, not the whole table; queries repeat its condition verbatim
+    sa.Index("ix_results_failing_findings", "due", "host_pk", "key", sqlite_where=sa.text(FAILING_FINDING),
+             postgresql_where=sa.text(FAILING_FINDING)),
 )
 
 reports = sa.Table(
@@ -121,6 +136,7 @@ events = sa.Table(
     sa.Column("at", sa.DateTime, nullable=False),
     sa.Column("report_id", sa.String(100), nullable=False),
     sa.Index("ix_events_agency_at", "agency_id", "at"),
+    sa.Index("ix_events_host_at", "host_pk", "at"),
 )
 
 agg_requirements = sa.Table(

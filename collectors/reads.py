@@ -10,10 +10,13 @@ import sqlalchemy as sa
 from sqlalchemy.engine import Connection
 
 from collectors import BadRequest, NotFound
-from collectors.models import STATUSES, agencies, events, host_directives, hosts, results
+from collectors.models import STATUSES, agencies, events, host_directives, host_tags, hosts, results
 from collectors.rollups import today
 
 HOST_STATUSES = ("compliant", "noncompliant")
+# models.FAILING_FINDING spelled out literally (no bound parameters), so both databases match
+# the query to the partial index ix_results_failing_findings
+FAILING_FINDING_RESULTS = sa.text("results.status = 'fail' AND results.key LIKE '%#%'")
 
 
 def iso(value: dt.datetime | None) -> str | None:
@@ -26,11 +29,13 @@ def _host_json(row: Any, day: str) -> dict[str, Any]:
             "agent_version": row.agent_version, "enrolled_at": iso(row.enrolled_at), "last_seen": iso(row.last_seen),
             "last_scan": iso(row.last_scan), "sequence": row.last_sequence, "total": row.total, "counts": counts,
             "compliant": row.last_report_id is not None and counts["fail"] == 0,
-            "overdue": bool(row.fail_min_due) and row.fail_min_due < day}
+            "overdue": bool(row.fail_min_due) and row.fail_min_due < day,
+            "tags": row.tags.split("\n") if row.tags else []}
 
 
 def list_hosts(conn: Connection, ids: list[int] | None, *, directive: str | None = None, status: str | None = None,
-               overdue: bool | None = None, limit: int = 100, offset: int = 0) -> dict[str, Any]:
+               overdue: bool | None = None, tag: str | None = None, limit: int = 100,
+               offset: int = 0) -> dict[str, Any]:
     """Hosts in scope; with ``directive``, counts, status and overdue are those of that directive."""
     if status is not None and status not in HOST_STATUSES:
         raise BadRequest(f"status must be one of {', '.join(HOST_STATUSES)}", "$.query.status")
@@ -57,10 +62,23 @@ def list_hosts(conn: Connection, ids: list[int] | None, *, directive: str | None
         q = q.where(counts_of.c.fail_min_due != "", counts_of.c.fail_min_due < day)
     elif overdue is False:
         q = q.where(sa.or_(counts_of.c.fail_min_due == "", counts_of.c.fail_min_due >= day))
+    if tag is not None:
+        tagged = sa.select(host_tags.c.host_pk).where(host_tags.c.tag == tag)
+        if ids is not None:
+            tagged = tagged.where(host_tags.c.agency_id.in_(ids))
+        q = q.where(h.c.id.in_(tagged))
     total = conn.execute(sa.select(sa.func.count()).select_from(q.subquery())).scalar_one()
     rows = conn.execute(q.order_by(agencies.c.code, h.c.hostname, h.c.host_id).limit(limit).offset(offset))
-    return {"total": total, "limit": limit, "offset": offset, "directive": directive,
+    return {"total": total, "limit": limit, "offset": offset, "directive": directive, "tag": tag,
             "hosts": [_host_json(r, day) for r in rows]}
+
+
+def agency_tags(conn: Connection, ids: list[int] | None, limit: int = 500) -> list[str]:
+    """The tags hosts in scope carry, for a filter's choices."""
+    q = sa.select(host_tags.c.tag).distinct()
+    if ids is not None:
+        q = q.where(host_tags.c.agency_id.in_(ids))
+    return list(conn.execute(q.order_by(host_tags.c.tag).limit(limit)).scalars())
 
 
 def host_detail(conn: Connection, ids: list[int] | None, host_id: str, *, directive: str | None = None,
@@ -89,7 +107,7 @@ def host_detail(conn: Connection, ids: list[int] | None, host_id: str, *, direct
         doc["updated_at"] = iso(r.updated_at)
         items.append(doc)
     return {"host": _host_json(row, day), "state": {"report_id": row.last_report_id, "sequence": row.last_sequence,
-                                                    "state_digest": row.state_digest}, "results": items}
+                                    "state_digest": row.state_digest}, "results": items}
 
 
 def changes(conn: Connection, ids: list[int] | None, *, since: dt.datetime, until: dt.datetime | None,
@@ -145,3 +163,48 @@ def export_results(conn: Connection, ids: list[int] | None, *, directive: str | 
                "directive": r.directive, "requirement": r.requirement, "status": r.status, "due": r.due or None,
                "overdue": r.status == "fail" and bool(r.due) and r.due < day, "failing_since": iso(r.failing_since),
                "title": doc.get("title", ""), "severity": doc.get("severity", ""), "message": doc.get("message", "")}
+
+
+def host_events(conn: Connection, ids: list[int] | None, host_id: str, *, limit: int = 200) -> list[dict[str, Any]]:
+    """One host's status changes, newest first: the history behind its current results."""
+    q = sa.select(hosts.c.id).where(hosts.c.host_id == host_id)
+    if ids is not None:
+        q = q.where(hosts.c.agency_id.in_(ids))
+    pk = conn.execute(q).scalar()
+    if pk is None:
+        raise NotFound("no such host in your scope")
+    e = events
+    rows = conn.execute(sa.select(e.c.at, e.c.key, e.c.directive, e.c.requirement, e.c.old_status, e.c.new_status,
+                                  e.c.report_id).where(e.c.host_pk == pk)
+                        .order_by(e.c.at.desc(), e.c.id.desc()).limit(limit))
+    return [{"at": iso(r.at), "key": r.key, "directive": r.directive, "requirement": r.requirement,
+             "from": r.old_status, "to": r.new_status, "report_id": r.report_id} for r in rows]
+
+
+def overdue_findings(conn: Connection, ids: list[int] | None, *, directive: str | None = None,
+                     limit: int = 100, offset: int = 0) -> dict[str, Any]:
+    """Failing per-finding results (KEV: one per CVE, each with its own due date) past their due
+    date, oldest deadline first; read from the partial index ix_results_failing_findings."""
+    day = today().isoformat()
+    q = sa.select(agencies.c.code, hosts.c.host_id, hosts.c.hostname, results.c.key, results.c.directive,
+                  results.c.requirement, results.c.due, results.c.failing_since, results.c.doc) \
+        .select_from(results.join(hosts, hosts.c.id == results.c.host_pk)
+                     .join(agencies, agencies.c.id == hosts.c.agency_id)) \
+        .where(FAILING_FINDING_RESULTS, results.c.due != "", results.c.due < day)
+    if ids is not None:
+        q = q.where(hosts.c.agency_id.in_(ids))
+    if directive is not None:
+        q = q.where(results.c.directive == directive)
+    total = conn.execute(sa.select(sa.func.count()).select_from(q.subquery())).scalar_one()
+    # the index's own order: the page is read from it, not sorted from every overdue finding
+    rows = conn.execute(q.order_by(results.c.due, results.c.host_pk, results.c.key).limit(limit).offset(offset))
+    items = []
+    for r in rows:
+        doc = json.loads(r.doc)
+        items.append({"agency": r.code, "host_id": r.host_id, "hostname": r.hostname, "key": r.key,
+                      "directive": r.directive, "requirement": r.requirement, "cve": doc.get("cve", ""),
+                      "finding": doc.get("finding", ""), "title": doc.get("title", ""),
+                      "severity": doc.get("severity", ""), "due": r.due,
+                      "days_overdue": (dt.date.fromisoformat(day) - dt.date.fromisoformat(r.due)).days,
+                      "failing_since": iso(r.failing_since)})
+    return {"today": day, "total": total, "limit": limit, "offset": offset, "findings": items}

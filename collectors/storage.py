@@ -137,6 +137,15 @@ class Database:
             after = self._revision(conn)
         return before, after
 
+    def analyze(self) -> None:
+        """Refresh the query planner's statistics. PostgreSQL's autovacuum keeps its own; SQLite
+        has none until asked, and without them it can pick a poor index (sampled: milliseconds)."""
+        if not self.is_sqlite:
+            return
+        with self.write() as conn:
+            conn.exec_driver_sql("PRAGMA analysis_limit=1000")
+            conn.exec_driver_sql("ANALYZE")
+
     def revision(self) -> str | None:
         with self.read() as conn:
             return self._revision(conn)
