@@ -302,6 +302,9 @@ def create_app(settings: Settings, db: Database | None = None) -> FastAPI:
             return csv_response("results.csv", rows(), reads.EXPORT_COLUMNS)
         return StreamingResponse(json_array(rows()), media_type="application/json")
 
+    from collectors.dashboard import install as dashboard
+
+    dashboard(app, db)
     return app
 
 
