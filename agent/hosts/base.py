@@ -1,6 +1,7 @@
 """The Host seam: the few read-only primitives every fact gatherer is written against."""
 from __future__ import annotations
 
+import stat as st
 from dataclasses import dataclass
 from typing import Protocol, Sequence
 
@@ -29,6 +30,17 @@ class NotSupported(HostError):
 
 class HostUnreachable(ScanError):
     """The target itself cannot be opened or reached."""
+
+
+def kind_of(mode: int) -> str:
+    """file, dir, link or other, from st_mode bits (the same on every transport)."""
+    if st.S_ISLNK(mode):
+        return "link"
+    if st.S_ISDIR(mode):
+        return "dir"
+    if st.S_ISREG(mode):
+        return "file"
+    return "other"
 
 
 @dataclass(frozen=True)

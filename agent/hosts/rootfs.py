@@ -6,21 +6,13 @@ import os
 import stat as st
 from typing import Iterator, Sequence
 
-from agent.hosts.base import CommandResult, HostError, HostUnreachable, NotFound, NotSupported, PathStat, PermissionDenied
+from agent.hosts.base import (
+    CommandResult, HostError, HostUnreachable, NotFound, NotSupported, PathStat, PermissionDenied, kind_of,
+)
 
 MAX_READ = 16 * 1024 * 1024  # configuration files are small; refuse to slurp a disk image
 CHUNK = 64 * 1024
 MAX_LINKS = 40  # as the kernel's ELOOP limit
-
-
-def _kind(mode: int) -> str:
-    if st.S_ISLNK(mode):
-        return "link"
-    if st.S_ISDIR(mode):
-        return "dir"
-    if st.S_ISREG(mode):
-        return "file"
-    return "other"
 
 
 def _host_error(exc: OSError, path: str) -> HostError:
@@ -97,7 +89,7 @@ class RootfsHost:
             s = os.stat(local) if follow else os.lstat(local)
         except OSError as exc:
             raise _host_error(exc, path) from None
-        return PathStat(_kind(s.st_mode), st.S_IMODE(s.st_mode), s.st_uid, s.st_gid, s.st_size)
+        return PathStat(kind_of(s.st_mode), st.S_IMODE(s.st_mode), s.st_uid, s.st_gid, s.st_size)
 
     def listdir(self, path: str) -> list[str]:
         try:

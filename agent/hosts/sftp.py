@@ -13,10 +13,11 @@ LSTAT, STAT, OPENDIR, READDIR and READLINK; nothing that changes the target.
 from __future__ import annotations
 
 import socket
-import stat as st
 import struct
 from dataclasses import dataclass
 from typing import Callable, Generator, Hashable, Mapping, Protocol, TypeVar
+
+from agent.hosts.base import kind_of
 
 INIT, VERSION, OPEN, CLOSE, READ, LSTAT, STAT, OPENDIR, READDIR, READLINK = 1, 2, 3, 4, 5, 7, 17, 11, 12, 19
 STATUS, HANDLE, DATA, NAME, ATTRS = 101, 102, 103, 104, 105
@@ -62,14 +63,7 @@ class Attrs:
 
     @property
     def kind(self) -> str:
-        mode = self.mode or 0
-        if st.S_ISLNK(mode):
-            return "link"
-        if st.S_ISDIR(mode):
-            return "dir"
-        if st.S_ISREG(mode):
-            return "file"
-        return "other"
+        return kind_of(self.mode or 0)
 
 
 @dataclass(frozen=True)
