@@ -1,9 +1,13 @@
 """Shared fixtures: hand-made fixture roots for unit tests, a real Debian 12 root for end-to-end ones."""
 from __future__ import annotations
 
+import json
 import os
 import shutil
+import subprocess
+import sys
 import tempfile
+import uuid
 from pathlib import Path
 from typing import Callable, Iterator
 
@@ -67,3 +71,45 @@ def empty_feed_store() -> Iterator[Path]:
     else:
         os.environ["FEDHARDEN_FEEDS_DIR"] = before
     shutil.rmtree(path, ignore_errors=True)
+
+
+@pytest.fixture
+def netns() -> Iterator[Callable[..., str]]:
+    """Make network namespaces for a test: ``netns("10.1.2.3", ...)`` gives one whose loopback
+    device is up and also carries those addresses, so no packet ever leaves it."""
+    made: list[str] = []
+
+    def make(*addresses: str) -> str:
+        name = f"fh-{uuid.uuid4().hex[:8]}"
+        subprocess.run(["ip", "netns", "add", name], check=True, timeout=10)
+        made.append(name)
+        subprocess.run(["ip", "-n", name, "link", "set", "lo", "up"], check=True, timeout=10)
+        for address in addresses:
+            subprocess.run(["ip", "-n", name, "addr", "add", f"{address}/32", "dev", "lo"], check=True, timeout=10)
+        return name
+
+    yield make
+    for name in made:
+        subprocess.run(["ip", "netns", "del", name], check=False, timeout=10)
+
+
+def scan_in_netns(ns: str, program: list[str], *scan_args: str) -> dict[str, str]:
+    """Start ``program`` (it prints "ready" when its servers listen) and then ``fedharden scan``
+    inside the namespace; the scan's {result key: status}."""
+    fedharden = str(Path(sys.executable).with_name("fedharden"))
+    servers = subprocess.Popen(["ip", "netns", "exec", ns, *program], stdout=subprocess.PIPE, text=True)
+    try:
+        assert servers.stdout is not None and servers.stdout.readline().strip() == "ready"
+        proc = subprocess.run(["ip", "netns", "exec", ns, fedharden, "scan", *scan_args, "--format", "json"],
+                              capture_output=True, text=True, timeout=120, check=False)
+        assert proc.returncode in (0, 1), proc.stderr
+        return {r["key"]: r["status"] for r in json.loads(proc.stdout)["results"]}
+    finally:
+        servers.kill()
+        servers.wait(timeout=10)
+
+
+@pytest.fixture
+def netns_scan() -> Callable[..., dict[str, str]]:
+    """``scan_in_netns`` itself (the tests directory is not a package)."""
+    return scan_in_netns

@@ -3,16 +3,12 @@
 ever leaves it."""
 from __future__ import annotations
 
-import json
-import subprocess
 import sys
-import uuid
-from pathlib import Path
-from typing import Iterator
+from typing import Callable
 
-import pytest
+MakeNetns = Callable[..., str]
+NetnsScan = Callable[..., dict[str, str]]
 
-FEDHARDEN = str(Path(sys.executable).with_name("fedharden"))
 PUBLIC, PRIVATE = "8.8.4.4", "10.1.2.3"
 
 LISTENERS = """
@@ -32,36 +28,14 @@ time.sleep(120)
 """
 
 
-@pytest.fixture
-def netns() -> Iterator[str]:
-    name = f"fh-{uuid.uuid4().hex[:8]}"
-    subprocess.run(["ip", "netns", "add", name], check=True, timeout=10)
-    try:
-        for argv in (["link", "set", "lo", "up"], ["addr", "add", f"{PUBLIC}/32", "dev", "lo"],
-                     ["addr", "add", f"{PRIVATE}/32", "dev", "lo"]):
-            subprocess.run(["ip", "-n", name, *argv], check=True, timeout=10)
-        yield name
-    finally:
-        subprocess.run(["ip", "netns", "del", name], check=False, timeout=10)
+def scan_with_listeners(netns: MakeNetns, netns_scan: NetnsScan,
+                        *specs: str) -> dict[str, str]:
+    return netns_scan(netns(PUBLIC, PRIVATE), [sys.executable, "-c", LISTENERS, *specs])
 
 
-def scan_with_listeners(ns: str, *specs: str) -> dict[str, str]:
-    listener = subprocess.Popen(["ip", "netns", "exec", ns, sys.executable, "-c", LISTENERS, *specs],
-                                stdout=subprocess.PIPE, text=True)
-    try:
-        assert listener.stdout is not None and listener.stdout.readline().strip() == "ready"
-        proc = subprocess.run(["ip", "netns", "exec", ns, FEDHARDEN, "scan", "--format", "json"],
-                              capture_output=True, text=True, timeout=120, check=False)
-        assert proc.returncode in (0, 1), proc.stderr
-        return {r["key"]: r["status"] for r in json.loads(proc.stdout)["results"]}
-    finally:
-        listener.kill()
-        listener.wait(timeout=10)
-
-
-def test_bod_23_02_and_local_only_mta(netns: str) -> None:
+def test_bod_23_02_and_local_only_mta(netns: MakeNetns, netns_scan: NetnsScan) -> None:
     got = scan_with_listeners(
-        netns,
+        netns, netns_scan,
         f"tcp,{PUBLIC},22",        # SSH on a public address: fail
         f"tcp,{PRIVATE},23",       # Telnet on a private address only: a human must confirm
         f"udp,{PRIVATE},161",      # SNMP likewise
@@ -78,7 +52,7 @@ def test_bod_23_02_and_local_only_mta(netns: str) -> None:
     assert got["HARDEN-30D.SVC.8"] == "pass"
 
 
-def test_mta_on_a_network_address_fails(netns: str) -> None:
-    got = scan_with_listeners(netns, f"tcp,{PRIVATE},25")
+def test_mta_on_a_network_address_fails(netns: MakeNetns, netns_scan: NetnsScan) -> None:
+    got = scan_with_listeners(netns, netns_scan, f"tcp,{PRIVATE},25")
     assert got["HARDEN-30D.SVC.8"] == "fail"
     assert got["BOD-23-02.1"] == "pass"
