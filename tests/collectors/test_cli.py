@@ -1,7 +1,6 @@
 """The collector's command line: migrations, administration, the extra hint, serve."""
 from __future__ import annotations
 
-import os
 import subprocess
 import sys
 import time
