@@ -23,6 +23,7 @@ from agent import __version__
 from collectors import BadRequest, CollectorError, ConfigError, TooLarge
 from collectors import federation, ingest, reads, rollups
 from collectors.auth import Principal, TokenCache, bearer, lookup
+from collectors.ingest_queue import IngestQueue
 from collectors.scope import HOST_DETAIL, ROLLUPS, agency_codes, agency_ids
 from collectors.storage import DEFAULT_DB, Database
 
@@ -68,6 +69,7 @@ def create_app(settings: Settings, db: Database | None = None) -> FastAPI:
     db = db or Database(settings.db, pool_size=settings.pool_size, async_commit=True)
     cache = TokenCache(settings.token_ttl)
     background = Background()
+    queue = IngestQueue(db)
 
     @contextlib.asynccontextmanager
     async def lifespan(_: FastAPI) -> AsyncIterator[None]:
@@ -80,6 +82,7 @@ def create_app(settings: Settings, db: Database | None = None) -> FastAPI:
         await run_in_threadpool(db.analyze)
         _start_background(db, settings, background)
         yield
+        await run_in_threadpool(queue.stop)
         background.stop.set()
         if background.forwarder is not None:
             background.forwarder.stop()
@@ -194,12 +197,9 @@ def create_app(settings: Settings, db: Database | None = None) -> FastAPI:
         # 401/403 before reading a large body; a cached token costs no thread hop.
         principal = cache.get(secret) or await run_in_threadpool(authenticate, secret)
         principal.require("agent")
-        raw = await body(request)
-
-        def run() -> tuple[int, dict[str, Any]]:
-            return ingest.ingest(db, principal, ingest.parse_report(raw))
-
-        status, answer = await run_in_threadpool(run)
+        # Parsed, checked and written by the queue's writer, together with reports of other
+        # hosts that arrive meanwhile (group commit).
+        status, answer = await queue.submit(principal, await body(request))
         return JSONResponse(answer, status_code=status)
 
     @app.put("/api/v1/federation/rollups", tags=["federation"], openapi_extra={"requestBody": {"required": True,

@@ -1,10 +1,13 @@
-"""Ingest: enrollment of hosts, and full reports and deltas applied in one transaction each.
+"""Ingest: enrollment of hosts, and full reports and deltas applied atomically.
 
 A report is checked against the agent's own schema (agent.report.validation_errors), then,
 with the host's row locked, checked against stored state (duplicate, sequence, base,
 directives), applied, and its ``state_digest`` compared with agent.report.state_digest over
-the resulting full state. Any refusal raises before anything is written, and the transaction
-is rolled back, so the database never holds half a report.
+the resulting full state. Reports of different hosts that arrive together are applied in one
+transaction (group commit, ``ingest_many``; collectors.ingest_queue gathers them), but each
+gets the answer it would get alone: a refusal is decided before anything is written, and a
+database error rolls everything back and retries the reports one by one, so the database
+never holds half a report.
 """
 from __future__ import annotations
 
@@ -13,15 +16,15 @@ import hashlib
 import json
 import zlib
 from collections import Counter, defaultdict
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from functools import lru_cache
-from typing import Any, Mapping, NamedTuple
+from typing import Any, Mapping, NamedTuple, Sequence
 
 import sqlalchemy as sa
 from sqlalchemy.engine import Connection
 
 from agent.report import canonical, validation_errors
-from collectors import BadRequest, Conflict, Forbidden, Resync, TooLarge
+from collectors import AuthError, BadRequest, CollectorError, Conflict, Forbidden, Resync, TooLarge
 from collectors.auth import ENROLL, Principal, create_token, now
 from collectors.models import (NO_DUE, SHARDS, STATUSES, agg_directives, agg_requirements, events,
                                host_directives, host_tags, hosts, reports, results, tokens)
@@ -166,44 +169,65 @@ class Stored(NamedTuple):
     doc: str
 
 
+Summary = dict[str, Any]  # one directive on one host: {"counts": {status: n}, "fail_min_due": date or NO_DUE}
+Answer = tuple[int, dict[str, Any]]  # HTTP status and body
+Outcome = Answer | Exception  # a refusal (CollectorError) or a database error is one report's outcome
+
+
+@dataclass
+class Submission:
+    """One valid report on its way in: who sent it and when it arrived."""
+
+    principal: Principal
+    report: dict[str, Any]
+    received: dt.datetime = field(default_factory=now)
+
+
 def directives_digest(report: Mapping[str, Any]) -> str:
     pairs = sorted((d["id"], d["digest"]) for d in report["directives"])
     return "sha256:" + hashlib.sha256(canonical(pairs)).hexdigest()
 
 
-def ingest(db: Database, principal: Principal, report: dict[str, Any]) -> tuple[int, dict[str, Any]]:
+def ingest(db: Database, principal: Principal, report: dict[str, Any]) -> Answer:
     """Apply one valid report; returns (HTTP status, answer). Raises Resync/Conflict/Forbidden."""
-    principal.require("agent")
-    if report["host"]["id"] != principal.host_id:
-        raise Forbidden(f"this agent token is bound to host {principal.host_id}, "
-                        f"not {report['host']['id']}")
-    received = now()
-    report["_directives_digest"] = directives_digest(report)
-    observed = min(utc(report["generated_at"]), received)  # an agent clock ahead of ours is clamped
-    with db.write() as conn:
-        host = conn.execute(_statements().host, {"host_pk": principal.host_pk, "report_id": report["report_id"]}).one()
-        dup = None if host.seen_by is None else conn.execute(
-            sa.select(reports.c.host_pk, reports.c.sequence, reports.c.state_digest)
-            .where(reports.c.report_id == report["report_id"])).one()
-        if dup is not None:
-            if dup.host_pk != host.id:
-                raise Conflict(f"report_id {report['report_id']} was already used by another host")
-            # A replay (the agent did not see our answer): same answer, nothing changes.
-            return 200, {"status": "duplicate", "report_id": report["report_id"], "host_id": host.host_id,
-                         "sequence": dup.sequence, "state_digest": dup.state_digest}
-        _check_order(host, report)
-        state = _load_state(conn, host.id)
-        new_state = _apply(state, report, host)
-        digest = digest_of(new_state)
-        if digest != report["state_digest"]:
-            if report["kind"] == "full":
-                raise BadRequest("does not match the digest of the report's results", "$.state_digest")
-            raise Resync("digest_mismatch", "the state after applying this delta does not match its state_digest",
-                         expected=report["state_digest"], computed=digest, **_position(host))
-        changed = _write(db, conn, host, report, state, new_state, observed, received)
-    return 200, {"status": "accepted", "report_id": report["report_id"], "host_id": host.host_id,
-                 "sequence": report["sequence"], "state_digest": digest, "changed": changed[0],
-                 "removed": changed[1]}
+    outcome = ingest_many(db, [Submission(principal, report)])[0]
+    if isinstance(outcome, Exception):
+        raise outcome
+    return outcome
+
+
+def ingest_many(db: Database, subs: Sequence[Submission]) -> list[Outcome]:
+    """Apply reports in as few transactions as possible (group commit): one per round of
+    distinct hosts, so one commit, one lock of each shared counter and one round trip per
+    statement serve the whole round.
+
+    Each report's outcome is what ingesting it alone would give: a refusal is that report's
+    answer and never touches the others; a database error (a report id two hosts claim, a
+    deadlock with another collector process) rolls the round back and its reports are
+    applied one by one, each in its own transaction.
+    """
+    outcomes: list[Outcome | None] = [None] * len(subs)
+    pending = list(range(len(subs)))
+    while pending:
+        this_round: list[int] = []
+        later: list[int] = []
+        hosts_in_round: set[int | None] = set()
+        for i in pending:
+            pk = subs[i].principal.host_pk
+            (later if pk in hosts_in_round else this_round).append(i)
+            hosts_in_round.add(pk)
+        pending = later
+        try:
+            with db.write() as conn:
+                done = _apply_round(db, conn, [subs[i] for i in this_round])
+        except sa.exc.DBAPIError as exc:
+            if len(this_round) == 1:
+                outcomes[this_round[0]] = exc
+                continue
+            done = [ingest_many(db, [subs[i]])[0] for i in this_round]
+        for i, outcome in zip(this_round, done):
+            outcomes[i] = outcome
+    return [o for o in outcomes if o is not None]
 
 
 def digest_of(state: Mapping[str, Stored | dict[str, Any]]) -> str:
@@ -216,8 +240,8 @@ def digest_of(state: Mapping[str, Stored | dict[str, Any]]) -> str:
     parts = []
     for key in sorted(state):
         item = state[key]
-        parts.append(item.doc.encode() if isinstance(item, Stored) else canonical(item))
-    return "sha256:" + hashlib.sha256(b"[" + b",".join(parts) + b"]").hexdigest()
+        parts.append(item.doc if isinstance(item, Stored) else canonical(item).decode())
+    return "sha256:" + hashlib.sha256(("[" + ",".join(parts) + "]").encode()).hexdigest()
 
 
 def _position(host: Any) -> dict[str, Any]:
@@ -225,7 +249,7 @@ def _position(host: Any) -> dict[str, Any]:
     return {"last_report_id": host.last_report_id, "last_sequence": host.last_sequence}
 
 
-def _check_order(host: Any, report: Mapping[str, Any]) -> None:
+def _check_order(host: Any, report: Mapping[str, Any], directives: str) -> None:
     seq = report["sequence"]
     if host.last_sequence is not None and seq <= host.last_sequence:
         raise Resync("out_of_order", f"sequence {seq} is not after the last applied sequence {host.last_sequence}",
@@ -236,15 +260,18 @@ def _check_order(host: Any, report: Mapping[str, Any]) -> None:
         raise Resync("no_state", "the collector holds no state for this host yet", **_position(host))
     if report["base"] != host.last_report_id:
         raise Resync("unknown_base", f"base {report['base']} is not the host's current state", **_position(host))
-    if host.directives_digest != report["_directives_digest"]:
+    if host.directives_digest != directives:
         raise Resync("directives_changed", "the directives differ from those of the host's current state",
                      **_position(host))
 
 
 @dataclass(frozen=True)
 class _Statements:
-    host: Any
-    state: Any
+    hosts: Any
+    seen: Any
+    summaries: Any
+    delete_result: Any
+    delete_host_directive: Any
     update_host: Any
     insert_report: Any
 
@@ -257,14 +284,17 @@ HOST_UPDATE_COLUMNS = ("hostname", "target", "os", "agent_version", "last_seen",
 @lru_cache(maxsize=1)
 def _statements() -> _Statements:
     """The hot path's statements, built once (building them costs more than running them)."""
-    seen = sa.select(reports.c.host_pk).where(reports.c.report_id == sa.bindparam("report_id")).scalar_subquery()
     return _Statements(
-        # One round trip locks the host row and tells whether this report id was seen before.
-        host=sa.select(hosts, seen.label("seen_by")).where(hosts.c.id == sa.bindparam("host_pk"))
-        .with_for_update(of=hosts),
-        state=sa.select(results.c.key, results.c.directive, results.c.requirement, results.c.status,
-                        results.c.due, results.c.doc)
-        .where(results.c.host_pk == sa.bindparam("host_pk")),
+        # Host rows locked in id order: two transactions never wait on each other crosswise.
+        hosts=sa.select(hosts).where(hosts.c.id.in_(sa.bindparam("pks", expanding=True)))
+        .order_by(hosts.c.id).with_for_update(of=hosts),
+        seen=sa.select(reports.c.report_id, reports.c.host_pk, reports.c.sequence, reports.c.state_digest)
+        .where(reports.c.report_id.in_(sa.bindparam("ids", expanding=True))),
+        summaries=sa.select(host_directives).where(host_directives.c.host_pk.in_(sa.bindparam("pks", expanding=True))),
+        delete_result=results.delete().where(results.c.host_pk == sa.bindparam("pk"),
+                                             results.c.key == sa.bindparam("k")),
+        delete_host_directive=host_directives.delete().where(host_directives.c.host_pk == sa.bindparam("pk"),
+                                                             host_directives.c.directive == sa.bindparam("d")),
         update_host=hosts.update().where(hosts.c.id == sa.bindparam("pk"))
         .values({c: sa.bindparam(c) for c in HOST_UPDATE_COLUMNS}),
         insert_report=reports.insert(),
@@ -285,17 +315,204 @@ def _results_upsert(db: Database) -> Any:
     return stmt
 
 
-def _load_state(conn: Connection, host_pk: int) -> dict[str, Stored]:
-    # The hottest read of ingest (every result of the host, per report): plain DB-API tuples.
-    rows = conn.exec_driver_sql(_STATE_SQL[conn.dialect.paramstyle], (host_pk,)).cursor.fetchall()
-    return {r[0]: Stored(r[1], r[2], r[3], r[4], r[5]) for r in rows}
+def _load_states(conn: Connection, pks: Sequence[int]) -> dict[int, dict[str, Stored]]:
+    """Every current result of these hosts in one query. The hottest read of ingest (a hundred
+    rows per host per report): plain DB-API tuples, no result objects."""
+    columns = "host_pk, key, directive, requirement, status, due, doc"
+    if conn.dialect.name == "postgresql":
+        sql, params = f"SELECT {columns} FROM results WHERE host_pk = ANY(%s)", (list(pks),)
+    else:
+        sql, params = f"SELECT {columns} FROM results WHERE host_pk IN ({','.join('?' * len(pks))})", tuple(pks)
+    states: dict[int, dict[str, Stored]] = {pk: {} for pk in pks}
+    for r in conn.exec_driver_sql(sql, params).cursor.fetchall():
+        states[r[0]][r[1]] = Stored(r[2], r[3], r[4], r[5], r[6])
+    return states
 
 
-_STATE_SQL = {style: f"SELECT key, directive, requirement, status, due, doc FROM results WHERE host_pk = {mark}"
-              for style, mark in (("qmark", "?"), ("format", "%s"), ("pyformat", "%s"), ("numeric", ":1"))}
+def _load_summaries(conn: Connection, pks: Sequence[int]) -> dict[int, dict[str, Summary]]:
+    """Each host's per-directive summaries as last written (host_directives), to diff against."""
+    out: dict[int, dict[str, Summary]] = {pk: {} for pk in pks}
+    for row in conn.execute(_statements().summaries, {"pks": list(pks)}):
+        out[row.host_pk][row.directive] = {"counts": {s: getattr(row, f"n_{s}") for s in STATUSES},
+                                           "fail_min_due": row.fail_min_due}
+    return out
 
 
-def _apply(state: Mapping[str, Stored], report: Mapping[str, Any], host: Any) -> dict[str, Stored | dict[str, Any]]:
+@dataclass
+class _Writes:
+    """A round's writes, gathered from every accepted report and sent one statement per kind."""
+
+    deleted_results: list[dict[str, Any]] = field(default_factory=list)
+    results: list[dict[str, Any]] = field(default_factory=list)
+    events: list[dict[str, Any]] = field(default_factory=list)
+    deleted_host_directives: list[dict[str, Any]] = field(default_factory=list)
+    host_directives: list[dict[str, Any]] = field(default_factory=list)
+    hosts: list[dict[str, Any]] = field(default_factory=list)
+    reports: list[dict[str, Any]] = field(default_factory=list)
+    # (agency, shard, directive, requirement, due, status) -> change in result count
+    requirement_counts: Counter[tuple[int, int, str, str, str, str]] = field(default_factory=Counter)
+    # (agency, shard, directive) -> change in (hosts, compliant hosts)
+    directive_counts: dict[tuple[int, int, str], list[int]] = field(default_factory=dict)
+
+    def flush(self, db: Database, conn: Connection) -> None:
+        st = _statements()
+        if self.deleted_results:
+            conn.execute(st.delete_result, self.deleted_results)
+        if self.results:
+            conn.execute(_results_upsert(db), self.results)
+        if self.events:
+            conn.execute(events.insert(), self.events)
+        if self.deleted_host_directives:
+            conn.execute(st.delete_host_directive, self.deleted_host_directives)
+        db.upsert_replace(conn, host_directives, self.host_directives, ("host_pk", "directive"))
+        if self.hosts:
+            conn.execute(st.update_host, self.hosts)
+        if self.reports:
+            conn.execute(st.insert_report, self.reports)
+        # The shared counters last, in key order: other rounds wait on these rows only until our
+        # commit, and every transaction locks them in the same order.
+        by_key: dict[tuple[int, int, str, str, str], dict[str, int]] = defaultdict(lambda: dict.fromkeys(STATUSES, 0))
+        for (agency, shard, directive, requirement, due, status), n in self.requirement_counts.items():
+            if n:
+                by_key[(agency, directive, requirement, due, shard)][status] += n
+        rows = [{"agency_id": a, "directive": d, "requirement": r, "due": due, "shard": shard,
+                 **{f"n_{s}": c[s] for s in STATUSES}}
+                for (a, d, r, due, shard), c in sorted(by_key.items()) if any(c.values())]
+        db.upsert_add(conn, agg_requirements, rows, ("agency_id", "directive", "requirement", "due", "shard"),
+                      [f"n_{s}" for s in STATUSES])
+        rows = [{"agency_id": a, "directive": d, "shard": shard, "hosts": h, "compliant_hosts": c}
+                for (a, shard, d), (h, c) in sorted(self.directive_counts.items(), key=lambda kv: (kv[0][0], kv[0][2],
+                                                                                                 kv[0][1]))
+                if h or c]
+        db.upsert_add(conn, agg_directives, rows, ("agency_id", "directive", "shard"), ["hosts", "compliant_hosts"])
+
+
+def _apply_round(db: Database, conn: Connection, subs: Sequence[Submission]) -> list[Outcome]:
+    """Reports of distinct hosts, checked against stored state and applied in one transaction."""
+    outcomes: list[Outcome | None] = [None] * len(subs)
+    live: list[int] = []
+    for i, sub in enumerate(subs):
+        principal = sub.principal
+        try:
+            principal.require("agent")
+            if sub.report["host"]["id"] != principal.host_id:
+                raise Forbidden(f"this agent token is bound to host {principal.host_id}, "
+                                f"not {sub.report['host']['id']}")
+        except CollectorError as exc:
+            outcomes[i] = exc
+            continue
+        live.append(i)
+    if live:
+        st = _statements()
+        host_rows = {r.id: r for r in conn.execute(st.hosts, {"pks": sorted({subs[i].principal.host_pk
+                                                                               for i in live})})}
+        seen = {r.report_id: r for r in conn.execute(st.seen, {"ids": [subs[i].report["report_id"] for i in live]})}
+        ready: list[tuple[int, Any, str]] = []
+        for i in live:
+            report, host = subs[i].report, host_rows.get(subs[i].principal.host_pk)
+            if host is None:
+                outcomes[i] = AuthError("the host this token was issued for no longer exists")
+                continue
+            dup = seen.get(report["report_id"])
+            if dup is not None:
+                if dup.host_pk != host.id:
+                    outcomes[i] = Conflict(f"report_id {report['report_id']} was already used by another host")
+                else:  # a replay (the agent did not see our answer): same answer, nothing changes
+                    outcomes[i] = (200, {"status": "duplicate", "report_id": report["report_id"],
+                                         "host_id": host.host_id, "sequence": dup.sequence,
+                                         "state_digest": dup.state_digest})
+                continue
+            directives = directives_digest(report)
+            try:
+                _check_order(host, report, directives)
+            except Resync as exc:
+                outcomes[i] = exc
+                continue
+            ready.append((i, host, directives))
+        if ready:
+            pks = [host.id for _, host, _ in ready]
+            states, summaries = _load_states(conn, pks), _load_summaries(conn, pks)
+            writes = _Writes()
+            for i, host, directives in ready:
+                try:
+                    outcomes[i] = _apply(writes, conn, host, subs[i], directives, states[host.id],
+                                         summaries[host.id])
+                except CollectorError as exc:
+                    outcomes[i] = exc
+            writes.flush(db, conn)
+    return [o for o in outcomes if o is not None]
+
+
+def _apply(writes: _Writes, conn: Connection, host: Any, sub: Submission, directives: str,
+           state: Mapping[str, Stored], old_summaries: Mapping[str, Summary]) -> Answer:
+    """Check one report against its host's state and add what it changes to the round's writes."""
+    report, received = sub.report, sub.received
+    new_state = _new_state(state, report, host)
+    digest = digest_of(new_state)
+    if digest != report["state_digest"]:
+        if report["kind"] == "full":
+            raise BadRequest("does not match the digest of the report's results", "$.state_digest")
+        raise Resync("digest_mismatch", "the state after applying this delta does not match its state_digest",
+                     expected=report["state_digest"], computed=digest, **_position(host))
+    observed = min(utc(report["generated_at"]), received)  # an agent clock ahead of ours is clamped
+    had_state = host.last_report_id is not None
+    agency, shard = host.agency_id, host.shard
+    counts = writes.requirement_counts
+    touched: set[str] = set()
+    upserts = 0
+    for key, item in new_state.items():
+        if isinstance(item, Stored):
+            continue
+        doc = canonical(item).decode()
+        old = state.get(key)
+        if old is not None and old.doc == doc:
+            continue
+        status, due = item["status"], item["due"] or NO_DUE
+        touched.add(item["directive"])
+        upserts += 1
+        writes.results.append({"host_pk": host.id, "key": key, "directive": item["directive"],
+                               "requirement": item["requirement"], "status": status, "due": due,
+                               # kept by the upsert while the result keeps failing
+                               "failing_since": observed if status == "fail" else None,
+                               "updated_at": received, "doc": doc})
+        counts[(agency, shard, item["directive"], item["requirement"], due, status)] += 1
+        if old is not None:
+            touched.add(old.directive)
+            counts[(agency, shard, old.directive, old.requirement, old.due, old.status)] -= 1
+        if had_state and (old is None or old.status != status):
+            writes.events.append(_event(host, report, key, item["directive"], item["requirement"],
+                                        old.status if old else None, status, received))
+    removed = [k for k in state if k not in new_state]
+    for key in removed:
+        old = state[key]
+        touched.add(old.directive)
+        writes.deleted_results.append({"pk": host.id, "k": key})
+        counts[(agency, shard, old.directive, old.requirement, old.due, old.status)] -= 1
+        writes.events.append(_event(host, report, key, old.directive, old.requirement, old.status, None, received))
+
+    summaries = _summaries_after(old_summaries, new_state, touched)
+    _host_directive_writes(writes, host, old_summaries, summaries)
+    totals = Counter[str]()
+    for summary in summaries.values():
+        totals.update(summary["counts"])
+    fail_dues = [s["fail_min_due"] for s in summaries.values() if s["fail_min_due"]]
+    writes.hosts.append(dict(
+        pk=host.id, hostname=report["host"]["hostname"], target=report["host"]["target"],
+        os=(report["host"].get("os") or {}).get("pretty_name", ""), agent_version=report["agent"]["version"],
+        last_seen=received, last_scan=observed, last_report_id=report["report_id"],
+        last_sequence=report["sequence"], state_digest=report["state_digest"], directives_digest=directives,
+        total=len(new_state), fail_min_due=min(fail_dues) if fail_dues else NO_DUE,
+        tags=_update_tags(conn, host, report["host"].get("tags") or []),
+        **{f"n_{s}": totals[s] for s in STATUSES}))
+    writes.reports.append(dict(
+        report_id=report["report_id"], host_pk=host.id, kind=report["kind"], sequence=report["sequence"],
+        state_digest=report["state_digest"], generated_at=observed, received_at=received,
+        changed=upserts + len(removed)))
+    return 200, {"status": "accepted", "report_id": report["report_id"], "host_id": host.host_id,
+                 "sequence": report["sequence"], "state_digest": digest, "changed": upserts, "removed": len(removed)}
+
+
+def _new_state(state: Mapping[str, Stored], report: Mapping[str, Any], host: Any) -> dict[str, Stored | dict[str, Any]]:
     """The full state after the report: stored entries where unchanged, result dicts where new."""
     if report["kind"] == "full":
         return {r["key"]: r for r in report["results"]}
@@ -307,70 +524,6 @@ def _apply(state: Mapping[str, Stored], report: Mapping[str, Any], host: Any) ->
     for r in report["changes"]:
         out[r["key"]] = r
     return out
-
-
-def _write(db: Database, conn: Connection, host: Any, report: Mapping[str, Any], state: Mapping[str, Stored],
-           new_state: Mapping[str, Stored | dict[str, Any]], observed: dt.datetime,
-           received: dt.datetime) -> tuple[int, int]:
-    shard, agency = host.shard, host.agency_id
-    had_state = host.last_report_id is not None
-    upserts: list[dict[str, Any]] = []
-    event_rows: list[dict[str, Any]] = []
-    agg: Counter[tuple[str, str, str, str]] = Counter()
-    for key, item in new_state.items():
-        if isinstance(item, Stored):
-            continue
-        doc = canonical(item).decode()
-        old = state.get(key)
-        if old is not None and old.doc == doc:
-            continue
-        status, due = item["status"], item["due"] or NO_DUE
-        failing_since = observed if status == "fail" else None  # kept by the upsert while still failing
-        upserts.append({"host_pk": host.id, "key": key, "directive": item["directive"],
-                        "requirement": item["requirement"], "status": status, "due": due,
-                        "failing_since": failing_since, "updated_at": received, "doc": doc})
-        agg[(item["directive"], item["requirement"], due, status)] += 1
-        if old is not None:
-            agg[(old.directive, old.requirement, old.due, old.status)] -= 1
-        if had_state and (old is None or old.status != status):
-            event_rows.append(_event(host, report, key, item["directive"], item["requirement"],
-                                     old.status if old else None, status, received))
-    removed = [k for k in state if k not in new_state]
-    for key in removed:
-        old = state[key]
-        agg[(old.directive, old.requirement, old.due, old.status)] -= 1
-        event_rows.append(_event(host, report, key, old.directive, old.requirement, old.status, None, received))
-
-    if removed:
-        conn.execute(results.delete().where(results.c.host_pk == host.id, results.c.key.in_(removed)))
-    if upserts:
-        conn.execute(_results_upsert(db), upserts)
-    if event_rows:
-        conn.execute(events.insert(), event_rows)
-    directives = _directive_summaries(new_state)
-    host_counts = _update_host_directives(db, conn, host, _directive_summaries(state) if had_state else {},
-                                          directives)
-    totals = Counter[str]()
-    for summary in directives.values():
-        totals.update(summary["counts"])
-    fail_dues = [s["fail_min_due"] for s in directives.values() if s["fail_min_due"]]
-    tags = _update_tags(conn, host, report["host"].get("tags") or [])
-    conn.execute(_statements().update_host, dict(
-        pk=host.id, hostname=report["host"]["hostname"], target=report["host"]["target"],
-        os=(report["host"].get("os") or {}).get("pretty_name", ""), agent_version=report["agent"]["version"],
-        last_seen=received, last_scan=observed, last_report_id=report["report_id"],
-        last_sequence=report["sequence"], state_digest=report["state_digest"],
-        directives_digest=report["_directives_digest"], total=len(new_state),
-        fail_min_due=min(fail_dues) if fail_dues else NO_DUE, tags=tags,
-        **{f"n_{s}": totals[s] for s in STATUSES}))
-    conn.execute(_statements().insert_report, dict(
-        report_id=report["report_id"], host_pk=host.id, kind=report["kind"], sequence=report["sequence"],
-        state_digest=report["state_digest"], generated_at=observed, received_at=received,
-        changed=len(upserts) + len(removed)))
-    # The shared counters last: other hosts' reports wait on these rows only until our commit.
-    _update_requirement_counts(db, conn, agency, shard, agg)
-    db.upsert_add(conn, agg_directives, host_counts, ("agency_id", "directive", "shard"), ["hosts", "compliant_hosts"])
-    return len(upserts), len(removed)
 
 
 def _update_tags(conn: Connection, host: Any, tags: list[str]) -> str:
@@ -396,55 +549,47 @@ def _event(host: Any, report: Mapping[str, Any], key: str, directive: str, requi
             "report_id": report["report_id"]}
 
 
-def _update_requirement_counts(db: Database, conn: Connection, agency: int, shard: int,
-                               agg: Mapping[tuple[str, str, str, str], int]) -> None:
-    by_key: dict[tuple[str, str, str], dict[str, int]] = defaultdict(lambda: dict.fromkeys(STATUSES, 0))
-    for (directive, requirement, due, status), n in agg.items():
-        if n:
-            by_key[(directive, requirement, due)][status] += n
-    # Sorted, so two transactions touching the same counters lock them in the same order.
-    rows = [{"agency_id": agency, "directive": d, "requirement": r, "due": due, "shard": shard,
-             **{f"n_{s}": c[s] for s in STATUSES}}
-            for (d, r, due), c in sorted(by_key.items()) if any(c.values())]
-    db.upsert_add(conn, agg_requirements, rows, ("agency_id", "directive", "requirement", "due", "shard"),
-                  [f"n_{s}" for s in STATUSES])
-
-
-def _directive_summaries(state: Mapping[str, Stored | dict[str, Any]]) -> dict[str, dict[str, Any]]:
-    out: dict[str, dict[str, Any]] = {}
+def _summaries_after(old: Mapping[str, Summary], state: Mapping[str, Stored | dict[str, Any]],
+                     touched: set[str]) -> dict[str, Summary]:
+    """Per-directive summaries of the new state: the stored ones for directives the report left
+    alone, recounted for the directives it touched (a delta touches one or two)."""
+    out: dict[str, Summary] = {d: s for d, s in old.items() if d not in touched}
+    if not touched:
+        return out
     for item in state.values():
         if isinstance(item, Stored):
             directive, status, due = item.directive, item.status, item.due
         else:
             directive, status, due = item["directive"], item["status"], item["due"] or NO_DUE
-        summary = out.setdefault(directive, {"counts": dict.fromkeys(STATUSES, 0), "fail_min_due": NO_DUE})
+        if directive not in touched:
+            continue
+        summary = out.get(directive)
+        if summary is None:
+            summary = out[directive] = {"counts": dict.fromkeys(STATUSES, 0), "fail_min_due": NO_DUE}
         summary["counts"][status] += 1
         if status == "fail" and due and (not summary["fail_min_due"] or due < summary["fail_min_due"]):
             summary["fail_min_due"] = due
     return out
 
 
-def _update_host_directives(db: Database, conn: Connection, host: Any, old: Mapping[str, Mapping[str, Any]],
-                            new: Mapping[str, Mapping[str, Any]]) -> list[dict[str, Any]]:
-    """Write host_directives from the summaries before and after; return the per-directive host
-    counter increments for the caller to apply."""
-    gone = sorted(set(old) - set(new))
-    if gone:
-        conn.execute(host_directives.delete().where(host_directives.c.host_pk == host.id,
-                                                    host_directives.c.directive.in_(gone)))
-    rows = []
-    host_deltas: dict[str, tuple[int, int]] = {}
+def _host_directive_writes(writes: _Writes, host: Any, old: Mapping[str, Summary],
+                           new: Mapping[str, Summary]) -> None:
+    """host_directives rows that changed, and the per-directive host counters they move."""
+    counters = writes.directive_counts
+    for directive in sorted(set(old) - set(new)):
+        writes.deleted_host_directives.append({"pk": host.id, "d": directive})
+        delta = counters.setdefault((host.agency_id, host.shard, directive), [0, 0])
+        delta[0] -= 1
+        delta[1] -= int(old[directive]["counts"]["fail"] == 0)
     for directive, summary in new.items():
-        counts, due = summary["counts"], summary["fail_min_due"]
         prev = old.get(directive)
         if prev == summary:
             continue
-        rows.append({"host_pk": host.id, "directive": directive, "agency_id": host.agency_id,
-                     "fail_min_due": due, **{f"n_{s}": counts[s] for s in STATUSES}})
+        counts = summary["counts"]
+        writes.host_directives.append({"host_pk": host.id, "directive": directive, "agency_id": host.agency_id,
+                                       "fail_min_due": summary["fail_min_due"],
+                                       **{f"n_{s}": counts[s] for s in STATUSES}})
         was_compliant = prev is not None and prev["counts"]["fail"] == 0
-        host_deltas[directive] = (0 if prev is not None else 1, int(counts["fail"] == 0) - int(was_compliant))
-    for directive in gone:
-        host_deltas[directive] = (-1, -int(old[directive]["counts"]["fail"] == 0))
-    db.upsert_replace(conn, host_directives, rows, ("host_pk", "directive"))
-    return [{"agency_id": host.agency_id, "directive": d, "shard": host.shard, "hosts": h, "compliant_hosts": c}
-            for d, (h, c) in sorted(host_deltas.items()) if h or c]
+        delta = counters.setdefault((host.agency_id, host.shard, directive), [0, 0])
+        delta[0] += 0 if prev is not None else 1
+        delta[1] += int(counts["fail"] == 0) - int(was_compliant)

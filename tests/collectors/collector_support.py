@@ -7,13 +7,17 @@ import threading
 import time
 import uuid
 from dataclasses import dataclass, field
+from collections import Counter
 from typing import Any
 
 import requests
+import sqlalchemy as sa
 import uvicorn
 
 from agent.report import state_digest, summarize
+from collectors import rollups
 from collectors.admin import add_agency, enrollment_secret, issue
+from collectors.models import agencies, hosts, results
 from collectors.app import Settings, create_app
 from collectors.storage import Database
 
@@ -150,3 +154,24 @@ class Server:
         if resp.status_code == 200 and resp.json()["status"] == "accepted":
             agent.accepted(report)
         return resp
+
+
+# ------------------------------------------------------------------ counters
+
+
+def recount(db: Database) -> dict[tuple[str, str, str], Counter[str]]:
+    """The rollup computed the slow way, from raw results (what the counters spare us)."""
+    out: dict[tuple[str, str, str], Counter[str]] = {}
+    with db.read() as conn:
+        q = sa.select(agencies.c.code, results.c.directive, results.c.requirement, results.c.status) \
+            .select_from(results.join(hosts, hosts.c.id == results.c.host_pk).join(agencies, agencies.c.id == hosts.c.agency_id))
+        for code, d, r, s in conn.execute(q):
+            out.setdefault((code, d, r), Counter())[s] += 1
+    return out
+
+
+def from_counters(db: Database) -> dict[tuple[str, str, str], Counter[str]]:
+    with db.read() as conn:
+        doc = rollups.rollup(conn, None, detail=True)
+    return {(a["agency"], d["directive"], r["requirement"]): Counter({k: v for k, v in r["counts"].items() if v})
+            for a in doc["agencies"] for d in a["directives"] for r in d["requirements"] if any(r["counts"].values())}

@@ -3,14 +3,11 @@ from __future__ import annotations
 
 import datetime as dt
 import random
-from collections import Counter
 from typing import Any
 
-import sqlalchemy as sa
-from tests.collectors.collector_support import Agent, Server, Tokens, result
+from tests.collectors.collector_support import Agent, Server, Tokens, from_counters, recount, result
 
 from collectors import rollups
-from collectors.models import results, hosts, agencies
 from collectors.storage import Database
 
 PAST, FUTURE = "2020-01-01", "2999-01-01"
@@ -64,24 +61,6 @@ def test_rollup_counts_overdue_and_percentages(server: Server, tokens: Tokens) -
     csv_text = server.request("GET", "/api/v1/rollups?format=csv&agency=DOJ", tokens.admin).text
     lines = csv_text.strip().splitlines()
     assert lines[0].startswith("agency,directive,requirement,pass,fail") and len(lines) == 4
-
-
-def recount(db: Database) -> dict[tuple[str, str, str], Counter[str]]:
-    """The rollup computed the slow way, from raw results (what the counters spare us)."""
-    out: dict[tuple[str, str, str], Counter[str]] = {}
-    with db.read() as conn:
-        q = sa.select(agencies.c.code, results.c.directive, results.c.requirement, results.c.status) \
-            .select_from(results.join(hosts, hosts.c.id == results.c.host_pk).join(agencies, agencies.c.id == hosts.c.agency_id))
-        for code, d, r, s in conn.execute(q):
-            out.setdefault((code, d, r), Counter())[s] += 1
-    return out
-
-
-def from_counters(db: Database) -> dict[tuple[str, str, str], Counter[str]]:
-    with db.read() as conn:
-        doc = rollups.rollup(conn, None, detail=True)
-    return {(a["agency"], d["directive"], r["requirement"]): Counter({k: v for k, v in r["counts"].items() if v})
-            for a in doc["agencies"] for d in a["directives"] for r in d["requirements"] if any(r["counts"].values())}
 
 
 def test_counters_equal_a_recount_after_random_deltas(server: Server, tokens: Tokens, db: Database) -> None:

@@ -1,0 +1,142 @@
+"""Group commit for ingest: reports that arrive together are written together.
+
+Each HTTP request parks its report body here and awaits its answer. A writer thread takes
+every report waiting (up to ``max_batch``, at most one per host), parses them and applies them
+with collectors.ingest.ingest_many, in one transaction. Under load one commit, one lock of
+each shared counter and one round trip per statement serve dozens of reports; a report that
+arrives alone waits for nobody. Answers are those of one-by-one ingest.
+"""
+from __future__ import annotations
+
+import asyncio
+import logging
+import threading
+from collections import deque
+from dataclasses import dataclass, field
+from typing import Any
+
+from collectors import CollectorError
+from collectors.auth import Principal, now
+from collectors.ingest import Answer, Outcome, Submission, ingest_many, parse_report
+from collectors.storage import Database
+
+log = logging.getLogger("fedharden.collector")
+
+MAX_BATCH = 64
+
+
+@dataclass
+class _Parked:
+    principal: Principal
+    raw: bytes
+    loop: asyncio.AbstractEventLoop
+    future: asyncio.Future[Answer]
+    received: Any = field(default_factory=now)
+
+
+class IngestQueue:
+    """Reports waiting to be written, and the writer threads that write them.
+
+    PostgreSQL gets two writers per process, so one parses and diffs while the other waits on
+    the database; SQLite has one writer at a time anyway. Threads start with the first report.
+    """
+
+    def __init__(self, db: Database, max_batch: int = MAX_BATCH) -> None:
+        self.db = db
+        self.max_batch = max_batch
+        self.writers = 1 if db.is_sqlite else 2
+        self._waiting: deque[_Parked] = deque()
+        self._busy: set[int | None] = set()  # hosts a writer is applying a report of now
+        self._cond = threading.Condition()
+        self._threads: list[threading.Thread] = []
+        self._stopping = False
+
+    async def submit(self, principal: Principal, raw: bytes) -> Answer:
+        """The report's answer; raises its refusal (CollectorError) or database error."""
+        loop = asyncio.get_running_loop()
+        parked = _Parked(principal, raw, loop, loop.create_future())
+        with self._cond:
+            if self._stopping:
+                raise CollectorError("the collector is shutting down")
+            if not self._threads:
+                self._start()
+            self._waiting.append(parked)
+            self._cond.notify()
+        return await parked.future
+
+    def stop(self, timeout: float = 10.0) -> None:
+        """Finish what is waiting, then end the writers."""
+        with self._cond:
+            self._stopping = True
+            self._cond.notify_all()
+        for thread in self._threads:
+            thread.join(timeout)
+        with self._cond:  # an app served again (tests do) starts new writers with its next report
+            self._threads, self._stopping = [], False
+
+    def _start(self) -> None:
+        for n in range(self.writers):
+            thread = threading.Thread(target=self._write_loop, name=f"fedharden-ingest-{n}", daemon=True)
+            thread.start()
+            self._threads.append(thread)
+
+    def _take(self) -> list[_Parked]:
+        """Up to max_batch waiting reports of distinct hosts no other writer holds (lock held)."""
+        batch: list[_Parked] = []
+        hosts: set[int | None] = set()
+        kept: deque[_Parked] = deque()
+        while self._waiting:
+            parked = self._waiting.popleft()
+            host = parked.principal.host_pk
+            if len(batch) < self.max_batch and host not in hosts and host not in self._busy:
+                batch.append(parked)
+                hosts.add(host)
+            else:
+                kept.append(parked)  # its host's earlier report goes first; order is kept
+        self._waiting = kept
+        self._busy |= hosts
+        return batch
+
+    def _write_loop(self) -> None:
+        while True:
+            with self._cond:
+                batch = self._take()
+                while not batch:
+                    if self._stopping and not self._waiting:
+                        return
+                    self._cond.wait()
+                    batch = self._take()
+            try:
+                outcomes = self._apply(batch)
+            except Exception as exc:  # a bug or a lost database: every report of the batch learns it
+                log.exception("ingest batch of %d reports failed", len(batch))
+                outcomes = [exc] * len(batch)
+            finally:
+                with self._cond:
+                    self._busy -= {p.principal.host_pk for p in batch}
+                    self._cond.notify_all()
+            for parked, outcome in zip(batch, outcomes):
+                parked.loop.call_soon_threadsafe(_settle, parked.future, outcome)
+
+    def _apply(self, batch: list[_Parked]) -> list[Outcome]:
+        outcomes: list[Outcome | None] = [None] * len(batch)
+        subs: list[Submission] = []
+        where: list[int] = []
+        for i, parked in enumerate(batch):
+            try:
+                subs.append(Submission(parked.principal, parse_report(parked.raw), parked.received))
+                where.append(i)
+            except CollectorError as exc:
+                outcomes[i] = exc
+        for i, outcome in zip(where, ingest_many(self.db, subs)):
+            outcomes[i] = outcome
+        return [o for o in outcomes if o is not None]
+
+
+def _settle(future: asyncio.Future[Answer], outcome: Outcome) -> None:
+    if future.cancelled():  # the client went away; its report is applied all the same
+        return
+    if isinstance(outcome, BaseException):
+        future.set_exception(outcome)
+    else:
+        future.set_result(outcome)
