@@ -69,7 +69,7 @@ def create_app(settings: Settings, db: Database | None = None) -> FastAPI:
     db = db or Database(settings.db, pool_size=settings.pool_size, async_commit=True)
     cache = TokenCache(settings.token_ttl)
     background = Background()
-    queue = IngestQueue(db)
+    queue = IngestQueue(db, cache)
 
     @contextlib.asynccontextmanager
     async def lifespan(_: FastAPI) -> AsyncIterator[None]:
@@ -194,12 +194,14 @@ def create_app(settings: Settings, db: Database | None = None) -> FastAPI:
     async def submit(request: Request) -> JSONResponse:
         """Ingest one full report or delta (see docs/collector.md for every answer)."""
         secret = bearer(request.headers.get("authorization"))
-        # 401/403 before reading a large body; a cached token costs no thread hop.
-        principal = cache.get(secret) or await run_in_threadpool(authenticate, secret)
-        principal.require("agent")
-        # Parsed, checked and written by the queue's writer, together with reports of other
-        # hosts that arrive meanwhile (group commit).
-        status, answer = await queue.submit(principal, await body(request))
+        # A cached token is judged before the body is read. Any other is looked up by the
+        # queue's writer together with the other tokens of its batch (one query for all), before
+        # any parsing; its body is read first, within --max-body. Then the report is parsed,
+        # checked and written with the reports of other hosts that arrived meanwhile.
+        principal = cache.get(secret)
+        if principal is not None:
+            principal.require("agent")
+        status, answer = await queue.submit(secret, principal, await body(request))
         return JSONResponse(answer, status_code=status)
 
     @app.put("/api/v1/federation/rollups", tags=["federation"], openapi_extra={"requestBody": {"required": True,

@@ -270,49 +270,34 @@ class _Statements:
     hosts: Any
     seen: Any
     summaries: Any
-    delete_result: Any
-    delete_host_directive: Any
-    update_host: Any
-    insert_report: Any
 
 
 HOST_UPDATE_COLUMNS = ("hostname", "target", "os", "agent_version", "last_seen", "last_scan", "last_report_id",
                        "last_sequence", "state_digest", "directives_digest", "total", "fail_min_due", "tags",
                        *(f"n_{s}" for s in STATUSES))
+RESULT_COLUMNS = ("directive", "requirement", "status", "due", "updated_at", "doc")
 
 
-@lru_cache(maxsize=1)
-def _statements() -> _Statements:
-    """The hot path's statements, built once (building them costs more than running them)."""
-    return _Statements(
-        # Host rows locked in id order: two transactions never wait on each other crosswise.
-        hosts=sa.select(hosts).where(hosts.c.id.in_(sa.bindparam("pks", expanding=True)))
-        .order_by(hosts.c.id).with_for_update(of=hosts),
-        seen=sa.select(reports.c.report_id, reports.c.host_pk, reports.c.sequence, reports.c.state_digest)
-        .where(reports.c.report_id.in_(sa.bindparam("ids", expanding=True))),
-        summaries=sa.select(host_directives).where(host_directives.c.host_pk.in_(sa.bindparam("pks", expanding=True))),
-        delete_result=results.delete().where(results.c.host_pk == sa.bindparam("pk"),
-                                             results.c.key == sa.bindparam("k")),
-        delete_host_directive=host_directives.delete().where(host_directives.c.host_pk == sa.bindparam("pk"),
-                                                             host_directives.c.directive == sa.bindparam("d")),
-        update_host=hosts.update().where(hosts.c.id == sa.bindparam("pk"))
-        .values({c: sa.bindparam(c) for c in HOST_UPDATE_COLUMNS}),
-        insert_report=reports.insert(),
-    )
+def _statements(db: Database) -> _Statements:
+    """The hot path's reads, built once per database (building them costs more than running them)."""
+    key = ("ingest-reads",)
+    found = db._statements.get(key)
+    if found is None:
+        found = db._statements[key] = _Statements(
+            # Host rows locked in id order: two transactions never wait on each other crosswise.
+            hosts=sa.select(hosts).where(db.any_of(hosts.c.id, "pks")).order_by(hosts.c.id).with_for_update(of=hosts),
+            seen=sa.select(reports.c.report_id, reports.c.host_pk, reports.c.sequence, reports.c.state_digest)
+            .where(db.any_of(reports.c.report_id, "ids")),
+            summaries=sa.select(host_directives).where(db.any_of(host_directives.c.host_pk, "pks")),
+        )
+    return found
 
 
-def _results_upsert(db: Database) -> Any:
-    """Insert or replace result rows; a result failing before and after keeps its failing_since."""
-    key = ("results-upsert",)
-    stmt = db._statements.get(key)
-    if stmt is None:
-        ins = db.insert(results)
-        keep = sa.case((sa.and_(results.c.status == "fail", ins.excluded.status == "fail"), results.c.failing_since),
-                       else_=ins.excluded.failing_since)
-        values = {c: ins.excluded[c] for c in ("directive", "requirement", "status", "due", "updated_at", "doc")}
-        stmt = db._statements[key] = ins.on_conflict_do_update(index_elements=["host_pk", "key"],
-                                                                set_={**values, "failing_since": keep})
-    return stmt
+def _result_assignments(excluded: Any) -> dict[str, Any]:
+    """A replaced result row; a result failing before and after keeps its failing_since."""
+    keep = sa.case((sa.and_(results.c.status == "fail", excluded.status == "fail"), results.c.failing_since),
+                   else_=excluded.failing_since)
+    return {**{c: excluded[c] for c in RESULT_COLUMNS}, "failing_since": keep}
 
 
 def _load_states(conn: Connection, pks: Sequence[int]) -> dict[int, dict[str, Stored]]:
@@ -324,15 +309,16 @@ def _load_states(conn: Connection, pks: Sequence[int]) -> dict[int, dict[str, St
     else:
         sql, params = f"SELECT {columns} FROM results WHERE host_pk IN ({','.join('?' * len(pks))})", tuple(pks)
     states: dict[int, dict[str, Stored]] = {pk: {} for pk in pks}
+    new_stored = tuple.__new__  # builds the named tuple without a Python-level call per row
     for r in conn.exec_driver_sql(sql, params).cursor.fetchall():
-        states[r[0]][r[1]] = Stored(r[2], r[3], r[4], r[5], r[6])
+        states[r[0]][r[1]] = new_stored(Stored, r[2:])
     return states
 
 
-def _load_summaries(conn: Connection, pks: Sequence[int]) -> dict[int, dict[str, Summary]]:
+def _load_summaries(db: Database, conn: Connection, pks: Sequence[int]) -> dict[int, dict[str, Summary]]:
     """Each host's per-directive summaries as last written (host_directives), to diff against."""
     out: dict[int, dict[str, Summary]] = {pk: {} for pk in pks}
-    for row in conn.execute(_statements().summaries, {"pks": list(pks)}):
+    for row in conn.execute(_statements(db).summaries, {"pks": list(pks)}):
         out[row.host_pk][row.directive] = {"counts": {s: getattr(row, f"n_{s}") for s in STATUSES},
                                            "fail_min_due": row.fail_min_due}
     return out
@@ -355,20 +341,13 @@ class _Writes:
     directive_counts: dict[tuple[int, int, str], list[int]] = field(default_factory=dict)
 
     def flush(self, db: Database, conn: Connection) -> None:
-        st = _statements()
-        if self.deleted_results:
-            conn.execute(st.delete_result, self.deleted_results)
-        if self.results:
-            conn.execute(_results_upsert(db), self.results)
-        if self.events:
-            conn.execute(events.insert(), self.events)
-        if self.deleted_host_directives:
-            conn.execute(st.delete_host_directive, self.deleted_host_directives)
+        db.delete_many(conn, results, self.deleted_results)
+        db.upsert(conn, results, self.results, ("host_pk", "key"), _result_assignments, "result")
+        db.insert_many(conn, events, self.events)
+        db.delete_many(conn, host_directives, self.deleted_host_directives)
         db.upsert_replace(conn, host_directives, self.host_directives, ("host_pk", "directive"))
-        if self.hosts:
-            conn.execute(st.update_host, self.hosts)
-        if self.reports:
-            conn.execute(st.insert_report, self.reports)
+        db.update_many(conn, hosts, self.hosts, "id")
+        db.insert_many(conn, reports, self.reports)
         # The shared counters last, in key order: other rounds wait on these rows only until our
         # commit, and every transaction locks them in the same order.
         by_key: dict[tuple[int, int, str, str, str], dict[str, int]] = defaultdict(lambda: dict.fromkeys(STATUSES, 0))
@@ -403,7 +382,7 @@ def _apply_round(db: Database, conn: Connection, subs: Sequence[Submission]) -> 
             continue
         live.append(i)
     if live:
-        st = _statements()
+        st = _statements(db)
         host_rows = {r.id: r for r in conn.execute(st.hosts, {"pks": sorted({subs[i].principal.host_pk
                                                                                for i in live})})}
         seen = {r.report_id: r for r in conn.execute(st.seen, {"ids": [subs[i].report["report_id"] for i in live]})}
@@ -431,7 +410,7 @@ def _apply_round(db: Database, conn: Connection, subs: Sequence[Submission]) -> 
             ready.append((i, host, directives))
         if ready:
             pks = [host.id for _, host, _ in ready]
-            states, summaries = _load_states(conn, pks), _load_summaries(conn, pks)
+            states, summaries = _load_states(conn, pks), _load_summaries(db, conn, pks)
             writes = _Writes()
             for i, host, directives in ready:
                 try:
@@ -486,7 +465,7 @@ def _apply(writes: _Writes, conn: Connection, host: Any, sub: Submission, direct
     for key in removed:
         old = state[key]
         touched.add(old.directive)
-        writes.deleted_results.append({"pk": host.id, "k": key})
+        writes.deleted_results.append({"host_pk": host.id, "key": key})
         counts[(agency, shard, old.directive, old.requirement, old.due, old.status)] -= 1
         writes.events.append(_event(host, report, key, old.directive, old.requirement, old.status, None, received))
 
@@ -497,7 +476,7 @@ def _apply(writes: _Writes, conn: Connection, host: Any, sub: Submission, direct
         totals.update(summary["counts"])
     fail_dues = [s["fail_min_due"] for s in summaries.values() if s["fail_min_due"]]
     writes.hosts.append(dict(
-        pk=host.id, hostname=report["host"]["hostname"], target=report["host"]["target"],
+        id=host.id, hostname=report["host"]["hostname"], target=report["host"]["target"],
         os=(report["host"].get("os") or {}).get("pretty_name", ""), agent_version=report["agent"]["version"],
         last_seen=received, last_scan=observed, last_report_id=report["report_id"],
         last_sequence=report["sequence"], state_digest=report["state_digest"], directives_digest=directives,
@@ -577,7 +556,7 @@ def _host_directive_writes(writes: _Writes, host: Any, old: Mapping[str, Summary
     """host_directives rows that changed, and the per-directive host counters they move."""
     counters = writes.directive_counts
     for directive in sorted(set(old) - set(new)):
-        writes.deleted_host_directives.append({"pk": host.id, "d": directive})
+        writes.deleted_host_directives.append({"host_pk": host.id, "directive": directive})
         delta = counters.setdefault((host.agency_id, host.shard, directive), [0, 0])
         delta[0] -= 1
         delta[1] -= int(old[directive]["counts"]["fail"] == 0)

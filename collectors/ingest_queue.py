@@ -1,10 +1,12 @@
 """Group commit for ingest: reports that arrive together are written together.
 
 Each HTTP request parks its report body here and awaits its answer. A writer thread takes
-every report waiting (up to ``max_batch``, at most one per host), parses them and applies them
-with collectors.ingest.ingest_many, in one transaction. Under load one commit, one lock of
-each shared counter and one round trip per statement serve dozens of reports; a report that
-arrives alone waits for nobody. Answers are those of one-by-one ingest.
+every report waiting (up to ``max_batch``, at most one per known host), looks up in one query
+the tokens the token cache does not hold (an agent reporting hourly is never in it), parses
+the reports and applies them with collectors.ingest.ingest_many, in one transaction. Under
+load one commit, one lock of each shared counter and one round trip per statement serve
+dozens of reports; a report that arrives alone waits for nobody. Answers are those of
+one-by-one ingest.
 """
 from __future__ import annotations
 
@@ -15,8 +17,8 @@ from collections import deque
 from dataclasses import dataclass, field
 from typing import Any
 
-from collectors import CollectorError
-from collectors.auth import Principal, now
+from collectors import AuthError, CollectorError
+from collectors.auth import Principal, TokenCache, lookup_many, now
 from collectors.ingest import Answer, Outcome, Submission, ingest_many, parse_report
 from collectors.storage import Database
 
@@ -27,7 +29,8 @@ MAX_BATCH = 64
 
 @dataclass
 class _Parked:
-    principal: Principal
+    secret: str = field(repr=False)
+    principal: Principal | None  # None: not in the token cache; the writer looks it up
     raw: bytes
     loop: asyncio.AbstractEventLoop
     future: asyncio.Future[Answer]
@@ -41,8 +44,9 @@ class IngestQueue:
     the database; SQLite has one writer at a time anyway. Threads start with the first report.
     """
 
-    def __init__(self, db: Database, max_batch: int = MAX_BATCH) -> None:
+    def __init__(self, db: Database, cache: TokenCache, max_batch: int = MAX_BATCH) -> None:
         self.db = db
+        self.cache = cache
         self.max_batch = max_batch
         self.writers = 1 if db.is_sqlite else 2
         self._waiting: deque[_Parked] = deque()
@@ -51,10 +55,10 @@ class IngestQueue:
         self._threads: list[threading.Thread] = []
         self._stopping = False
 
-    async def submit(self, principal: Principal, raw: bytes) -> Answer:
+    async def submit(self, secret: str, principal: Principal | None, raw: bytes) -> Answer:
         """The report's answer; raises its refusal (CollectorError) or database error."""
         loop = asyncio.get_running_loop()
-        parked = _Parked(principal, raw, loop, loop.create_future())
+        parked = _Parked(secret, principal, raw, loop, loop.create_future())
         with self._cond:
             if self._stopping:
                 raise CollectorError("the collector is shutting down")
@@ -87,14 +91,14 @@ class IngestQueue:
         kept: deque[_Parked] = deque()
         while self._waiting:
             parked = self._waiting.popleft()
-            host = parked.principal.host_pk
-            if len(batch) < self.max_batch and host not in hosts and host not in self._busy:
+            host = parked.principal.host_pk if parked.principal else None
+            if len(batch) < self.max_batch and (host is None or (host not in hosts and host not in self._busy)):
                 batch.append(parked)
                 hosts.add(host)
             else:
                 kept.append(parked)  # its host's earlier report goes first; order is kept
         self._waiting = kept
-        self._busy |= hosts
+        self._busy |= hosts - {None}
         return batch
 
     def _write_loop(self) -> None:
@@ -113,7 +117,7 @@ class IngestQueue:
                 outcomes = [exc] * len(batch)
             finally:
                 with self._cond:
-                    self._busy -= {p.principal.host_pk for p in batch}
+                    self._busy -= {p.principal.host_pk for p in batch if p.principal}
                     self._cond.notify_all()
             for parked, outcome in zip(batch, outcomes):
                 parked.loop.call_soon_threadsafe(_settle, parked.future, outcome)
@@ -122,9 +126,20 @@ class IngestQueue:
         outcomes: list[Outcome | None] = [None] * len(batch)
         subs: list[Submission] = []
         where: list[int] = []
+        found: dict[str, Principal] = {}
+        unknown = [p.secret for p in batch if p.principal is None]
+        if unknown:
+            with self.db.read() as conn:
+                found = lookup_many(conn, unknown)
+            for secret, principal in found.items():
+                self.cache.put(secret, principal)
         for i, parked in enumerate(batch):
             try:
-                subs.append(Submission(parked.principal, parse_report(parked.raw), parked.received))
+                principal = parked.principal or found.get(parked.secret)
+                if principal is None:
+                    raise AuthError("unknown or revoked token")
+                principal.require("agent")
+                subs.append(Submission(principal, parse_report(parked.raw), parked.received))
                 where.append(i)
             except CollectorError as exc:
                 outcomes[i] = exc
