@@ -82,6 +82,7 @@ def do_enroll(sd: StateDir, url: str, secret: str, *, agency: str | None = None,
     from agent.facts.context import Context
     from agent.identity import host_id, hostname
     from agent.spool import Spool
+    from agent.state import HISTORY, AgentState
 
     url = submit.check_url(url)
     pin = submit.normalize_pin(pin_sha256) if pin_sha256 else None
@@ -110,10 +111,17 @@ def do_enroll(sd: StateDir, url: str, secret: str, *, agency: str | None = None,
             raise submit.SubmitError(f"the enrollment secret belongs to agency {got_agency}, not {agency}")
         cred = credential.new(url, answer["token"], hid, name, got_agency, instance, anchor, ca_file, pin)
         credential.save(sd, cred)
-        # A new enrollment starts a new chain: the next report is a full snapshot.
-        state = sd.load_state()
+        # A new enrollment starts a new chain: the next report is a full snapshot. It is numbered
+        # after the collector's head for the host, kept as known: that head is a previous
+        # install's (a release let this one enroll), not a clone's (agent.reporting.foreign_head).
+        head, head_sequence = answer.get("last_report_id"), answer.get("last_sequence")
+        known_head = isinstance(head, str) and isinstance(head_sequence, int)
+        state = sd.load_state() or (AgentState(host_id=hid) if known_head else None)
         if state is not None:
             state.needs_full = True
+            if known_head and head not in state.history:
+                state.sequence = max(state.sequence, head_sequence)
+                state.history = [*state.history, head][-HISTORY:]
             sd.save_state(state)
         Spool(sd.spool_dir).clear()
     return cred

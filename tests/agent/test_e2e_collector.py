@@ -278,6 +278,10 @@ def test_clones_are_detected_not_merged(collector: Collector, make_root: MakeRoo
     host_id = json.loads((state / "credential.json").read_text())["host_id"]
     assert collector.admin("host", "release", host_id) == f"host {host_id} released: the next enrollment claims it"
     assert enroll(collector, secret, clone_root, fresh).returncode == 0
+    newcomer = submit(clone_root, fresh)  # its chain continues after the old install's head: not a clone
+    assert newcomer.returncode in (0, 1) and "submitted full report" in newcomer.stderr, newcomer.stderr
+    assert "1 delivered" in newcomer.stderr and "resync" not in newcomer.stderr
+    assert_in_sync(collector, admin, fresh)
     collector.stop()  # a revoked token is refused at once by a fresh process (a running one caches for 10 s)
     collector.start()
     original = submit(root, state)
