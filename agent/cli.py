@@ -84,7 +84,8 @@ def main() -> None:
                    "the shipped KEV snapshot when empty).")
 @click.option("--walk", is_flag=True, help="Also judge the requirements that walk every local filesystem "
               "(world-writable, unowned and set-ID files): seconds instead of milliseconds; use it in scheduled scans.")
-@click.option("--submit", is_flag=True, help="Also report to the collector this host enrolled with (a delta).")
+@click.option("--submit", is_flag=True, help="Also report to the collector the host enrolled with (a delta); "
+              "hosts scanned over SSH as themselves, each enrolled with fedharden enroll --ssh/--inventory.")
 @click.option("--quiet", "-q", is_flag=True, help="Print nothing on standard output (files are still written).")
 @click.option("--state-dir", default="/var/lib/fedharden", show_default=True, envvar="FEDHARDEN_STATE_DIR",
               type=click.Path(file_okay=False), help="The agent's state, credential and spool (with --submit).")
@@ -98,16 +99,16 @@ def scan(root: str | None, directive_ids: tuple[str, ...], severity: str, extra:
     from agent.output import destinations
     from agent.scan import Scan, Selection
 
-    remote["submit"] = submit
+    over_ssh = bool(remote["ssh_target"] or remote["inventory"])
     try:
-        check_combination(root, remote)  # before --submit's preflight: remote hosts cannot submit yet
+        check_combination(root, remote)  # before --submit's preflight: its errors come first
     except UsageError as exc:
         fail(str(exc))
     if submit:
         from agent.fleet import preflight
 
         try:
-            preflight(state_dir)
+            preflight(state_dir, remote=over_ssh)  # remote hosts: each one's credential, once reached
         except UsageError as exc:
             fail(str(exc))
 
@@ -135,7 +136,13 @@ def scan(root: str | None, directive_ids: tuple[str, ...], severity: str, extra:
             feeds.generation()
         except UsageError as exc:
             fail(str(exc))
-        sys.exit(inventory_command(remote, root, formats, output, output_dir, run_scan))
+        sender = None
+        if submit:
+            from agent.remote_fleet import InventorySubmit
+
+            sender = InventorySubmit(state_dir)
+        sys.exit(inventory_command(remote, root, formats, output, output_dir, run_scan, sender, quiet))
+    hardware = ""
     try:
         host = open_host(root, remote)
         try:
@@ -143,6 +150,10 @@ def scan(root: str | None, directive_ids: tuple[str, ...], severity: str, extra:
             feeds.generation()  # a feeds directory that was named but does not exist is a usage error
             report = Scan(host, loaded, Selection(directive_ids, severity, walk), waivers=waivers, feeds=feeds,
                           tailoring=tailoring).run()
+            if submit and root is None:  # a mounted root's hardware id would be this machine's
+                from agent.fleet import host_anchor
+
+                hardware = host_anchor(host)  # over the still-open connection for --ssh
         finally:
             host.close()
     except UsageError as exc:
@@ -166,7 +177,7 @@ def scan(root: str | None, directive_ids: tuple[str, ...], severity: str, extra:
     if submit:
         from agent.fleet import after_scan
 
-        after_scan(report, state_dir, local=root is None)
+        after_scan(report, state_dir, hardware, remote=over_ssh)
     sys.exit(EXIT_OK if report["summary"]["counts"]["fail"] == 0 else EXIT_FAIL)
 
 

@@ -100,10 +100,14 @@ def anchor(ctx: Context) -> str:
     return hashlib.sha256(f"fedharden anchor v1:{value}".encode()).hexdigest()[:32]
 
 
-def load(state_dir: StateDir) -> Credential:
+ENROLL_HINT = "run fedharden enroll --collector URL"
+
+
+def load(state_dir: StateDir, enroll_hint: str = ENROLL_HINT) -> Credential:
+    """``enroll_hint``: the command that enrolls this state directory's host."""
     doc = state_dir.read_json(state_dir.credential_file)
     if doc is None:
-        raise NotEnrolled(f"not enrolled (no credential in {state_dir.path}): run fedharden enroll --collector URL")
+        raise NotEnrolled(f"not enrolled (no credential in {state_dir.path}): {enroll_hint}")
     try:
         return Credential.from_json(doc)
     except TypeError:

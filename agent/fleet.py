@@ -1,5 +1,9 @@
 """The agent as a member of a fleet: ``enroll``, ``scan --submit``, ``run`` and ``status``.
 
+This host, a mounted root (``--root``) and remote hosts over SSH (``--ssh``, ``--inventory``;
+agent.remote_fleet) enroll and submit through the same functions here; a remote host's state
+directory is ``<state-dir>/remote/<host_id>/`` (agent.state).
+
 Loaded lazily by agent.cli; requests comes in with agent.submit, only when a command here
 talks to the collector.
 """
@@ -8,12 +12,13 @@ from __future__ import annotations
 import json
 import os
 import sys
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any
 
 import click
 
 from agent import AgentError, ScanError, UsageError
+from agent.remote import ssh_options
 from agent.reporting import CLONE, REFUSED, Backoff, Delivery, Recorded
 from agent.state import DEFAULT_STATE_DIR, StateDir, write_atomic
 
@@ -25,6 +30,13 @@ if TYPE_CHECKING:
 STATE_ENV = "FEDHARDEN_STATE_DIR"
 SECRET_ENV = "FEDHARDEN_ENROLL_SECRET"
 LOCK_WAIT = 120.0  # seconds a run waits for another to finish before giving up
+REMOTE_HINT = "run fedharden enroll --collector URL --inventory HOSTS.yaml (or --ssh USER@HOST)"
+# A remote host whose id another install already enrolled (HTTP 409, other_install): nearly
+# always the host's own agent, so the host reports for itself already.
+ALREADY_REPORTS = ("host {host_id} is already enrolled in this collector by another install (HTTP 409): it most "
+                   "likely runs its own fedharden agent and reports for itself; do not also scan and submit it "
+                   "agentlessly (scan it without --submit, or leave it out of the inventory you submit); if that "
+                   "agent is gone for good, an admin can run `fedharden collector host release {host_id}`")
 
 
 def state_dir_option(f: Any) -> Any:
@@ -54,67 +66,123 @@ def fail(message: str, code: int = 2) -> None:
 @click.option("--root", type=click.Path(file_okay=False),
               help="Enroll the system whose root filesystem is here (its machine-id is the identity).")
 @state_dir_option
+@ssh_options("enroll", "enrolled")
 def enroll(url: str, secret: str | None, secret_file: str | None, agency: str | None, ca_file: str | None,
-           pin_sha256: str | None, root: str | None, state_dir: str) -> None:
-    """Register this host with a collector and keep its credential (mode 0600) in the state directory."""
+           pin_sha256: str | None, root: str | None, state_dir: str, **remote: Any) -> None:
+    """Register this host (or hosts over SSH) with a collector and keep each one's credential
+    (mode 0600) in the state directory."""
+    from agent.remote import check_combination
+
+    try:
+        check_combination(root, remote, "enrollments")
+    except UsageError as exc:
+        fail(str(exc))
     if secret_file:
         with open(secret_file, encoding="utf-8") as fh:
             secret = fh.read().strip()
     if not secret:
         fail(f"enroll needs the agency's enrollment secret: --secret-file, ${SECRET_ENV} or --secret")
     assert secret is not None
+    sd = StateDir(state_dir)
     try:
-        cred = do_enroll(StateDir(state_dir), url, secret, agency=agency, ca_file=ca_file, pin_sha256=pin_sha256,
-                         root=root)
+        access = collector_access(url, secret, agency, ca_file, pin_sha256)
+    except AgentError as exc:
+        fail(str(exc))
+    if remote["ssh_target"] or remote["inventory"]:
+        from agent.remote_fleet import enroll_remote
+
+        sys.exit(enroll_remote(sd, access, remote))
+    from agent.cli import open_host
+
+    try:
+        host = open_host(root)
+        try:
+            cred = do_enroll(sd, host, access, anchor=root is None)
+        finally:
+            host.close()
     except AgentError as exc:
         fail(str(exc))
     except OSError as exc:
         fail(f"enrollment not saved: {state_dir}: {exc.strerror or exc}")
     click.echo(f"enrolled host {cred.host_id} ({cred.hostname}) in agency {cred.agency} at {cred.collector}; "
-               f"credential in {StateDir(state_dir).credential_file}")
+               f"credential in {sd.credential_file}")
 
 
-def do_enroll(sd: StateDir, url: str, secret: str, *, agency: str | None = None, ca_file: str | None = None,
-              pin_sha256: str | None = None, root: str | None = None,
-              session: requests.Session | None = None) -> Credential:
-    from agent import credential, submit
-    from agent.cli import open_host
-    from agent.facts.context import Context
-    from agent.identity import host_id, hostname
-    from agent.spool import Spool
+@dataclass(frozen=True)
+class CollectorAccess:
+    """Where to enroll and with what, checked once before any host is read."""
+
+    url: str
+    secret: str = field(repr=False)
+    agency: str | None = None
+    ca_file: str | None = None
+    pin: str | None = None
+    pinned_pem: str | None = None  # a pin without a CA file: the certificate, fetched (and checked) once
+
+
+def collector_access(url: str, secret: str, agency: str | None = None, ca_file: str | None = None,
+                     pin_sha256: str | None = None) -> CollectorAccess:
+    """The collector's URL and pin checked, and a pinned certificate fetched, once for all hosts."""
+    from agent import submit
 
     url = submit.check_url(url)
     pin = submit.normalize_pin(pin_sha256) if pin_sha256 else None
-    host = open_host(root)
-    try:
-        ctx = Context(host)
-        hid, name, anchor = host_id(ctx), hostname(ctx), credential.anchor(ctx) if root is None else ""
-    finally:
-        host.close()
+    pem = submit.fetch_pinned_certificate(url, pin) if pin and not ca_file else None
+    return CollectorAccess(url, secret, agency, ca_file, pin, pem)
+
+
+def do_enroll(state: StateDir, host: Any, access: CollectorAccess, *, anchor: bool = True, remote: bool = False,
+              session: requests.Session | None = None) -> Credential:
+    """Enroll the open ``host`` as itself: this host or a mounted root into ``state``, a remote
+    host (``remote``) into ``state``'s ``remote/<host_id>/``. ``anchor``: read the hardware id
+    (not for a mounted root: it would be this machine's)."""
+    from agent import credential, submit
+    from agent.facts.context import Context
+    from agent.identity import host_id, hostname
+    from agent.spool import Spool
+    from agent.state import HISTORY, AgentState
+
+    ctx = Context(host)
+    hid, name, hardware = host_id(ctx), hostname(ctx), credential.anchor(ctx) if anchor else ""
+    sd = state.remote(hid) if remote else state
     with sd.locked(wait=LOCK_WAIT):
-        if pin and not ca_file:
-            pem = submit.fetch_pinned_certificate(url, pin)
+        ca_file = access.ca_file
+        if access.pinned_pem is not None:
             ca_path = sd.path / "collector.pem"
-            write_atomic(ca_path, pem.encode(), 0o644)
+            write_atomic(ca_path, access.pinned_pem.encode(), 0o644)
             ca_file = str(ca_path)
         key = credential.instance_key(sd)
         instance = credential.instance_id(key, hid)
         body: dict[str, Any] = {"host_id": hid, "hostname": name, "instance": instance}
-        if agency:
-            body["agency"] = agency
-        answer = submit.enroll(url, secret, body, session or submit.make_session(ca_file, pin), ca_file)
+        if access.agency:
+            body["agency"] = access.agency
+        try:
+            answer = submit.enroll(access.url, access.secret, body,
+                                   session or submit.make_session(ca_file, access.pin), ca_file)
+        except submit.EnrollConflict as exc:
+            if remote and exc.reason == "other_install":
+                raise submit.EnrollConflict(ALREADY_REPORTS.format(host_id=hid), exc.reason) from None
+            raise
         if answer.get("host_id") not in (None, hid):
             raise submit.SubmitError(f"the collector enrolled host {answer.get('host_id')}, not {hid}")
-        got_agency = str(answer.get("agency") or agency or "")
-        if agency and got_agency != agency:
-            raise submit.SubmitError(f"the enrollment secret belongs to agency {got_agency}, not {agency}")
-        cred = credential.new(url, answer["token"], hid, name, got_agency, instance, anchor, ca_file, pin)
+        got_agency = str(answer.get("agency") or access.agency or "")
+        if access.agency and got_agency != access.agency:
+            raise submit.SubmitError(f"the enrollment secret belongs to agency {got_agency}, not {access.agency}")
+        cred = credential.new(access.url, answer["token"], hid, name, got_agency, instance, hardware, ca_file,
+                              access.pin)
         credential.save(sd, cred)
-        # A new enrollment starts a new chain: the next report is a full snapshot.
-        state = sd.load_state()
-        if state is not None:
-            state.needs_full = True
-            sd.save_state(state)
+        # A new enrollment starts a new chain: the next report is a full snapshot. It is numbered
+        # after the collector's head for the host, kept as known: that head is a previous
+        # install's (a release let this one enroll), not a clone's (agent.reporting.foreign_head).
+        head, head_sequence = answer.get("last_report_id"), answer.get("last_sequence")
+        known_head = isinstance(head, str) and isinstance(head_sequence, int)
+        state_now = sd.load_state() or (AgentState(host_id=hid) if known_head else None)
+        if state_now is not None:
+            state_now.needs_full = True
+            if known_head and head not in state_now.history:
+                state_now.sequence = max(state_now.sequence, head_sequence)
+                state_now.history = [*state_now.history, head][-HISTORY:]
+            sd.save_state(state_now)
         Spool(sd.spool_dir).clear()
     return cred
 
@@ -135,35 +203,47 @@ class Submitted:
             what += " (spool full: queued deltas folded into it)"
         return f"submitted {what}: {self.delivery.describe()}"
 
+    def short(self) -> str:
+        """One line for an inventory's summary: what was made and whether it arrived."""
+        report, delivery = self.recorded.report, self.delivery
+        what = f"{'full report' if report['kind'] == 'full' else 'delta'} #{report['sequence']}"
+        if delivery.error is None and not delivery.remaining:
+            return f"submitted {what}: delivered" + (" (after a resync)" if delivery.resyncs else "")
+        reason = f" ({delivery.error.detail})" if delivery.error is not None else ""
+        return f"submitted {what}: collector unavailable{reason}, {delivery.remaining} report(s) spooled for the next run"
 
-def preflight(state_dir: str) -> Credential:
-    """Fail fast, before scanning, when submitting cannot work."""
+
+def preflight(state_dir: str, remote: bool = False) -> None:
+    """Fail fast, before scanning, when submitting cannot work: a scan of this host (or a root)
+    needs its credential; remote hosts need a state directory to keep theirs in (whether each
+    is enrolled is known once it is reached)."""
     from agent import credential
 
-    return credential.load(StateDir(state_dir))
+    sd = StateDir(state_dir)
+    if remote:
+        sd.ensure_remote_dir()
+    else:
+        credential.load(sd)
 
 
-def local_anchor() -> str:
+def host_anchor(host: Any) -> str:
+    """The hardware id of the open ``host`` as enrollment kept it (empty when unreadable)."""
     from agent.credential import anchor
     from agent.facts.context import Context
-    from agent.hosts import LocalHost
 
-    host = LocalHost()
-    try:
-        return anchor(Context(host))
-    finally:
-        host.close()
+    return anchor(Context(host))
 
 
 def submit_report(report: dict[str, Any], sd: StateDir, *, anchor: str = "", session: requests.Session | None = None,
-                  backoff: Backoff | None = None, lock_wait: float = LOCK_WAIT) -> Submitted:
+                  backoff: Backoff | None = None, lock_wait: float = LOCK_WAIT,
+                  enroll_hint: str | None = None) -> Submitted:
     """Record the scan (state + spool), then deliver what is queued. Raises AgentError for a
     problem the user must fix (not enrolled, a clone, a refused credential)."""
     from agent import credential, submit
     from agent.reporting import deliver, record
     from agent.spool import Spool
 
-    cred = credential.load(sd)
+    cred = credential.load(sd, enroll_hint or credential.ENROLL_HINT)
     credential.check(cred, report["host"]["id"], anchor)
     spool = Spool(sd.spool_dir)
     with sd.locked(wait=lock_wait):
@@ -204,10 +284,14 @@ def delivery_problem(delivery: Delivery) -> str | None:
     return None
 
 
-def after_scan(report: dict[str, Any], state_dir: str, local: bool) -> int | None:
-    """``scan --submit``: one line on stderr; an exit code when submission needs a human."""
+def after_scan(report: dict[str, Any], state_dir: str, anchor: str, remote: bool = False) -> None:
+    """``scan --submit``: one line on stderr; exits when submission needs a human. ``anchor``:
+    the scanned host's hardware id (empty for a root); ``remote``: a host scanned over SSH,
+    submitted through its own state directory."""
     try:
-        done = submit_report(report, StateDir(state_dir), anchor=local_anchor() if local else "")
+        top = StateDir(state_dir)
+        sd = top.remote(report["host"]["id"]) if remote else top
+        done = submit_report(report, sd, anchor=anchor, enroll_hint=REMOTE_HINT if remote else None)
     except UsageError as exc:
         fail(str(exc))
     except ScanError as exc:
@@ -221,7 +305,6 @@ def after_scan(report: dict[str, Any], state_dir: str, local: bool) -> int | Non
     if done.delivery.error is not None:
         click.echo(f"fedharden: collector unavailable ({done.delivery.error.detail}); "
                    f"{done.delivery.remaining} report(s) spooled for the next run", err=True)
-    return None
 
 
 # ------------------------------------------------------------------------------ status
@@ -246,6 +329,10 @@ def status(state_dir: str, as_json: bool) -> None:
         fail(str(exc))
     state = sd.load_state()
     entries = Spool(sd.spool_dir).entries()
+    try:  # hosts scanned over SSH and enrolled as themselves (agent.remote_fleet)
+        remote_hosts = sum(1 for r in sd.remote_hosts() if r.credential_file.exists())
+    except UsageError as exc:
+        fail(str(exc))
     doc = {
         "enrolled": cred is not None,
         "collector": cred.collector if cred else None,
@@ -256,6 +343,7 @@ def status(state_dir: str, as_json: bool) -> None:
         "report_id": state.report_id if state else None,
         "spooled": len(entries),
         "spooled_bytes": sum(e.size for e in entries),
+        "remote_hosts": remote_hosts,
     }
     if as_json:
         click.echo(json.dumps(doc, indent=2))
@@ -278,9 +366,12 @@ def status(state_dir: str, as_json: bool) -> None:
 def run(interval: float, splay: float, once: bool, state_dir: str, scan_args: tuple[str, ...]) -> None:
     """Scan on start, then every interval (plus a random splay), submitting each time; stop on SIGTERM.
 
-    Other options are those of ``fedharden scan`` (--root, --directive, --waivers, --walk, ...)."""
+    Other options are those of ``fedharden scan`` (--root, --directive, --waivers, --walk, --ssh,
+    --inventory, ...)."""
+    # Hosts scanned over SSH submit through their own credentials, not this host's.
+    remote = any(a.split("=", 1)[0] in ("--ssh", "--inventory") for a in scan_args)
     try:
-        preflight(state_dir)
+        preflight(state_dir, remote)
     except UsageError as exc:
         fail(str(exc))
     from agent.runner import Runner

@@ -4,9 +4,11 @@ Each host is scanned in its own worker with its own connection and deadline; wha
 happens to one host (refused key, unreachable, timeout, a bug) is recorded as that host's
 outcome and never stops the others. One report per host is written to ``--output-dir`` as
 ``<name>.<ext>`` for each ``--format`` (json by default), a line per host is shown as hosts
-finish (a progress bar on a terminal), then a summary. Exit code: 0 every host scanned and
-compliant, 1 every host scanned and at least one fails a requirement, 3 some host could not
-be scanned (2 for usage errors, before anything is scanned).
+finish (a progress bar on a terminal), then a summary. With ``--submit`` each report is then
+sent to the collector as its host (agent.remote_fleet). Exit code: 0 every host scanned (and
+submitted) and compliant, 1 every host scanned (and submitted) and at least one fails a
+requirement, 3 some host could not be scanned or its report could not be submitted (2 for
+usage errors, before anything is scanned).
 """
 from __future__ import annotations
 
@@ -15,7 +17,7 @@ import sys
 import time
 from concurrent.futures import Future, ThreadPoolExecutor, as_completed
 from dataclasses import dataclass, field, replace
-from typing import Any, Callable, Iterator, Sequence
+from typing import Any, Callable, Iterator, Sequence, TypeVar
 
 import click
 
@@ -24,12 +26,13 @@ from agent.inventory import Entry
 from agent.remote import SshSettings, check_combination, open_ssh
 
 EXIT_OK, EXIT_FAIL, EXIT_USAGE, EXIT_INCOMPLETE = 0, 1, 2, 3
+T = TypeVar("T")
 
-# Sending each report to the collector *as its host* needs that host enrolled (per-host
-# credentials; agent submission covers only the host the agent runs on). It plugs in here:
-# called with the entry and its report once the files are written. Until then the command
-# line refuses --submit with --inventory (agent.remote.check_combination).
-Submit = Callable[[Entry, dict[str, Any]], None]
+# ``--submit``: called with the entry, its still-open host (to read the hardware id the
+# credential was bound to) and its report, once the files are written; returns one line
+# saying what was delivered, raises AgentError when the report could not be submitted
+# (agent.remote_fleet.InventorySubmit).
+Submit = Callable[[Entry, Any, dict[str, Any]], str]
 
 
 @dataclass
@@ -42,6 +45,11 @@ class Outcome:
     round_trips: int = 0
     files: list[str] = field(default_factory=list)
     warnings: list[str] = field(default_factory=list)
+    submitted: bool | None = None  # None: not asked to submit, or not scanned
+    submission: str = ""  # what was delivered, or why it was not
+
+    def submission_line(self, not_submitted: str = "not submitted") -> str:
+        return self.submission if self.submitted else f"{not_submitted}: {self.submission}"
 
 
 @dataclass
@@ -56,10 +64,7 @@ class Job:
     submit: Submit | None = None
 
     def settings_for(self, entry: Entry) -> SshSettings:
-        s = self.settings
-        return replace(s, user=entry.user or s.user, port=entry.port, identity=entry.identity or s.identity,
-                       jump=entry.jump or s.jump, sudo=s.sudo if entry.sudo is None else entry.sudo,
-                       timeout=entry.timeout or s.timeout)
+        return entry_settings(self.settings, entry)
 
     def run(self, entry: Entry) -> Outcome:
         from agent.output import EXTENSIONS, FORMATS
@@ -80,7 +85,7 @@ class Job:
             outcome.counts = dict(report["summary"]["counts"])
             outcome.state = "compliant" if outcome.counts.get("fail", 0) == 0 else "non-compliant"
             if self.submit is not None:
-                self.submit(entry, report)
+                self.send(entry, host, report, outcome)
         except AgentError as exc:  # unreachable, refused host key, timeout, an unwritable report
             outcome.reason = str(exc)
         except Exception as exc:  # a bug must not take the other hosts down; say what it was
@@ -92,21 +97,58 @@ class Job:
             outcome.seconds = time.monotonic() - started
         return outcome
 
+    def send(self, entry: Entry, host: Any, report: dict[str, Any], outcome: Outcome) -> None:
+        """Submit a scanned host's report; a problem is this host's, recorded, never raised."""
+        assert self.submit is not None
+        try:
+            outcome.submission, outcome.submitted = self.submit(entry, host, report), True
+            return
+        except AgentError as exc:  # not enrolled, refused credential, a clone, the state directory
+            why = str(exc)
+        except OSError as exc:
+            why = f"{exc.filename}: {exc.strerror}" if exc.filename and exc.strerror else str(exc)
+        except Exception as exc:  # a bug must not take the other hosts down; say what it was
+            why = f"internal error {type(exc).__name__}: {exc}"
+        outcome.submission, outcome.submitted = why, False
+
+
+def entry_settings(settings: SshSettings, entry: Entry) -> SshSettings:
+    """How to reach one inventory host: its own fields over the command line's."""
+    s = settings
+    return replace(s, user=entry.user or s.user, port=entry.port, identity=entry.identity or s.identity,
+                   jump=entry.jump or s.jump, sudo=s.sudo if entry.sudo is None else entry.sudo,
+                   timeout=entry.timeout or s.timeout)
+
+
+def inventory_settings(options: dict[str, Any], entries: Sequence[Entry]) -> SshSettings:
+    """The command line's SSH settings with every secret asked for once, before any host is
+    contacted (raises UsageError for a passphrase that was not given)."""
+    settings = SshSettings.from_options(options)
+    identities = [p for p in {settings.identity, *(e.identity for e in entries)} if p]
+    return settings.with_secrets(bool(options.get("ask_pass")), sorted(identities), "the inventory's hosts")
+
+
+def parallel(entries: Sequence[Entry], work: Callable[[Entry], T], jobs: int) -> Iterator[T]:
+    """``work`` for each entry, results in the order they finish; at most ``jobs`` at a time.
+    ``work`` must not raise: a host's trouble is its own result."""
+    with ThreadPoolExecutor(max_workers=jobs, thread_name_prefix="fedharden-host") as pool:
+        futures: list[Future[T]] = [pool.submit(work, entry) for entry in entries]
+        for future in as_completed(futures):
+            yield future.result()
+
 
 def scan_all(entries: Sequence[Entry], job: Job, jobs: int) -> Iterator[Outcome]:
     """Outcomes in the order hosts finish; at most ``jobs`` hosts at a time."""
-    with ThreadPoolExecutor(max_workers=jobs, thread_name_prefix="fedharden-host") as pool:
-        futures: list[Future[Outcome]] = [pool.submit(job.run, entry) for entry in entries]
-        for future in as_completed(futures):
-            yield future.result()
+    return parallel(entries, job.run, jobs)
 
 
 def describe(outcome: Outcome) -> str:
     if outcome.state == "failed":
         return f"not scanned: {outcome.reason}"
     c = outcome.counts
-    return (f"{outcome.state} ({c.get('pass', 0)} pass, {c.get('fail', 0)} fail, {c.get('error', 0)} error) "
+    text = (f"{outcome.state} ({c.get('pass', 0)} pass, {c.get('fail', 0)} fail, {c.get('error', 0)} error) "
             f"in {outcome.seconds:.1f} s")
+    return f"{text}; {outcome.submission_line()}" if outcome.submitted is not None else text
 
 
 def summary(outcomes: Sequence[Outcome]) -> str:
@@ -123,14 +165,20 @@ def summary(outcomes: Sequence[Outcome]) -> str:
                      f"{c.get('error', 0):>5} {other:>5} {o.seconds:>6.1f}s {o.round_trips:>5}")
         for warning in o.warnings:
             lines.append(f"{'':<{width}}  warning: {warning}")
+        if o.submitted is not None:
+            lines.append(f"{'':<{width}}  {o.submission_line('NOT SUBMITTED')}")
     states = [o.state for o in outcomes]
-    lines.append(f"{len(outcomes)} hosts: {states.count('compliant')} compliant, {states.count('non-compliant')} "
-                 f"non-compliant, {states.count('failed')} not scanned")
+    line = (f"{len(outcomes)} hosts: {states.count('compliant')} compliant, {states.count('non-compliant')} "
+            f"non-compliant, {states.count('failed')} not scanned")
+    sent = [o.submitted for o in outcomes if o.submitted is not None]
+    if sent:
+        line += f"; {sent.count(True)} submitted, {sent.count(False)} not submitted"
+    lines.append(line)
     return "\n".join(lines) + "\n"
 
 
 def exit_code(outcomes: Sequence[Outcome]) -> int:
-    if any(o.state == "failed" for o in outcomes):
+    if any(o.state == "failed" or o.submitted is False for o in outcomes):
         return EXIT_INCOMPLETE
     return EXIT_FAIL if any(o.state == "non-compliant" for o in outcomes) else EXIT_OK
 
@@ -153,8 +201,10 @@ def run_with_progress(entries: Sequence[Entry], job: Job, jobs: int, terminal: b
 
 
 def inventory_command(options: dict[str, Any], root: str | None, formats: tuple[str, ...], output: str | None,
-                      output_dir: str | None, run_scan: Callable[[Any, tuple[str, ...]], dict[str, Any]]) -> int:
-    """``scan --inventory``: returns the exit code (usage errors print one line and return 2)."""
+                      output_dir: str | None, run_scan: Callable[[Any, tuple[str, ...]], dict[str, Any]],
+                      submit: Submit | None = None, quiet: bool = False) -> int:
+    """``scan --inventory``: returns the exit code (usage errors print one line and return 2).
+    ``quiet``: no summary on standard output (the per-host lines on standard error remain)."""
     from agent import inventory
     from agent.output import FORMATS
 
@@ -179,13 +229,12 @@ def inventory_command(options: dict[str, Any], root: str | None, formats: tuple[
             return usage(f"--format: {name!r}: with --inventory each host's reports go to --output-dir; give format names only")
         if name not in FORMATS:
             return usage(f"--format: unknown format {name!r} (choose from {', '.join(sorted(FORMATS))})")
-    settings = SshSettings.from_options(options)
-    identities = [p for p in {settings.identity, *(e.identity for e in entries)} if p]
     try:
-        settings = settings.with_secrets(bool(options.get("ask_pass")), sorted(identities), "the inventory's hosts")
+        settings = inventory_settings(options, entries)
     except UsageError as exc:
         return usage(str(exc))
-    job = Job(run_scan, names, output_dir, settings)
+    job = Job(run_scan, names, output_dir, settings, submit)
     outcomes = run_with_progress(entries, job, int(options.get("jobs") or 1), sys.stderr.isatty())
-    click.echo(summary(outcomes), nl=False)
+    if not quiet:
+        click.echo(summary(outcomes), nl=False)
     return exit_code(outcomes)

@@ -1,7 +1,8 @@
 """Command-line options for scanning over SSH, and opening one SSH host from them.
 
 ``scan --ssh user@host[:port]`` scans one host; ``scan --inventory hosts.yaml`` many
-(agent.inventory_scan). Nothing here imports paramiko; agent.hosts.ssh does, when a host is opened.
+(agent.inventory_scan); ``enroll`` takes the same options to enroll them (agent.remote_fleet).
+Nothing here imports paramiko; agent.hosts.ssh does, when a host is opened.
 """
 from __future__ import annotations
 
@@ -20,11 +21,21 @@ DEFAULT_JOBS = 8
 
 def remote_options(command: Callable[..., Any]) -> Callable[..., Any]:
     """The SSH and inventory options of ``fedharden scan``."""
+    return ssh_options("scan", "scanned")(command)
+
+
+def ssh_options(verb: str, done: str) -> Callable[[Callable[..., Any]], Callable[..., Any]]:
+    """The SSH and inventory options, for a command that does ``verb`` to hosts (scan, enroll)."""
+    return lambda command: _with_options(command, verb, done)
+
+
+def _with_options(command: Callable[..., Any], verb: str, done: str) -> Callable[..., Any]:
+    what = verb.capitalize()
     options = [
         click.option("--ssh", "ssh_target", metavar="USER@HOST[:PORT]",
-                     help="Scan this remote host over SSH (nothing is installed on it)."),
+                     help=f"{what} this remote host over SSH (nothing is installed on it)."),
         click.option("--inventory", type=click.Path(dir_okay=False), metavar="HOSTS.yaml",
-                     help="Scan every host of this inventory over SSH, in parallel (see docs/ssh.md)."),
+                     help=f"{what} every host of this inventory over SSH, in parallel (see docs/ssh.md)."),
         click.option("--identity", "-i", type=click.Path(exists=True, dir_okay=False), metavar="FILE",
                      help="Private key file (its passphrase is asked for); the SSH agent and ~/.ssh keys are also tried."),
         click.option("--known-hosts", type=click.Path(dir_okay=False), metavar="FILE",
@@ -38,7 +49,7 @@ def remote_options(command: Callable[..., Any]) -> Callable[..., Any]:
         click.option("--timeout", type=click.FloatRange(min=1), default=DEFAULT_TIMEOUT, show_default=True,
                      help="Give up on a host after this many seconds."),
         click.option("--jobs", "-j", type=click.IntRange(min=1, max=256), default=DEFAULT_JOBS, show_default=True,
-                     help="With --inventory: hosts scanned at the same time."),
+                     help=f"With --inventory: hosts {done} at the same time."),
     ]
     for option in reversed(options):
         command = option(command)
@@ -107,7 +118,7 @@ def open_ssh(target_text: str, settings: SshSettings) -> Any:
                    io_timeout=min(60.0, left), deadline=left)
 
 
-def check_combination(root: str | None, options: dict[str, Any]) -> None:
+def check_combination(root: str | None, options: dict[str, Any], what: str = "scans") -> None:
     """One-line usage errors for options that do not go together."""
     ssh, inventory = options.get("ssh_target"), options.get("inventory")
     if ssh and inventory:
@@ -117,12 +128,7 @@ def check_combination(root: str | None, options: dict[str, Any]) -> None:
     if not (ssh or inventory):
         for name in ("identity", "known_hosts", "jump", "accept_new", "sudo", "ask_pass"):
             if options.get(name):
-                raise UsageError(f"--{name.replace('_', '-')} applies to --ssh or --inventory scans only")
-    elif options.get("submit"):
-        # --submit reports as the host this agent enrolled; a remote host's report must be sent
-        # as that host, which needs per-host enrollment (agent.inventory_scan.Submit is the hook).
-        raise UsageError("--submit with --ssh or --inventory is not available yet: a remote host's report must be "
-                         "sent as that host, which needs it enrolled; the reports are written as usual")
+                raise UsageError(f"--{name.replace('_', '-')} applies to --ssh or --inventory {what} only")
 
 
 def single(root: str | None, options: dict[str, Any]) -> Any:

@@ -3,7 +3,8 @@
 Each scan runs in a child process (``fedharden run --once``), so the long-running parent
 stays small whatever a scan allocates: memory in run mode is that of one manual scan, and a
 crash in a scan cannot take the scheduler down. Between scans, while reports wait in the
-spool, the parent retries delivery with exponential backoff and jitter.
+spool (this host's, or a remote host's under ``remote/``), the parent retries delivery with
+exponential backoff and jitter.
 
 SIGTERM or SIGINT: no new scan starts; a scan in progress gets ``grace`` seconds to finish
 (its writes are atomic, so stopping it later is safe too), then the process exits 0.
@@ -91,27 +92,42 @@ class Runner:
             now = time.monotonic()
             if now >= deadline:
                 return
-            if now >= next_retry and Spool(self.state_dir.spool_dir).entries():
-                if self.flush():
+            if now >= next_retry and (waiting := self.waiting()):
+                if self.flush(waiting):
                     next_retry = deadline
                 else:
                     retry = min(retry * 2, max(self.interval, RETRY_FIRST))
                     next_retry = time.monotonic() + retry * (0.5 + 0.5 * self.rand())
             self.stop.wait(max(0.0, min(deadline, next_retry) - time.monotonic()))
 
-    def flush(self) -> bool:
-        """Try to deliver the spool now; True when it is empty afterwards."""
+    def waiting(self) -> list[StateDir]:
+        """The state directories whose spool holds reports: this host's, and those of remote
+        hosts scanned over SSH (``run --inventory``)."""
+        dirs = [self.state_dir]
+        try:
+            dirs += self.state_dir.remote_hosts()
+        except AgentError:
+            pass  # an unreadable remote/ is for the next scan to report
+        return [sd for sd in dirs if Spool(sd.spool_dir).entries()]
+
+    def flush(self, dirs: Sequence[StateDir] | None = None) -> bool:
+        """Try to deliver the spools now; True when they are empty afterwards."""
         from agent.fleet import delivery_problem, flush
 
-        try:
-            delivery = flush(self.state_dir, lock_wait=5.0)
-        except (AgentError, OSError) as exc:
-            log(f"delivery retry: {exc}")
-            return False
-        problem = delivery_problem(delivery)
-        if problem:
-            log(problem)
-        elif delivery.sent or delivery.error:
-            log(f"delivery retry: {delivery.describe()}"
-                + (f" ({delivery.error.detail})" if delivery.error else ""))
-        return delivery.remaining == 0
+        empty = True
+        for sd in self.waiting() if dirs is None else dirs:
+            which = "" if sd is self.state_dir else f" (remote host {sd.path.name})"
+            try:
+                delivery = flush(sd, lock_wait=5.0)
+            except (AgentError, OSError) as exc:
+                log(f"delivery retry{which}: {exc}")
+                empty = False
+                continue
+            problem = delivery_problem(delivery)
+            if problem:
+                log(f"{problem}{which}")
+            elif delivery.sent or delivery.error:
+                log(f"delivery retry{which}: {delivery.describe()}"
+                    + (f" ({delivery.error.detail})" if delivery.error else ""))
+            empty = empty and delivery.remaining == 0
+        return empty

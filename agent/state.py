@@ -10,6 +10,14 @@ Layout::
     instance.key      a random key made once per install (mode 0600): tells clones apart
     last_scan.json    when the last scan finished and with which directives (read by checks)
     spool/            reports waiting for the collector (see agent.spool)
+    remote/<host_id>/ for each host scanned over SSH and enrolled as itself (agent.remote_fleet),
+                      a state directory laid out like this one (lock, state.json,
+                      credential.json, instance.key, last_scan.json, spool/): its own delta
+                      chain, spool and install key (so the collector tells this enrollment
+                      from the host's own agent), and its own lock (hosts submit in parallel;
+                      two inventory entries naming one machine take turns). <host_id> is the
+                      remote host's id (agent.identity): renaming it in the inventory or
+                      changing its address keeps its state
 
 Every write is atomic: a temporary file in the same directory, fsync, rename, fsync of the
 directory. ``state.json`` is the commit point: a report is only "made" once the state that
@@ -28,6 +36,7 @@ import errno
 import fcntl
 import json
 import os
+import re
 import tempfile
 import time
 from dataclasses import dataclass, field
@@ -40,6 +49,7 @@ DEFAULT_STATE_DIR = "/var/lib/fedharden"
 STATE_VERSION = 1
 TMP_PREFIX = ".tmp-"
 HISTORY = 256
+HOST_ID = re.compile(r"^[0-9a-f]{32}$")  # agent.identity.host_id: it names a directory
 
 
 class StateError(UsageError):
@@ -121,16 +131,47 @@ class AgentState:
 class StateDir:
     """One agent's state directory. Create with ``StateDir(path)``; ``ensure()`` makes it."""
 
-    def __init__(self, path: str | os.PathLike[str]) -> None:
+    def __init__(self, path: str | os.PathLike[str], parent: StateDir | None = None) -> None:
         self.path = Path(path)
+        self.parent = parent  # the scanner's own state directory, for a remote host's
         self.state_file = self.path / "state.json"
         self.credential_file = self.path / "credential.json"
         self.instance_file = self.path / "instance.key"
         self.last_scan_file = self.path / "last_scan.json"
         self.spool_dir = self.path / "spool"
         self.lock_file = self.path / "lock"
+        self.remote_dir = self.path / "remote"
+
+    def remote(self, host_id: str) -> StateDir:
+        """The state directory of the remote host ``host_id`` (not created until used)."""
+        if not HOST_ID.match(host_id):
+            raise StateError(f"not a host id: {host_id!r}")
+        return StateDir(self.remote_dir / host_id, parent=self)
+
+    def remote_hosts(self) -> list[StateDir]:
+        """Every remote host's state directory, by host id."""
+        try:
+            names = sorted(e.name for e in os.scandir(self.remote_dir) if e.is_dir() and HOST_ID.match(e.name))
+        except FileNotFoundError:
+            return []
+        except OSError as exc:
+            raise StateError(f"state directory {self.remote_dir}: {exc.strerror or exc}") from None
+        return [self.remote(name) for name in names]
+
+    def ensure_remote_dir(self) -> None:
+        """Make this state directory and its ``remote/`` (mode 0700, not by mkdir(parents=True),
+        which would ignore the mode), and check they can be written."""
+        self.ensure()
+        try:
+            self.remote_dir.mkdir(mode=0o700, exist_ok=True)
+        except OSError as exc:
+            raise StateError(f"state directory {self.remote_dir}: {exc.strerror or exc}") from None
+        if not os.access(self.remote_dir, os.W_OK | os.X_OK):
+            raise StateError(f"state directory {self.remote_dir}: not writable (run as root, or pass --state-dir)")
 
     def ensure(self) -> None:
+        if self.parent is not None:
+            self.parent.ensure_remote_dir()
         try:
             self.path.mkdir(mode=0o700, parents=True, exist_ok=True)
             self.spool_dir.mkdir(mode=0o700, exist_ok=True)

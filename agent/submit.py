@@ -37,6 +37,15 @@ class SubmitError(UsageError):
     """The collector could not be used as configured (URL, TLS, credential)."""
 
 
+class EnrollConflict(SubmitError):
+    """The collector refused an enrollment with 409: ``reason`` is its code (``other_install``:
+    another install already enrolled this host id; ``other_agency``), empty if it gave none."""
+
+    def __init__(self, message: str, reason: str = "") -> None:
+        super().__init__(message)
+        self.reason = reason
+
+
 def normalize_pin(pin: str) -> str:
     value = pin.lower().replace(":", "").strip()
     if value.startswith("sha256/") or value.startswith("sha256:"):
@@ -189,7 +198,7 @@ def enroll(url: str, secret: str, body: dict[str, Any], session: requests.Sessio
     if response.status_code in (401, 403):
         raise SubmitError(f"the collector refused the enrollment secret (HTTP {response.status_code}: {text})")
     if response.status_code == 409:
-        raise SubmitError(f"the collector refused this enrollment: {text}")
+        raise EnrollConflict(f"the collector refused this enrollment: {text}", str(answer.get("reason") or ""))
     if response.status_code not in (200, 201) or not isinstance(answer.get("token"), str):
         raise SubmitError(f"enrollment failed: HTTP {response.status_code}: {text}")
     return answer

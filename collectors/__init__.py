@@ -62,7 +62,16 @@ class NotFound(CollectorError):
 
 
 class Conflict(CollectorError):
+    """``reason``: a short code for agents to act on (the enrollment conflicts name it)."""
+
     status_code = 409
+
+    def __init__(self, message: str, reason: str = "") -> None:
+        super().__init__(message)
+        self.reason = reason
+
+    def body(self) -> dict[str, Any]:
+        return {**super().body(), **({"reason": self.reason} if self.reason else {})}
 
 
 class Resync(Conflict):

@@ -116,7 +116,9 @@ def enroll(db: Database, principal: Principal, body: Any) -> dict[str, Any]:
 
     Enrolling again from the same install revokes the host's previous agent tokens. Another
     install claiming the same host id (a cloned image that kept its machine-id, or a reinstall
-    that lost its state directory) is refused until an admin releases the host.
+    that lost its state directory) is refused until an admin releases the host. The answer
+    names the host's current head (``last_report_id``, ``last_sequence``; null for a new host):
+    the new install's chain continues after it instead of taking it for another machine's.
     """
     principal.require(ENROLL)
     if not isinstance(body, dict):
@@ -132,14 +134,16 @@ def enroll(db: Database, principal: Principal, body: Any) -> dict[str, Any]:
         raise BadRequest("instance: a string of 1 to 64 characters", "$.instance")
     at = now()
     with db.write() as conn:
-        row = conn.execute(sa.select(hosts.c.id, hosts.c.agency_id, hosts.c.instance)
+        row = conn.execute(sa.select(hosts.c.id, hosts.c.agency_id, hosts.c.instance, hosts.c.last_report_id,
+                                     hosts.c.last_sequence)
                            .where(hosts.c.host_id == host_id).with_for_update()).first()
         if row is not None and row.agency_id != principal.agency_id:
-            raise Conflict(f"host {host_id} is enrolled in another agency")
+            raise Conflict(f"host {host_id} is enrolled in another agency", reason="other_agency")
         if row is not None and row.instance and instance and row.instance != instance:
             raise Conflict(f"host {host_id} is already enrolled by another install with the same machine-id "
                            "(a cloned image?): give this machine its own machine-id, or have an admin run "
-                           f"`fedharden collector host release {host_id}` if the old install is gone")
+                           f"`fedharden collector host release {host_id}` if the old install is gone",
+                           reason="other_install")
         if row is None:
             host_pk = int(conn.execute(hosts.insert().values(
                 host_id=host_id, agency_id=principal.agency_id, hostname=hostname, enrolled_at=at, shard=0,
@@ -153,7 +157,9 @@ def enroll(db: Database, principal: Principal, body: Any) -> dict[str, Any]:
                                                tokens.c.revoked_at.is_(None)).values(revoked_at=at))
         _, token = create_token(conn, "agent", agency_id=principal.agency_id, host_pk=host_pk,
                                 name=f"enrolled {hostname or host_id}")
-    return {"status": "enrolled", "host_id": host_id, "agency": principal.agency, "token": token}
+    return {"status": "enrolled", "host_id": host_id, "agency": principal.agency, "token": token,
+            "last_report_id": row.last_report_id if row is not None else None,
+            "last_sequence": row.last_sequence if row is not None else None}
 
 
 # ---------------------------------------------------------------------------- reports

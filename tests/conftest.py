@@ -58,6 +58,20 @@ def tree() -> Callable[..., Path]:
 
 
 @pytest.fixture(scope="session", autouse=True)
+def checkout_on_pythonpath() -> Iterator[None]:
+    """The processes tests start (``fedharden ...``, ``python -m agent.cli``) run this checkout's
+    code, as the tests themselves do (pytest's ``pythonpath``), whichever copy is installed."""
+    repo = str(Path(__file__).resolve().parents[1])
+    before = os.environ.get("PYTHONPATH")
+    os.environ["PYTHONPATH"] = os.pathsep.join([repo, before] if before else [repo])
+    yield
+    if before is None:
+        os.environ.pop("PYTHONPATH", None)
+    else:
+        os.environ["PYTHONPATH"] = before
+
+
+@pytest.fixture(scope="session", autouse=True)
 def empty_feed_store() -> Iterator[Path]:
     """Scans in tests use the shipped KEV snapshot, never a feed store this machine may have.
     World-readable, for the tests that scan as an unprivileged user."""

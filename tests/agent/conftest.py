@@ -1,4 +1,5 @@
-"""SSH fixtures: a real OpenSSH server on loopback serving this machine, its users and keys.
+"""SSH fixtures: a real OpenSSH server on loopback serving this machine, its users and keys;
+the real collector's test helper (tests/collector.py) for the end-to-end tests.
 
 - ``root`` logs in with a key (the tests run as root), so a scan over SSH can be compared
   with a local scan of the same machine;
@@ -37,6 +38,7 @@ def _load(path: Path, name: str) -> ModuleType:
 _sshd = _load(Path(__file__).resolve().parents[1] / "sshd.py", "fedharden_tests_sshd")
 Sshd, keygen, temporary_user, remove_user, sudoers_file = (
     _sshd.Sshd, _sshd.keygen, _sshd.temporary_user, _sshd.remove_user, _sshd.sudoers_file)
+_load(Path(__file__).resolve().parents[1] / "collector.py", "fedharden_tests_collector")  # a real collector
 
 
 

@@ -91,7 +91,8 @@ def test_usage_errors_are_one_line_and_exit_2(ssh_server: Any, tmp_path: Path) -
     for args, message in [
         (["--inventory", str(hosts)], "--inventory needs --output-dir"),
         (["--inventory", str(hosts), "--output-dir", str(tmp_path), "--format", "json=x.json"], "format names only"),
-        (["--inventory", str(hosts), "--output-dir", str(tmp_path), "--submit"], "--submit with --ssh or --inventory"),
+        (["--inventory", str(hosts), "--output-dir", str(tmp_path), "--submit", "--state-dir", str(hosts / "state")],
+         f"state directory {hosts / 'state'}: Not a directory"),
         (["--inventory", str(tmp_path / "missing.yaml"), "--output-dir", str(tmp_path)], "cannot read"),
     ]:
         result = runner.invoke(main, ["scan", *args])

@@ -300,3 +300,22 @@ def test_another_install_with_the_same_host_id_is_refused(server: Server, tokens
         release_host(conn, "cloned")
     assert enroll("b" * 32).status_code == 201  # released: the new install claims the host
     assert enroll("a" * 32).status_code == 409  # and the old one is now the stranger
+
+
+def test_enrollment_names_the_head_and_a_conflict_its_reason(server: Server, tokens: Tokens) -> None:
+    """A new install continues after the host's head (an agent would otherwise take it for a
+    clone's); a refused enrollment says why in a code an agent can act on."""
+    def enroll(instance: str, agency: str = "DOJ") -> Any:
+        return server.request("POST", "/api/v1/enroll", tokens.enroll[agency],
+                              json={"host_id": "host-h", "instance": instance})
+
+    first = enroll("a" * 32)
+    assert (first.json()["last_report_id"], first.json()["last_sequence"]) == (None, None)
+    agent = Agent("host-h")
+    agent.token = first.json()["token"]
+    report = agent.full(BASELINE)
+    assert server.submit(agent, report).json()["status"] == "accepted"
+    again = enroll("a" * 32)
+    assert (again.json()["last_report_id"], again.json()["last_sequence"]) == (report["report_id"], report["sequence"])
+    assert enroll("b" * 32).json()["reason"] == "other_install"
+    assert enroll("a" * 32, "DOE").json()["reason"] == "other_agency"
