@@ -3,9 +3,7 @@ its status code and a JSON body; anything else is a logged 500 that reveals noth
 from __future__ import annotations
 
 import contextlib
-import csv
 import datetime as dt
-import io
 import json
 import logging
 import os
@@ -23,6 +21,7 @@ from agent import __version__
 from collectors import BadRequest, CollectorError, ConfigError, TooLarge
 from collectors import federation, ingest, reads, rollups
 from collectors.auth import Principal, TokenCache, bearer, lookup
+from collectors.csv_export import csv_response
 from collectors.scope import HOST_DETAIL, ROLLUPS, agency_codes, agency_ids
 from collectors.storage import DEFAULT_DB, Database
 
@@ -316,27 +315,6 @@ def naive(value: dt.datetime) -> dt.datetime:
 
 def rollups_now() -> dt.datetime:
     return dt.datetime.now(dt.timezone.utc).replace(tzinfo=None)
-
-
-def csv_response(name: str, rows: Iterable[dict[str, Any]], columns: Iterable[str] | None = None) -> StreamingResponse:
-    def generate() -> Iterator[str]:
-        out = io.StringIO()
-        writer: csv.DictWriter[str] | None = None
-        header = list(columns) if columns else None
-        for row in rows:
-            if writer is None:
-                writer = csv.DictWriter(out, fieldnames=header or list(row), extrasaction="ignore")
-                writer.writeheader()
-            writer.writerow(row)
-            if out.tell() > 65536:
-                yield out.getvalue()
-                out.seek(0), out.truncate()
-        if writer is None and header:
-            csv.DictWriter(out, fieldnames=header).writeheader()
-        yield out.getvalue()
-
-    return StreamingResponse(generate(), media_type="text/csv; charset=utf-8",
-                             headers={"Content-Disposition": f'attachment; filename="{name}"'})
 
 
 def json_array(rows: Iterable[dict[str, Any]]) -> Iterator[str]:
