@@ -19,7 +19,7 @@ from starlette.concurrency import run_in_threadpool
 
 from agent import __version__
 from collectors import BadRequest, CollectorError, ConfigError, TooLarge
-from collectors import federation, ingest, reads, rollups
+from collectors import federation, ingest, reads, retention, rollups
 from collectors.auth import Principal, TokenCache, bearer, lookup
 from collectors.csv_export import csv_response
 from collectors.scope import HOST_DETAIL, ROLLUPS, agency_codes, agency_ids
@@ -35,6 +35,8 @@ class Settings:
     max_body: int = ingest.DEFAULT_MAX_BODY
     token_ttl: float = 10.0
     snapshot_interval: float = 300.0  # seconds between daily-history snapshots; 0 disables
+    retain_days: int = retention.DEFAULT_RETAIN_DAYS
+    prune_interval: float = 3600.0  # seconds between retention runs; 0 disables
     upstream: str | None = None
     upstream_token: str | None = None
     upstream_agency: str | None = None
@@ -56,7 +58,7 @@ class Settings:
 
 @dataclass
 class Background:
-    """Periodic jobs of one process: daily-history snapshots and the federation forwarder."""
+    """Periodic jobs of one process: daily-history snapshots, retention and the federation forwarder."""
 
     stop: threading.Event = field(default_factory=threading.Event)
     threads: list[threading.Thread] = field(default_factory=list)
@@ -273,7 +275,8 @@ def create_app(settings: Settings, db: Database | None = None) -> FastAPI:
 
     @app.get("/api/v1/history", tags=["read"])
     def history(principal: Principal = Depends(caller), agency: str | None = None, directive: str | None = None,
-                requirement: str | None = None, days: int = Query(30, ge=1, le=3660), format: str = Fmt) -> Response:
+                requirement: str | None = None, days: int = Query(30, ge=1, le=rollups.HISTORY_MAX_DAYS),
+                format: str = Fmt) -> Response:
         """Daily series for burn-down charts; today's point is live."""
         with db.read() as conn:
             ids = agency_ids(conn, principal, agency, roles=ROLLUPS)
@@ -336,6 +339,11 @@ def _start_background(db: Database, settings: Settings, background: Background) 
                 background.stop.wait(settings.snapshot_interval)
 
         t = threading.Thread(target=snapshots, name="fedharden-snapshots", daemon=True)
+        t.start()
+        background.threads.append(t)
+    if settings.prune_interval > 0:
+        t = threading.Thread(target=retention.run_periodically, name="fedharden-retention", daemon=True,
+                             args=(db, settings.retain_days, settings.prune_interval, background.stop))
         t.start()
         background.threads.append(t)
     if settings.upstream:

@@ -121,6 +121,8 @@ reports = sa.Table(
     sa.Column("generated_at", sa.DateTime, nullable=False),
     sa.Column("received_at", sa.DateTime, nullable=False),
     sa.Column("changed", sa.Integer, nullable=False),
+    # retention deletes by age in small batches: each batch reads the oldest rows from here
+    sa.Index("ix_reports_received_at", "received_at"),
 )
 
 events = sa.Table(

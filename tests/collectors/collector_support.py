@@ -109,6 +109,7 @@ class Server:
     def __init__(self, db: Database, **settings: Any) -> None:
         settings.setdefault("token_ttl", 0)
         settings.setdefault("snapshot_interval", 0)
+        settings.setdefault("prune_interval", 0)
         self.settings = Settings(db=db.url, migrate=False, **settings)
         self.app = create_app(self.settings, Database(db.url, pool_size=4))
         self.port = free_port()
