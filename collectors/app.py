@@ -19,10 +19,10 @@ from starlette.concurrency import run_in_threadpool
 
 from agent import __version__
 from collectors import BadRequest, CollectorError, ConfigError, TooLarge
-from collectors import federation, ingest, reads, retention, rollups
+from collectors import federated_hosts, federation, ingest, reads, retention, rollups
 from collectors.auth import Principal, TokenCache, bearer, lookup
 from collectors.csv_export import csv_response
-from collectors.scope import HOST_DETAIL, ROLLUPS, agency_codes, agency_ids
+from collectors.scope import HOST_DETAIL, HOST_LIST, ROLLUPS, agency_codes, agency_ids
 from collectors.storage import DEFAULT_DB, Database
 
 log = logging.getLogger("fedharden.collector")
@@ -40,6 +40,7 @@ class Settings:
     upstream: str | None = None
     upstream_token: str | None = None
     upstream_agency: str | None = None
+    upstream_detail: str = "rollups"  # or "hosts": host summaries go upstream too
     upstream_interval: float = 300.0
     upstream_check: float = 5.0
     pool_size: int = 10
@@ -215,6 +216,18 @@ def create_app(settings: Settings, db: Database | None = None) -> FastAPI:
 
         return JSONResponse(await run_in_threadpool(run))
 
+    @app.put(federated_hosts.HOSTS_PATH, tags=["federation"], openapi_extra={"requestBody": {"required": True,
+             "content": {"application/json": {"schema": {"type": "object"}}}}})
+    async def federated_host_page(request: Request) -> JSONResponse:
+        """An agency collector that forwards host detail replaces one page of its hosts here (token: soc)."""
+        header = request.headers.get("authorization")
+        raw = await body(request)
+
+        def run() -> dict[str, Any]:
+            return federated_hosts.receive(db, authenticate(bearer(header)), ingest.parse_json(raw))
+
+        return JSONResponse(await run_in_threadpool(run))
+
     # ------------------------------------------------------------------ reads
 
     Fmt = Query("json", pattern="^(json|csv)$", description="json or csv")
@@ -224,11 +237,12 @@ def create_app(settings: Settings, db: Database | None = None) -> FastAPI:
               status: str | None = Query(None, description="compliant or noncompliant"),
               overdue: bool | None = None, tag: str | None = None, limit: int = Query(100, ge=1, le=10000),
               offset: int = Query(0, ge=0), format: str = Fmt) -> Response:
-        """Hosts in scope, filtered by agency, directive, status, overdue and tag."""
+        """Hosts in scope, filtered by agency, directive, status, overdue and tag; with the host
+        summaries agency collectors forward (a national token sees only those)."""
         with db.read() as conn:
-            ids = agency_ids(conn, principal, agency, roles=HOST_DETAIL)
+            ids = agency_ids(conn, principal, agency, roles=HOST_LIST)
             doc = reads.list_hosts(conn, ids, directive=directive, status=status, overdue=overdue, tag=tag,
-                                   limit=limit, offset=offset)
+                                   limit=limit, offset=offset, enrolled=principal.role != "national", federated=True)
         if format == "csv":
             return csv_response("hosts.csv", ({**{k: v for k, v in h.items() if k not in ("counts", "tags")},
                                                **h["counts"], "tags": " ".join(h["tags"])} for h in doc["hosts"]))
@@ -351,7 +365,8 @@ def _start_background(db: Database, settings: Settings, background: Background) 
             raise ConfigError("--upstream needs a token (FEDHARDEN_UPSTREAM_TOKEN or --upstream-token-file)")
         agency = upstream_agency(db, settings.upstream_agency)
         background.forwarder = federation.Forwarder(db, agency, settings.upstream, settings.upstream_token,
-                                                    interval=settings.upstream_interval, check=settings.upstream_check)
+                                                    interval=settings.upstream_interval, check=settings.upstream_check,
+                                                    hosts=settings.upstream_detail == "hosts")
         background.forwarder.start()
 
 

@@ -99,6 +99,9 @@ def migrate(db_url: str | None) -> None:
               help="File holding the token the national collector issued to this agency "
                    "(or $FEDHARDEN_UPSTREAM_TOKEN).")
 @click.option("--upstream-agency", metavar="CODE", help="Local agency whose rollups go upstream (default: the only one).")
+@click.option("--upstream-detail", default="rollups", show_default=True, type=click.Choice(["rollups", "hosts"]),
+              help="hosts: also forward each host's summary (hostname, OS, last scan, counts per directive; "
+                   "never results or evidence).")
 @click.option("--upstream-interval", default=300.0, show_default=True, type=float,
               help="Forward at least this often (seconds); changes go within a few seconds.")
 @click.option("--log-level", default="info", show_default=True,
@@ -106,8 +109,8 @@ def migrate(db_url: str | None) -> None:
 @guarded
 def serve(db_url: str | None, host: str, port: int, workers: int, tls_cert: str | None, tls_key: str | None,
           db_pool: int, max_body: int, snapshot_interval: float, retain_days: str | None, upstream: str | None,
-          upstream_token_file: str | None, upstream_agency: str | None, upstream_interval: float,
-          log_level: str) -> None:
+          upstream_token_file: str | None, upstream_agency: str | None, upstream_detail: str,
+          upstream_interval: float, log_level: str) -> None:
     """Serve the collector API (loopback by default; HTTPS with --tls-cert and --tls-key)."""
     import uvicorn
 
@@ -125,6 +128,8 @@ def serve(db_url: str | None, host: str, port: int, workers: int, tls_cert: str 
             token = fh.read().strip()
     if upstream and not token:
         raise ConfigError("--upstream needs a token: --upstream-token-file or $FEDHARDEN_UPSTREAM_TOKEN")
+    if upstream_detail != "rollups" and not upstream:
+        raise ConfigError("--upstream-detail needs --upstream")
     db = _database(db_url)
     if db.is_sqlite and workers > 1:
         raise ConfigError("--workers above 1 needs PostgreSQL (SQLite has one writer)")
@@ -134,7 +139,8 @@ def serve(db_url: str | None, host: str, port: int, workers: int, tls_cert: str 
     db.dispose()
     settings = Settings(db=db.url, max_body=max_body, snapshot_interval=snapshot_interval, retain_days=days,
                         upstream=upstream, upstream_token=token, upstream_agency=upstream_agency,
-                        upstream_interval=upstream_interval, migrate=False, pool_size=db_pool)
+                        upstream_detail=upstream_detail, upstream_interval=upstream_interval, migrate=False,
+                        pool_size=db_pool)
     os.environ.update(settings.to_env())
     scheme = "https" if tls_cert else "http"
     click.echo(f"fedharden collector on {scheme}://{host}:{port} (database {redact(db.url)}, "

@@ -97,6 +97,17 @@ def provision(db: Database, agencies: tuple[str, ...] = ("DOJ", "DOE")) -> Token
     return Tokens(enroll, soc, national, admin)
 
 
+def empty(url: str) -> None:
+    """Delete every row of a PostgreSQL test database, counters of identity columns included."""
+    from collectors.models import metadata
+
+    db = Database(url, pool_size=1)
+    with db.write() as conn:
+        names = ", ".join(f'"{t.name}"' for t in metadata.sorted_tables)
+        conn.exec_driver_sql(f"TRUNCATE {names} RESTART IDENTITY CASCADE")
+    db.dispose()
+
+
 def free_port() -> int:
     with socket.socket() as s:
         s.bind(("127.0.0.1", 0))

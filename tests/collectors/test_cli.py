@@ -22,9 +22,9 @@ def run(*args: str) -> tuple[int, str, str]:
 
 def test_migrate_is_idempotent_and_schema_matches_models(db_url: str) -> None:
     code, out, _ = run("migrate", "--db", db_url)
-    assert code == 0 and out.startswith("schema at 0004")
+    assert code == 0 and out.startswith("schema at 0005")
     code, out, _ = run("migrate", "--db", db_url)
-    assert code == 0 and out.strip() == "schema at 0004 (nothing to do)"
+    assert code == 0 and out.strip() == "schema at 0005 (nothing to do)"
     from alembic.autogenerate import compare_metadata
     from alembic.runtime.migration import MigrationContext
 
@@ -117,3 +117,5 @@ def test_serve_refuses_bad_combinations(db_url: str, tmp_path: Path) -> None:
     assert (code, err.strip()) == (2, "fedharden: --tls-cert and --tls-key go together")
     code, _, err = run("serve", "--db", db_url, "--upstream", "http://127.0.0.1:1")
     assert code == 2 and "--upstream needs a token" in err
+    code, _, err = run("serve", "--db", db_url, "--upstream-detail", "hosts")
+    assert (code, err.strip()) == (2, "fedharden: --upstream-detail needs --upstream")
