@@ -84,10 +84,12 @@ def test_serve_over_tls_end_to_end(tmp_path: Path, db_url: str) -> None:
     """The real command: `fedharden collector serve` with TLS, then the OpenAPI document."""
     cert, key = _tls_pair(tmp_path)
     port = free_port()
-    exe = Path(sys.executable).with_name("fedharden")
+    # The module of this checkout, not whichever copy the installed console script imports.
+    exe = [sys.executable, "-m", "agent.cli"]
     log = (tmp_path / "serve.log").open("w")
-    proc = subprocess.Popen([str(exe), "collector", "serve", "--db", db_url, "--port", str(port),
-                             "--tls-cert", str(cert), "--tls-key", str(key)], stdout=log, stderr=log)
+    proc = subprocess.Popen([*exe, "collector", "serve", "--db", db_url, "--port", str(port),
+                             "--tls-cert", str(cert), "--tls-key", str(key)], stdout=log, stderr=log,
+                            cwd=Path(__file__).parents[2])
     try:
         deadline = time.monotonic() + 30
         while True:
