@@ -3,9 +3,7 @@ its status code and a JSON body; anything else is a logged 500 that reveals noth
 from __future__ import annotations
 
 import contextlib
-import csv
 import datetime as dt
-import io
 import json
 import logging
 import os
@@ -21,10 +19,11 @@ from starlette.concurrency import run_in_threadpool
 
 from agent import __version__
 from collectors import BadRequest, CollectorError, ConfigError, TooLarge
-from collectors import federation, ingest, reads, rollups
+from collectors import federated_hosts, federation, ingest, reads, retention, rollups
 from collectors.auth import Principal, TokenCache, bearer, lookup
+from collectors.csv_export import csv_response
 from collectors.ingest_queue import IngestQueue
-from collectors.scope import HOST_DETAIL, ROLLUPS, agency_codes, agency_ids
+from collectors.scope import HOST_DETAIL, HOST_LIST, ROLLUPS, agency_codes, agency_ids
 from collectors.storage import DEFAULT_DB, Database
 
 log = logging.getLogger("fedharden.collector")
@@ -37,9 +36,12 @@ class Settings:
     max_body: int = ingest.DEFAULT_MAX_BODY
     token_ttl: float = 10.0
     snapshot_interval: float = 300.0  # seconds between daily-history snapshots; 0 disables
+    retain_days: int = retention.DEFAULT_RETAIN_DAYS
+    prune_interval: float = 3600.0  # seconds between retention runs; 0 disables
     upstream: str | None = None
     upstream_token: str | None = None
     upstream_agency: str | None = None
+    upstream_detail: str = "rollups"  # or "hosts": host summaries go upstream too
     upstream_interval: float = 300.0
     upstream_check: float = 5.0
     pool_size: int = 10
@@ -58,7 +60,7 @@ class Settings:
 
 @dataclass
 class Background:
-    """Periodic jobs of one process: daily-history snapshots and the federation forwarder."""
+    """Periodic jobs of one process: daily-history snapshots, retention and the federation forwarder."""
 
     stop: threading.Event = field(default_factory=threading.Event)
     threads: list[threading.Thread] = field(default_factory=list)
@@ -216,6 +218,18 @@ def create_app(settings: Settings, db: Database | None = None) -> FastAPI:
 
         return JSONResponse(await run_in_threadpool(run))
 
+    @app.put(federated_hosts.HOSTS_PATH, tags=["federation"], openapi_extra={"requestBody": {"required": True,
+             "content": {"application/json": {"schema": {"type": "object"}}}}})
+    async def federated_host_page(request: Request) -> JSONResponse:
+        """An agency collector that forwards host detail replaces one page of its hosts here (token: soc)."""
+        header = request.headers.get("authorization")
+        raw = await body(request)
+
+        def run() -> dict[str, Any]:
+            return federated_hosts.receive(db, authenticate(bearer(header)), ingest.parse_json(raw))
+
+        return JSONResponse(await run_in_threadpool(run))
+
     # ------------------------------------------------------------------ reads
 
     Fmt = Query("json", pattern="^(json|csv)$", description="json or csv")
@@ -225,11 +239,12 @@ def create_app(settings: Settings, db: Database | None = None) -> FastAPI:
               status: str | None = Query(None, description="compliant or noncompliant"),
               overdue: bool | None = None, tag: str | None = None, limit: int = Query(100, ge=1, le=10000),
               offset: int = Query(0, ge=0), format: str = Fmt) -> Response:
-        """Hosts in scope, filtered by agency, directive, status, overdue and tag."""
+        """Hosts in scope, filtered by agency, directive, status, overdue and tag; with the host
+        summaries agency collectors forward (a national token sees only those)."""
         with db.read() as conn:
-            ids = agency_ids(conn, principal, agency, roles=HOST_DETAIL)
+            ids = agency_ids(conn, principal, agency, roles=HOST_LIST)
             doc = reads.list_hosts(conn, ids, directive=directive, status=status, overdue=overdue, tag=tag,
-                                   limit=limit, offset=offset)
+                                   limit=limit, offset=offset, enrolled=principal.role != "national", federated=True)
         if format == "csv":
             return csv_response("hosts.csv", ({**{k: v for k, v in h.items() if k not in ("counts", "tags")},
                                                **h["counts"], "tags": " ".join(h["tags"])} for h in doc["hosts"]))
@@ -276,7 +291,8 @@ def create_app(settings: Settings, db: Database | None = None) -> FastAPI:
 
     @app.get("/api/v1/history", tags=["read"])
     def history(principal: Principal = Depends(caller), agency: str | None = None, directive: str | None = None,
-                requirement: str | None = None, days: int = Query(30, ge=1, le=3660), format: str = Fmt) -> Response:
+                requirement: str | None = None, days: int = Query(30, ge=1, le=rollups.HISTORY_MAX_DAYS),
+                format: str = Fmt) -> Response:
         """Daily series for burn-down charts; today's point is live."""
         with db.read() as conn:
             ids = agency_ids(conn, principal, agency, roles=ROLLUPS)
@@ -320,27 +336,6 @@ def rollups_now() -> dt.datetime:
     return dt.datetime.now(dt.timezone.utc).replace(tzinfo=None)
 
 
-def csv_response(name: str, rows: Iterable[dict[str, Any]], columns: Iterable[str] | None = None) -> StreamingResponse:
-    def generate() -> Iterator[str]:
-        out = io.StringIO()
-        writer: csv.DictWriter[str] | None = None
-        header = list(columns) if columns else None
-        for row in rows:
-            if writer is None:
-                writer = csv.DictWriter(out, fieldnames=header or list(row), extrasaction="ignore")
-                writer.writeheader()
-            writer.writerow(row)
-            if out.tell() > 65536:
-                yield out.getvalue()
-                out.seek(0), out.truncate()
-        if writer is None and header:
-            csv.DictWriter(out, fieldnames=header).writeheader()
-        yield out.getvalue()
-
-    return StreamingResponse(generate(), media_type="text/csv; charset=utf-8",
-                             headers={"Content-Disposition": f'attachment; filename="{name}"'})
-
-
 def json_array(rows: Iterable[dict[str, Any]]) -> Iterator[str]:
     yield "["
     for i, row in enumerate(rows):
@@ -362,12 +357,18 @@ def _start_background(db: Database, settings: Settings, background: Background) 
         t = threading.Thread(target=snapshots, name="fedharden-snapshots", daemon=True)
         t.start()
         background.threads.append(t)
+    if settings.prune_interval > 0:
+        t = threading.Thread(target=retention.run_periodically, name="fedharden-retention", daemon=True,
+                             args=(db, settings.retain_days, settings.prune_interval, background.stop))
+        t.start()
+        background.threads.append(t)
     if settings.upstream:
         if not settings.upstream_token:
             raise ConfigError("--upstream needs a token (FEDHARDEN_UPSTREAM_TOKEN or --upstream-token-file)")
         agency = upstream_agency(db, settings.upstream_agency)
         background.forwarder = federation.Forwarder(db, agency, settings.upstream, settings.upstream_token,
-                                                    interval=settings.upstream_interval, check=settings.upstream_check)
+                                                    interval=settings.upstream_interval, check=settings.upstream_check,
+                                                    hosts=settings.upstream_detail == "hosts")
         background.forwarder.start()
 
 

@@ -92,34 +92,44 @@ def migrate(db_url: str | None) -> None:
               help="Largest accepted request body in bytes (413 above).")
 @click.option("--snapshot-interval", default=300.0, show_default=True, type=float,
               help="Seconds between daily-history snapshots (0: off).")
+@click.option("--retain-days", metavar="N", help="Delete reports and events older than N days, every hour "
+              "(default: 400; see docs/collector.md, Retention).")
 @click.option("--upstream", metavar="URL", help="National collector to forward this agency's rollups to.")
 @click.option("--upstream-token-file", type=click.Path(exists=True, dir_okay=False),
               help="File holding the token the national collector issued to this agency "
                    "(or $FEDHARDEN_UPSTREAM_TOKEN).")
 @click.option("--upstream-agency", metavar="CODE", help="Local agency whose rollups go upstream (default: the only one).")
+@click.option("--upstream-detail", default="rollups", show_default=True, type=click.Choice(["rollups", "hosts"]),
+              help="hosts: also forward each host's summary (hostname, OS, last scan, counts per directive; "
+                   "never results or evidence).")
 @click.option("--upstream-interval", default=300.0, show_default=True, type=float,
               help="Forward at least this often (seconds); changes go within a few seconds.")
 @click.option("--log-level", default="info", show_default=True,
               type=click.Choice(["critical", "error", "warning", "info", "debug"]))
 @guarded
 def serve(db_url: str | None, host: str, port: int, workers: int, tls_cert: str | None, tls_key: str | None,
-          db_pool: int, max_body: int, snapshot_interval: float, upstream: str | None, upstream_token_file: str | None,
-          upstream_agency: str | None, upstream_interval: float, log_level: str) -> None:
+          db_pool: int, max_body: int, snapshot_interval: float, retain_days: str | None, upstream: str | None,
+          upstream_token_file: str | None, upstream_agency: str | None, upstream_detail: str,
+          upstream_interval: float, log_level: str) -> None:
     """Serve the collector API (loopback by default; HTTPS with --tls-cert and --tls-key)."""
     import uvicorn
 
     from collectors import ConfigError
     from collectors.app import Settings, upstream_agency as check_agency
+    from collectors.retention import DEFAULT_RETAIN_DAYS, parse_days
     from collectors.storage import redact
 
     if bool(tls_cert) != bool(tls_key):
         raise ConfigError("--tls-cert and --tls-key go together")
+    days = DEFAULT_RETAIN_DAYS if retain_days is None else parse_days(retain_days)
     token = os.environ.get("FEDHARDEN_UPSTREAM_TOKEN")
     if upstream_token_file:
         with open(upstream_token_file, encoding="utf-8") as fh:
             token = fh.read().strip()
     if upstream and not token:
         raise ConfigError("--upstream needs a token: --upstream-token-file or $FEDHARDEN_UPSTREAM_TOKEN")
+    if upstream_detail != "rollups" and not upstream:
+        raise ConfigError("--upstream-detail needs --upstream")
     db = _database(db_url)
     if db.is_sqlite and workers > 1:
         raise ConfigError("--workers above 1 needs PostgreSQL (SQLite has one writer)")
@@ -127,16 +137,29 @@ def serve(db_url: str | None, host: str, port: int, workers: int, tls_cert: str 
     if upstream:
         check_agency(db, upstream_agency)
     db.dispose()
-    settings = Settings(db=db.url, max_body=max_body, snapshot_interval=snapshot_interval, upstream=upstream,
-                        upstream_token=token, upstream_agency=upstream_agency, upstream_interval=upstream_interval,
-                        migrate=False, pool_size=db_pool)
+    settings = Settings(db=db.url, max_body=max_body, snapshot_interval=snapshot_interval, retain_days=days,
+                        upstream=upstream, upstream_token=token, upstream_agency=upstream_agency,
+                        upstream_detail=upstream_detail, upstream_interval=upstream_interval, migrate=False,
+                        pool_size=db_pool)
     os.environ.update(settings.to_env())
     scheme = "https" if tls_cert else "http"
     click.echo(f"fedharden collector on {scheme}://{host}:{port} (database {redact(db.url)}, "
                f"{workers} worker{'s' if workers > 1 else ''})", err=True)
     uvicorn.run("collectors.app:app_from_env", factory=True, host=host, port=port, workers=workers,
                 ssl_certfile=tls_cert, ssl_keyfile=tls_key, log_level=log_level, access_log=False,
-                server_header=False, timeout_graceful_shutdown=10)
+                server_header=False, timeout_graceful_shutdown=10, log_config=_log_config(log_level))
+
+
+def _log_config(level: str) -> dict[str, Any]:
+    """uvicorn's logging, plus the collector's own loggers (retention counts, federation
+    failures) at the same level on the same standard error."""
+    import copy
+
+    from uvicorn.config import LOGGING_CONFIG
+
+    config = copy.deepcopy(LOGGING_CONFIG)
+    config["loggers"]["fedharden"] = {"handlers": ["default"], "level": level.upper(), "propagate": False}
+    return config
 
 
 @collector.command()
@@ -147,6 +170,22 @@ def snapshot(db_url: str | None) -> None:
     from collectors.rollups import snapshot as take
 
     click.echo(f"recorded {take(_database(db_url))} requirement rows for today")
+
+
+@collector.command()
+@db_option
+@click.option("--retain-days", metavar="N", help="Delete reports and events older than N days (default: 400).")
+@click.option("--dry-run", is_flag=True, help="Count what would be deleted; delete nothing.")
+@guarded
+def prune(db_url: str | None, retain_days: str | None, dry_run: bool) -> None:
+    """Delete reports and events older than the retention window (serve does it every hour).
+
+    A host's current report is always kept; so are results, hosts and rollups."""
+    from collectors.retention import DEFAULT_RETAIN_DAYS, parse_days, prune as run
+
+    days = DEFAULT_RETAIN_DAYS if retain_days is None else parse_days(retain_days)
+    for line in run(_database(db_url), days, dry_run=dry_run).lines():
+        click.echo(line)
 
 
 @collector.group()

@@ -1,9 +1,13 @@
 """Federation: an agency collector forwards its rollups to a national collector.
 
 The payload is the agency's counters (per directive, requirement and due date, and hosts per
-directive), never host-level detail. The national collector stores them as the agency's
-``FEDERATED_SHARD`` counter rows, so its rollups, side-by-side view and daily history treat a
-federated agency like a local one.
+directive), and whether the agency forwards host summaries too (``host_detail``). The national
+collector stores the counters as the agency's ``FEDERATED_SHARD`` counter rows, so its
+rollups, side-by-side view and daily history treat a federated agency like a local one.
+
+Host-level detail stays in the agency unless it opts in (``--upstream-detail hosts``): then
+the forwarder also sends host summaries in pages (collectors.federated_hosts); without it a
+push says ``host_detail: false`` and the national side drops any it held.
 """
 from __future__ import annotations
 
@@ -16,7 +20,7 @@ from typing import Any, Callable
 import sqlalchemy as sa
 from sqlalchemy.engine import Connection
 
-from collectors import BadRequest, UpstreamError
+from collectors import BadRequest, UpstreamError, federated_hosts
 from collectors.auth import Principal, now
 from collectors.models import FEDERATED_SHARD, STATUSES, agg_directives, agg_requirements
 from collectors.storage import Database
@@ -26,7 +30,7 @@ PAYLOAD_VERSION = "1"
 UPSTREAM_PATH = "/api/v1/federation/rollups"
 
 
-def build_payload(conn: Connection, agency_id: int) -> dict[str, Any]:
+def build_payload(conn: Connection, agency_id: int, host_detail: bool = False) -> dict[str, Any]:
     """The agency's counters summed over its shards (federated rows excluded: no loops)."""
     t = agg_requirements
     q = sa.select(t.c.directive, t.c.requirement, t.c.due, *[sa.func.sum(t.c[f"n_{s}"]) for s in STATUSES]) \
@@ -40,7 +44,7 @@ def build_payload(conn: Connection, agency_id: int) -> dict[str, Any]:
         .where(a.c.agency_id == agency_id, a.c.shard != FEDERATED_SHARD).group_by(a.c.directive).order_by(a.c.directive)
     dirs = [{"directive": d, "hosts": int(h or 0), "compliant_hosts": int(c or 0)} for d, h, c in conn.execute(dq)]
     return {"version": PAYLOAD_VERSION, "requirements": [r for r in reqs if any(r["counts"].values())],
-            "directives": dirs}
+            "directives": dirs, "host_detail": host_detail}
 
 
 def _int(value: Any, path: str) -> int:
@@ -67,6 +71,9 @@ def receive(db: Database, principal: Principal, body: Any) -> dict[str, Any]:
         raise BadRequest("a list is required", "$.requirements")
     if not isinstance(dirs, list):
         raise BadRequest("a list is required", "$.directives")
+    host_detail = body.get("host_detail", False)  # absent: an agency that never forwards hosts
+    if not isinstance(host_detail, bool):
+        raise BadRequest("true or false is required", "$.host_detail")
     req_rows: dict[tuple[str, str, str], dict[str, Any]] = {}
     for i, r in enumerate(reqs):
         p = f"$.requirements[{i}]"
@@ -100,8 +107,11 @@ def receive(db: Database, principal: Principal, body: Any) -> dict[str, Any]:
             conn.execute(agg_requirements.insert(), [req_rows[k] for k in sorted(req_rows)])
         if dir_rows:
             conn.execute(agg_directives.insert(), [dir_rows[k] for k in sorted(dir_rows)])
+        if not host_detail:  # the agency keeps host detail to itself (again): drop what it sent before
+            federated_hosts.forget(conn, principal.agency_id)
     return {"status": "accepted", "agency": principal.agency, "requirements": len(req_rows),
-            "directives": len(dir_rows), "received_at": now().isoformat(timespec="seconds") + "Z"}
+            "directives": len(dir_rows), "host_detail": host_detail,
+            "received_at": now().isoformat(timespec="seconds") + "Z"}
 
 
 def digest(payload: dict[str, Any]) -> str:
@@ -110,26 +120,37 @@ def digest(payload: dict[str, Any]) -> str:
 
 class Forwarder:
     """Pushes the agency's rollups upstream: within ``check`` seconds of a change, and at least
-    every ``interval`` seconds even without one (so the national side sees the agency alive)."""
+    every ``interval`` seconds even without one (so the national side sees the agency alive).
+
+    With ``hosts``, also a pass over the agency's host summaries every ``interval`` seconds, in
+    pages of ``page_size`` hosts, a few seconds' worth per step so rollup changes still go out
+    between pages; one process of a deployment makes each pass (federated_hosts.claim_pass)."""
 
     def __init__(self, db: Database, agency_id: int, url: str, token: str, *, interval: float = 300.0,
-                 check: float = 5.0, timeout: float = 10.0, session: Any = None) -> None:
+                 check: float = 5.0, timeout: float = 10.0, session: Any = None, hosts: bool = False,
+                 page_size: int = federated_hosts.PAGE_HOSTS) -> None:
         import requests
 
         self.db, self.agency_id, self.token = db, agency_id, token
         self.url = url.rstrip("/") + UPSTREAM_PATH
+        self.hosts_url = url.rstrip("/") + federated_hosts.HOSTS_PATH
         self.interval, self.check, self.timeout = interval, check, timeout
         self.session = session or requests.Session()
+        self.hosts, self.page_size = hosts, page_size
         self.last_digest: str | None = None
         self.last_sent = 0.0
         self.sent = 0
+        self.host_pages = 0
+        self.host_passes = 0
+        self._pass_after: int | None = None  # the position the pass in progress continues after
+        self._pass_started: float | None = None
         self._stop = threading.Event()
         self._thread: threading.Thread | None = None
 
     def push_if_due(self, clock: Callable[[], float]) -> bool:
         """One step of the loop: push when the payload changed or the interval passed."""
         with self.db.read() as conn:
-            payload = build_payload(conn, self.agency_id)
+            payload = build_payload(conn, self.agency_id, self.hosts)
         d = digest(payload)
         if d == self.last_digest and clock() - self.last_sent < self.interval:
             return False
@@ -137,16 +158,41 @@ class Forwarder:
         self.last_digest, self.last_sent = d, clock()
         return True
 
-    def push(self, payload: dict[str, Any]) -> dict[str, Any]:
+    def push_hosts_if_due(self, clock: Callable[[], float], budget: float) -> bool:
+        """Send pages of the pass in progress, or of a new one when due, for up to ``budget``
+        seconds; True when the pass has pages left. A failed page is sent again next time."""
+        if self._pass_after is None:
+            if self._pass_started is not None and clock() - self._pass_started < self.interval:
+                return False
+            self._pass_started = clock()
+            if not federated_hosts.claim_pass(self.db, self.agency_id, self.interval):
+                return False  # another process of this deployment made this pass
+            self._pass_after = 0
+        deadline = clock() + budget
+        while True:
+            with self.db.read() as conn:
+                page = federated_hosts.build_page(conn, self.agency_id, self._pass_after, self.page_size)
+            self.push(page, self.hosts_url)
+            self.host_pages += 1
+            if page["upto"] is None:
+                self._pass_after = None
+                self.host_passes += 1
+                return False
+            self._pass_after = page["upto"]
+            if clock() >= deadline:
+                return True
+
+    def push(self, payload: dict[str, Any], url: str | None = None) -> dict[str, Any]:
         import requests
 
+        url = url or self.url
         try:
-            resp = self.session.put(self.url, json=payload, timeout=self.timeout,
+            resp = self.session.put(url, json=payload, timeout=self.timeout,
                                     headers={"Authorization": f"Bearer {self.token}"})
         except requests.RequestException as exc:
-            raise UpstreamError(f"upstream {self.url} unreachable: {exc.__class__.__name__}") from None
+            raise UpstreamError(f"upstream {url} unreachable: {exc.__class__.__name__}") from None
         if resp.status_code != 200:
-            raise UpstreamError(f"upstream {self.url} answered {resp.status_code}: {resp.text[:200]}")
+            raise UpstreamError(f"upstream {url} answered {resp.status_code}: {resp.text[:200]}")
         self.sent += 1
         return resp.json()  # type: ignore[no-any-return]
 
@@ -155,8 +201,11 @@ class Forwarder:
 
         failures = 0
         while not self._stop.is_set():
+            more = False
             try:
                 self.push_if_due(time.monotonic)
+                if self.hosts:
+                    more = self.push_hosts_if_due(time.monotonic, self.check)
                 failures = 0
             except UpstreamError as exc:
                 failures += 1
@@ -164,6 +213,8 @@ class Forwarder:
             except Exception:  # the loop must outlive a transient database error
                 failures += 1
                 log.exception("federation: push failed")
+            if more:  # the rest of a host pass goes on at once, rollups checked between steps
+                continue
             # Back off after failures, up to ten checks, so a down national side is not hammered.
             self._stop.wait(self.check * min(2 ** failures, 10) if failures else self.check)
 

@@ -121,6 +121,8 @@ reports = sa.Table(
     sa.Column("generated_at", sa.DateTime, nullable=False),
     sa.Column("received_at", sa.DateTime, nullable=False),
     sa.Column("changed", sa.Integer, nullable=False),
+    # retention deletes by age in small batches: each batch reads the oldest rows from here
+    sa.Index("ix_reports_received_at", "received_at"),
 )
 
 events = sa.Table(
@@ -176,6 +178,34 @@ history_directives = sa.Table(
     sa.Column("directive", sa.String(100), primary_key=True),
     sa.Column("hosts", sa.Integer, nullable=False, server_default="0"),
     sa.Column("compliant_hosts", sa.Integer, nullable=False, server_default="0"),
+)
+
+# Host summaries an agency collector forwards when it opts in (federation, national side): per
+# host and directive, never results or evidence. Their own tables, so they never meet the
+# agent-enrolled hosts (host ids are unique per agency here, not globally) and ingest never
+# sees them. ``position`` is the agency's ordering key: each forwarded page replaces a range.
+federated_hosts = sa.Table(
+    "federated_hosts", metadata,
+    sa.Column("agency_id", sa.Integer, sa.ForeignKey("agencies.id"), primary_key=True),
+    sa.Column("host_id", sa.String(200), primary_key=True),
+    sa.Column("position", sa.BigInteger, nullable=False),
+    sa.Column("hostname", sa.String(255), nullable=False, server_default=""),
+    sa.Column("os", sa.String(200), nullable=False, server_default=""),
+    sa.Column("last_scan", sa.DateTime, nullable=True),
+    sa.Column("total", sa.Integer, nullable=False, server_default="0"),
+    *_counts(),
+    sa.Column("fail_min_due", sa.String(10), nullable=False, server_default=NO_DUE),
+    sa.Column("received_at", sa.DateTime, nullable=False),
+    sa.Index("ix_federated_hosts_position", "agency_id", "position"),
+)
+
+federated_host_directives = sa.Table(
+    "federated_host_directives", metadata,
+    sa.Column("agency_id", sa.Integer, primary_key=True),
+    sa.Column("host_id", sa.String(200), primary_key=True),
+    sa.Column("directive", sa.String(100), primary_key=True),
+    *_counts(),
+    sa.Column("fail_min_due", sa.String(10), nullable=False, server_default=NO_DUE),
 )
 
 settings = sa.Table(

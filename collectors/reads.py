@@ -9,7 +9,7 @@ from typing import Any, Iterator
 import sqlalchemy as sa
 from sqlalchemy.engine import Connection
 
-from collectors import BadRequest, NotFound
+from collectors import BadRequest, NotFound, federated_hosts
 from collectors.models import STATUSES, agencies, events, host_directives, host_tags, hosts, results
 from collectors.rollups import today
 
@@ -28,34 +28,30 @@ def _host_json(row: Any, day: str) -> dict[str, Any]:
     return {"host_id": row.host_id, "agency": row.code, "hostname": row.hostname, "os": row.os,
             "agent_version": row.agent_version, "enrolled_at": iso(row.enrolled_at), "last_seen": iso(row.last_seen),
             "last_scan": iso(row.last_scan), "sequence": row.last_sequence, "total": row.total, "counts": counts,
-            "compliant": row.last_report_id is not None and counts["fail"] == 0,
+            "compliant": bool(row.reported) and counts["fail"] == 0,
             "overdue": bool(row.fail_min_due) and row.fail_min_due < day,
-            "tags": row.tags.split("\n") if row.tags else []}
+            "tags": row.tags.split("\n") if row.tags else [], "federated": bool(row.federated)}
 
 
-def list_hosts(conn: Connection, ids: list[int] | None, *, directive: str | None = None, status: str | None = None,
-               overdue: bool | None = None, tag: str | None = None, limit: int = 100,
-               offset: int = 0) -> dict[str, Any]:
-    """Hosts in scope; with ``directive``, counts, status and overdue are those of that directive."""
-    if status is not None and status not in HOST_STATUSES:
-        raise BadRequest(f"status must be one of {', '.join(HOST_STATUSES)}", "$.query.status")
-    day = today().isoformat()
+def _enrolled_hosts(ids: list[int] | None, *, directive: str | None, status: str | None, overdue: bool | None,
+                    tag: str | None, day: str) -> Any:
+    """Hosts enrolled here, as the listing's columns (federated_hosts.listing gives the same)."""
     h = hosts
-    if directive is None:
-        src, counts_of = h.join(agencies, agencies.c.id == h.c.agency_id), h
-        cols = [h.c[c] for c in h.c.keys() if c not in ("id",)] + [agencies.c.code]
-    else:
+    src: Any = h.join(agencies, agencies.c.id == h.c.agency_id)
+    counts_of: Any = h
+    if directive is not None:
         hd = host_directives
-        src = h.join(agencies, agencies.c.id == h.c.agency_id).join(hd, sa.and_(hd.c.host_pk == h.c.id,
-                                                                              hd.c.directive == directive))
+        src = src.join(hd, sa.and_(hd.c.host_pk == h.c.id, hd.c.directive == directive))
         counts_of = hd
-        keep = {f"n_{s}" for s in STATUSES} | {"fail_min_due", "id"}
-        cols = [h.c[c] for c in h.c.keys() if c not in keep] + [hd.c[c] for c in sorted(keep - {"id"})] + [agencies.c.code]
-    q = sa.select(*cols).select_from(src)
+    reported = h.c.last_report_id.is_not(None)
+    q = sa.select(h.c.host_id, agencies.c.code, h.c.hostname, h.c.os, h.c.agent_version, h.c.enrolled_at,
+                  h.c.last_seen, h.c.last_scan, h.c.last_sequence, reported.label("reported"), h.c.total,
+                  *[counts_of.c[f"n_{s}"] for s in STATUSES], counts_of.c.fail_min_due, h.c.tags,
+                  sa.false().label("federated")).select_from(src)
     if ids is not None:
         q = q.where(h.c.agency_id.in_(ids))
     if status == "compliant":
-        q = q.where(counts_of.c.n_fail == 0, h.c.last_report_id.is_not(None))
+        q = q.where(counts_of.c.n_fail == 0, reported)
     elif status == "noncompliant":
         q = q.where(counts_of.c.n_fail > 0)
     if overdue is True:
@@ -67,8 +63,30 @@ def list_hosts(conn: Connection, ids: list[int] | None, *, directive: str | None
         if ids is not None:
             tagged = tagged.where(host_tags.c.agency_id.in_(ids))
         q = q.where(h.c.id.in_(tagged))
-    total = conn.execute(sa.select(sa.func.count()).select_from(q.subquery())).scalar_one()
-    rows = conn.execute(q.order_by(agencies.c.code, h.c.hostname, h.c.host_id).limit(limit).offset(offset))
+    return q
+
+
+def list_hosts(conn: Connection, ids: list[int] | None, *, directive: str | None = None, status: str | None = None,
+               overdue: bool | None = None, tag: str | None = None, limit: int = 100,
+               offset: int = 0, enrolled: bool = True, federated: bool = False) -> dict[str, Any]:
+    """Hosts in scope; with ``directive``, counts, status and overdue are those of that directive.
+
+    ``enrolled``: the hosts enrolled here; ``federated``: the host summaries agency collectors
+    forward (federation), marked so. Those carry no tags, so a tag filter leaves them out."""
+    if status is not None and status not in HOST_STATUSES:
+        raise BadRequest(f"status must be one of {', '.join(HOST_STATUSES)}", "$.query.status")
+    day = today().isoformat()
+    parts = []
+    if enrolled:
+        parts.append(_enrolled_hosts(ids, directive=directive, status=status, overdue=overdue, tag=tag, day=day))
+    if federated and tag is None and federated_hosts.present(conn, ids):
+        parts.append(federated_hosts.listing(ids, directive=directive, status=status, overdue=overdue, day=day))
+    if not parts:
+        return {"total": 0, "limit": limit, "offset": offset, "directive": directive, "tag": tag, "hosts": []}
+    listed = (parts[0] if len(parts) == 1 else sa.union_all(*parts)).subquery("listed")
+    total = conn.execute(sa.select(sa.func.count()).select_from(listed)).scalar_one()
+    rows = conn.execute(sa.select(listed).order_by(listed.c.code, listed.c.hostname, listed.c.host_id)
+                        .limit(limit).offset(offset))
     return {"total": total, "limit": limit, "offset": offset, "directive": directive, "tag": tag,
             "hosts": [_host_json(r, day) for r in rows]}
 
@@ -83,8 +101,9 @@ def agency_tags(conn: Connection, ids: list[int] | None, limit: int = 500) -> li
 
 def host_detail(conn: Connection, ids: list[int] | None, host_id: str, *, directive: str | None = None,
                 status: str | None = None) -> dict[str, Any]:
-    q = sa.select(hosts, agencies.c.code).select_from(hosts.join(agencies, agencies.c.id == hosts.c.agency_id)) \
-        .where(hosts.c.host_id == host_id)
+    q = sa.select(hosts, agencies.c.code, hosts.c.last_report_id.is_not(None).label("reported"),
+                  sa.false().label("federated")) \
+        .select_from(hosts.join(agencies, agencies.c.id == hosts.c.agency_id)).where(hosts.c.host_id == host_id)
     if ids is not None:
         q = q.where(hosts.c.agency_id.in_(ids))
     row = conn.execute(q).first()

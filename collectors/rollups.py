@@ -18,6 +18,8 @@ from collectors.models import (COUNT_COLUMNS, NO_DUE, STATUSES, agg_directives, 
 from collectors.scope import agency_codes
 from collectors.storage import Database
 
+HISTORY_MAX_DAYS = 3660  # the longest series the history endpoint serves (and retention keeps)
+
 
 def today() -> dt.date:
     return dt.datetime.now(dt.timezone.utc).date()

@@ -10,6 +10,7 @@ from collectors.models import agencies
 
 HOST_DETAIL = ("soc", "admin")          # hosts, results, changes, exports
 ROLLUPS = ("soc", "national", "admin")  # progress rollups and history
+HOST_LIST = ROLLUPS                     # the hosts listing: national sees forwarded host summaries only
 
 
 def agency_ids(conn: Connection, principal: Principal, requested: str | None, *, roles: tuple[str, ...]) -> list[int] | None:

@@ -220,3 +220,13 @@ class Database:
 
     def dispose(self) -> None:
         self.engine.dispose()
+
+    def advisory_lock(self, conn: Connection, key: int, *, wait: bool = True) -> bool:
+        """Hold the lock named ``key`` until this transaction ends; with ``wait=False`` answer
+        False at once when another transaction holds it. On SQLite a write transaction already
+        excludes every other writer, so there is nothing more to take."""
+        if self.is_sqlite:
+            return True
+        function = "pg_advisory_xact_lock" if wait else "pg_try_advisory_xact_lock"
+        value = conn.exec_driver_sql(f"SELECT {function}({int(key)})").scalar()
+        return wait or bool(value)

@@ -18,6 +18,7 @@ from starlette.concurrency import run_in_threadpool
 from collectors import AuthError, BadRequest, CollectorError, Forbidden
 from collectors import reads, rollups
 from collectors.auth import lookup
+from collectors.csv_export import csv_response
 from collectors.dashboard import pages
 from collectors.dashboard.charts import meter
 from collectors.dashboard.session import Session, Signer, allowed, cookie_names, same, session_key, SESSION_AGE
@@ -122,8 +123,6 @@ class Web:
                      rows: Callable[[Connection, Session], Iterable[dict[str, Any]]],
                      columns: Iterable[str] | None = None) -> Response:
         """A CSV download; scope and filters are checked before the first byte is sent."""
-        from collectors.app import csv_response
-
         def check() -> Response | None:
             try:
                 with self.db.read() as conn:
@@ -138,19 +137,11 @@ class Web:
 
         def stream() -> Iterator[dict[str, Any]]:
             with self.db.read() as conn:
-                for row in rows(conn, self.session(request, conn)):
-                    yield {k: inert(v) for k, v in row.items()}
+                yield from rows(conn, self.session(request, conn))
 
         response = csv_response(name, stream(), columns)
         response.headers.update({k: v for k, v in SECURITY_HEADERS.items() if k != "Content-Security-Policy"})
         return response
-
-
-def inert(value: Any) -> Any:
-    """A text cell a spreadsheet would run as a formula (=, +, -, @) is exported with a leading quote."""
-    if isinstance(value, str) and value[:1] in ("=", "+", "-", "@", "\t", "\r"):
-        return "'" + value
-    return value
 
 
 def secure(request: Request) -> bool:

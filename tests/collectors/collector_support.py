@@ -101,6 +101,17 @@ def provision(db: Database, agencies: tuple[str, ...] = ("DOJ", "DOE")) -> Token
     return Tokens(enroll, soc, national, admin)
 
 
+def empty(url: str) -> None:
+    """Delete every row of a PostgreSQL test database, counters of identity columns included."""
+    from collectors.models import metadata
+
+    db = Database(url, pool_size=1)
+    with db.write() as conn:
+        names = ", ".join(f'"{t.name}"' for t in metadata.sorted_tables)
+        conn.exec_driver_sql(f"TRUNCATE {names} RESTART IDENTITY CASCADE")
+    db.dispose()
+
+
 def free_port() -> int:
     with socket.socket() as s:
         s.bind(("127.0.0.1", 0))
@@ -113,6 +124,7 @@ class Server:
     def __init__(self, db: Database, **settings: Any) -> None:
         settings.setdefault("token_ttl", 0)
         settings.setdefault("snapshot_interval", 0)
+        settings.setdefault("prune_interval", 0)
         self.settings = Settings(db=db.url, migrate=False, **settings)
         self.app = create_app(self.settings, Database(db.url, pool_size=4))
         self.port = free_port()

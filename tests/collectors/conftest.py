@@ -13,9 +13,8 @@ import pytest
 pytest.importorskip("fastapi", reason="the collector extra is not installed")
 
 import sqlalchemy as sa  # noqa: E402
-from tests.collectors.collector_support import Server, Tokens, provision  # noqa: E402
+from tests.collectors.collector_support import Server, Tokens, empty, provision  # noqa: E402
 
-from collectors.models import metadata  # noqa: E402
 from collectors.storage import Database  # noqa: E402
 
 PG_ADMIN = os.environ.get("FEDHARDEN_TEST_PG", "postgresql://postgres@127.0.0.1:5432/postgres")
@@ -46,11 +45,7 @@ def db_url(request: pytest.FixtureRequest, tmp_path: Path) -> str:
     if request.param == "sqlite":
         return f"sqlite:///{tmp_path}/collector.sqlite3"
     url: str = request.getfixturevalue("pg_url")
-    db = Database(url, pool_size=1)
-    with db.write() as conn:  # a clean slate per test in the run's database
-        names = ", ".join(f'"{t.name}"' for t in metadata.sorted_tables)
-        conn.exec_driver_sql(f"TRUNCATE {names} RESTART IDENTITY CASCADE")
-    db.dispose()
+    empty(url)  # a clean slate per test in the run's database
     return url
 
 

@@ -22,9 +22,9 @@ def run(*args: str) -> tuple[int, str, str]:
 
 def test_migrate_is_idempotent_and_schema_matches_models(db_url: str) -> None:
     code, out, _ = run("migrate", "--db", db_url)
-    assert code == 0 and out.startswith("schema at 0003")
+    assert code == 0 and out.startswith("schema at 0005")
     code, out, _ = run("migrate", "--db", db_url)
-    assert code == 0 and out.strip() == "schema at 0003 (nothing to do)"
+    assert code == 0 and out.strip() == "schema at 0005 (nothing to do)"
     from alembic.autogenerate import compare_metadata
     from alembic.runtime.migration import MigrationContext
 
@@ -84,10 +84,12 @@ def test_serve_over_tls_end_to_end(tmp_path: Path, db_url: str) -> None:
     """The real command: `fedharden collector serve` with TLS, then the OpenAPI document."""
     cert, key = _tls_pair(tmp_path)
     port = free_port()
-    exe = Path(sys.executable).with_name("fedharden")
+    # The module of this checkout, not whichever copy the installed console script imports.
+    exe = [sys.executable, "-m", "agent.cli"]
     log = (tmp_path / "serve.log").open("w")
-    proc = subprocess.Popen([str(exe), "collector", "serve", "--db", db_url, "--port", str(port),
-                             "--tls-cert", str(cert), "--tls-key", str(key)], stdout=log, stderr=log)
+    proc = subprocess.Popen([*exe, "collector", "serve", "--db", db_url, "--port", str(port),
+                             "--tls-cert", str(cert), "--tls-key", str(key)], stdout=log, stderr=log,
+                            cwd=Path(__file__).parents[2])
     try:
         deadline = time.monotonic() + 30
         while True:
@@ -117,3 +119,5 @@ def test_serve_refuses_bad_combinations(db_url: str, tmp_path: Path) -> None:
     assert (code, err.strip()) == (2, "fedharden: --tls-cert and --tls-key go together")
     code, _, err = run("serve", "--db", db_url, "--upstream", "http://127.0.0.1:1")
     assert code == 2 and "--upstream needs a token" in err
+    code, _, err = run("serve", "--db", db_url, "--upstream-detail", "hosts")
+    assert (code, err.strip()) == (2, "fedharden: --upstream-detail needs --upstream")

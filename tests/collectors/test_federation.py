@@ -1,26 +1,39 @@
 """Federation between two real collectors: an agency collector forwards its rollups to a
-national one, which shows agencies side by side; host detail stays in the agency."""
+national one, which shows agencies side by side; host detail stays in the agency unless it
+opts in, and then only host summaries cross, in pages that replace what the national side
+held for the agency."""
 from __future__ import annotations
 
+import json
 import time
 from pathlib import Path
-from typing import Any, Callable
+from typing import Any, Callable, Iterator
 
 import pytest
+import sqlalchemy as sa
 
 from collectors import UpstreamError
-from collectors.admin import add_agency, issue
+from collectors.admin import add_agency, agency_id, issue
+from collectors.federated_hosts import MAX_PAGE_HOSTS, build_page
 from collectors.federation import Forwarder
+from collectors.models import events, host_directives, host_tags, hosts, reports, results, tokens
 from collectors.storage import Database
-from tests.collectors.collector_support import Agent, Server, Tokens, provision, result
+from tests.collectors.collector_support import Agent, Server, Tokens, empty, provision, result
 
 
 @pytest.fixture
-def national(tmp_path: Path, db_url: str) -> Database:
-    """The national collector's own database: SQLite while the agency side runs on each backend."""
-    db = Database(f"sqlite:///{tmp_path}/national.sqlite3")
+def national(request: pytest.FixtureRequest, tmp_path: Path, db_url: str) -> Iterator[Database]:
+    """The national collector's own database on the other backend than the agency's, so each
+    side runs once on SQLite and once on PostgreSQL."""
+    if db_url.startswith("sqlite"):
+        url: str = request.getfixturevalue("pg_url")  # the agency is on SQLite: the run's database is free
+        empty(url)
+    else:
+        url = f"sqlite:///{tmp_path}/national.sqlite3"
+    db = Database(url)
     db.migrate()
-    return db
+    yield db
+    db.dispose()
 
 
 def wait_for(check: Callable[[], Any], seconds: float = 20) -> Any:
@@ -90,3 +103,257 @@ def test_unreachable_or_refusing_upstream_is_an_upstream_error(db: Database, tok
         forwarder = Forwarder(db, 1, nat.url, "fhsoc_wrong", timeout=5)
         with pytest.raises(UpstreamError, match="answered 401"):
             forwarder.push_if_due(time.monotonic)
+
+
+# ---------------------------------------------------------------------------- host summaries
+
+
+class Recorder:
+    """ASGI wrapper around the national collector: every request it receives, with its body."""
+
+    def __init__(self, app: Any) -> None:
+        self.app = app
+        self.seen: list[tuple[str, str, bytes]] = []
+
+    async def __call__(self, scope: dict[str, Any], receive: Any, send: Any) -> None:
+        if scope["type"] != "http":
+            await self.app(scope, receive, send)
+            return
+        chunks: list[bytes] = []
+
+        async def recording() -> dict[str, Any]:
+            message = await receive()
+            if message["type"] == "http.request":
+                chunks.append(message.get("body", b""))
+            return message  # type: ignore[no-any-return]
+
+        await self.app(scope, recording, send)
+        self.seen.append((scope["method"], scope["path"], b"".join(chunks)))
+
+
+def national_side(national: Database) -> dict[str, str]:
+    with national.write() as conn:
+        for code in ("DOJ", "DOE"):
+            add_agency(conn, code, f"Agency {code}")
+        return {"upstream": issue(conn, "soc", "DOJ", "DOJ collector")[1],
+                "doe": issue(conn, "soc", "DOE", "DOE SOC")[1],
+                "national": issue(conn, "national", None, "tracker")[1],
+                "admin": issue(conn, "admin", None, "admin")[1]}
+
+
+def agency_fleet(server: Server, enroll: str) -> dict[str, Agent]:
+    """web: failing, one past due; db: compliant, two directives; new: enrolled, never reported."""
+    web = server.enroll(enroll, Agent("doj-web-id", hostname="doj-web"))
+    db = server.enroll(enroll, Agent("doj-db-id", hostname="doj-db"))
+    new = server.enroll(enroll, Agent("doj-new-id", hostname="doj-new"))
+    for agent, report in ((web, web.full([result("H.1", "pass"), result("H.2", "fail", due="2020-01-01",
+                                                                           actual="SECRET-EVIDENCE")])),
+                          (db, db.full([result("H.1", "pass"), result("B.1", "pass", directive="BOD-23-02")]))):
+        report["host"]["os"] = {"pretty_name": "Debian GNU/Linux 12"}
+        assert server.submit(agent, report).json()["status"] == "accepted"
+    return {"web": web, "db": db, "new": new}
+
+
+def test_host_detail_stays_in_the_agency_by_default(db: Database, national: Database) -> None:
+    keys = national_side(national)
+    agency_tokens = provision(db, ("DOJ",))
+    nat = Server(national)
+    recorder = Recorder(nat.app)
+    nat.server.config.app = recorder
+    with nat, Server(db, upstream=nat.url, upstream_token=keys["upstream"], upstream_check=0.2,
+                     upstream_interval=0.5) as doj:
+        agency_fleet(doj, agency_tokens.enroll["DOJ"])
+
+        def forwarded_hosts() -> int:
+            doc = nat.request("GET", "/api/v1/rollups?agency=DOJ", keys["national"]).json()
+            return sum(d["hosts"] for a in doc["agencies"] for d in a["directives"] if d["directive"] == "HARDEN-30D")
+
+        wait_for(lambda: forwarded_hosts() == 2)
+        time.sleep(1.5)  # a few more heartbeats: still nothing host-level
+    assert recorder.seen and {(m, p) for m, p, _ in recorder.seen if p.startswith("/api/v1/federation")} == \
+        {("PUT", "/api/v1/federation/rollups")}
+    for _, path, body in recorder.seen:
+        if path == "/api/v1/federation/rollups":
+            payload = json.loads(body)
+            assert set(payload) == {"version", "requirements", "directives", "host_detail"}
+            assert payload["host_detail"] is False
+            assert not any(word in body.decode() for word in ("doj-web", "doj-db", "host_id", "SECRET", "Debian"))
+    with national.read() as conn:
+        assert conn.exec_driver_sql("SELECT count(*) FROM federated_hosts").scalar() == 0
+
+
+def listed(nat: Server, token: str, query: str = "") -> dict[str, Any]:
+    resp = nat.request("GET", f"/api/v1/hosts{query}", token)
+    assert resp.status_code == 200, resp.text
+    return resp.json()  # type: ignore[no-any-return]
+
+
+def remove_at_the_agency(db: Database, host_id: str) -> None:
+    """A host that disappears from the agency collector (the collector itself never deletes one)."""
+    with db.write() as conn:
+        pk = conn.execute(sa.select(hosts.c.id).where(hosts.c.host_id == host_id)).scalar_one()
+        for table in (host_tags, host_directives, results, reports, tokens):
+            conn.execute(table.delete().where(table.c.host_pk == pk))
+        conn.execute(events.delete().where(events.c.host_pk == pk))
+        conn.execute(hosts.delete().where(hosts.c.id == pk))
+
+
+def test_agency_forwards_host_summaries_when_it_opts_in(db: Database, national: Database) -> None:
+    keys = national_side(national)
+    agency_tokens = provision(db, ("DOJ",))
+    with Server(national) as nat:
+        with Server(db, upstream=nat.url, upstream_token=keys["upstream"], upstream_check=0.2, upstream_interval=1,
+                    upstream_detail="hosts") as doj:
+            agency_fleet(doj, agency_tokens.enroll["DOJ"])
+            doc = wait_for(lambda: (d := listed(nat, keys["national"], "?agency=DOJ"))["total"] == 3
+                           and sum(1 for h in d["hosts"] if h["last_scan"]) == 2 and d)  # after both reports
+            by_name = {h["hostname"]: h for h in doc["hosts"]}
+            web = by_name["doj-web"]
+            assert (web["host_id"], web["agency"], web["os"], web["federated"]) == \
+                ("doj-web-id", "DOJ", "Debian GNU/Linux 12", True)
+            assert web["last_scan"].endswith("Z") and (web["compliant"], web["overdue"]) == (False, True)
+            assert (web["counts"]["pass"], web["counts"]["fail"], web["total"]) == (1, 1, 2)
+            assert (by_name["doj-db"]["compliant"], by_name["doj-db"]["overdue"]) == (True, False)
+            assert (by_name["doj-new"]["compliant"], by_name["doj-new"]["last_scan"]) == (False, None)
+            raw = nat.request("GET", "/api/v1/hosts?agency=DOJ&format=csv", keys["national"]).text
+            assert "SECRET-EVIDENCE" not in json.dumps(doc) + raw and "doj-web" in raw
+            # Per-host compliance per directive, and the listing's filters.
+            bod = listed(nat, keys["national"], "?directive=BOD-23-02")
+            assert [(h["hostname"], h["counts"]["pass"], h["compliant"]) for h in bod["hosts"]] == [("doj-db", 1, True)]
+            assert [h["hostname"] for h in listed(nat, keys["national"], "?status=noncompliant")["hosts"]] == ["doj-web"]
+            assert [h["hostname"] for h in listed(nat, keys["national"], "?overdue=true")["hosts"]] == ["doj-web"]
+            assert listed(nat, keys["national"], "?status=compliant")["total"] == 1
+            # Scoping: DOJ's own soc sees them, another agency's soc never does.
+            assert listed(nat, keys["upstream"])["total"] == 3
+            assert listed(nat, keys["doe"])["total"] == 0
+            assert nat.request("GET", "/api/v1/hosts?agency=DOJ", keys["doe"]).status_code == 403
+            assert listed(nat, keys["admin"])["total"] == 3
+            # Summaries only: no results or evidence of a forwarded host, for anyone.
+            assert nat.request("GET", "/api/v1/hosts/doj-web-id", keys["national"]).status_code == 403
+            assert nat.request("GET", "/api/v1/hosts/doj-web-id", keys["admin"]).status_code == 404
+            # A host gone at the agency is gone upstream after the next pass.
+            remove_at_the_agency(db, "doj-db-id")
+            wait_for(lambda: sorted(h["hostname"] for h in listed(nat, keys["national"])["hosts"]) ==
+                     ["doj-new", "doj-web"])
+        # The agency stops forwarding host detail: its next push drops what the national side held.
+        with Server(db, upstream=nat.url, upstream_token=keys["upstream"], upstream_check=0.2):
+            wait_for(lambda: listed(nat, keys["national"])["total"] == 0)
+
+
+def test_host_pages_replace_their_range_and_bad_pages_are_refused(server: Server, tokens: Tokens,
+                                                                   db: Database) -> None:
+    soc = tokens.soc["DOJ"]
+
+    def host(position: int, name: str, **extra: Any) -> dict[str, Any]:
+        return {"position": position, "host_id": f"{name}-id", "hostname": name, "os": "RHEL 9",
+                "last_scan": "2026-11-26T10:00:00Z",
+                "directives": [{"directive": "HARDEN-30D", "counts": {"pass": 3, "fail": 1}, "fail_due": "2026-07-02"}],
+                **extra}
+
+    def put(page: dict[str, Any], token: str = soc) -> Any:
+        return server.request("PUT", "/api/v1/federation/hosts", token, json={"version": "1", **page})
+
+    def names() -> list[str]:
+        return [h["hostname"] for h in listed(server, tokens.national)["hosts"]]
+
+    page = {"after": 0, "upto": None, "hosts": [host(1, "a"), host(2, "b"), host(3, "c")]}
+    assert put(page).json()["hosts"] == 3
+    assert (put(page).json()["replaced"], names()) == (3, ["a", "b", "c"])  # idempotent
+    assert put({"after": 0, "upto": 2, "hosts": [host(1, "a")]}).status_code == 200
+    assert names() == ["a", "c"]  # b was in (0, 2] and not sent again: gone; c is outside the range
+    assert put({"after": 10, "upto": None, "hosts": [host(11, "a")]}).status_code == 200  # a re-keyed: moved
+    with db.read() as conn:
+        assert sorted(conn.exec_driver_sql("SELECT host_id, position FROM federated_hosts").all()) == \
+            [("a-id", 11), ("c-id", 3)]
+        assert conn.exec_driver_sql("SELECT count(*) FROM federated_host_directives").scalar() == 2
+    # Beside hosts enrolled here: one listing, in one order, each marked, for soc and admin.
+    local = server.enroll(tokens.enroll["DOJ"], Agent("local-id", hostname="b-local"))
+    report = local.full([result("H.1", "pass")])
+    report["host"]["tags"] = ["lab"]
+    assert server.submit(local, report).json()["status"] == "accepted"
+    for token in (tokens.admin, soc):
+        both = listed(server, token)
+        assert [(h["hostname"], h["federated"], h["compliant"]) for h in both["hosts"]] == \
+            [("a", True, False), ("b-local", False, True), ("c", True, False)]
+        assert [h["hostname"] for h in listed(server, token, "?offset=1&limit=1")["hosts"]] == ["b-local"]
+        assert [h["hostname"] for h in listed(server, token, "?status=noncompliant")["hosts"]] == ["a", "c"]
+        assert listed(server, token, "?directive=HARDEN-30D&overdue=false")["total"] == 1  # due 2026-07-02 < today
+        assert [h["hostname"] for h in listed(server, token, "?tag=lab")["hosts"]] == ["b-local"]
+    csv_rows = server.request("GET", "/api/v1/hosts?format=csv", tokens.admin).text.splitlines()
+    assert len(csv_rows) == 4 and "federated" in csv_rows[0].split(",")
+    assert names() == ["a", "c"]  # national: the forwarded ones only
+    # Strict validation: 400 with the path of the field, and nothing changes.
+    before = names()
+    too_many = [{"position": i + 1, "host_id": f"h{i}"} for i in range(MAX_PAGE_HOSTS + 1)]
+    cases = [({"version": "2", "after": 0, "upto": None, "hosts": []}, "$.version"),
+             ({"after": -1, "upto": None, "hosts": []}, "$.after"),
+             ({"after": 5, "upto": 5, "hosts": []}, "$.upto"),
+             ({"after": 0, "upto": None, "hosts": {}}, "$.hosts"),
+             ({"after": 0, "upto": None, "hosts": too_many}, "$.hosts"),
+             ({"after": 0, "upto": None, "hosts": [], "extra": 1}, "$.extra"),
+             ({"after": 0, "upto": None, "hosts": [host(1, "a", evidence=[])]}, "$.hosts[0].evidence"),
+             ({"after": 0, "upto": 5, "hosts": [host(6, "a")]}, "$.hosts[0].position"),
+             ({"after": 0, "upto": None, "hosts": [host(2, "a"), host(1, "b")]}, "$.hosts[1].position"),
+             ({"after": 0, "upto": None, "hosts": [host(1, "a"), host(2, "a")]}, "$.hosts[1].host_id"),
+             ({"after": 0, "upto": None, "hosts": [host(1, "a", host_id="")]}, "$.hosts[0].host_id"),
+             ({"after": 0, "upto": None, "hosts": [host(1, "a", last_scan="yesterday")]}, "$.hosts[0].last_scan"),
+             ({"after": 0, "upto": None, "hosts": [host(1, "a", directives=[
+                 {"directive": "D", "counts": {"fail": -1}, "fail_due": None}])]}, "$.hosts[0].directives[0].counts.fail"),
+             ({"after": 0, "upto": None, "hosts": [host(1, "a", directives=[
+                 {"directive": "D", "counts": {"green": 1}, "fail_due": None}])]}, "$.hosts[0].directives[0].counts.green"),
+             ({"after": 0, "upto": None, "hosts": [host(1, "a", directives=[
+                 {"directive": "D", "counts": {"fail": 1}, "fail_due": "2026-13-01"}])]},
+              "$.hosts[0].directives[0].fail_due"),
+             ({"after": 0, "upto": None, "hosts": [host(1, "a", directives=[
+                 {"directive": "D", "counts": {"pass": 1}, "fail_due": "2026-07-02"}])]},
+              "$.hosts[0].directives[0].fail_due"),
+             ({"after": 0, "upto": None, "hosts": [host(1, "a", directives=[
+                 {"directive": "D", "counts": {}}, {"directive": "D", "counts": {}}])]},
+              "$.hosts[0].directives[1].directive")]
+    for bad, path in cases:
+        resp = put(bad)
+        assert resp.status_code == 400 and resp.json()["path"] == path, (path, resp.text)
+    assert names() == before
+    # Only an agency's soc token pushes, and only for its own agency.
+    for token in (tokens.national, tokens.admin):
+        assert put({"after": 0, "upto": None, "hosts": []}, token).status_code == 403
+    assert listed(server, tokens.soc["DOE"])["total"] == 0
+    # The rollup push says whether host detail is forwarded; without it the hosts are dropped.
+    rollup = {"version": "1", "requirements": [], "directives": []}
+    resp = server.request("PUT", "/api/v1/federation/rollups", soc, json={**rollup, "host_detail": "yes"})
+    assert resp.status_code == 400 and resp.json()["path"] == "$.host_detail"
+    assert server.request("PUT", "/api/v1/federation/rollups", soc, json={**rollup, "host_detail": True}).status_code == 200
+    assert names() == before
+    assert server.request("PUT", "/api/v1/federation/rollups", soc, json=rollup).status_code == 200
+    assert names() == []
+
+
+def test_forwarder_sends_hosts_in_pages_and_one_process_makes_each_pass(db: Database, national: Database) -> None:
+    keys = national_side(national)
+    agency_tokens = provision(db, ("DOJ",))
+    with Server(db) as doj:
+        for i in range(5):
+            agent = doj.enroll(agency_tokens.enroll["DOJ"], Agent(f"host-{i}", hostname=f"host-{i}"))
+            doj.submit(agent, agent.full([result("H.1", "pass")]))
+    with db.read() as conn:
+        doj_id = agency_id(conn, "DOJ")
+    with Server(national) as nat:
+        first = Forwarder(db, doj_id, nat.url, keys["upstream"], hosts=True, page_size=2, interval=3600)
+        other = Forwarder(db, doj_id, nat.url, keys["upstream"], hosts=True, page_size=2, interval=3600)
+        assert first.push_if_due(time.monotonic)
+        steps = 0
+        while first.push_hosts_if_due(time.monotonic, budget=0):  # one page per step
+            steps += 1
+            assert steps < 10
+        assert (first.host_pages, first.host_passes) == (3, 1)  # 2 + 2 + 1 hosts
+        assert listed(nat, keys["national"])["total"] == 5
+        # Another process of the same agency deployment finds this pass made, and sends nothing.
+        assert other.push_hosts_if_due(time.monotonic, budget=5) is False and other.sent == 0
+        # Not due again until the interval has passed.
+        assert first.push_hosts_if_due(time.monotonic, budget=5) is False and first.host_pages == 3
+    # Pages also stay under a size in bytes: fewer hosts each when they carry much.
+    with db.read() as conn:
+        one_host = len(json.dumps(build_page(conn, doj_id, 0, 1)))
+        page = build_page(conn, doj_id, 0, 5, max_bytes=one_host * 3)
+        assert 1 <= len(page["hosts"]) < 5 and page["upto"] == page["hosts"][-1]["position"]
+        assert len(json.dumps(page)) <= one_host * 3
