@@ -147,15 +147,6 @@ class Database:
             self._many(conn, ("delete", table.name, columns), rows, lambda: sa.delete(table).where(
                 *(table.c[c] == sa.bindparam(f"v_{c}") for c in columns)))
 
-    def any_of(self, column: sa.Column[Any], name: str) -> Any:
-        """``column`` is one of the values of the list parameter ``name``. On PostgreSQL one array
-        parameter, so the statement's text, and its prepared plan, do not vary with the count."""
-        if self.is_sqlite:
-            return column.in_(sa.bindparam(name, expanding=True))
-        from sqlalchemy.dialects.postgresql import ARRAY
-
-        return column == sa.any_(sa.cast(sa.bindparam(name), ARRAY(column.type)))
-
     def _many(self, conn: Connection, key: tuple[Any, ...], rows: Sequence[Mapping[str, Any]],
               build: Callable[[], Any]) -> None:
         # Built once per shape: constructing statements costs more than running them on the hot path.
