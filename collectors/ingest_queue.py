@@ -1,6 +1,6 @@
 """Group commit for ingest: reports that arrive together are written together.
 
-Each HTTP request parks its report body here and awaits its answer. A writer thread takes
+Each HTTP request parks its report body here and awaits its answer. The writer thread takes
 every report waiting (up to ``max_batch``, at most one per known host), looks up in one query
 the tokens the token cache does not hold (an agent reporting hourly is never in it), parses
 the reports and applies them with collectors.ingest.ingest_many, in one transaction. Under
@@ -38,21 +38,17 @@ class _Parked:
 
 
 class IngestQueue:
-    """Reports waiting to be written, and the writer threads that write them.
-
-    PostgreSQL gets two writers per process, so one parses and diffs while the other waits on
-    the database; SQLite has one writer at a time anyway. Threads start with the first report.
-    """
+    """Reports waiting to be written, and the one writer thread that writes them (started with
+    the first report). One per process: a second writer measured slower, both contending for
+    the interpreter lock; more processes (``--workers``) scale out on PostgreSQL."""
 
     def __init__(self, db: Database, cache: TokenCache, max_batch: int = MAX_BATCH) -> None:
         self.db = db
         self.cache = cache
         self.max_batch = max_batch
-        self.writers = 1 if db.is_sqlite else 2
         self._waiting: deque[_Parked] = deque()
-        self._busy: set[int | None] = set()  # hosts a writer is applying a report of now
         self._cond = threading.Condition()
-        self._threads: list[threading.Thread] = []
+        self._thread: threading.Thread | None = None
         self._stopping = False
 
     async def submit(self, secret: str, principal: Principal | None, raw: bytes) -> Answer:
@@ -62,43 +58,37 @@ class IngestQueue:
         with self._cond:
             if self._stopping:
                 raise CollectorError("the collector is shutting down")
-            if not self._threads:
-                self._start()
+            if self._thread is None:
+                self._thread = threading.Thread(target=self._write_loop, name="fedharden-ingest", daemon=True)
+                self._thread.start()
             self._waiting.append(parked)
             self._cond.notify()
         return await parked.future
 
     def stop(self, timeout: float = 10.0) -> None:
-        """Finish what is waiting, then end the writers."""
+        """Finish what is waiting, then end the writer."""
         with self._cond:
             self._stopping = True
             self._cond.notify_all()
-        for thread in self._threads:
-            thread.join(timeout)
-        with self._cond:  # an app served again (tests do) starts new writers with its next report
-            self._threads, self._stopping = [], False
-
-    def _start(self) -> None:
-        for n in range(self.writers):
-            thread = threading.Thread(target=self._write_loop, name=f"fedharden-ingest-{n}", daemon=True)
-            thread.start()
-            self._threads.append(thread)
+        if self._thread is not None:
+            self._thread.join(timeout)
+        with self._cond:  # an app served again (tests do) starts a new writer with its next report
+            self._thread, self._stopping = None, False
 
     def _take(self) -> list[_Parked]:
-        """Up to max_batch waiting reports of distinct hosts no other writer holds (lock held)."""
+        """Up to max_batch waiting reports, at most one per known host (the lock is held)."""
         batch: list[_Parked] = []
         hosts: set[int | None] = set()
         kept: deque[_Parked] = deque()
         while self._waiting:
             parked = self._waiting.popleft()
             host = parked.principal.host_pk if parked.principal else None
-            if len(batch) < self.max_batch and (host is None or (host not in hosts and host not in self._busy)):
+            if len(batch) < self.max_batch and (host is None or host not in hosts):
                 batch.append(parked)
                 hosts.add(host)
             else:
                 kept.append(parked)  # its host's earlier report goes first; order is kept
         self._waiting = kept
-        self._busy |= hosts - {None}
         return batch
 
     def _write_loop(self) -> None:
@@ -115,10 +105,6 @@ class IngestQueue:
             except Exception as exc:  # a bug or a lost database: every report of the batch learns it
                 log.exception("ingest batch of %d reports failed", len(batch))
                 outcomes = [exc] * len(batch)
-            finally:
-                with self._cond:
-                    self._busy -= {p.principal.host_pk for p in batch if p.principal}
-                    self._cond.notify_all()
             for parked, outcome in zip(batch, outcomes):
                 parked.loop.call_soon_threadsafe(_settle, parked.future, outcome)
 
