@@ -61,8 +61,10 @@ class Database:
             # the last moments of acknowledged reports; the delta protocol heals that (the agent's
             # next delta names a base the collector lacks, gets "resync" and sends a full report).
             options = {"options": "-c synchronous_commit=off"} if self.async_commit else {}
+            # LIFO: the ingest writer gets back the connection it used last, on which the driver
+            # has its statements prepared (per connection), instead of rotating through the pool.
             return sa.create_engine(parsed, pool_size=pool_size, max_overflow=pool_size // 2,
-                                    pool_recycle=1800, connect_args=options)
+                                    pool_recycle=1800, pool_use_lifo=True, connect_args=options)
         engine = sa.create_engine(parsed, connect_args={"check_same_thread": False, "timeout": 30})
 
         @sa.event.listens_for(engine, "connect")
