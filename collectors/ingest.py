@@ -227,10 +227,12 @@ def ingest_many(db: Database, subs: Sequence[Submission]) -> list[Outcome]:
             with db.write() as conn:
                 done = _apply_round(db, conn, [subs[i] for i in this_round])
         except sa.exc.DBAPIError as exc:
-            if len(this_round) == 1:
-                outcomes[this_round[0]] = exc
-                continue
-            done = [ingest_many(db, [subs[i]])[0] for i in this_round]
+            if len(this_round) == 1 or exc.connection_invalidated:
+                # Alone, or the connection was lost (retrying each report would only wait on
+                # it again): the error is the answer, a 409 or a 503 the agent retries after.
+                done = [exc] * len(this_round)
+            else:
+                done = [ingest_many(db, [subs[i]])[0] for i in this_round]
         for i, outcome in zip(this_round, done):
             outcomes[i] = outcome
     return [o for o in outcomes if o is not None]
