@@ -8,11 +8,11 @@ from pathlib import Path
 from typing import Any
 
 from selenium import webdriver
+from selenium.common.exceptions import StaleElementReferenceException, WebDriverException
 from selenium.webdriver.chrome.service import Service
 from selenium.webdriver.common.by import By
 from selenium.webdriver.remote.webelement import WebElement
 from selenium.webdriver.common.keys import Keys
-from selenium.webdriver.support.expected_conditions import staleness_of
 from selenium.webdriver.support.ui import WebDriverWait
 
 CHROMIUM = "/usr/bin/chromium"
@@ -22,6 +22,20 @@ FLAGS = ("--headless", "--no-sandbox", "--disable-gpu", "--disable-quic", "--no-
          "--disable-background-networking", "--disable-component-update", "--disable-sync",
          "--disable-dev-shm-usage", "--window-size=1400,1000")
 WAIT = 15.0
+
+
+def replaced(element: WebElement) -> bool:
+    """Whether the page that held ``element`` is gone. Chromium sometimes answers for an element
+    of a replaced document with "does not belong to the document" instead of a stale reference."""
+    try:
+        element.is_enabled()
+    except StaleElementReferenceException:
+        return True
+    except WebDriverException as exc:
+        if "does not belong to the document" in str(exc):
+            return True
+        raise
+    return False
 
 
 class Browser:
@@ -78,7 +92,7 @@ class Browser:
             element.click()
         else:
             element.send_keys(Keys.ENTER)
-        WebDriverWait(self.driver, WAIT).until(staleness_of(old))
+        WebDriverWait(self.driver, WAIT).until(lambda _: replaced(old))
         self.wait_loaded()
 
     def click_link(self, text: str) -> None:
