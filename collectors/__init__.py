@@ -13,6 +13,7 @@ collectors.cli, the command line)::
     ├── NotFound                   the asked-for object does not exist in the caller's scope (404)
     ├── Conflict                   the request contradicts stored state (409)
     │   └── Resync                 a delta that cannot be applied: the agent must send a full report
+    ├── Unavailable                the collector is stopping; retry later (503)
     └── UpstreamError              the national collector refused or could not be reached
 """
 from __future__ import annotations
@@ -84,6 +85,12 @@ class Resync(Conflict):
 
     def body(self) -> dict[str, Any]:
         return {"status": "resync", "reason": self.reason, "error": str(self), **self.state}
+
+
+class Unavailable(CollectorError):
+    """The collector is shutting down and takes no more reports; the agent retries later."""
+
+    status_code = 503
 
 
 class UpstreamError(CollectorError):

@@ -189,6 +189,13 @@ class Submission:
     received: dt.datetime = field(default_factory=now)
 
 
+def every(outcomes: list[Outcome | None]) -> list[Outcome]:
+    """The outcomes, one per report, in order; a report left without one is a bug, never skipped."""
+    if any(o is None for o in outcomes):
+        raise RuntimeError("ingest left a report without an outcome")
+    return [o for o in outcomes if o is not None]
+
+
 def directives_digest(report: Mapping[str, Any]) -> str:
     pairs = sorted((d["id"], d["digest"]) for d in report["directives"])
     return "sha256:" + hashlib.sha256(canonical(pairs)).hexdigest()
@@ -235,7 +242,7 @@ def ingest_many(db: Database, subs: Sequence[Submission]) -> list[Outcome]:
                 done = [ingest_many(db, [subs[i]])[0] for i in this_round]
         for i, outcome in zip(this_round, done):
             outcomes[i] = outcome
-    return [o for o in outcomes if o is not None]
+    return every(outcomes)
 
 
 def digest_of(state: Mapping[str, Stored | dict[str, Any]]) -> str:
@@ -428,7 +435,7 @@ def _apply_round(db: Database, conn: Connection, subs: Sequence[Submission]) -> 
                 except CollectorError as exc:
                     outcomes[i] = exc
             writes.flush(db, conn)
-    return [o for o in outcomes if o is not None]
+    return every(outcomes)
 
 
 def _apply(writes: _Writes, conn: Connection, host: Any, sub: Submission, directives: str,

@@ -11,15 +11,14 @@ one-by-one ingest.
 from __future__ import annotations
 
 import asyncio
+import datetime as dt
 import logging
 import threading
 from collections import deque
 from dataclasses import dataclass, field
-from typing import Any
-
-from collectors import AuthError, CollectorError
+from collectors import AuthError, CollectorError, Unavailable
 from collectors.auth import Principal, TokenCache, lookup_many, now
-from collectors.ingest import Answer, Outcome, Submission, ingest_many, parse_report
+from collectors.ingest import Answer, Outcome, Submission, every, ingest_many, parse_report
 from collectors.storage import Database
 
 log = logging.getLogger("fedharden.collector")
@@ -34,7 +33,7 @@ class _Parked:
     raw: bytes
     loop: asyncio.AbstractEventLoop
     future: asyncio.Future[Answer]
-    received: Any = field(default_factory=now)
+    received: dt.datetime = field(default_factory=now)
 
 
 class IngestQueue:
@@ -57,7 +56,7 @@ class IngestQueue:
         parked = _Parked(secret, principal, raw, loop, loop.create_future())
         with self._cond:
             if self._stopping:
-                raise CollectorError("the collector is shutting down")
+                raise Unavailable("the collector is shutting down; retry later")
             if self._thread is None:
                 self._thread = threading.Thread(target=self._write_loop, name="fedharden-ingest", daemon=True)
                 self._thread.start()
@@ -131,7 +130,7 @@ class IngestQueue:
                 outcomes[i] = exc
         for i, outcome in zip(where, ingest_many(self.db, subs)):
             outcomes[i] = outcome
-        return [o for o in outcomes if o is not None]
+        return every(outcomes)
 
 
 def _settle(future: asyncio.Future[Answer], outcome: Outcome) -> None:
