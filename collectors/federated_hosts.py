@@ -24,6 +24,7 @@ from sqlalchemy.engine import Connection
 
 from collectors import BadRequest
 from collectors.auth import Principal, now
+from collectors.reads import compliance_filter
 from collectors.models import (NO_DUE, STATUSES, agencies, federated_host_directives, federated_hosts,
                                host_directives, hosts, settings)
 from collectors.storage import Database
@@ -277,12 +278,4 @@ def listing(ids: list[int] | None, *, directive: str | None, status: str | None,
                   sa.literal_column("''").label("tags"), sa.true().label("federated")).select_from(src)
     if ids is not None:
         q = q.where(f.c.agency_id.in_(ids))
-    if status == "compliant":
-        q = q.where(counts_of.c.n_fail == 0, reported)
-    elif status == "noncompliant":
-        q = q.where(counts_of.c.n_fail > 0)
-    if overdue is True:
-        q = q.where(counts_of.c.fail_min_due != NO_DUE, counts_of.c.fail_min_due < day)
-    elif overdue is False:
-        q = q.where(sa.or_(counts_of.c.fail_min_due == NO_DUE, counts_of.c.fail_min_due >= day))
-    return q
+    return compliance_filter(q, counts_of, reported, status=status, overdue=overdue, day=day)

@@ -9,8 +9,8 @@ from typing import Any, Iterator
 import sqlalchemy as sa
 from sqlalchemy.engine import Connection
 
-from collectors import BadRequest, NotFound, federated_hosts
-from collectors.models import STATUSES, agencies, events, host_directives, host_tags, hosts, results
+from collectors import BadRequest, NotFound
+from collectors.models import NO_DUE, STATUSES, agencies, events, host_directives, host_tags, hosts, results
 from collectors.rollups import today
 
 HOST_STATUSES = ("compliant", "noncompliant")
@@ -33,6 +33,30 @@ def _host_json(row: Any, day: str) -> dict[str, Any]:
             "tags": row.tags.split("\n") if row.tags else [], "federated": bool(row.federated)}
 
 
+def compliance_filter(q: Any, counts_of: Any, reported: Any, *, status: str | None, overdue: bool | None,
+                      day: str) -> Any:
+    """The hosts listing's status and overdue filters, on the table holding the counts (a host's,
+    or one directive's when the listing is for a directive); enrolled and forwarded hosts alike."""
+    if status == "compliant":
+        q = q.where(counts_of.c.n_fail == 0, reported)
+    elif status == "noncompliant":
+        q = q.where(counts_of.c.n_fail > 0)
+    if overdue is True:
+        q = q.where(counts_of.c.fail_min_due != NO_DUE, counts_of.c.fail_min_due < day)
+    elif overdue is False:
+        q = q.where(sa.or_(counts_of.c.fail_min_due == NO_DUE, counts_of.c.fail_min_due >= day))
+    return q
+
+
+def with_status(q: Any, status: str | None) -> Any:
+    """Only results of this status (a query parameter, checked)."""
+    if status is None:
+        return q
+    if status not in STATUSES:
+        raise BadRequest(f"status must be one of {', '.join(STATUSES)}", "$.query.status")
+    return q.where(results.c.status == status)
+
+
 def _enrolled_hosts(ids: list[int] | None, *, directive: str | None, status: str | None, overdue: bool | None,
                     tag: str | None, day: str) -> Any:
     """Hosts enrolled here, as the listing's columns (federated_hosts.listing gives the same)."""
@@ -50,14 +74,7 @@ def _enrolled_hosts(ids: list[int] | None, *, directive: str | None, status: str
                   sa.false().label("federated")).select_from(src)
     if ids is not None:
         q = q.where(h.c.agency_id.in_(ids))
-    if status == "compliant":
-        q = q.where(counts_of.c.n_fail == 0, reported)
-    elif status == "noncompliant":
-        q = q.where(counts_of.c.n_fail > 0)
-    if overdue is True:
-        q = q.where(counts_of.c.fail_min_due != "", counts_of.c.fail_min_due < day)
-    elif overdue is False:
-        q = q.where(sa.or_(counts_of.c.fail_min_due == "", counts_of.c.fail_min_due >= day))
+    q = compliance_filter(q, counts_of, reported, status=status, overdue=overdue, day=day)
     if tag is not None:
         tagged = sa.select(host_tags.c.host_pk).where(host_tags.c.tag == tag)
         if ids is not None:
@@ -75,6 +92,8 @@ def list_hosts(conn: Connection, ids: list[int] | None, *, directive: str | None
     forward (federation), marked so. Those carry no tags, so a tag filter leaves them out."""
     if status is not None and status not in HOST_STATUSES:
         raise BadRequest(f"status must be one of {', '.join(HOST_STATUSES)}", "$.query.status")
+    from collectors import federated_hosts  # (it uses compliance_filter from here)
+
     day = today().isoformat()
     parts = []
     if enrolled:
@@ -114,10 +133,7 @@ def host_detail(conn: Connection, ids: list[int] | None, host_id: str, *, direct
         .where(results.c.host_pk == row.id)
     if directive is not None:
         rq = rq.where(results.c.directive == directive)
-    if status is not None:
-        if status not in STATUSES:
-            raise BadRequest(f"status must be one of {', '.join(STATUSES)}", "$.query.status")
-        rq = rq.where(results.c.status == status)
+    rq = with_status(rq, status)
     items = []
     for r in conn.execute(rq.order_by(results.c.key)):
         doc = json.loads(r.doc)
@@ -172,10 +188,7 @@ def export_results(conn: Connection, ids: list[int] | None, *, directive: str | 
         q = q.where(hosts.c.agency_id.in_(ids))
     if directive is not None:
         q = q.where(results.c.directive == directive)
-    if status is not None:
-        if status not in STATUSES:
-            raise BadRequest(f"status must be one of {', '.join(STATUSES)}", "$.query.status")
-        q = q.where(results.c.status == status)
+    q = with_status(q, status)
     for r in conn.execute(q.order_by(agencies.c.code, hosts.c.host_id, results.c.key).execution_options(yield_per=1000)):
         doc = json.loads(r.doc)
         yield {"agency": r.code, "host_id": r.host_id, "hostname": r.hostname, "key": r.key,
