@@ -351,10 +351,13 @@ class _Writes:
     host_directives: list[dict[str, Any]] = field(default_factory=list)
     hosts: list[dict[str, Any]] = field(default_factory=list)
     reports: list[dict[str, Any]] = field(default_factory=list)
-    # (agency, shard, directive, requirement, due, status) -> change in result count
-    requirement_counts: Counter[tuple[int, int, str, str, str, str]] = field(default_factory=Counter)
-    # (agency, shard, directive) -> change in (hosts, compliant hosts)
-    directive_counts: dict[tuple[int, int, str], list[int]] = field(default_factory=dict)
+    # Counter changes by the counter tables' keys, in their column order (so sorting the keys
+    # gives the lock order): (agency, directive, requirement, due, shard) -> {status: change}
+    requirement_counts: defaultdict[tuple[int, str, str, str, int], dict[str, int]] = field(
+        default_factory=lambda: defaultdict(lambda: dict.fromkeys(STATUSES, 0)))
+    # (agency, directive, shard) -> change in [hosts, compliant hosts]
+    directive_counts: defaultdict[tuple[int, str, int], list[int]] = field(
+        default_factory=lambda: defaultdict(lambda: [0, 0]))
 
     def flush(self, db: Database, conn: Connection) -> None:
         db.delete_many(conn, results, self.deleted_results)
@@ -366,19 +369,13 @@ class _Writes:
         db.insert_many(conn, reports, self.reports)
         # The shared counters last, in key order: other rounds wait on these rows only until our
         # commit, and every transaction locks them in the same order.
-        by_key: dict[tuple[int, int, str, str, str], dict[str, int]] = defaultdict(lambda: dict.fromkeys(STATUSES, 0))
-        for (agency, shard, directive, requirement, due, status), n in self.requirement_counts.items():
-            if n:
-                by_key[(agency, directive, requirement, due, shard)][status] += n
         rows = [{"agency_id": a, "directive": d, "requirement": r, "due": due, "shard": shard,
                  **{f"n_{s}": c[s] for s in STATUSES}}
-                for (a, d, r, due, shard), c in sorted(by_key.items()) if any(c.values())]
+                for (a, d, r, due, shard), c in sorted(self.requirement_counts.items()) if any(c.values())]
         db.upsert_add(conn, agg_requirements, rows, ("agency_id", "directive", "requirement", "due", "shard"),
                       [f"n_{s}" for s in STATUSES])
         rows = [{"agency_id": a, "directive": d, "shard": shard, "hosts": h, "compliant_hosts": c}
-                for (a, shard, d), (h, c) in sorted(self.directive_counts.items(), key=lambda kv: (kv[0][0], kv[0][2],
-                                                                                                 kv[0][1]))
-                if h or c]
+                for (a, d, shard), (h, c) in sorted(self.directive_counts.items()) if h or c]
         db.upsert_add(conn, agg_directives, rows, ("agency_id", "directive", "shard"), ["hosts", "compliant_hosts"])
 
 
@@ -470,10 +467,10 @@ def _apply(writes: _Writes, conn: Connection, host: Any, sub: Submission, direct
                                # kept by the upsert while the result keeps failing
                                "failing_since": observed if status == "fail" else None,
                                "updated_at": received, "doc": doc})
-        counts[(agency, shard, item["directive"], item["requirement"], due, status)] += 1
+        counts[(agency, item["directive"], item["requirement"], due, shard)][status] += 1
         if old is not None:
             touched.add(old.directive)
-            counts[(agency, shard, old.directive, old.requirement, old.due, old.status)] -= 1
+            counts[(agency, old.directive, old.requirement, old.due, shard)][old.status] -= 1
         if had_state and (old is None or old.status != status):
             writes.events.append(_event(host, report, key, item["directive"], item["requirement"],
                                         old.status if old else None, status, received))
@@ -482,7 +479,7 @@ def _apply(writes: _Writes, conn: Connection, host: Any, sub: Submission, direct
         old = state[key]
         touched.add(old.directive)
         writes.deleted_results.append({"host_pk": host.id, "key": key})
-        counts[(agency, shard, old.directive, old.requirement, old.due, old.status)] -= 1
+        counts[(agency, old.directive, old.requirement, old.due, shard)][old.status] -= 1
         writes.events.append(_event(host, report, key, old.directive, old.requirement, old.status, None, received))
 
     summaries = _summaries_after(old_summaries, new_state, touched)
@@ -573,7 +570,7 @@ def _host_directive_writes(writes: _Writes, host: Any, old: Mapping[str, Summary
     counters = writes.directive_counts
     for directive in sorted(set(old) - set(new)):
         writes.deleted_host_directives.append({"host_pk": host.id, "directive": directive})
-        delta = counters.setdefault((host.agency_id, host.shard, directive), [0, 0])
+        delta = counters[(host.agency_id, directive, host.shard)]
         delta[0] -= 1
         delta[1] -= int(old[directive]["counts"]["fail"] == 0)
     for directive, summary in new.items():
@@ -585,6 +582,6 @@ def _host_directive_writes(writes: _Writes, host: Any, old: Mapping[str, Summary
                                        "fail_min_due": summary["fail_min_due"],
                                        **{f"n_{s}": counts[s] for s in STATUSES}})
         was_compliant = prev is not None and prev["counts"]["fail"] == 0
-        delta = counters.setdefault((host.agency_id, host.shard, directive), [0, 0])
+        delta = counters[(host.agency_id, directive, host.shard)]
         delta[0] += 0 if prev is not None else 1
         delta[1] += int(counts["fail"] == 0) - int(was_compliant)
