@@ -242,29 +242,28 @@ def create_app(settings: Settings, db: Database | None = None) -> FastAPI:
 
     app.add_middleware(IngestFastPath, answer=submit_answer)
 
-    @app.put("/api/v1/federation/rollups", tags=["federation"], openapi_extra={"requestBody": {"required": True,
-             "content": {"application/json": {"schema": {"type": "object"}}}}})
-    async def federated(request: Request) -> JSONResponse:
-        """An agency collector replaces its agency's rollups here (token: soc of that agency)."""
+    async def federation_put(request: Request, receive: Callable[[Database, Principal, Any], dict[str, Any]]
+                             ) -> JSONResponse:
+        """A document an agency collector pushes: authenticated, parsed and stored off the event loop."""
         header = request.headers.get("authorization")
         raw = await body(request)
 
         def run() -> dict[str, Any]:
-            return federation.receive(db, authenticate(bearer(header)), ingest.parse_json(raw))
+            return receive(db, authenticate(bearer(header)), ingest.parse_json(raw))
 
         return JSONResponse(await run_in_threadpool(run))
+
+    @app.put("/api/v1/federation/rollups", tags=["federation"], openapi_extra={"requestBody": {"required": True,
+             "content": {"application/json": {"schema": {"type": "object"}}}}})
+    async def federated(request: Request) -> JSONResponse:
+        """An agency collector replaces its agency's rollups here (token: soc of that agency)."""
+        return await federation_put(request, federation.receive)
 
     @app.put(federated_hosts.HOSTS_PATH, tags=["federation"], openapi_extra={"requestBody": {"required": True,
              "content": {"application/json": {"schema": {"type": "object"}}}}})
     async def federated_host_page(request: Request) -> JSONResponse:
         """An agency collector that forwards host detail replaces one page of its hosts here (token: soc)."""
-        header = request.headers.get("authorization")
-        raw = await body(request)
-
-        def run() -> dict[str, Any]:
-            return federated_hosts.receive(db, authenticate(bearer(header)), ingest.parse_json(raw))
-
-        return JSONResponse(await run_in_threadpool(run))
+        return await federation_put(request, federated_hosts.receive)
 
     # ------------------------------------------------------------------ reads
 
