@@ -245,18 +245,14 @@ def ingest_many(db: Database, subs: Sequence[Submission]) -> list[Outcome]:
     return every(outcomes)
 
 
-def digest_of(state: Mapping[str, Stored | dict[str, Any]]) -> str:
-    """agent.report.state_digest of the state, from the canonical JSON already stored per result.
+def digest_of(docs: Mapping[str, str]) -> str:
+    """agent.report.state_digest of a state given as each result's canonical JSON text by key.
 
     canonical() of a list is "[" + ",".join(canonical(item)) + "]", so joining the stored texts
     in key order gives the same bytes without parsing a hundred documents per delta; the tests
     check it against state_digest itself.
     """
-    parts = []
-    for key in sorted(state):
-        item = state[key]
-        parts.append(item.doc if isinstance(item, Stored) else canonical(item).decode())
-    return "sha256:" + hashlib.sha256(("[" + ",".join(parts) + "]").encode()).hexdigest()
+    return "sha256:" + hashlib.sha256(("[" + ",".join([docs[k] for k in sorted(docs)]) + "]").encode()).hexdigest()
 
 
 def _position(host: Any) -> dict[str, Any]:
@@ -439,8 +435,22 @@ def _apply(writes: _Writes, conn: Connection, host: Any, sub: Submission, direct
            state: Mapping[str, Stored], old_summaries: Mapping[str, Summary]) -> Answer:
     """Check one report against its host's state and add what it changes to the round's writes."""
     report, received = sub.report, sub.received
-    new_state = _new_state(state, report, host)
-    digest = digest_of(new_state)
+    if report["kind"] == "full":
+        new = {r["key"]: r for r in report["results"]}
+        removed = [key for key in state if key not in new]
+    else:
+        new = {r["key"]: r for r in report["changes"]}
+        removed = report["removed"]
+        for i, key in enumerate(removed):
+            if key not in state:
+                raise Resync("unknown_key", f"removed key {key!r} ($.removed[{i}]) is not in the host's current "
+                             "state", **_position(host))
+    new_docs = {key: canonical(item).decode() for key, item in new.items()}
+    docs = {} if report["kind"] == "full" else {key: row.doc for key, row in state.items()}
+    for key in removed:
+        docs.pop(key, None)
+    docs.update(new_docs)
+    digest = digest_of(docs)
     if digest != report["state_digest"]:
         if report["kind"] == "full":
             raise BadRequest("does not match the digest of the report's results", "$.state_digest")
@@ -452,10 +462,8 @@ def _apply(writes: _Writes, conn: Connection, host: Any, sub: Submission, direct
     counts = writes.requirement_counts
     touched: set[str] = set()
     upserts = 0
-    for key, item in new_state.items():
-        if isinstance(item, Stored):
-            continue
-        doc = canonical(item).decode()
+    for key, item in new.items():
+        doc = new_docs[key]
         old = state.get(key)
         if old is not None and old.doc == doc:
             continue
@@ -474,7 +482,6 @@ def _apply(writes: _Writes, conn: Connection, host: Any, sub: Submission, direct
         if had_state and (old is None or old.status != status):
             writes.events.append(_event(host, report, key, item["directive"], item["requirement"],
                                         old.status if old else None, status, received))
-    removed = [k for k in state if k not in new_state]
     for key in removed:
         old = state[key]
         touched.add(old.directive)
@@ -482,7 +489,7 @@ def _apply(writes: _Writes, conn: Connection, host: Any, sub: Submission, direct
         counts[(agency, old.directive, old.requirement, old.due, shard)][old.status] -= 1
         writes.events.append(_event(host, report, key, old.directive, old.requirement, old.status, None, received))
 
-    summaries = _summaries_after(old_summaries, new_state, touched)
+    summaries = _summaries_after(old_summaries, state, new, removed, touched)
     _host_directive_writes(writes, host, old_summaries, summaries)
     totals = Counter[str]()
     for summary in summaries.values():
@@ -493,7 +500,7 @@ def _apply(writes: _Writes, conn: Connection, host: Any, sub: Submission, direct
         os=(report["host"].get("os") or {}).get("pretty_name", ""), agent_version=report["agent"]["version"],
         last_seen=received, last_scan=observed, last_report_id=report["report_id"],
         last_sequence=report["sequence"], state_digest=report["state_digest"], directives_digest=directives,
-        total=len(new_state), fail_min_due=min(fail_dues) if fail_dues else NO_DUE,
+        total=len(docs), fail_min_due=min(fail_dues) if fail_dues else NO_DUE,
         tags=_update_tags(conn, host, report["host"].get("tags") or []),
         **{f"n_{s}": totals[s] for s in STATUSES}))
     writes.reports.append(dict(
@@ -502,20 +509,6 @@ def _apply(writes: _Writes, conn: Connection, host: Any, sub: Submission, direct
         changed=upserts + len(removed)))
     return 200, {"status": "accepted", "report_id": report["report_id"], "host_id": host.host_id,
                  "sequence": report["sequence"], "state_digest": digest, "changed": upserts, "removed": len(removed)}
-
-
-def _new_state(state: Mapping[str, Stored], report: Mapping[str, Any], host: Any) -> dict[str, Stored | dict[str, Any]]:
-    """The full state after the report: stored entries where unchanged, result dicts where new."""
-    if report["kind"] == "full":
-        return {r["key"]: r for r in report["results"]}
-    out: dict[str, Stored | dict[str, Any]] = dict(state)
-    for i, key in enumerate(report["removed"]):
-        if out.pop(key, None) is None:
-            raise Resync("unknown_key", f"removed key {key!r} ($.removed[{i}]) is not in the host's current state",
-                         **_position(host))
-    for r in report["changes"]:
-        out[r["key"]] = r
-    return out
 
 
 def _update_tags(conn: Connection, host: Any, tags: list[str]) -> str:
@@ -541,20 +534,21 @@ def _event(host: Any, report: Mapping[str, Any], key: str, directive: str, requi
             "report_id": report["report_id"]}
 
 
-def _summaries_after(old: Mapping[str, Summary], state: Mapping[str, Stored | dict[str, Any]],
-                     touched: set[str]) -> dict[str, Summary]:
-    """Per-directive summaries of the new state: the stored ones for directives the report left
-    alone, recounted for the directives it touched (a delta touches one or two)."""
+def _summaries_after(old: Mapping[str, Summary], state: Mapping[str, Stored], new: Mapping[str, Mapping[str, Any]],
+                     removed: Sequence[str], touched: set[str]) -> dict[str, Summary]:
+    """Per-directive summaries after the report: the stored ones for directives it left alone,
+    recounted over the stored results it keeps and its new ones for the directives it touched
+    (a delta touches one or two)."""
     out: dict[str, Summary] = {d: s for d, s in old.items() if d not in touched}
     if not touched:
         return out
-    for item in state.values():
-        if isinstance(item, Stored):
-            directive, status, due = item.directive, item.status, item.due
-        else:
-            directive, status, due = item["directive"], item["status"], item["due"] or NO_DUE
-        if directive not in touched:
-            continue
+    replaced = {*new, *removed}
+    # Stored is a plain tuple underneath: unpacked here, a hundred rows per report cost little.
+    counted = [(directive, status, due) for key, (directive, _, status, due, _) in state.items()
+               if directive in touched and key not in replaced]
+    counted += [(item["directive"], item["status"], item["due"] or NO_DUE) for item in new.values()
+                if item["directive"] in touched]
+    for directive, status, due in counted:
         summary = out.get(directive)
         if summary is None:
             summary = out[directive] = {"counts": dict.fromkeys(STATUSES, 0), "fail_min_due": NO_DUE}

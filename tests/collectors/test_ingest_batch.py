@@ -105,6 +105,47 @@ def test_one_round_answers_each_report_as_if_alone(db: Database, tokens: Tokens)
     consistent(db)
 
 
+def test_deltas_keep_summaries_and_host_rows_exact(db: Database, tokens: Tokens) -> None:
+    """Every step, whatever it replaces, removes or adds, leaves the summaries and host rows
+    a recount of the results gives, and another host's same keys in the round are its own."""
+    agent, principal = enrolled(db, tokens, "h")
+    other, other_principal = enrolled(db, tokens, "o")  # same keys in one round: its rows must not leak into h's
+    full = [result("H.1", "fail", due="2026-01-01"), result("H.2", "fail", due="2026-03-01"), result("H.3", "pass"),
+            result("H.4", "fail", due=None), result("B.1", "fail", directive="BOD-23-02", due="2026-02-01")]
+
+    def host_row(name: str) -> tuple[Any, ...]:
+        with db.read() as conn:
+            row = conn.execute(sa.select(hosts).where(hosts.c.host_id == name)).one()
+        return (row.total, row.fail_min_due, *(getattr(row, f"n_{s}") for s in STATUSES))
+
+    def recounted(items: list[dict[str, Any]]) -> tuple[Any, ...]:
+        dues = [r["due"] for r in items if r["status"] == "fail" and r["due"]]
+        return (len(items), min(dues) if dues else "", *(sum(r["status"] == s for r in items) for s in STATUSES))
+
+    for a, p in ((agent, principal), (other, other_principal)):
+        report = a.full(full)
+        assert ingest(db, p, report)[1]["status"] == "accepted"
+        a.accepted(report)
+    steps = [([result("H.1", "pass")], []),  # the earliest failing due date goes: the next one remains
+             ([], ["H.2"]),  # removed: HARDEN-30D keeps failing only without a date; B.1's date is the host's
+             ([result("H.3", "fail", due="2025-12-01"), result("H.5", "waived")], []),
+             ([result("B.1", "pass", directive="BOD-23-02")], ["H.4"]),
+             ([result("H.3", "fail", due="2025-12-01", actual="still")], []),  # fail to fail, same due
+             ([], ["H.1", "H.3", "H.5"])]  # HARDEN-30D left with nothing: its summary goes
+    for changes, removed in steps:
+        mine, theirs = agent.delta(changes, removed), other.delta([result("H.3", "fail", due="2027-01-01")]
+                                                                  if "H.3" in other.state else [])
+        out = ingest_many(db, [Submission(principal, mine), Submission(other_principal, theirs)])
+        assert [o[1]["status"] for o in out] == ["accepted"] * 2, out
+        agent.accepted(mine)
+        other.accepted(theirs)
+        consistent(db)
+        assert host_row("h") == recounted(list(agent.state.values()))
+        assert host_row("o") == recounted(list(other.state.values()))
+    assert stored_summaries(db) and all(d != "HARDEN-30D" for (pk, d) in stored_summaries(db)
+                                        if pk == principal.host_pk)
+
+
 def test_a_database_error_in_a_round_retries_its_reports_one_by_one(db: Database, tokens: Tokens) -> None:
     (a, pa), (b, pb), (c, pc) = (enrolled(db, tokens, name) for name in ("x", "y", "z"))
     first, second, third = a.full(BASELINE), b.full(BASELINE), c.full(BASELINE[:1])
