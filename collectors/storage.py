@@ -239,6 +239,6 @@ class _DriverSQL(NamedTuple):
     constants: dict[str, Any]  # parameters the statement holds itself (literals in its clauses)
 
     @classmethod
-    def of(cls, stmt: Any, engine: Engine) -> "_DriverSQL":
+    def of(cls, stmt: Any, engine: Engine) -> _DriverSQL:
         compiled = stmt.compile(dialect=engine.dialect)
         return cls(compiled.string, {k: v for k, v in compiled.params.items() if not k.startswith("v_")})

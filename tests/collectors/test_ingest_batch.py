@@ -109,7 +109,7 @@ def test_deltas_keep_summaries_and_host_rows_exact(db: Database, tokens: Tokens)
     """Every step, whatever it replaces, removes or adds, leaves the summaries and host rows
     a recount of the results gives, and another host's same keys in the round are its own."""
     agent, principal = enrolled(db, tokens, "h")
-    other, other_principal = enrolled(db, tokens, "o")  # same keys in one round: its rows must not leak into h's
+    other, other_principal = enrolled(db, tokens, "o")  # in every round too, with the same keys
     full = [result("H.1", "fail", due="2026-01-01"), result("H.2", "fail", due="2026-03-01"), result("H.3", "pass"),
             result("H.4", "fail", due=None), result("B.1", "fail", directive="BOD-23-02", due="2026-02-01")]
 
