@@ -21,6 +21,7 @@ from sqlalchemy.engine import Connection
 
 from collectors import AuthError, ConfigError, Forbidden, NotFound
 from collectors.models import agencies, hosts, tokens
+from collectors.storage import in_list
 
 ROLES = ("agent", "soc", "national", "admin")
 ENROLL = "enroll"
@@ -109,7 +110,7 @@ def lookup_many(conn: Connection, secrets_: Iterable[str]) -> dict[str, Principa
     by_hash = {hash_secret(s): s for s in secrets_}
     if not by_hash:
         return {}
-    rows = conn.execute(_principal_query().where(tokens.c.hash.in_(sa.bindparam("hashes", expanding=True))),
+    rows = conn.execute(_principal_query().where(in_list(conn.dialect, tokens.c.hash, "hashes")),
                         {"hashes": sorted(by_hash)})
     return {by_hash[row.hash]: _principal(row) for row in rows}
 

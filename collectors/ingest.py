@@ -28,7 +28,7 @@ from collectors import AuthError, BadRequest, CollectorError, Conflict, Forbidde
 from collectors.auth import ENROLL, Principal, create_token, now
 from collectors.models import (NO_DUE, SHARDS, STATUSES, agg_directives, agg_requirements, events,
                                host_directives, host_tags, hosts, reports, results, tokens)
-from collectors.storage import Database
+from collectors.storage import Database, in_list
 
 DEFAULT_MAX_BODY = 16 * 1024 * 1024
 
@@ -294,12 +294,13 @@ def _statements(db: Database) -> _Statements:
     key = ("ingest-reads",)
     found = db._statements.get(key)
     if found is None:
+        d = db.engine.dialect
         found = db._statements[key] = _Statements(
             # Host rows locked in id order: two transactions never wait on each other crosswise.
-            hosts=sa.select(hosts).where(hosts.c.id.in_(sa.bindparam("pks", expanding=True))).order_by(hosts.c.id).with_for_update(of=hosts),
+            hosts=sa.select(hosts).where(in_list(d, hosts.c.id, "pks")).order_by(hosts.c.id).with_for_update(of=hosts),
             seen=sa.select(reports.c.report_id, reports.c.host_pk, reports.c.sequence, reports.c.state_digest)
-            .where(reports.c.report_id.in_(sa.bindparam("ids", expanding=True))),
-            summaries=sa.select(host_directives).where(host_directives.c.host_pk.in_(sa.bindparam("pks", expanding=True))),
+            .where(in_list(d, reports.c.report_id, "ids")),
+            summaries=sa.select(host_directives).where(in_list(d, host_directives.c.host_pk, "pks")),
         )
     return found
 
@@ -314,8 +315,9 @@ def _result_assignments(excluded: Any) -> dict[str, Any]:
 def _load_states(conn: Connection, pks: Sequence[int]) -> dict[int, dict[str, Stored]]:
     """Every current result of these hosts in one query. The hottest read of ingest (a hundred
     rows per host per report): plain DB-API tuples, no result objects."""
-    # IN with one placeholder per host, not = ANY(array): PostgreSQL plans the array form
-    # generically once prepared, and that plan measured twice the database CPU per report.
+    # IN with one placeholder per host, not = ANY(array) as lookups by key do (storage.in_list):
+    # for a hundred rows per host, the array form's generic plan measured twice the database
+    # CPU per report.
     mark = "?" if conn.dialect.paramstyle == "qmark" else "%s"
     sql = f"SELECT host_pk, key, directive, requirement, status, due, doc FROM results WHERE host_pk IN " \
           f"({','.join([mark] * len(pks))})"

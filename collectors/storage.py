@@ -37,6 +37,19 @@ def _binds(columns: Iterable[str]) -> dict[str, Any]:
     return {c: sa.bindparam(f"v_{c}") for c in columns}
 
 
+def in_list(dialect: sa.engine.Dialect, column: Any, name: str) -> Any:
+    """``column`` is one of the list bound as ``name``: for lookups by key of a few dozen values.
+
+    On PostgreSQL as ``= ANY(array)``, one parameter: the driver prepares hot statements, and
+    the generic plan of ``IN (%s, %s, ...)`` builds the list anew for every row it scans
+    while a table is small enough to be scanned (checking 32 report ids against 4,000 reports:
+    8 ms, against 0.4 ms for the array). Without SQLAlchemy's casts (``::VARCHAR[]``), which
+    would be evaluated per row the same way."""
+    if dialect.name == "sqlite":
+        return column.in_(sa.bindparam(name, expanding=True))
+    return sa.type_coerce(column, sa.types.NullType()) == sa.any_(sa.bindparam(name, type_=sa.types.NullType()))
+
+
 class Database:
     """An engine plus the two kinds of transaction the collector uses."""
 
