@@ -460,6 +460,16 @@ def machine() -> dict[str, Any]:
             "loadavg_at_start": [round(x, 2) for x in load]}
 
 
+def write_results(out: dict[str, Any], path: Path) -> None:
+    """The results with the load average at the end, written whole or not at all."""
+    out["machine"]["loadavg_at_end"] = [round(x, 2) for x in os.getloadavg()]
+    path.parent.mkdir(parents=True, exist_ok=True)
+    tmp_path = path.with_suffix(".json.tmp")
+    tmp_path.write_text(json.dumps(out, indent=2) + "\n")
+    tmp_path.replace(path)
+    print(f"written to {path}", file=sys.stderr)
+
+
 def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--backends", default="sqlite,postgresql")
@@ -494,12 +504,7 @@ def main(argv: list[str] | None = None) -> int:
                 out["rollups"].append(rollup_benchmark(backend, Path(tmp), args))
                 print(json.dumps(out["rollups"][-1], indent=1), file=sys.stderr, flush=True)
     out["finished_at"] = now().isoformat(timespec="seconds") + "Z"
-    out["machine"]["loadavg_at_end"] = [round(x, 2) for x in os.getloadavg()]
-    args.output.parent.mkdir(parents=True, exist_ok=True)
-    tmp_path = args.output.with_suffix(".json.tmp")
-    tmp_path.write_text(json.dumps(out, indent=2) + "\n")
-    tmp_path.replace(args.output)
-    print(f"written to {args.output}", file=sys.stderr)
+    write_results(out, args.output)
     return 0
 
 

@@ -13,7 +13,6 @@ from __future__ import annotations
 
 import argparse
 import json
-import os
 import re
 import sys
 import tempfile
@@ -27,7 +26,7 @@ sys.path.insert(0, str(ROOT))
 
 import sqlalchemy as sa  # noqa: E402
 
-from benchmarks.collector import Scratch, create_agents, machine  # noqa: E402
+from benchmarks.collector import Scratch, create_agents, machine, write_results  # noqa: E402
 from collectors.auth import lookup, now  # noqa: E402
 from collectors.ingest import Submission, ingest_many, parse_report  # noqa: E402
 from collectors.models import hosts  # noqa: E402
@@ -129,12 +128,7 @@ def main(argv: list[str] | None = None) -> int:
         for backend in args.backends.split(","):
             out["runs"].append(breakdown(backend, Path(tmp), args))
             print(json.dumps(out["runs"][-1], indent=1), file=sys.stderr, flush=True)
-    out["machine"]["loadavg_at_end"] = [round(x, 2) for x in os.getloadavg()]
-    args.output.parent.mkdir(parents=True, exist_ok=True)
-    tmp_path = args.output.with_suffix(".json.tmp")
-    tmp_path.write_text(json.dumps(out, indent=2) + "\n")
-    tmp_path.replace(args.output)
-    print(f"written to {args.output}", file=sys.stderr)
+    write_results(out, args.output)
     return 0
 
 
