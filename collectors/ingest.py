@@ -437,20 +437,19 @@ def _apply(writes: _Writes, conn: Connection, host: Any, sub: Submission, direct
            state: Mapping[str, Stored], old_summaries: Mapping[str, Summary]) -> Answer:
     """Check one report against its host's state and add what it changes to the round's writes."""
     report, received = sub.report, sub.received
+    docs: dict[str, str] = {}  # the state after the report, as canonical texts by key
     if report["kind"] == "full":
         new = {r["key"]: r for r in report["results"]}
         removed = [key for key in state if key not in new]
     else:
         new = {r["key"]: r for r in report["changes"]}
         removed = report["removed"]
+        docs = {key: row.doc for key, row in state.items()}
         for i, key in enumerate(removed):
-            if key not in state:
+            if docs.pop(key, None) is None:
                 raise Resync("unknown_key", f"removed key {key!r} ($.removed[{i}]) is not in the host's current "
                              "state", **_position(host))
     new_docs = {key: canonical(item).decode() for key, item in new.items()}
-    docs = {} if report["kind"] == "full" else {key: row.doc for key, row in state.items()}
-    for key in removed:
-        docs.pop(key, None)
     docs.update(new_docs)
     digest = digest_of(docs)
     if digest != report["state_digest"]:
