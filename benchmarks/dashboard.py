@@ -28,12 +28,10 @@ import tempfile
 import time
 from collections import Counter, defaultdict
 from pathlib import Path
-from typing import Any, Iterator
+from typing import Any
 
 HERE = Path(__file__).resolve().parent
 sys.path.insert(0, str(HERE.parent))
-
-import sqlalchemy as sa  # noqa: E402
 
 from agent.report import canonical  # noqa: E402
 from collectors.admin import add_agency, issue  # noqa: E402

@@ -55,6 +55,7 @@ def breakdown(backend: str, workdir: Path, args: argparse.Namespace) -> dict[str
         for k in range(0, len(agents), size):  # every host's state first, untimed
             ingest_many(db, [Submission(p, parse_report(body(a.full())))
                              for p, a in zip(principals[k:k + size], agents[k:k + size])])
+        scratch.analyze()  # the steady state's plans, as in benchmarks/collector.py
         rounds = []
         for _ in range(args.deltas):
             raws = [body(a.delta()) for a in agents]

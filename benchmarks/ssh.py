@@ -71,7 +71,7 @@ def ssh_scan(library: Any, target: Any, key: Path, known_hosts: Path, sudo: bool
     opened = time.perf_counter()
     setup_trips = host.round_trips
     try:
-        report = Scan(host, library).run()
+        Scan(host, library).run()
     finally:
         host.close()
     done = time.perf_counter()
