@@ -102,10 +102,35 @@ def canonical(value: Any) -> bytes:
     return json.dumps(value, sort_keys=True, separators=(",", ":"), ensure_ascii=False).encode()
 
 
+DIGEST_PREFIX = "sum256:"
+_MOD = 1 << 256
+
+
+def result_hash(doc: bytes) -> int:
+    """One result's share of the state digest: SHA-256 of its canonical JSON, as an integer."""
+    return int.from_bytes(hashlib.sha256(doc).digest(), "big")
+
+
 def state_digest(results: Iterable[Mapping[str, Any]]) -> str:
-    """The digest both sides compute over a full state (see the schema's description)."""
-    ordered = sorted(results, key=lambda r: r["key"])
-    return "sha256:" + hashlib.sha256(canonical(ordered)).hexdigest()
+    """The digest both sides compute over a full state (see the schema's description): the sum
+    modulo 2**256 of every result's hash. A sum, not a hash of the whole list, so that the
+    collector checks a delta from the stored digest and the rows the delta replaces alone,
+    whatever the size of the state (agent and collector keys are unique, so a sum over a set)."""
+    return digest_text(sum(result_hash(canonical(r)) for r in results))
+
+
+def digest_text(total: int) -> str:
+    return f"{DIGEST_PREFIX}{total % _MOD:064x}"
+
+
+def digest_value(digest: str) -> int | None:
+    """The sum a digest text stands for; None for a text of another form (an older agent's)."""
+    if not digest.startswith(DIGEST_PREFIX) or len(digest) != len(DIGEST_PREFIX) + 64:
+        return None
+    try:
+        return int(digest[len(DIGEST_PREFIX):], 16)
+    except ValueError:
+        return None
 
 
 @lru_cache(maxsize=None)

@@ -135,7 +135,7 @@ def bulk_load(db: Database, n_hosts: int, hardening: int, seed: int = 7) -> dict
                                "os": "Debian GNU/Linux 12 (bookworm)", "agent_version": "0.1.0", "enrolled_at": now,
                                "last_seen": now - dt.timedelta(minutes=rng.randint(0, 1440)), "last_scan": now,
                                "last_report_id": f"r-{host_pk:010d}", "last_sequence": 1,
-                               "state_digest": "sha256:" + "0" * 64, "directives_digest": "sha256:" + "1" * 64,
+                               "state_digest": "sum256:" + "0" * 64, "directives_digest": "sha256:" + "1" * 64,
                                "shard": shard, "total": len(reqs), "fail_min_due": min(fail_due.values(), default=""),
                                "tags": "\n".join(sorted((role, "prod" if host_pk % 3 else "test"))),
                                **{f"n_{s}": totals[s] for s in STATUSES}})

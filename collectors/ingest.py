@@ -3,11 +3,14 @@
 A report is checked against the agent's own schema (agent.report.validation_errors), then,
 with the host's row locked, checked against stored state (duplicate, sequence, base,
 directives), applied, and its ``state_digest`` compared with agent.report.state_digest over
-the resulting full state. Reports of different hosts that arrive together are applied in one
-transaction (group commit, ``ingest_many``; collectors.ingest_queue gathers them), but each
-gets the answer it would get alone: a refusal is decided before anything is written, and a
-database error rolls everything back and retries the reports one by one, so the database
-never holds half a report.
+the resulting full state. A full report reads the host's stored results; a delta reads only
+the rows it replaces and moves the stored digest (a sum, agent.report.state_digest) and the
+per-directive summaries by them, so its cost does not grow with the host's state. Reports
+of different hosts that arrive together are applied in one transaction (group commit,
+``ingest_many``; collectors.ingest_queue gathers them), but each gets the answer it would get
+alone: a refusal is decided before anything is written, and a database error rolls
+everything back and retries the reports one by one, so the database never holds half a
+report.
 """
 from __future__ import annotations
 
@@ -18,12 +21,12 @@ import zlib
 from collections import Counter, defaultdict
 from dataclasses import dataclass, field
 from functools import lru_cache
-from typing import Any, Mapping, NamedTuple, Sequence
+from typing import Any, Iterable, Mapping, NamedTuple, Sequence
 
 import sqlalchemy as sa
 from sqlalchemy.engine import Connection
 
-from agent.report import canonical, validation_errors
+from agent.report import canonical, digest_text, digest_value, result_hash, validation_errors
 from collectors import AuthError, BadRequest, CollectorError, Conflict, Forbidden, Resync, TooLarge
 from collectors.auth import ENROLL, Principal, create_token, now
 from collectors.models import (NO_DUE, SHARDS, STATUSES, agg_directives, agg_requirements, events,
@@ -245,16 +248,6 @@ def ingest_many(db: Database, subs: Sequence[Submission]) -> list[Outcome]:
     return every(outcomes)
 
 
-def digest_of(docs: Mapping[str, str]) -> str:
-    """agent.report.state_digest of a state given as each result's canonical JSON text by key.
-
-    canonical() of a list is "[" + ",".join(canonical(item)) + "]", so joining the stored texts
-    in key order gives the same bytes without parsing a hundred documents per delta; the tests
-    check it against state_digest itself.
-    """
-    return "sha256:" + hashlib.sha256(("[" + ",".join([docs[k] for k in sorted(docs)]) + "]").encode()).hexdigest()
-
-
 def _position(host: Any) -> dict[str, Any]:
     """What the collector holds for the host, told with every resync so the agent can realign."""
     return {"last_report_id": host.last_report_id, "last_sequence": host.last_sequence}
@@ -313,8 +306,8 @@ def _result_assignments(excluded: Any) -> dict[str, Any]:
 
 
 def _load_states(conn: Connection, pks: Sequence[int]) -> dict[int, dict[str, Stored]]:
-    """Every current result of these hosts in one query. The hottest read of ingest (a hundred
-    rows per host per report): plain DB-API tuples, no result objects."""
+    """Every current result of these hosts in one query, for full reports (a hundred rows per
+    host): plain DB-API tuples, no result objects."""
     # IN with one placeholder per host, not = ANY(array) as lookups by key do (storage.in_list):
     # for a hundred rows per host, the array form's generic plan measured twice the database
     # CPU per report.
@@ -329,6 +322,34 @@ def _load_states(conn: Connection, pks: Sequence[int]) -> dict[int, dict[str, St
     return states
 
 
+def _load_rows(conn: Connection, pks: Sequence[int], pairs: Sequence[tuple[int, str]]) -> dict[int, dict[str, Stored]]:
+    """The stored results of these (host, key) pairs, by host: the rows deltas replace."""
+    rows: dict[int, dict[str, Stored]] = {pk: {} for pk in pks}
+    if not pairs:
+        return rows
+    columns = "r.host_pk, r.key, r.directive, r.requirement, r.status, r.due, r.doc"
+    if conn.dialect.paramstyle == "qmark":  # SQLite: each pair looked up in the primary key, in turn
+        sql = f"SELECT {columns} FROM (VALUES {','.join(['(?,?)'] * len(pairs))}) AS w CROSS JOIN results r " \
+              "ON r.host_pk = w.column1 AND r.key = w.column2"
+        params: Any = tuple(v for pair in pairs for v in pair)
+    else:  # PostgreSQL: two arrays, one statement text whatever their length (prepared once)
+        sql = f"SELECT {columns} FROM results r JOIN unnest(%s::bigint[], %s::text[]) AS w(host_pk, key) " \
+              "ON r.host_pk = w.host_pk AND r.key = w.key"
+        params = ([pk for pk, _ in pairs], [key for _, key in pairs])
+    new_stored = tuple.__new__
+    for r in conn.exec_driver_sql(sql, params).cursor.fetchall():
+        rows[r[0]][r[1]] = new_stored(Stored, r[2:])
+    return rows
+
+
+def _fail_min_dues(conn: Connection, pks: Sequence[int]) -> dict[tuple[int, str], str]:
+    """The earliest due date of each directive's failing results on these hosts, as stored."""
+    mark = "?" if conn.dialect.paramstyle == "qmark" else "%s"
+    sql = f"SELECT host_pk, directive, min(due) FROM results WHERE host_pk IN ({','.join([mark] * len(pks))}) " \
+          f"AND status = 'fail' AND due <> '{NO_DUE}' GROUP BY host_pk, directive"
+    return {(pk, directive): due for pk, directive, due in conn.exec_driver_sql(sql, tuple(pks)).cursor.fetchall()}
+
+
 def _load_summaries(db: Database, conn: Connection, pks: Sequence[int]) -> dict[int, dict[str, Summary]]:
     """Each host's per-directive summaries as last written (host_directives), to diff against."""
     out: dict[int, dict[str, Summary]] = {pk: {} for pk in pks}
@@ -336,6 +357,24 @@ def _load_summaries(db: Database, conn: Connection, pks: Sequence[int]) -> dict[
         out[row.host_pk][row.directive] = {"counts": {s: getattr(row, f"n_{s}") for s in STATUSES},
                                            "fail_min_due": row.fail_min_due}
     return out
+
+
+@dataclass
+class _Recount:
+    """A host whose earliest failing due date left with a result of one of ``directives``: the
+    date is read back from the stored results once the round's results are written."""
+
+    host_pk: int
+    directives: set[str]
+    summaries: dict[str, Summary]
+    host_row: dict[str, Any]  # the host's pending row in _Writes.hosts
+    rows: dict[str, dict[str, Any]]  # its pending host_directives rows, by directive
+
+    def settle(self, dues: Mapping[tuple[int, str], str]) -> None:
+        for directive in self.directives & set(self.summaries):
+            due = dues.get((self.host_pk, directive), NO_DUE)
+            self.summaries[directive]["fail_min_due"] = self.rows[directive]["fail_min_due"] = due
+        self.host_row["fail_min_due"] = _host_min_due(self.summaries)
 
 
 @dataclass
@@ -349,6 +388,7 @@ class _Writes:
     host_directives: list[dict[str, Any]] = field(default_factory=list)
     hosts: list[dict[str, Any]] = field(default_factory=list)
     reports: list[dict[str, Any]] = field(default_factory=list)
+    recounts: list[_Recount] = field(default_factory=list)
     # Counter changes by the counter tables' keys, in their column order (so sorting the keys
     # gives the lock order): (agency, directive, requirement, due, shard) -> {status: change}
     requirement_counts: defaultdict[tuple[int, str, str, str, int], dict[str, int]] = field(
@@ -360,6 +400,10 @@ class _Writes:
     def flush(self, db: Database, conn: Connection) -> None:
         db.delete_many(conn, results, self.deleted_results)
         db.upsert(conn, results, self.results, ("host_pk", "key"), _result_assignments, "result")
+        if self.recounts:
+            dues = _fail_min_dues(conn, sorted({r.host_pk for r in self.recounts}))
+            for recount in self.recounts:
+                recount.settle(dues)
         db.insert_many(conn, events, self.events)
         db.delete_many(conn, host_directives, self.deleted_host_directives)
         db.upsert_replace(conn, host_directives, self.host_directives, ("host_pk", "directive"))
@@ -420,12 +464,18 @@ def _apply_round(db: Database, conn: Connection, subs: Sequence[Submission]) -> 
                 continue
             ready.append((i, host, directives))
         if ready:
-            pks = [host.id for _, host, _ in ready]
-            states, summaries = _load_states(conn, pks), _load_summaries(db, conn, pks)
+            # A full report replaces the whole state: every stored row. A delta: the rows it names.
+            full = [host.id for i, host, _ in ready if subs[i].report["kind"] == "full"]
+            deltas = [(host.id, subs[i].report) for i, host, _ in ready if subs[i].report["kind"] == "delta"]
+            stored = _load_states(conn, full) if full else {}
+            stored.update(_load_rows(conn, [pk for pk, _ in deltas],
+                                     [(pk, key) for pk, report in deltas
+                                      for key in (*(c["key"] for c in report["changes"]), *report["removed"])]))
+            summaries = _load_summaries(db, conn, [host.id for _, host, _ in ready])
             writes = _Writes()
             for i, host, directives in ready:
                 try:
-                    outcomes[i] = _apply(writes, conn, host, subs[i], directives, states[host.id],
+                    outcomes[i] = _apply(writes, conn, host, subs[i], directives, stored[host.id],
                                          summaries[host.id])
                 except CollectorError as exc:
                     outcomes[i] = exc
@@ -434,26 +484,34 @@ def _apply_round(db: Database, conn: Connection, subs: Sequence[Submission]) -> 
 
 
 def _apply(writes: _Writes, conn: Connection, host: Any, sub: Submission, directives: str,
-           state: Mapping[str, Stored], old_summaries: Mapping[str, Summary]) -> Answer:
-    """Check one report against its host's state and add what it changes to the round's writes."""
+           stored: Mapping[str, Stored], old_summaries: Mapping[str, Summary]) -> Answer:
+    """Check one report against its host's state and add what it changes to the round's writes.
+    ``stored``: for a full report every stored result of the host, for a delta those it names."""
     report, received = sub.report, sub.received
-    docs: dict[str, str] = {}  # the state after the report, as canonical texts by key
-    if report["kind"] == "full":
-        new = {r["key"]: r for r in report["results"]}
-        removed = [key for key in state if key not in new]
+    full = report["kind"] == "full"
+    new = {r["key"]: r for r in (report["results"] if full else report["changes"])}
+    new_docs = {key: canonical(item) for key, item in new.items()}
+    if full:
+        removed = [key for key in stored if key not in new]
+        total = sum(result_hash(doc) for doc in new_docs.values())
+        count = len(new)
     else:
-        new = {r["key"]: r for r in report["changes"]}
         removed = report["removed"]
-        docs = {key: row.doc for key, row in state.items()}
         for i, key in enumerate(removed):
-            if docs.pop(key, None) is None:
+            if key not in stored:
                 raise Resync("unknown_key", f"removed key {key!r} ($.removed[{i}]) is not in the host's current "
                              "state", **_position(host))
-    new_docs = {key: canonical(item).decode() for key, item in new.items()}
-    docs.update(new_docs)
-    digest = digest_of(docs)
+        base = digest_value(host.state_digest or "")
+        if base is None:
+            raise Resync("digest_mismatch", "the host's stored state has a digest of an older form; send a full "
+                         "report", **_position(host))
+        # The stored digest moved by the rows replaced: a delta costs what it changes.
+        total = base + sum(result_hash(doc) for doc in new_docs.values())
+        total -= sum(result_hash(stored[key].doc.encode()) for key in (*removed, *(k for k in new if k in stored)))
+        count = host.total + sum(key not in stored for key in new) - len(removed)
+    digest = digest_text(total)
     if digest != report["state_digest"]:
-        if report["kind"] == "full":
+        if full:
             raise BadRequest("does not match the digest of the report's results", "$.state_digest")
         raise Resync("digest_mismatch", "the state after applying this delta does not match its state_digest",
                      expected=report["state_digest"], computed=digest, **_position(host))
@@ -461,16 +519,14 @@ def _apply(writes: _Writes, conn: Connection, host: Any, sub: Submission, direct
     had_state = host.last_report_id is not None
     agency, shard = host.agency_id, host.shard
     counts = writes.requirement_counts
-    touched: set[str] = set()
-    upserts = 0
+    changed: list[tuple[Stored | None, Mapping[str, Any]]] = []  # (stored row or None, new result)
     for key, item in new.items():
-        doc = new_docs[key]
-        old = state.get(key)
+        doc = new_docs[key].decode()
+        old = stored.get(key)
         if old is not None and old.doc == doc:
             continue
         status, due = item["status"], item["due"] or NO_DUE
-        touched.add(item["directive"])
-        upserts += 1
+        changed.append((old, item))
         writes.results.append({"host_pk": host.id, "key": key, "directive": item["directive"],
                                "requirement": item["requirement"], "status": status, "due": due,
                                # kept by the upsert while the result keeps failing
@@ -478,32 +534,37 @@ def _apply(writes: _Writes, conn: Connection, host: Any, sub: Submission, direct
                                "updated_at": received, "doc": doc})
         counts[(agency, item["directive"], item["requirement"], due, shard)][status] += 1
         if old is not None:
-            touched.add(old.directive)
             counts[(agency, old.directive, old.requirement, old.due, shard)][old.status] -= 1
         if had_state and (old is None or old.status != status):
             writes.events.append(_event(host, report, key, item["directive"], item["requirement"],
                                         old.status if old else None, status, received))
     for key in removed:
-        old = state[key]
-        touched.add(old.directive)
+        old = stored[key]
         writes.deleted_results.append({"host_pk": host.id, "key": key})
         counts[(agency, old.directive, old.requirement, old.due, shard)][old.status] -= 1
         writes.events.append(_event(host, report, key, old.directive, old.requirement, old.status, None, received))
 
-    summaries = _summaries_after(old_summaries, state, new, removed, touched)
-    _host_directive_writes(writes, host, old_summaries, summaries)
+    recount: set[str] = set()
+    if full:
+        summaries = _summaries_of((r["directive"], r["status"], r["due"] or NO_DUE) for r in new.values())
+    else:
+        summaries = _summaries_moved(old_summaries, changed, [stored[key] for key in removed], recount)
+    hd_rows = _host_directive_writes(writes, host, old_summaries, summaries, recount)
     totals = Counter[str]()
     for summary in summaries.values():
         totals.update(summary["counts"])
-    fail_dues = [s["fail_min_due"] for s in summaries.values() if s["fail_min_due"]]
-    writes.hosts.append(dict(
+    host_row = dict(
         id=host.id, hostname=report["host"]["hostname"], target=report["host"]["target"],
         os=(report["host"].get("os") or {}).get("pretty_name", ""), agent_version=report["agent"]["version"],
         last_seen=received, last_scan=observed, last_report_id=report["report_id"],
         last_sequence=report["sequence"], state_digest=report["state_digest"], directives_digest=directives,
-        total=len(docs), fail_min_due=min(fail_dues) if fail_dues else NO_DUE,
+        total=count, fail_min_due=_host_min_due(summaries),
         tags=_update_tags(conn, host, report["host"].get("tags") or []),
-        **{f"n_{s}": totals[s] for s in STATUSES}))
+        **{f"n_{s}": totals[s] for s in STATUSES})
+    writes.hosts.append(host_row)
+    if recount:
+        writes.recounts.append(_Recount(host.id, recount, summaries, host_row, hd_rows))
+    upserts = len(changed)
     writes.reports.append(dict(
         report_id=report["report_id"], host_pk=host.id, kind=report["kind"], sequence=report["sequence"],
         state_digest=report["state_digest"], generated_at=observed, received_at=received,
@@ -535,34 +596,74 @@ def _event(host: Any, report: Mapping[str, Any], key: str, directive: str, requi
             "report_id": report["report_id"]}
 
 
-def _summaries_after(old: Mapping[str, Summary], state: Mapping[str, Stored], new: Mapping[str, Mapping[str, Any]],
-                     removed: Sequence[str], touched: set[str]) -> dict[str, Summary]:
-    """Per-directive summaries after the report: the stored ones for directives it left alone,
-    recounted over the stored results it keeps and its new ones for the directives it touched
-    (a delta touches one or two)."""
-    out: dict[str, Summary] = {d: s for d, s in old.items() if d not in touched}
-    if not touched:
-        return out
-    replaced = {*new, *removed}
-    # Stored is a plain tuple underneath: unpacked here, a hundred rows per report cost little.
-    counted = [(directive, status, due) for key, (directive, _, status, due, _) in state.items()
-               if directive in touched and key not in replaced]
-    counted += [(item["directive"], item["status"], item["due"] or NO_DUE) for item in new.values()
-                if item["directive"] in touched]
-    for directive, status, due in counted:
+def _empty_summary() -> Summary:
+    return {"counts": dict.fromkeys(STATUSES, 0), "fail_min_due": NO_DUE}
+
+
+def _summaries_of(rows: Iterable[tuple[str, str, str]]) -> dict[str, Summary]:
+    """Per-directive summaries of a whole state, from (directive, status, due) of each result."""
+    out: dict[str, Summary] = {}
+    for directive, status, due in rows:
         summary = out.get(directive)
         if summary is None:
-            summary = out[directive] = {"counts": dict.fromkeys(STATUSES, 0), "fail_min_due": NO_DUE}
+            summary = out[directive] = _empty_summary()
         summary["counts"][status] += 1
         if status == "fail" and due and (not summary["fail_min_due"] or due < summary["fail_min_due"]):
             summary["fail_min_due"] = due
     return out
 
 
-def _host_directive_writes(writes: _Writes, host: Any, old: Mapping[str, Summary],
-                           new: Mapping[str, Summary]) -> None:
-    """host_directives rows that changed, and the per-directive host counters they move."""
+def _summaries_moved(old: Mapping[str, Summary], changed: Sequence[tuple[Stored | None, Mapping[str, Any]]],
+                     removed: Sequence[Stored], recount: set[str]) -> dict[str, Summary]:
+    """Per-directive summaries after a delta: the stored ones moved by the results it replaces,
+    adds and removes. A directive whose earliest failing due date may have left with one of
+    them goes into ``recount``: that date is read back once the results are written."""
+    out = dict(old)
+    copied: set[str] = set()
+
+    def summary(directive: str) -> Summary:
+        if directive not in copied:  # the stored summaries stay as loaded: they are diffed after
+            prev = out.get(directive)
+            out[directive] = ({"counts": dict(prev["counts"]), "fail_min_due": prev["fail_min_due"]}
+                              if prev else _empty_summary())
+            copied.add(directive)
+        return out[directive]
+
+    def leave(row: Stored) -> None:
+        s = summary(row.directive)
+        s["counts"][row.status] -= 1
+        if row.status == "fail" and row.due and row.due == s["fail_min_due"]:
+            recount.add(row.directive)
+
+    for row, item in changed:
+        if row is not None:
+            leave(row)
+        s, status, due = summary(item["directive"]), item["status"], item["due"] or NO_DUE
+        s["counts"][status] += 1
+        if status == "fail" and due and (not s["fail_min_due"] or due < s["fail_min_due"]):
+            s["fail_min_due"] = due
+    for row in removed:
+        leave(row)
+    for directive in copied:
+        counts = out[directive]["counts"]
+        if not any(counts.values()):
+            del out[directive]  # the host has no result of it any more
+        elif not counts["fail"]:
+            out[directive]["fail_min_due"] = NO_DUE
+    return out
+
+
+def _host_min_due(summaries: Mapping[str, Summary]) -> str:
+    dues = [s["fail_min_due"] for s in summaries.values() if s["fail_min_due"]]
+    return min(dues) if dues else NO_DUE
+
+
+def _host_directive_writes(writes: _Writes, host: Any, old: Mapping[str, Summary], new: Mapping[str, Summary],
+                           recount: set[str]) -> dict[str, dict[str, Any]]:
+    """host_directives rows that changed (and those whose due date is to be read back), and the
+    per-directive host counters they move; returns the written rows by directive."""
     counters = writes.directive_counts
+    rows: dict[str, dict[str, Any]] = {}
     for directive in sorted(set(old) - set(new)):
         writes.deleted_host_directives.append({"host_pk": host.id, "directive": directive})
         delta = counters[(host.agency_id, directive, host.shard)]
@@ -570,13 +671,14 @@ def _host_directive_writes(writes: _Writes, host: Any, old: Mapping[str, Summary
         delta[1] -= int(old[directive]["counts"]["fail"] == 0)
     for directive, summary in new.items():
         prev = old.get(directive)
-        if prev == summary:
+        if prev == summary and directive not in recount:
             continue
         counts = summary["counts"]
-        writes.host_directives.append({"host_pk": host.id, "directive": directive, "agency_id": host.agency_id,
-                                       "fail_min_due": summary["fail_min_due"],
-                                       **{f"n_{s}": counts[s] for s in STATUSES}})
+        rows[directive] = {"host_pk": host.id, "directive": directive, "agency_id": host.agency_id,
+                           "fail_min_due": summary["fail_min_due"], **{f"n_{s}": counts[s] for s in STATUSES}}
+        writes.host_directives.append(rows[directive])
         was_compliant = prev is not None and prev["counts"]["fail"] == 0
         delta = counters[(host.agency_id, directive, host.shard)]
         delta[0] += 0 if prev is not None else 1
         delta[1] += int(counts["fail"] == 0) - int(was_compliant)
+    return rows

@@ -95,7 +95,7 @@ def test_resync_answers_and_nothing_written(server: Server, tokens: Tokens, db: 
     expect(unknown_base, "unknown_base")
 
     bad_digest = agent.delta([result("H.1", "fail")])
-    bad_digest["state_digest"] = "sha256:" + "0" * 64
+    bad_digest["state_digest"] = "sum256:" + "0" * 64
     expect(bad_digest, "digest_mismatch")
 
     stale = agent.delta([result("H.1", "fail")])
@@ -170,7 +170,7 @@ def test_bad_input_answers(server: Server, tokens: Tokens, db: Database) -> None
     assert resp.status_code == 400 and resp.json()["path"] == "$.results[1].key"
 
     lying = agent.full([result("H.1")])
-    lying["state_digest"] = "sha256:" + "1" * 64
+    lying["state_digest"] = "sum256:" + "1" * 64
     resp = post(json.dumps(lying))
     assert resp.status_code == 400 and resp.json()["path"] == "$.state_digest"
 
@@ -226,17 +226,23 @@ def test_report_id_of_another_host_is_a_conflict(server: Server, tokens: Tokens)
     assert server.submit(b, stolen).status_code == 409
 
 
-def test_digest_of_canonical_texts_equals_the_agents_state_digest(server: Server, tokens: Tokens) -> None:
+def test_digest_moved_by_stored_texts_equals_the_agents_state_digest(server: Server, tokens: Tokens) -> None:
     """Keys and texts that sort or encode differently under a locale's rules or a lossy
-    encoding: the collector's digest over stored texts must still be the agent's."""
-    from agent.report import canonical, state_digest
-    from collectors.ingest import digest_of
+    encoding: the digest the collector moves by the texts it stored and reads back must still
+    be the agent's digest of the whole state."""
+    from agent.report import canonical, digest_text, digest_value, result_hash, state_digest
 
     items = [result("Z.1", "fail", actual="naïve ✓ \"quoted\" \\ \n"), result("A.1#CVE-2024-1", "pass"),
              result("a.1", "error", due=None), {**result("M.1"), "fields": {"b": [1, 2.5, None], "a": {"z": True}}},
              result("É.1", "pass"), result("e.2", "fail"), result("_.1", "pass"), result("Ω.1", "waived")]
-    assert digest_of({r["key"]: canonical(r).decode() for r in items}) == state_digest(items)
-    assert digest_of({}) == state_digest([])
+    # A sum over the set: the order of the results does not matter, their contents do.
+    assert state_digest(items) == state_digest(list(reversed(items)))
+    assert state_digest(items) != state_digest(items[1:]) != state_digest([])
+    assert state_digest([]) == "sum256:" + "0" * 64
+    fixed = result("Z.1", "pass")  # a delta replacing one result moves the digest by it alone
+    moved = digest_value(state_digest(items)) - result_hash(canonical(items[0])) + result_hash(canonical(fixed))
+    assert digest_text(moved) == state_digest([fixed, *items[1:]]) != state_digest(items)
+    assert digest_value("sha256:" + "0" * 64) is None and digest_value("sum256:xyz") is None
     agent = enrolled(server, tokens)  # through the database: texts stored, read back, digested
     assert server.submit(agent, agent.full(items)).json()["status"] == "accepted"
     resp = server.submit(agent, agent.delta([result("Ω.1", "fail", actual="ü")], removed=["a.1"]))

@@ -9,6 +9,7 @@ from typing import Any
 import sqlalchemy as sa
 from tests.collectors.collector_support import Agent, Server, Tokens, from_counters, recount, result
 
+from agent.report import state_digest
 from collectors import Conflict, Forbidden, Resync
 from collectors.auth import Principal, lookup
 from collectors.ingest import Submission, enroll, ingest, ingest_many
@@ -85,7 +86,7 @@ def test_one_round_answers_each_report_as_if_alone(db: Database, tokens: Tokens)
     stolen = a4.delta([result("H.1", "fail")])
     stolen["host"] = dict(stolen["host"], id=a5.host_id)
     bad_digest = a5.delta([result("H.1", "error")])
-    bad_digest["state_digest"] = "sha256:" + "0" * 64
+    bad_digest["state_digest"] = "sum256:" + "0" * 64
     subs = [Submission(p0, ok0), Submission(p1, ok1), Submission(p1, ok1_next), Submission(p2, unknown_base),
             Submission(p3, fulls[3]), Submission(p4, stolen), Submission(p5, bad_digest)]
 
@@ -144,6 +145,50 @@ def test_deltas_keep_summaries_and_host_rows_exact(db: Database, tokens: Tokens)
         assert host_row("o") == recounted(list(other.state.values()))
     assert stored_summaries(db) and all(d != "HARDEN-30D" for (pk, d) in stored_summaries(db)
                                         if pk == principal.host_pk)
+
+
+def test_random_deltas_and_full_reports_keep_every_summary_exact(db: Database, tokens: Tokens) -> None:
+    """A delta moves the stored digest and summaries by the rows it replaces alone: after any
+    mix of replaced, added and removed results (and the odd full report), in rounds of several
+    hosts, everything stored is what a recount of the results gives."""
+    rng = random.Random(7)
+    dues = [None, "2026-01-01", "2026-02-01", "2026-03-01"]
+    directives = ["HARDEN-30D", "BOD-23-02"]
+
+    def random_result(key: str) -> dict[str, Any]:
+        return result(key, rng.choice(STATUSES), directive=rng.choice(directives), due=rng.choice(dues),
+                      actual=rng.choice(["", "x", "y"]))
+
+    pairs = [enrolled(db, tokens, f"r{i}", "DOJ" if i % 2 else "DOE") for i in range(3)]
+    for agent, principal in pairs:
+        report = agent.full([random_result(f"K.{k}") for k in range(8)])
+        assert ingest(db, principal, report)[1]["status"] == "accepted"
+        agent.accepted(report)
+    for step in range(40):
+        subs = []
+        for agent, principal in pairs:
+            if step % 13 == 12:
+                report = agent.full([random_result(f"K.{k}") for k in rng.sample(range(12), rng.randint(1, 9))])
+            else:
+                keys = sorted(agent.state)
+                removed = rng.sample(keys, rng.randint(0, min(2, len(keys) - 1)))
+                kept = [k for k in keys if k not in removed]
+                changes = [random_result(k) for k in rng.sample(kept, rng.randint(0, min(2, len(kept))))]
+                changes += [random_result(f"K.{k}") for k in rng.sample(range(12), 2) if f"K.{k}" not in agent.state]
+                report = agent.delta(changes, removed)
+            subs.append(Submission(principal, report))
+        out = ingest_many(db, subs)
+        assert [o[1]["status"] for o in out] == ["accepted"] * len(pairs), out
+        for (agent, _), sub in zip(pairs, subs):
+            agent.accepted(sub.report)
+        consistent(db)
+        with db.read() as conn:
+            for agent, _ in pairs:
+                row = conn.execute(sa.select(hosts).where(hosts.c.host_id == agent.host_id)).one()
+                items = list(agent.state.values())
+                fail_dues = [r["due"] for r in items if r["status"] == "fail" and r["due"]]
+                assert (row.total, row.fail_min_due, row.state_digest) == (
+                    len(items), min(fail_dues) if fail_dues else "", state_digest(items)), step
 
 
 def test_a_database_error_in_a_round_retries_its_reports_one_by_one(db: Database, tokens: Tokens) -> None:
