@@ -76,6 +76,26 @@ def test_replay_answers_duplicate_and_changes_nothing(server: Server, tokens: To
     assert dump(db) == before
 
 
+def test_a_state_stored_with_an_older_digest_form_is_resynced_once(server: Server, tokens: Tokens,
+                                                                   db: Database) -> None:
+    """A database holding a host's state under the earlier digest (SHA-256 over the sorted
+    list) cannot move it by a delta: the collector asks for one full report, then deltas apply."""
+    from collectors.models import hosts
+
+    agent = enrolled(server, tokens)
+    assert server.submit(agent, agent.full(BASELINE)).json()["status"] == "accepted"
+    with db.write() as conn:
+        conn.execute(hosts.update().where(hosts.c.host_id == agent.host_id)
+                     .values(state_digest="sha256:" + "e" * 64))
+    resp = server.submit(agent, agent.delta([result("H.1", "fail")]))
+    assert resp.status_code == 409 and resp.json()["reason"] == "digest_mismatch", resp.text
+    # The agent's answer to a resync: its whole current state, the refused change included.
+    assert server.submit(agent, agent.full(list(agent.state.values()))).json()["status"] == "accepted"
+    resp = server.submit(agent, agent.delta([result("H.3", "fail")]))
+    assert resp.json()["status"] == "accepted", resp.text
+    assert {("H.1", "fail"), ("H.3", "fail")} <= statuses(server, tokens, agent)
+
+
 def test_resync_answers_and_nothing_written(server: Server, tokens: Tokens, db: Database) -> None:
     agent = enrolled(server, tokens)
     server.submit(agent, agent.full(BASELINE))
