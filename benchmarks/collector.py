@@ -90,10 +90,10 @@ class Scratch:
         return total
 
     def analyze(self) -> None:
-        """Planner statistics as a collector has them after its first minute: PostgreSQL's
-        autovacuum analyzes a table within a minute of a load (autovacuum_naptime), which a
-        benchmark phase of seconds would not wait for; SQLite's are what the server's start
-        refreshes (collectors.storage.Database.analyze)."""
+        """Planner statistics as a running collector has them: PostgreSQL's autovacuum analyzes
+        a table within a minute of a load (autovacuum_naptime), which a benchmark phase of
+        seconds would not wait for; a SQLite collector's are refreshed when it starts
+        (collectors.storage.Database.analyze), as after a restart with these tables."""
         with self.db.write() as conn:
             conn.exec_driver_sql("ANALYZE")
 
