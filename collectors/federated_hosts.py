@@ -258,6 +258,14 @@ def present(conn: Connection, ids: list[int] | None) -> bool:
     return conn.execute(q.limit(1)).first() is not None
 
 
+def forwarding_agencies(conn: Connection, ids: list[int] | None) -> list[str]:
+    """Codes of the agencies in scope whose host summaries this collector holds."""
+    q = sa.select(agencies.c.code).where(sa.exists().where(federated_hosts.c.agency_id == agencies.c.id))
+    if ids is not None:
+        q = q.where(agencies.c.id.in_(ids))
+    return list(conn.execute(q.order_by(agencies.c.code)).scalars())
+
+
 def listing(ids: list[int] | None, *, directive: str | None, status: str | None, overdue: bool | None,
             day: str) -> Any:
     """Forwarded hosts in scope as the hosts listing's columns (see collectors.reads.list_hosts)."""

@@ -14,7 +14,7 @@ from collectors import BadRequest
 from collectors import reads, rollups
 from collectors.auth import Principal
 from collectors.dashboard.charts import Point, burndown
-from collectors.scope import HOST_DETAIL, ROLLUPS, agency_ids
+from collectors.scope import HOST_DETAIL, HOST_LIST, ROLLUPS, agency_ids
 
 PAGE_SIZE = 50
 LIST_SIZE = 25  # rows of the "since yesterday" and overdue lists on the agency page
@@ -108,8 +108,27 @@ def national(conn: Connection, principal: Principal, days: int = HISTORY_DAYS) -
                               label=f"{name}, hosts not compliant", chart_id=f"bd-{name}"),
             "points": series.get(name, []),
         })
+    from collectors.federated_hosts import forwarding_agencies
+
     return {"today": doc["today"], "directives": directives, "history_days": days,
-            "agency_count": len(doc["agencies"])}
+            "agency_count": len(doc["agencies"]), "forwarding": forwarding_agencies(conn, ids)}
+
+
+def forwarded(conn: Connection, principal: Principal, code: str | None, filters: HostFilters) -> dict[str, Any]:
+    """The host summaries agency collectors forward (``--upstream-detail hosts``), filtered as
+    the hosts listing of the API filters them: counts per directive, never results or evidence."""
+    from collectors.federated_hosts import forwarding_agencies
+
+    ids = agency_ids(conn, principal, code, roles=HOST_LIST)
+    listing = reads.list_hosts(conn, ids, directive=filters.directive, status=filters.status,
+                               overdue=OVERDUE.get(filters.overdue or ""), limit=PAGE_SIZE,
+                               offset=(filters.page - 1) * PAGE_SIZE, enrolled=False, federated=True)
+    everywhere = agency_ids(conn, principal, None, roles=HOST_LIST)
+    params = {**filters.query(), **({"agency": code} if code else {})}
+    return {"code": code, "filters": filters, "params": params, "hosts": listing["hosts"],
+            "total": listing["total"], "page": filters.page, "pages": max(1, -(-listing["total"] // PAGE_SIZE)),
+            "agencies": forwarding_agencies(conn, everywhere), "directives": sorted(library()),
+            "statuses": HOST_STATUSES}
 
 
 def agency(conn: Connection, principal: Principal, code: str, filters: HostFilters) -> dict[str, Any]:

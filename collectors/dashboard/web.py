@@ -290,6 +290,12 @@ def install(app: FastAPI, db: Database) -> None:
     async def national(request: Request) -> Response:
         return await web.page(request, "national.html", lambda conn, s: pages.national(conn, s.principal))
 
+    @router.get("/forwarded")
+    async def forwarded(request: Request) -> Response:
+        code = request.query_params.get("agency") or None
+        return await web.page(request, "forwarded.html", lambda conn, s: pages.forwarded(
+            conn, s.principal, code, pages.HostFilters.parse(query(request))))
+
     @router.get("/agencies")
     async def agency_list(request: Request) -> Response:
         return await web.page(request, "agencies.html", lambda conn, s: pages.agencies(conn, s.principal))

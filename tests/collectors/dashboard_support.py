@@ -5,6 +5,7 @@ something true to show."""
 from __future__ import annotations
 
 import datetime as dt
+import re
 import subprocess
 import sys
 import time
@@ -28,6 +29,16 @@ KEV_FINDINGS = (("CVE-2023-4863", "libwebp heap overflow", -40), ("CVE-2024-3094
 LOCAL = "DOJ-LOCAL-1"  # an agency's own directive, not in the shipped library, due in 30 days
 LOCAL_REQUIREMENTS = (f"{LOCAL}.1", f"{LOCAL}.2")
 ESCAPE_PROBE = 'doj-<i>lab</i>&"x"'  # a hostname that must show as text, never as markup
+
+
+def login(server: Server, token: str, session: requests.Session | None = None, **extra: str) -> requests.Response:
+    """Log in to the dashboard with ``token`` through its form (CSRF nonce included)."""
+    http = session or server.http
+    page = http.get(server.url + "/dashboard/login", timeout=30)
+    csrf = re.search(r'name="csrf" value="([^"]+)"', page.text)
+    assert csrf, page.text
+    return http.post(server.url + "/dashboard/login", data={"csrf": csrf.group(1), "token": token, **extra},
+                     allow_redirects=False, timeout=30)
 
 
 @dataclass

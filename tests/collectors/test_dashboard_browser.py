@@ -264,3 +264,43 @@ def test_logout_and_revocation_end_the_session(site: Site, browser: Browser) -> 
         revoke_token(conn, token_id)
     browser.go("/dashboard/agency/DOJ")
     assert browser.path.startswith("/dashboard/login")
+
+
+def test_national_view_lists_the_host_summaries_an_agency_forwards(site: Site, browser: Browser) -> None:
+    """A national collector holding an agency's forwarded host summaries: linked from the
+    national view, filtered with the form, shown as text; removed again for the other tests."""
+    from collectors.admin import add_agency, agency_id, issue
+    from collectors.auth import lookup
+    from collectors.federated_hosts import forget, receive
+
+    with site.db.write() as conn:
+        add_agency(conn, "DHS", "Homeland Security")
+        upstream = issue(conn, "soc", "DHS", "DHS collector")[1]
+    with site.db.read() as conn:
+        principal = lookup(conn, upstream)
+    counts = {"pass": 3, "fail": 0, "error": 0, "not_applicable": 0, "waived": 0, "manual": 0}
+    hosts = [{"position": 1, "host_id": "dhs-a-id", "hostname": "dhs-a", "os": "Debian GNU/Linux 12",
+              "last_scan": "2026-11-30T10:00:00Z", "directives": [{"directive": "HARDEN-30D", "fail_due": "2020-01-01",
+                                                                   "counts": {**counts, "fail": 2}}]},
+             {"position": 2, "host_id": "dhs-b-id", "hostname": ESCAPE_PROBE, "os": "Rocky Linux 9",
+              "last_scan": "2026-11-30T11:00:00Z", "directives": [{"directive": "HARDEN-30D", "fail_due": None,
+                                                                   "counts": counts}]}]
+    receive(site.db, principal, {"version": "1", "after": 0, "upto": None, "hosts": hosts})
+    try:
+        browser.login(site.tokens.national)
+        browser.click_link("Hosts forwarded by 1 agency")
+        assert browser.path == "/dashboard/forwarded"
+        assert [r[:3] for r in rows(browser, "table.hosts")] == [
+            ["dhs-a\ndhs-a-id", "DHS", "not compliant"], [f"{ESCAPE_PROBE}\ndhs-b-id", "DHS", "compliant"]]
+        assert not browser.all("table.hosts i")  # the hostname made of markup shows as text
+        browser.screenshot("forwarded")
+        Select(browser.find("select[name=status]")).select_by_value("noncompliant")
+        Select(browser.find("select[name=overdue]")).select_by_value("yes")
+        browser.submit("form.filters")
+        assert "status=noncompliant" in browser.path and "overdue=yes" in browser.path
+        assert [r[0] for r in rows(browser, "table.hosts")] == ["dhs-a\ndhs-a-id"]
+        browser.click_link("Clear filters")
+        assert len(rows(browser, "table.hosts")) == 2
+    finally:
+        with site.db.write() as conn:
+            forget(conn, agency_id(conn, "DHS"))

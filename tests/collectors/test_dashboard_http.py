@@ -9,7 +9,7 @@ from pathlib import Path
 import pytest
 import requests
 from tests.collectors.collector_support import Agent, Server, Tokens, result
-from tests.collectors.dashboard_support import CollectorProcess, self_signed
+from tests.collectors.dashboard_support import CollectorProcess, login, self_signed
 
 from collectors.admin import add_agency, issue
 from collectors.storage import Database
@@ -20,7 +20,7 @@ PAGES = ["/dashboard/agency/{agency}", "/dashboard/agency/{agency}?status=noncom
          "/dashboard/agency/{agency}/results.csv", "/dashboard/agency/{agency}/overdue.csv",
          "/dashboard/agency/{agency}/changes.csv?only=all"]
 OWN_VIEWS = ["/dashboard/national", "/dashboard/directives", "/dashboard/directive/HARDEN-30D",
-             "/dashboard/rollups.csv"]
+             "/dashboard/rollups.csv", "/dashboard/forwarded"]
 
 
 @pytest.fixture
@@ -37,15 +37,6 @@ def two_agencies(server: Server, tokens: Tokens) -> dict[str, Agent]:
         assert server.submit(agent, agent.delta([result("H.1", "pass")])).status_code == 200
         out[agency] = agent
     return out
-
-
-def login(server: Server, token: str, session: requests.Session | None = None, **extra: str) -> requests.Response:
-    http = session or server.http
-    page = http.get(server.url + "/dashboard/login", timeout=30)
-    csrf = re.search(r'name="csrf" value="([^"]+)"', page.text)
-    assert csrf, page.text
-    return http.post(server.url + "/dashboard/login", data={"csrf": csrf.group(1), "token": token, **extra},
-                     allow_redirects=False, timeout=30)
 
 
 def csrf_of(server: Server, path: str = "/dashboard/national") -> str:

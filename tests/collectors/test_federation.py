@@ -5,11 +5,13 @@ held for the agency."""
 from __future__ import annotations
 
 import json
+import re
 import time
 from pathlib import Path
 from typing import Any, Callable, Iterator
 
 import pytest
+import requests
 import sqlalchemy as sa
 
 from collectors import UpstreamError
@@ -19,6 +21,7 @@ from collectors.federation import Forwarder
 from collectors.models import events, host_directives, host_tags, hosts, reports, results, tokens
 from collectors.storage import Database
 from tests.collectors.collector_support import Agent, Server, Tokens, empty, provision, result
+from tests.collectors.dashboard_support import login
 
 
 @pytest.fixture
@@ -198,6 +201,39 @@ def remove_at_the_agency(db: Database, host_id: str) -> None:
         conn.execute(hosts.delete().where(hosts.c.id == pk))
 
 
+def dashboard(server: Server, token: str) -> Callable[[str], requests.Response]:
+    """GET of dashboard pages in a session logged in with ``token``."""
+    session = requests.Session()
+    assert login(server, token, session).status_code == 303
+    return lambda path: session.get(server.url + "/dashboard" + path, timeout=30)
+
+
+def forwarded_rows(page: requests.Response) -> list[str]:
+    assert page.status_code == 200, page.text
+    return re.findall(r'<th scope="row">([^<]+)<', page.text)
+
+
+def dashboard_shows_forwarded_hosts(nat: Server, keys: dict[str, str]) -> None:
+    """The national dashboard lists forwarded summaries with the API's filters and scope."""
+    national = dashboard(nat, keys["national"])
+    home = national("/national").text
+    assert 'href="/dashboard/forwarded">Hosts forwarded by 1 agency' in home
+    assert 'href="/dashboard/forwarded?agency=DOJ&amp;directive=HARDEN-30D">DOJ</a>' in home
+    page = national("/forwarded?agency=DOJ")
+    assert sorted(forwarded_rows(page)) == ["doj-db", "doj-new", "doj-web"]
+    assert "Debian GNU/Linux 12" in page.text and "overdue" in page.text and "SECRET-EVIDENCE" not in page.text
+    assert forwarded_rows(national("/forwarded?status=noncompliant")) == ["doj-web"]
+    assert forwarded_rows(national("/forwarded?directive=BOD-23-02&status=compliant")) == ["doj-db"]
+    assert forwarded_rows(national("/forwarded?overdue=yes")) == ["doj-web"]
+    assert national("/forwarded?status=green").status_code == 400
+    # DOJ's own soc sees its hosts; another agency's soc sees none and may not ask for DOJ's.
+    assert len(forwarded_rows(dashboard(nat, keys["upstream"])("/forwarded"))) == 3
+    doe = dashboard(nat, keys["doe"])
+    assert forwarded_rows(doe("/forwarded")) == [] and "doj-" not in doe("/forwarded").text
+    assert doe("/forwarded?agency=DOJ").status_code == 403
+    assert "/dashboard/forwarded" not in doe("/national").text
+
+
 def test_agency_forwards_host_summaries_when_it_opts_in(db: Database, national: Database) -> None:
     keys = national_side(national)
     agency_tokens = provision(db, ("DOJ",))
@@ -231,6 +267,7 @@ def test_agency_forwards_host_summaries_when_it_opts_in(db: Database, national: 
             # Summaries only: no results or evidence of a forwarded host, for anyone.
             assert nat.request("GET", "/api/v1/hosts/doj-web-id", keys["national"]).status_code == 403
             assert nat.request("GET", "/api/v1/hosts/doj-web-id", keys["admin"]).status_code == 404
+            dashboard_shows_forwarded_hosts(nat, keys)
             # A host gone at the agency is gone upstream after the next pass.
             remove_at_the_agency(db, "doj-db-id")
             wait_for(lambda: sorted(h["hostname"] for h in listed(nat, keys["national"])["hosts"]) ==
