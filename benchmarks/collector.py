@@ -10,7 +10,9 @@ with the same client and concurrency, the ceiling of the HTTP stack on this mach
 
 Rollups: 100,000 hosts x 100 requirements are bulk-loaded into the results table directly
 (server-side SQL), the counters built from them, and the rollup answered from the counters, in
-process and over HTTP. Baseline: the same numbers computed by scanning the raw results.
+process and over HTTP. Baseline: the same numbers computed by scanning the raw results. Then
+deltas at that size: simulated agents for 2,000 of those hosts, each holding the state the
+database holds for its host, send deltas as in the ingest phase.
 
 PostgreSQL: a database is created for the run on 127.0.0.1:5432 and dropped at the end.
 """
@@ -44,6 +46,7 @@ from agent.report import state_digest, summarize  # noqa: E402
 from collectors import rollups  # noqa: E402
 from collectors.admin import add_agency, issue  # noqa: E402
 from collectors.auth import hash_secret, new_secret, now  # noqa: E402
+from collectors.ingest import directives_digest  # noqa: E402
 from collectors.models import SHARDS, STATUSES, hosts, tokens  # noqa: E402
 from collectors.storage import Database  # noqa: E402
 
@@ -340,7 +343,7 @@ def bulk_load(db: Database, n_hosts: int, n_reqs: int, agencies: int) -> dict[st
     """n_hosts x n_reqs results written by the database itself, then the counters built from them."""
     timings: dict[str, float] = {}
     stamp = "CURRENT_TIMESTAMP"
-    doc = ("'{\"directive\":\"HARDEN-30D\",\"key\":\"HARDEN-30D.' || r.v || '\",\"status\":\"' || "
+    doc = ("'{\"directive\":\"HARDEN-30D\",\"key\":\"HARDEN-30D.' || r.v || '\",\"overdue\"\\:false,\"status\":\"' || "
            "CASE WHEN (h.v * 7 + r.v * 13) % 10 < 2 THEN 'fail' ELSE 'pass' END || '\"}'")
     status = "CASE WHEN (h.v * 7 + r.v * 13) % 10 < 2 THEN 'fail' ELSE 'pass' END"
     with db.write() as conn:
@@ -372,7 +375,8 @@ def bulk_load(db: Database, n_hosts: int, n_reqs: int, agencies: int) -> dict[st
         conn.exec_driver_sql(
             "INSERT INTO host_directives (host_pk, directive, agency_id, " + ", ".join(f"n_{s}" for s in STATUSES)
             + ", fail_min_due) "
-            f"SELECT r.host_pk, r.directive, MIN(h.agency_id), {counts}, '' "
+            f"SELECT r.host_pk, r.directive, MIN(h.agency_id), {counts}, "
+            "COALESCE(MIN(CASE WHEN r.status = 'fail' THEN r.due END), '') "
             "FROM results r JOIN hosts h ON h.id = r.host_pk GROUP BY r.host_pk, r.directive")
         conn.exec_driver_sql(
             "INSERT INTO agg_directives (agency_id, directive, shard, hosts, compliant_hosts) "
@@ -383,6 +387,59 @@ def bulk_load(db: Database, n_hosts: int, n_reqs: int, agencies: int) -> dict[st
         with db.engine.connect().execution_options(isolation_level="AUTOCOMMIT") as conn:
             conn.exec_driver_sql("VACUUM ANALYZE")
     return {k: round(v, 2) for k, v in timings.items()}
+
+
+def bulk_status(host: int, req: int) -> str:
+    """The status bulk_load gives requirement ``req`` of host ``host`` (the same formula)."""
+    return "fail" if (host * 7 + req * 13) % 10 < 2 else "pass"
+
+
+def agents_at_scale(db: Database, n_hosts: int, n_reqs: int, count: int, seed: int) -> list[SimAgent]:
+    """Simulated agents for ``count`` of the bulk-loaded hosts, each holding exactly the state
+    the database holds for its host (bulk_load's documents), with agent tokens, and the hosts'
+    stored digests and directives set as a full report would have left them."""
+    rng = random.Random(seed)
+    picked = sorted(rng.sample(range(1, n_hosts + 1), min(count, n_hosts)))
+    agents, token_rows, host_rows = [], [], []
+    at = now()
+    with db.write() as conn:
+        agency = dict(conn.execute(sa.select(hosts.c.id, hosts.c.agency_id).where(hosts.c.id.in_(picked))).all())
+        for v in picked:
+            agent = SimAgent(f"host-{v}", new_secret("agent"), rng, 0)
+            agent.state = {f"HARDEN-30D.{r}": {"directive": "HARDEN-30D", "key": f"HARDEN-30D.{r}", "overdue": False,
+                                               "status": bulk_status(v, r)} for r in range(1, n_reqs + 1)}
+            agent.sequence, agent.last = 1, f"r-{v}"  # the report bulk_load left as the host's head
+            agents.append(agent)
+            token_rows.append({"role": "agent", "agency_id": agency[v], "host_pk": v, "name": "bench",
+                               "hash": hash_secret(agent.token), "created_at": at})
+            host_rows.append({"pk": v, "digest": state_digest(agent.state.values())})
+        conn.execute(tokens.insert(), token_rows)
+        conn.execute(hosts.update().where(hosts.c.id == sa.bindparam("pk"))
+                     .values(state_digest=sa.bindparam("digest"),
+                             directives_digest=directives_digest({"directives": DIRECTIVES})), host_rows)
+    return agents
+
+
+def deltas_at_scale(scratch: Scratch, args: argparse.Namespace) -> dict[str, Any]:
+    """Deltas over HTTP into the bulk-loaded database: the ingest phase's load at 100,000 hosts."""
+    agents = agents_at_scale(scratch.db, args.rollup_hosts, args.requirements, args.hosts, seed=2)
+    lanes_n = min(args.concurrency, len(agents))
+    lanes: list[list[bytes]] = [[] for _ in range(lanes_n)]
+    for _ in range(args.deltas):
+        for i, agent in enumerate(agents):
+            lanes[i % lanes_n].append(agent.delta())
+    workers = 1 if scratch.backend == "sqlite" else args.workers
+    server = Collector(scratch.url, workers, args.db_pool)
+    try:
+        health = request_bytes("GET", "/healthz")
+        baseline = measured(server, scratch, lambda: run_load(
+            server.port, [[health] * args.baseline_per_lane for _ in range(lanes_n)], b"ok"))
+        delta = measured(server, scratch, lambda: run_load(server.port, lanes, b'"accepted"'))
+    finally:
+        server.stop()
+    return {"hosts_in_database": args.rollup_hosts, "hosts_submitting": len(agents), "server_workers": workers,
+            "concurrent_agents": lanes_n, "baseline_healthz": baseline, "delta": delta,
+            "delta_vs_baseline": round(delta["per_second"] / baseline["per_second"], 3)}
 
 
 def raw_rollup(db: Database) -> Callable[[], Any]:
@@ -452,12 +509,13 @@ def rollup_benchmark(backend: str, workdir: Path, args: argparse.Namespace) -> d
             server.stop()
         counters = timed(in_process, args.runs)
         raw = timed(raw_rollup(scratch.db), args.baseline_runs, warm=False)
+        at_scale = deltas_at_scale(scratch, args)  # last: it moves the counters measured above
         return {"backend": backend, "hosts": args.rollup_hosts, "requirements": args.requirements,
                 "agencies": args.agencies, "result_rows": rows, "counter_rows": counter_rows,
                 "hosts_in_rollup": hosts_seen, "bulk_load": load, "rollup_in_process": counters, "http": http,
                 "baseline_raw_scan": raw,
                 "raw_scan_vs_counters": round(raw["p50_ms"] / max(counters["p50_ms"], 0.01), 1),
-                "database_bytes": scratch.size_bytes()}
+                "database_bytes": scratch.size_bytes(), "deltas_at_scale": at_scale}
     finally:
         scratch.drop()
 
