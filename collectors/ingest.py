@@ -493,7 +493,7 @@ def _apply(writes: _Writes, conn: Connection, host: Any, sub: Submission, direct
     new_docs = {key: canonical(item) for key, item in new.items()}
     if full:
         removed = [key for key in stored if key not in new]
-        total = sum(result_hash(doc) for doc in new_docs.values())
+        summed = sum(result_hash(doc) for doc in new_docs.values())
         count = len(new)
     else:
         removed = report["removed"]
@@ -506,10 +506,10 @@ def _apply(writes: _Writes, conn: Connection, host: Any, sub: Submission, direct
             raise Resync("digest_mismatch", "the host's stored state has a digest of an older form; send a full "
                          "report", **_position(host))
         # The stored digest moved by the rows replaced: a delta costs what it changes.
-        total = base + sum(result_hash(doc) for doc in new_docs.values())
-        total -= sum(result_hash(stored[key].doc.encode()) for key in (*removed, *(k for k in new if k in stored)))
+        summed = base + sum(result_hash(doc) for doc in new_docs.values())
+        summed -= sum(result_hash(stored[key].doc.encode()) for key in (*removed, *(k for k in new if k in stored)))
         count = host.total + sum(key not in stored for key in new) - len(removed)
-    digest = digest_text(total)
+    digest = digest_text(summed)
     if digest != report["state_digest"]:
         if full:
             raise BadRequest("does not match the digest of the report's results", "$.state_digest")

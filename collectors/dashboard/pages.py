@@ -14,6 +14,7 @@ from collectors import BadRequest
 from collectors import reads, rollups
 from collectors.auth import Principal
 from collectors.dashboard.charts import Point, burndown
+from collectors.federated_hosts import forwarding_agencies
 from collectors.scope import HOST_DETAIL, HOST_LIST, ROLLUPS, agency_ids
 
 PAGE_SIZE = 50
@@ -108,8 +109,6 @@ def national(conn: Connection, principal: Principal, days: int = HISTORY_DAYS) -
                               label=f"{name}, hosts not compliant", chart_id=f"bd-{name}"),
             "points": series.get(name, []),
         })
-    from collectors.federated_hosts import forwarding_agencies
-
     return {"today": doc["today"], "directives": directives, "history_days": days,
             "agency_count": len(doc["agencies"]), "forwarding": forwarding_agencies(conn, ids)}
 
@@ -117,8 +116,6 @@ def national(conn: Connection, principal: Principal, days: int = HISTORY_DAYS) -
 def forwarded(conn: Connection, principal: Principal, code: str | None, filters: HostFilters) -> dict[str, Any]:
     """The host summaries agency collectors forward (``--upstream-detail hosts``), filtered as
     the hosts listing of the API filters them: counts per directive, never results or evidence."""
-    from collectors.federated_hosts import forwarding_agencies
-
     ids = agency_ids(conn, principal, code, roles=HOST_LIST)
     listing = reads.list_hosts(conn, ids, directive=filters.directive, status=filters.status,
                                overdue=OVERDUE.get(filters.overdue or ""), limit=PAGE_SIZE,
