@@ -34,6 +34,7 @@ from collectors.models import (NO_DUE, SHARDS, STATUSES, agg_directives, agg_req
 from collectors.storage import Database, in_list
 
 DEFAULT_MAX_BODY = 16 * 1024 * 1024
+SQLITE_PAIRS = 10_000  # (host, key) pairs per lookup: 20,000 parameters, under SQLite's 32,766
 
 
 # ---------------------------------------------------------------------------- parsing
@@ -328,17 +329,21 @@ def _load_rows(conn: Connection, pks: Sequence[int], pairs: Sequence[tuple[int, 
     if not pairs:
         return rows
     columns = "r.host_pk, r.key, r.directive, r.requirement, r.status, r.due, r.doc"
+    queries: list[tuple[str, Any]] = []
     if conn.dialect.paramstyle == "qmark":  # SQLite: each pair looked up in the primary key, in turn
-        sql = f"SELECT {columns} FROM (VALUES {','.join(['(?,?)'] * len(pairs))}) AS w CROSS JOIN results r " \
-              "ON r.host_pk = w.column1 AND r.key = w.column2"
-        params: Any = tuple(v for pair in pairs for v in pair)
+        for at in range(0, len(pairs), SQLITE_PAIRS):  # within any build's limit on parameters
+            chunk = pairs[at:at + SQLITE_PAIRS]
+            queries.append((f"SELECT {columns} FROM (VALUES {','.join(['(?,?)'] * len(chunk))}) AS w "
+                            "CROSS JOIN results r ON r.host_pk = w.column1 AND r.key = w.column2",
+                            tuple(v for pair in chunk for v in pair)))
     else:  # PostgreSQL: two arrays, one statement text whatever their length (prepared once)
-        sql = f"SELECT {columns} FROM results r JOIN unnest(%s::bigint[], %s::text[]) AS w(host_pk, key) " \
-              "ON r.host_pk = w.host_pk AND r.key = w.key"
-        params = ([pk for pk, _ in pairs], [key for _, key in pairs])
+        queries.append((f"SELECT {columns} FROM results r JOIN unnest(%s::bigint[], %s::text[]) "
+                        "AS w(host_pk, key) ON r.host_pk = w.host_pk AND r.key = w.key",
+                        ([pk for pk, _ in pairs], [key for _, key in pairs])))
     new_stored = tuple.__new__
-    for r in conn.exec_driver_sql(sql, params).cursor.fetchall():
-        rows[r[0]][r[1]] = new_stored(Stored, r[2:])
+    for sql, params in queries:
+        for r in conn.exec_driver_sql(sql, params).cursor.fetchall():
+            rows[r[0]][r[1]] = new_stored(Stored, r[2:])
     return rows
 
 

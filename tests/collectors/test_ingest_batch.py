@@ -191,6 +191,25 @@ def test_random_deltas_and_full_reports_keep_every_summary_exact(db: Database, t
                     len(items), min(fail_dues) if fail_dues else "", state_digest(items)), step
 
 
+def test_a_delta_of_many_changes_is_read_in_chunks(db: Database, tokens: Tokens, monkeypatch: Any) -> None:
+    """The rows a round's deltas replace are looked up in chunks where the database limits the
+    parameters of a statement (SQLite): a chunk boundary inside a host's keys loses none."""
+    import collectors.ingest
+
+    monkeypatch.setattr(collectors.ingest, "SQLITE_PAIRS", 7)
+    pairs = [enrolled(db, tokens, f"m{i}") for i in range(2)]
+    for agent, principal in pairs:
+        report = agent.full([result(f"M.{k}", "pass" if k % 3 else "fail") for k in range(30)])
+        assert ingest(db, principal, report)[1]["status"] == "accepted"
+        agent.accepted(report)
+    subs = [Submission(principal, agent.delta([result(f"M.{k}", "fail") for k in range(0, 30, 2)],
+                                              [f"M.{k}" for k in range(1, 12, 2)]))
+            for agent, principal in pairs]
+    out = ingest_many(db, subs)
+    assert [(o[1]["status"], o[1]["removed"]) for o in out] == [("accepted", 6)] * 2, out
+    consistent(db)
+
+
 def test_a_database_error_in_a_round_retries_its_reports_one_by_one(db: Database, tokens: Tokens) -> None:
     (a, pa), (b, pb), (c, pc) = (enrolled(db, tokens, name) for name in ("x", "y", "z"))
     first, second, third = a.full(BASELINE), b.full(BASELINE), c.full(BASELINE[:1])
