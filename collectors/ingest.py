@@ -281,6 +281,7 @@ HOST_UPDATE_COLUMNS = ("hostname", "target", "os", "agent_version", "last_seen",
                        "last_sequence", "state_digest", "directives_digest", "total", "fail_min_due", "tags",
                        *(f"n_{s}" for s in STATUSES))
 RESULT_COLUMNS = ("directive", "requirement", "status", "due", "updated_at", "doc")
+STORED_COLUMNS = "r.host_pk, r.key, r.directive, r.requirement, r.status, r.due, r.doc"  # host, key, Stored
 
 
 def _statements(db: Database) -> _Statements:
@@ -312,45 +313,46 @@ def _load_states(conn: Connection, pks: Sequence[int]) -> dict[int, dict[str, St
     # IN with one placeholder per host, not = ANY(array) as lookups by key do (storage.in_list):
     # for a hundred rows per host, the array form's generic plan measured twice the database
     # CPU per report.
-    mark = "?" if conn.dialect.paramstyle == "qmark" else "%s"
-    sql = f"SELECT host_pk, key, directive, requirement, status, due, doc FROM results WHERE host_pk IN " \
-          f"({','.join([mark] * len(pks))})"
-    params = tuple(pks)
-    states: dict[int, dict[str, Stored]] = {pk: {} for pk in pks}
-    new_stored = tuple.__new__  # builds the named tuple without a Python-level call per row
-    for r in conn.exec_driver_sql(sql, params).cursor.fetchall():
-        states[r[0]][r[1]] = new_stored(Stored, r[2:])
-    return states
+    return _stored_rows(conn, pks, [(f"SELECT {STORED_COLUMNS} FROM results r WHERE r.host_pk IN "
+                                     f"({_marks(conn, len(pks))})", tuple(pks))])
 
 
-def _load_rows(conn: Connection, pks: Sequence[int], pairs: Sequence[tuple[int, str]]) -> dict[int, dict[str, Stored]]:
-    """The stored results of these (host, key) pairs, by host: the rows deltas replace."""
+def _marks(conn: Connection, n: int) -> str:
+    """``n`` comma-separated DB-API placeholders, for SQL sent to the driver as it is."""
+    return ",".join(["?" if conn.dialect.paramstyle == "qmark" else "%s"] * n)
+
+
+def _stored_rows(conn: Connection, pks: Sequence[int], queries: Sequence[tuple[str, Any]]
+                 ) -> dict[int, dict[str, Stored]]:
+    """The rows these queries of STORED_COLUMNS return, by host and key (every host of ``pks``
+    present): plain DB-API tuples, no result objects."""
     rows: dict[int, dict[str, Stored]] = {pk: {} for pk in pks}
-    if not pairs:
-        return rows
-    columns = "r.host_pk, r.key, r.directive, r.requirement, r.status, r.due, r.doc"
-    queries: list[tuple[str, Any]] = []
-    if conn.dialect.paramstyle == "qmark":  # SQLite: each pair looked up in the primary key, in turn
-        for at in range(0, len(pairs), SQLITE_PAIRS):  # within any build's limit on parameters
-            chunk = pairs[at:at + SQLITE_PAIRS]
-            queries.append((f"SELECT {columns} FROM (VALUES {','.join(['(?,?)'] * len(chunk))}) AS w "
-                            "CROSS JOIN results r ON r.host_pk = w.column1 AND r.key = w.column2",
-                            tuple(v for pair in chunk for v in pair)))
-    else:  # PostgreSQL: two arrays, one statement text whatever their length (prepared once)
-        queries.append((f"SELECT {columns} FROM results r JOIN unnest(%s::bigint[], %s::text[]) "
-                        "AS w(host_pk, key) ON r.host_pk = w.host_pk AND r.key = w.key",
-                        ([pk for pk, _ in pairs], [key for _, key in pairs])))
-    new_stored = tuple.__new__
+    new_stored = tuple.__new__  # builds the named tuple without a Python-level call per row
     for sql, params in queries:
         for r in conn.exec_driver_sql(sql, params).cursor.fetchall():
             rows[r[0]][r[1]] = new_stored(Stored, r[2:])
     return rows
 
 
+def _load_rows(conn: Connection, pks: Sequence[int], pairs: Sequence[tuple[int, str]]) -> dict[int, dict[str, Stored]]:
+    """The stored results of these (host, key) pairs, by host: the rows deltas replace."""
+    queries: list[tuple[str, Any]] = []
+    if conn.dialect.paramstyle == "qmark":  # SQLite: each pair looked up in the primary key, in turn
+        for at in range(0, len(pairs), SQLITE_PAIRS):  # within any build's limit on parameters
+            chunk = pairs[at:at + SQLITE_PAIRS]
+            queries.append((f"SELECT {STORED_COLUMNS} FROM (VALUES {','.join(['(?,?)'] * len(chunk))}) AS w "
+                            "CROSS JOIN results r ON r.host_pk = w.column1 AND r.key = w.column2",
+                            tuple(v for pair in chunk for v in pair)))
+    elif pairs:  # PostgreSQL: two arrays, one statement text whatever their length (prepared once)
+        queries.append((f"SELECT {STORED_COLUMNS} FROM results r JOIN unnest(%s::bigint[], %s::text[]) "
+                        "AS w(host_pk, key) ON r.host_pk = w.host_pk AND r.key = w.key",
+                        ([pk for pk, _ in pairs], [key for _, key in pairs])))
+    return _stored_rows(conn, pks, queries)
+
+
 def _fail_min_dues(conn: Connection, pks: Sequence[int]) -> dict[tuple[int, str], str]:
     """The earliest due date of each directive's failing results on these hosts, as stored."""
-    mark = "?" if conn.dialect.paramstyle == "qmark" else "%s"
-    sql = f"SELECT host_pk, directive, min(due) FROM results WHERE host_pk IN ({','.join([mark] * len(pks))}) " \
+    sql = f"SELECT host_pk, directive, min(due) FROM results WHERE host_pk IN ({_marks(conn, len(pks))}) " \
           f"AND status = 'fail' AND due <> '{NO_DUE}' GROUP BY host_pk, directive"
     return {(pk, directive): due for pk, directive, due in conn.exec_driver_sql(sql, tuple(pks)).cursor.fetchall()}
 
@@ -553,7 +555,7 @@ def _apply(writes: _Writes, conn: Connection, host: Any, sub: Submission, direct
     if full:
         summaries = _summaries_of((r["directive"], r["status"], r["due"] or NO_DUE) for r in new.values())
     else:
-        summaries = _summaries_moved(old_summaries, changed, [stored[key] for key in removed], recount)
+        summaries, recount = _summaries_moved(old_summaries, changed, [stored[key] for key in removed])
     hd_rows = _host_directive_writes(writes, host, old_summaries, summaries, recount)
     totals = Counter[str]()
     for summary in summaries.values():
@@ -612,19 +614,26 @@ def _summaries_of(rows: Iterable[tuple[str, str, str]]) -> dict[str, Summary]:
         summary = out.get(directive)
         if summary is None:
             summary = out[directive] = _empty_summary()
-        summary["counts"][status] += 1
-        if status == "fail" and due and (not summary["fail_min_due"] or due < summary["fail_min_due"]):
-            summary["fail_min_due"] = due
+        _count(summary, status, due)
     return out
 
 
+def _count(summary: Summary, status: str, due: str) -> None:
+    """One more result in ``summary``: its status counted, its due date the earliest failing one
+    if it fails before the others."""
+    summary["counts"][status] += 1
+    if status == "fail" and due and (not summary["fail_min_due"] or due < summary["fail_min_due"]):
+        summary["fail_min_due"] = due
+
+
 def _summaries_moved(old: Mapping[str, Summary], changed: Sequence[tuple[Stored | None, Mapping[str, Any]]],
-                     removed: Sequence[Stored], recount: set[str]) -> dict[str, Summary]:
+                     removed: Sequence[Stored]) -> tuple[dict[str, Summary], set[str]]:
     """Per-directive summaries after a delta: the stored ones moved by the results it replaces,
-    adds and removes. A directive whose earliest failing due date may have left with one of
-    them goes into ``recount``: that date is read back once the results are written."""
+    adds and removes; and the directives whose earliest failing due date may have left with
+    one of them, that date to be read back once the results are written."""
     out = dict(old)
     copied: set[str] = set()
+    recount: set[str] = set()
 
     def summary(directive: str) -> Summary:
         if directive not in copied:  # the stored summaries stay as loaded: they are diffed after
@@ -643,10 +652,7 @@ def _summaries_moved(old: Mapping[str, Summary], changed: Sequence[tuple[Stored 
     for row, item in changed:
         if row is not None:
             leave(row)
-        s, status, due = summary(item["directive"]), item["status"], item["due"] or NO_DUE
-        s["counts"][status] += 1
-        if status == "fail" and due and (not s["fail_min_due"] or due < s["fail_min_due"]):
-            s["fail_min_due"] = due
+        _count(summary(item["directive"]), item["status"], item["due"] or NO_DUE)
     for row in removed:
         leave(row)
     for directive in copied:
@@ -655,7 +661,7 @@ def _summaries_moved(old: Mapping[str, Summary], changed: Sequence[tuple[Stored 
             del out[directive]  # the host has no result of it any more
         elif not counts["fail"]:
             out[directive]["fail_min_due"] = NO_DUE
-    return out
+    return out, recount
 
 
 def _host_min_due(summaries: Mapping[str, Summary]) -> str:
