@@ -291,25 +291,37 @@ def measured(server: Collector, scratch: Scratch, load: Callable[[], dict[str, A
     return out
 
 
+def lanes_of(agents: list[SimAgent], count: int, report: Callable[[SimAgent], bytes],
+             rounds: int = 1) -> list[list[bytes]]:
+    """Request bytes built before the clock starts; each host's reports in order on one lane."""
+    lanes: list[list[bytes]] = [[] for _ in range(count)]
+    for _ in range(rounds):
+        for i, agent in enumerate(agents):
+            lanes[i % count].append(report(agent))
+    return lanes
+
+
+def healthz_baseline(server: Collector, scratch: Scratch, lanes: int, per_lane: int) -> dict[str, Any]:
+    """``GET /healthz`` with the same client and concurrency: the HTTP stack's ceiling here."""
+    health = request_bytes("GET", "/healthz")
+    return measured(server, scratch, lambda: run_load(server.port, [[health] * per_lane for _ in range(lanes)], b"ok"))
+
+
+def server_workers(backend: str, args: argparse.Namespace) -> int:
+    return 1 if backend == "sqlite" else args.workers  # SQLite has one writer
+
+
 def ingest_benchmark(backend: str, workdir: Path, args: argparse.Namespace) -> dict[str, Any]:
     scratch = Scratch(backend, workdir)
-    workers = 1 if backend == "sqlite" else args.workers
+    workers = server_workers(backend, args)
     try:
         agents = create_agents(scratch.db, args.hosts, args.requirements, seed=1)
         lanes_n = min(args.concurrency, len(agents))
-        # Bodies built before the clock starts; each host's reports stay in order on one lane.
-        full_lanes: list[list[bytes]] = [[] for _ in range(lanes_n)]
-        delta_lanes: list[list[bytes]] = [[] for _ in range(lanes_n)]
-        for i, agent in enumerate(agents):
-            full_lanes[i % lanes_n].append(agent.full())
-        for _ in range(args.deltas):
-            for i, agent in enumerate(agents):
-                delta_lanes[i % lanes_n].append(agent.delta())
-        health = request_bytes("GET", "/healthz")
+        full_lanes = lanes_of(agents, lanes_n, SimAgent.full)
+        delta_lanes = lanes_of(agents, lanes_n, SimAgent.delta, args.deltas)
         server = Collector(scratch.url, workers, args.db_pool)
         try:
-            baseline = measured(server, scratch, lambda: run_load(
-                server.port, [[health] * args.baseline_per_lane for _ in range(lanes_n)], b"ok"))
+            baseline = healthz_baseline(server, scratch, lanes_n, args.baseline_per_lane)
             full = measured(server, scratch, lambda: run_load(server.port, full_lanes, b'"accepted"'))
             # Deltas are measured in the steady state: planner statistics that know the hosts'
             # stored results (before, PostgreSQL planned scans of the whole results table).
@@ -424,16 +436,11 @@ def deltas_at_scale(scratch: Scratch, args: argparse.Namespace) -> dict[str, Any
     """Deltas over HTTP into the bulk-loaded database: the ingest phase's load at 100,000 hosts."""
     agents = agents_at_scale(scratch.db, args.rollup_hosts, args.requirements, args.hosts, seed=2)
     lanes_n = min(args.concurrency, len(agents))
-    lanes: list[list[bytes]] = [[] for _ in range(lanes_n)]
-    for _ in range(args.deltas):
-        for i, agent in enumerate(agents):
-            lanes[i % lanes_n].append(agent.delta())
-    workers = 1 if scratch.backend == "sqlite" else args.workers
+    lanes = lanes_of(agents, lanes_n, SimAgent.delta, args.deltas)
+    workers = server_workers(scratch.backend, args)
     server = Collector(scratch.url, workers, args.db_pool)
     try:
-        health = request_bytes("GET", "/healthz")
-        baseline = measured(server, scratch, lambda: run_load(
-            server.port, [[health] * args.baseline_per_lane for _ in range(lanes_n)], b"ok"))
+        baseline = healthz_baseline(server, scratch, lanes_n, args.baseline_per_lane)
         delta = measured(server, scratch, lambda: run_load(server.port, lanes, b'"accepted"'))
     finally:
         server.stop()
