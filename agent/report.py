@@ -10,6 +10,7 @@ from functools import lru_cache
 from importlib import resources
 from typing import Any, Iterable, Mapping
 
+from agent.contract import HostStatus, host_status, worst
 from checks.model import Evidence, Status
 
 SCHEMA_VERSION = "1.0"
@@ -77,24 +78,31 @@ def score(c: Mapping[str, int]) -> float | None:
 
 
 def summarize(results: list[dict[str, Any]]) -> dict[str, Any]:
+    """Counts, score and host status per directive and overall (agent.contract.host_status);
+    the overall status is the worst of the directives', so an unjudged directive is never
+    hidden by the others."""
     by_directive: dict[str, list[dict[str, Any]]] = {}
     for r in results:
         by_directive.setdefault(r["directive"], []).append(r)
     total = counts(r["status"] for r in results)
+    directives = {
+        d: {
+            "counts": (c := counts(r["status"] for r in rs)),
+            "score": score(c),
+            "overdue": sum(1 for r in rs if r["overdue"]),
+            "status": host_status(c).value,
+        }
+        for d, rs in sorted(by_directive.items())
+    }
+    status = worst(HostStatus(d["status"]) for d in directives.values())
     return {
         "total": len(results),
         "counts": total,
         "score": score(total),
         "overdue": sum(1 for r in results if r["overdue"]),
-        "compliant": total["fail"] == 0,
-        "directives": {
-            d: {
-                "counts": (c := counts(r["status"] for r in rs)),
-                "score": score(c),
-                "overdue": sum(1 for r in rs if r["overdue"]),
-            }
-            for d, rs in sorted(by_directive.items())
-        },
+        "status": status.value,
+        "compliant": status is HostStatus.COMPLIANT,
+        "directives": directives,
     }
 
 
