@@ -35,13 +35,22 @@ def read_files(ctx: Context, pattern: str) -> TextFiles:
 
 def gather_lines(ctx: Context, patterns: list[str]) -> dict[str, object]:
     out: dict[str, object] = {}
-    ctx.host.prefetch([path for pattern in patterns for path in ctx.glob(pattern)])
+    ctx.host.prefetch([path for pattern in patterns for path in _listed(ctx, pattern)])
     for pattern in patterns:
         try:
             out[pattern] = read_files(ctx, pattern)
         except HostError as exc:
             out[pattern] = unavailable(exc)
     return out
+
+
+def _listed(ctx: Context, pattern: str) -> list[str]:
+    """The paths a pattern names, for the prefetch hint only: a directory that cannot be
+    listed is reported by ``read_files`` as the pattern's error, not here."""
+    try:
+        return ctx.glob(pattern)
+    except HostError:
+        return []
 
 
 def hint_lines(patterns: list[str]) -> list[str]:
