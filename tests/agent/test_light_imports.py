@@ -1,0 +1,35 @@
+"""paramiko and requests are default dependencies, yet a plain scan never imports them (nor the
+collector stack): a scan's time and memory stay what they were when they were extras."""
+from __future__ import annotations
+
+import json
+import subprocess
+import sys
+from pathlib import Path
+
+HEAVY = ("paramiko", "requests", "cryptography", "sqlalchemy", "fastapi", "uvicorn", "jinja2")
+
+PROBE = """
+import json, sys
+from agent.cli import main
+try:
+    main(["scan", "--root", sys.argv[1], "--format", "json", "-o", sys.argv[2]])
+except SystemExit:
+    pass
+print(json.dumps(sorted(m for m in sys.modules if m.split(".")[0] in json.loads(sys.argv[3]))))
+"""
+
+
+def test_a_plain_scan_imports_no_network_or_collector_stack(debian_rootfs: Path, tmp_path: Path) -> None:
+    out = tmp_path / "report.json"
+    done = subprocess.run([sys.executable, "-c", PROBE, str(debian_rootfs), str(out), json.dumps(HEAVY)],
+                          capture_output=True, text=True, timeout=120, check=True)
+    assert json.loads(out.read_text())["results"], "the scan ran"
+    assert json.loads(done.stdout.splitlines()[-1]) == []
+
+
+def test_ssh_and_submit_dependencies_are_installed_by_default() -> None:
+    from importlib.metadata import requires
+
+    wanted = {r.split(">")[0].split("=")[0].strip() for r in requires("fedharden") or [] if "extra ==" not in r}
+    assert {"paramiko", "requests", "click", "psutil", "pyyaml", "jsonschema"} <= wanted
