@@ -4,7 +4,8 @@ Every requirement must have a pass and a fail scenario. The figures (scenarios, 
 stig references, remediation text) are computed here and must match the table in the docs;
 on a mismatch the assertion message is the table to paste. Every cis and stig id in the
 library must be one that directives/data/ssg_references.yaml records for a ComplianceAsCode
-rule the requirement cites.
+rule the requirement cites, and every ssg id a real rule of ComplianceAsCode
+(directives/data/ssg_rules.txt).
 """
 from __future__ import annotations
 
@@ -18,6 +19,7 @@ from tests.directives import scenario
 
 DOC = Path(__file__).resolve().parents[2] / "docs" / "directives.md"
 SSG_REFERENCES = Path(__file__).resolve().parents[2] / "directives" / "data" / "ssg_references.yaml"
+SSG_RULES = SSG_REFERENCES.with_name("ssg_rules.txt")
 BEGIN, END = "<!-- coverage:begin -->", "<!-- coverage:end -->"
 
 
@@ -79,3 +81,11 @@ def test_cis_and_stig_ids_are_those_the_cited_rules_give() -> None:
             stig = {s.partition(":")[2] for rule in cited for s in rule["stig"]}
             assert set(r.references.get("cis", [])) <= cis, r.id
             assert set(r.references.get("stig", [])) <= stig, r.id
+
+
+def test_every_ssg_reference_is_a_real_complianceascode_rule() -> None:
+    lines = SSG_RULES.read_text().splitlines()
+    real = {line.strip() for line in lines if line.strip() and not line.startswith("#")}
+    assert len(real) > 2000, "the shipped rule list is whole"
+    cited = {(r.id, s) for d in load_library() for r in d.requirements for s in r.references.get("ssg", [])}
+    assert cited and {(rid, s) for rid, s in cited if s not in real} == set()
