@@ -89,11 +89,14 @@ def main() -> None:
 @click.option("--quiet", "-q", is_flag=True, help="Print nothing on standard output (files are still written).")
 @click.option("--state-dir", default="/var/lib/fedharden", show_default=True, envvar="FEDHARDEN_STATE_DIR",
               type=click.Path(file_okay=False), help="The agent's state, credential and spool (with --submit).")
+@click.option("--tag", "tags", multiple=True, metavar="TAG",
+              help="A tag of this host (repeatable), as in an inventory: scopes waivers; role:NAME declares "
+                   "a role a directive is scoped to (role:router, role:firewall, role:vpn, ...).")
 @remote_options
 def scan(root: str | None, directive_ids: tuple[str, ...], severity: str, extra: tuple[str, ...],
          formats: tuple[str, ...], output: str | None, output_dir: str | None, waivers_file: str | None,
          tailoring_file: str | None, baseline_file: str | None, color: bool | None, feeds_dir: str | None,
-         walk: bool, submit: bool, quiet: bool, state_dir: str, **remote: Any) -> None:
+         walk: bool, submit: bool, quiet: bool, state_dir: str, tags: tuple[str, ...], **remote: Any) -> None:
     """Evaluate this host (or a root filesystem, or hosts over SSH) and print what fails, why, and by when."""
     from agent.feeds.store import FeedStore
     from agent.output import destinations
@@ -148,8 +151,9 @@ def scan(root: str | None, directive_ids: tuple[str, ...], severity: str, extra:
         try:
             feeds = FeedStore.configured(feeds_dir)
             feeds.generation()  # a feeds directory that was named but does not exist is a usage error
+            first_seen = {} if root is not None or over_ssh else failing_since(state_dir)
             report = Scan(host, loaded, Selection(directive_ids, severity, walk), waivers=waivers, feeds=feeds,
-                          tailoring=tailoring).run()
+                          tailoring=tailoring, tags=tags, first_seen=first_seen).run()
             if submit and root is None:  # a mounted root's hardware id would be this machine's
                 from agent.fleet import host_anchor
 
@@ -179,6 +183,17 @@ def scan(root: str | None, directive_ids: tuple[str, ...], severity: str, extra:
 
         after_scan(report, state_dir, hardware, remote=over_ssh)
     sys.exit(EXIT_OK if report["summary"]["counts"]["fail"] == 0 else EXIT_FAIL)
+
+
+def failing_since(state_dir: str) -> dict[str, Any]:
+    """When each result of this host was first seen failing, from its last state (empty when
+    there is none or it cannot be read: deadlines from discovery then count from today)."""
+    from agent.state import StateDir, first_seen
+
+    try:
+        return first_seen(StateDir(state_dir).load_state())
+    except (OSError, ValueError, UsageError):
+        return {}
 
 
 def load_policy(kind: str, path: str, loaded: Sequence[Any]) -> Any:
@@ -265,7 +280,7 @@ def directives_show(directive_id: str, extra: tuple[str, ...]) -> None:
         bounds = ", ".join(f"{k} {v}" for k, v in p.bounds.items())
         click.echo(f"parameter {d.id}.{p.id} = {p.default!r} ({p.type}{', ' + bounds if bounds else ''}): {p.title}")
     for r in d.requirements:
-        due = r.due_date() or "per finding"
+        due = r.due_text()
         click.echo(f"\n{r.id}  [{r.severity}]  due {due}\n  {r.title}")
         click.echo(f"  rationale: {' '.join(r.rationale.split())}")
         click.echo("  remediation:\n" + "\n".join("    " + line for line in r.remediation.strip().splitlines()))

@@ -5,7 +5,7 @@ import datetime as dt
 import time
 import uuid
 from dataclasses import dataclass, field
-from typing import Any, Sequence
+from typing import Any, Mapping, Sequence
 
 import checks
 from agent import __version__
@@ -54,6 +54,9 @@ class Scan:
     waivers: Sequence[Waiver] | None = None  # None: no waivers file given
     feeds: Any = None  # agent.feeds.store.FeedStore; None = the configured store (or the shipped snapshot)
     tailoring: Tailoring | None = None
+    # When each result (by key) was first seen failing, from the agent's state: deadlines
+    # counted from discovery (BOD 23-02's 14 days) run from there; a key not here, from today.
+    first_seen: Mapping[str, dt.date] = field(default_factory=dict)
 
     def chosen(self) -> list[Directive]:
         """The directives to evaluate, tailored (requirements dropped, parameters set) when asked."""
@@ -76,6 +79,9 @@ class Scan:
             keys |= checks.needs(req.check)
             if req.only_if:
                 keys |= checks.needs(req.only_if)
+        for directive in directives:
+            if directive.applies_to.get("evident"):
+                keys |= checks.needs(directive.applies_to["evident"])
         facts = gather(ctx, keys, also=(*osinfo.PATHS, *IDENTITY_PATHS))
         release = os_release(ctx)
         results: list[Result] = []
@@ -158,6 +164,10 @@ class Scan:
             if release.family not in families:
                 return Outcome(Status.NOT_APPLICABLE, (Evidence(", ".join(families), release.family, "/etc/os-release"),),
                                f"{directive.id} applies to {', '.join(families)} hosts")
+        if roles := directive.applies_to.get("roles"):
+            scoped = self._role(directive, roles, facts)
+            if scoped is not None:
+                return scoped
         if req.only_if:
             gate = checks.evaluate(req.only_if, facts)
             if gate.status is Status.FAIL:
@@ -166,9 +176,32 @@ class Scan:
                 return Outcome(gate.status, gate.evidence, gate.message or "cannot tell whether this requirement applies")
         return None
 
+    def _role(self, directive: Directive, roles: list[str], facts: Facts) -> Outcome | None:
+        """None when the host plays one of the directive's roles: declared as a ``role:NAME``
+        tag, or shown by the directive's ``evident`` check; otherwise not applicable, with
+        what was looked at (or error when that could not be judged)."""
+        declared = sorted(t for t in self.tags if t.startswith("role:") and t[5:] in roles)
+        if declared:
+            return None
+        wanted = ", ".join(roles)
+        evident = directive.applies_to.get("evident")
+        gate = checks.evaluate(evident, facts) if evident else Outcome(Status.FAIL)
+        if gate.status is Status.PASS:
+            return None
+        tags = Evidence(f"a host tag role:NAME, NAME one of {wanted}",
+                        ", ".join(self.tags) or "no tags", "host tags")
+        if gate.status in (Status.FAIL, Status.NOT_APPLICABLE):
+            return Outcome(Status.NOT_APPLICABLE, (tags, *gate.evidence),
+                           f"{directive.id} applies to hosts acting as {wanted}; none is declared in the "
+                           "host's tags or evident on the host")
+        return Outcome(gate.status, (tags, *gate.evidence),
+                       gate.message or f"cannot tell whether this host acts as {wanted}")
+
     def _result(self, req: Requirement, key: str, status: Status, evidence: tuple[Evidence, ...], message: str,
                 due: dt.date | None, finding: str = "", fields: Any = None) -> Result:
         today = self.now.date()
+        if (days := req.days_after_discovery) is not None:
+            due = (self.first_seen.get(key, today) + dt.timedelta(days=days)) if status is Status.FAIL else None
         days_left = (due - today).days if due else None
         cve = finding if finding.startswith("CVE-") else ""
         return Result(

@@ -32,6 +32,7 @@ Exceptions (both are agent errors the CLI turns into one-line messages)::
 from __future__ import annotations
 
 import contextlib
+import datetime as dt
 import errno
 import fcntl
 import json
@@ -126,6 +127,20 @@ class AgentState:
 
     def ordered_results(self) -> list[dict[str, Any]]:
         return [self.results[k] for k in self.order]
+
+
+def first_seen(state: AgentState | None) -> dict[str, dt.date]:
+    """Result key -> the day it was first seen failing (``failing_since``), for the results
+    failing in ``state``: deadlines counted from discovery run from there."""
+    out: dict[str, dt.date] = {}
+    for key, result in (state.results if state else {}).items():
+        since = result.get("failing_since")
+        if result.get("status") == "fail" and isinstance(since, str):
+            try:
+                out[key] = dt.datetime.fromisoformat(since).date()
+            except ValueError:
+                continue
+    return out
 
 
 class StateDir:

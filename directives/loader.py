@@ -95,6 +95,9 @@ def parse(text: str, name: str) -> Directive:
             seen.setdefault(rid, i)
             if isinstance(data.get("id"), str) and not rid.startswith(data["id"] + "."):
                 doc.problem(("requirements", i, "id"), f"requirement id {rid} must start with {data['id']}.")
+    applies = data.get("applies_to")
+    if full and isinstance(applies, dict) and isinstance(applies.get("evident"), dict):
+        _validate_check(applies["evident"], doc, ("applies_to", "evident"))
     doc.raise_problems()
 
     issued = dt.date.fromisoformat(data["issued"])

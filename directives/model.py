@@ -13,7 +13,7 @@ class Requirement:
     id: str
     title: str
     severity: str
-    due: Any  # "YYYY-MM-DD", "per_finding", or {"days_after_issued": N}
+    due: Any  # "YYYY-MM-DD", "per_finding", {"days_after_issued": N} or {"days_after_discovery": N}
     rationale: str
     remediation: str
     references: Mapping[str, list[str]]
@@ -27,12 +27,28 @@ class Requirement:
     template: Mapping[str, Any] | None = None
 
     def due_date(self) -> dt.date | None:
-        """The requirement's deadline; None for per-finding deadlines (each finding has its own)."""
+        """The requirement's deadline; None for per-finding deadlines (each finding has its own)
+        and for deadlines counted from discovery (each failing result has its own)."""
         if isinstance(self.due, dict):
-            return self.issued + dt.timedelta(days=int(self.due["days_after_issued"]))
+            if "days_after_issued" in self.due:
+                return self.issued + dt.timedelta(days=int(self.due["days_after_issued"]))
+            return None
         if self.due == "per_finding":
             return None
         return dt.date.fromisoformat(self.due)
+
+    @property
+    def days_after_discovery(self) -> int | None:
+        """Days a failure may last from when it was first seen (BOD 23-02's 14 days), if so."""
+        if isinstance(self.due, dict) and "days_after_discovery" in self.due:
+            return int(self.due["days_after_discovery"])
+        return None
+
+    def due_text(self) -> str:
+        """The deadline as a person reads it in a listing."""
+        if (days := self.days_after_discovery) is not None:
+            return f"{days} days after discovery"
+        return str(self.due_date() or "per finding")
 
 
 @dataclass(frozen=True)
@@ -44,7 +60,7 @@ class Directive:
     issued: dt.date
     url: str
     summary: str
-    applies_to: Mapping[str, list[str]]
+    applies_to: Mapping[str, Any]  # os_family: [...]; roles: [...] with the check that shows one (evident)
     requirements: tuple[Requirement, ...]
     source: str  # path the directive was loaded from
     digest: str  # sha256 of the file's bytes: the report names exactly what was evaluated

@@ -123,7 +123,7 @@ def test_hardened_root_is_compliant_and_report_is_valid(make_root: MakeRoot) -> 
     assert {k for k, s in got.items() if s == "not_applicable"} == {
         *(f"HARDEN-30D.SSH.{i}" for i in range(1, 18)), *(f"HARDEN-30D.SUDO.{i}" for i in range(1, 5)),
         "HARDEN-30D.SVC.8", "HARDEN-30D.FS.3", "HARDEN-30D.FS.4", "HARDEN-30D.FS.5", "HARDEN-30D.FS.6",
-        "HARDEN-30D.FS.7", "HARDEN-30D.FS.8", "HARDEN-30D.LOG.3"}
+        "HARDEN-30D.FS.7", "HARDEN-30D.FS.8", "HARDEN-30D.LOG.3", "HARDEN-30D.MGMT.1"}
     assert report["scan"]["live"] is False and report["host"]["hostname"] == "golden"
     result = next(r for r in report["results"] if r["key"] == "HARDEN-30D.FILE.1")
     assert result["references"] == {"nist_800_53": ["AC-6", "IA-5"],

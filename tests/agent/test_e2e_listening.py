@@ -28,9 +28,12 @@ time.sleep(120)
 """
 
 
-def scan_with_listeners(netns: MakeNetns, netns_scan: NetnsScan,
-                        *specs: str) -> dict[str, str]:
-    return netns_scan(netns(PUBLIC, PRIVATE), [sys.executable, "-c", LISTENERS, *specs])
+def scan_with_listeners(netns: MakeNetns, netns_scan: NetnsScan, *specs: str,
+                        tags: tuple[str, ...] = ("role:firewall",)) -> dict[str, str]:
+    """Scan a namespace holding these listeners; by default the host is declared a firewall,
+    one of the roles BOD 23-02 is scoped to."""
+    args = [arg for tag in tags for arg in ("--tag", tag)]
+    return netns_scan(netns(PUBLIC, PRIVATE), [sys.executable, "-c", LISTENERS, *specs], *args)
 
 
 def test_bod_23_02_and_local_only_mta(netns: MakeNetns, netns_scan: NetnsScan) -> None:
@@ -56,3 +59,11 @@ def test_mta_on_a_network_address_fails(netns: MakeNetns, netns_scan: NetnsScan)
     got = scan_with_listeners(netns, netns_scan, f"tcp,{PRIVATE},25")
     assert got["HARDEN-30D.SVC.8"] == "fail"
     assert got["BOD-23-02.1"] == "pass"
+
+
+def test_a_server_in_no_network_role_is_judged_by_the_baseline_not_bod_23_02(
+        netns: MakeNetns, netns_scan: NetnsScan) -> None:
+    got = scan_with_listeners(netns, netns_scan, f"tcp,{PUBLIC},22", tags=())
+    assert {k: v for k, v in got.items() if k.startswith("BOD-23-02.")} == {
+        f"BOD-23-02.{i}": "not_applicable" for i in range(1, 11)}
+    assert got["HARDEN-30D.MGMT.1"] == "fail"

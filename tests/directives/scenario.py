@@ -15,6 +15,7 @@ it with that one requirement:
     dirs: [path, ...]                   empty directories; ``links: {path: target}`` symlinks
     units: {enabled: [...], disabled: [...], masked: [...]}   systemd unit files and links
     runtime: {...}                      makes the target a running system (see ScenarioHost)
+    tags: [role:router, ...]            the host's tags (scope waivers; role:NAME declares a directive's role)
     now: 2026-11-26T12:00:00+00:00      the scan's clock (default NOW)
 
 Runtime scenarios describe the socket table and addresses the host reports; network
@@ -202,5 +203,6 @@ def run(directive: Directive, requirement: Requirement, spec: Mapping[str, Any],
         host: RootfsHost = ScenarioHost(str(root), spec["runtime"], start_servers(spec["runtime"]))
     else:
         host = RootfsHost(str(root))
-    report = Scan(host, [only(directive, requirement)], Selection(walk=True), now=now, feeds=feeds).run()
+    report = Scan(host, [only(directive, requirement)], Selection(walk=True), now=now, feeds=feeds,
+                  tags=tuple(spec.get("tags", ()))).run()
     return list(report["results"])

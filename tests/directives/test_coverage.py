@@ -89,3 +89,21 @@ def test_every_ssg_reference_is_a_real_complianceascode_rule() -> None:
     assert len(real) > 2000, "the shipped rule list is whole"
     cited = {(r.id, s) for d in load_library() for r in d.requirements for s in r.references.get("ssg", [])}
     assert cited and {(rid, s) for rid, s in cited if s not in real} == set()
+
+
+def test_bod_22_01_summary_states_the_shipped_catalogs_due_dates() -> None:
+    """The figures in BOD 22-01's summary are those of the KEV snapshot shipped with the agent."""
+    import datetime as dt
+    import json
+    from collections import Counter
+    from importlib import resources
+
+    catalog = json.loads(resources.files("agent.feeds").joinpath("data/known_exploited_vulnerabilities.json").read_text())
+    gaps = Counter((dt.date.fromisoformat(v["dueDate"]) - dt.date.fromisoformat(v["dateAdded"])).days
+                   for v in catalog["vulnerabilities"])
+    summary = " ".join(next(d for d in load_library() if d.id == "BOD-22-01").summary.split())
+    assert gaps.most_common(1)[0][0] == 21
+    assert f"{gaps[21]:,} of the {catalog['count']:,} entries" in summary
+    assert f"catalog of {catalog['dateReleased'][:10]}" in summary
+    assert f"{gaps[14]} are due after 14 days" in summary
+    assert f"{sum(n for days, n in gaps.items() if 170 <= days <= 200)} of the first entries" in summary
