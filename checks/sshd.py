@@ -84,7 +84,7 @@ MULTISTATE: dict[str, dict[str, str]] = {
                           "allowagentforwarding", "disableforwarding", "passwordauthentication",
                           "pubkeyauthentication", "kbdinteractiveauthentication", "strictmodes", "usepam")},
 }
-LOG_LEVELS = {"quiet": "QUIET", "fatal": "FATAL", "error": "ERROR", "info": "INFO", "verbose": "VERBOSE",
+LOG_LEVELS = {"silent": "SILENT", "quiet": "SILENT", "fatal": "FATAL", "error": "ERROR", "info": "INFO", "verbose": "VERBOSE",
               "debug": "DEBUG", "debug1": "DEBUG", "debug2": "DEBUG2", "debug3": "DEBUG3"}
 TIMES = {"logingracetime", "clientaliveinterval"}
 INTEGERS = {"maxauthtries", "maxsessions", "clientalivecountmax"}
