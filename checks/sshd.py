@@ -506,17 +506,22 @@ def reachable(conf: ConfigFile, keyword: str, default: str | None) -> list[Reach
         baseline = next(iter(_global(lines)), None)
     out: list[Reached] = []
     if baseline is not None:
-        out.append(Reached(baseline.value, baseline))
+        out.append(Reached(baseline.value, baseline, " / ".join(scope_of(baseline))))
     elif default is not None:
         out.append(Reached(default, None))
     for index, setting in enumerate(conditional):
-        mine = set(scope_of(setting))
-        if all(_universal(c) for c in mine):
+        if all(_universal(c) for c in scope_of(setting)):
             continue
-        if any({c for c in scope_of(e) if not _universal(c)} <= mine for e in conditional[:index]):
+        mine = _criteria(setting)
+        if any(_criteria(e) <= mine for e in conditional[:index]):
             continue  # every connection this line applies to already took an earlier value
         out.append(Reached(setting.value, setting, " / ".join(c for c in scope_of(setting) if not _universal(c))))
     return out
+
+
+def _criteria(setting: ConfigSetting) -> set[tuple[str, str]]:
+    """Every criterion a connection must meet for the line to apply (nested Match lines AND)."""
+    return {(a.lower(), p) for c in scope_of(setting) if not _universal(c) for a, p in parse_scope(c)}
 
 
 def forwarding_override(conf: ConfigFile) -> Reached | None:
@@ -543,7 +548,7 @@ def judge(params: Mapping[str, Any], conf: ConfigFile) -> Outcome:
     name = canonical(key.lower())
     expected = f"{key} {expect.describe(params)}"
     if conf.problems:
-        return Outcome(Status.ERROR, (Evidence(expected, "configuration sshd would refuse", conf.path),),
+        return Outcome(Status.ERROR, (Evidence(expected, "not judged: the configuration cannot be evaluated", conf.path),),
                        "; ".join(conf.problems))
     default = str(params["default"]) if "default" in params else None
     if default is not None and name in MULTISTATE:
@@ -562,7 +567,8 @@ def judge(params: Mapping[str, Any], conf: ConfigFile) -> Outcome:
         ok &= good
         where = f"{item.setting.file}:{item.setting.line}" if item.setting else f"{conf.path} (not set; built-in default)"
         if index == 0:
-            evidence.append(Evidence(expected, f"{key} {item.value}", where))
+            scoped = f" (Match {item.condition}: every connection)" if item.condition else ""
+            evidence.append(Evidence(expected, f"{key} {item.value}{scoped}", where))
         elif not good:
             evidence.append(Evidence(expected, f"{key} {item.value} in Match {item.condition}", where))
     return Outcome(Status.PASS if ok else Status.FAIL, tuple(evidence), "; ".join(conf.notes))
