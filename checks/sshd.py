@@ -307,8 +307,9 @@ def normalize(keyword: str, args: Sequence[str]) -> str:
         return arg  # "yes", "no" (case-sensitive) or an allowlist of variable names
     if arg.lower() == "none" and keyword == "banner":
         return "none"
-    # derelativise_path(): sshd runs from "/" (systemd's working directory).
-    return arg if arg.startswith("/") else f"/{arg}"
+    # sshd makes a relative path relative to its working directory ("/" under systemd, but
+    # wherever sshd -T is run from): kept as written.
+    return arg
 
 
 # --- Match ---------------------------------------------------------------------------------

@@ -174,8 +174,12 @@ class _Reader:
 
     def file(self, path: str, scope: tuple[str, ...], depth: int) -> None:
         try:
-            if self.ctx.host.stat(path).kind == "dir":
+            kind = self.ctx.host.stat(path).kind
+            if kind == "dir":
                 return  # sshd reads a directory as an empty file
+            if kind != "file":
+                self.problems.append(f"{path}: not a regular file ({kind}); not opened")
+                return
             text = self.ctx.text(path)
         except HostError as exc:
             self.problems.append(f"{path}: unreadable ({exc.reason})")
@@ -231,13 +235,24 @@ class _Reader:
                 self.file(included, scope, depth + 1)
 
 
+def _regular_text(ctx: Context, path: str) -> str | None:
+    """A regular file's text, None when absent; anything else is not opened (HostError)."""
+    try:
+        kind = ctx.host.stat(path).kind
+    except NotFound:
+        return None
+    if kind != "file":
+        raise HostError(f"{path}: not a regular file ({kind}); not opened")
+    return ctx.text(path)
+
+
 def parse_sshd(ctx: Context, path: str) -> ConfigFile:
     """The daemon's configuration; raises HostError when the main file exists but cannot be read."""
     def load() -> ConfigFile:
         options = SshdOptions()
         problems: list[str] = []
         try:
-            env = ctx.text_or_none(DEFAULTS_FILE)
+            env = _regular_text(ctx, DEFAULTS_FILE)
             if env is not None:
                 found = shell_assignments(env).get(OPTS_VARIABLE)
                 if found is not None:
@@ -247,9 +262,7 @@ def parse_sshd(ctx: Context, path: str) -> ConfigFile:
         except HostError as exc:
             problems.append(f"{DEFAULTS_FILE}: unreadable ({exc.reason})")
         main = options.config if options.config and path == MAIN else path
-        try:
-            ctx.text(main)
-        except NotFound:
+        if _regular_text(ctx, main) is None:
             return ConfigFile(path, "sshd", exists=False)
         reader = _Reader(ctx)
         reader.file(main, (), 0)

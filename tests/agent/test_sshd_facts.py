@@ -1,6 +1,7 @@
 """The sshd gatherer: /etc/default/ssh read as data, sshd's command line, Include edge cases."""
 from __future__ import annotations
 
+import os
 from pathlib import Path
 from typing import Callable
 
@@ -102,3 +103,11 @@ def test_reachable_values_are_shadowed_only_by_implied_conditions(make_root: Mak
         "Match Address 10.0.0.0/8\nPermitRootLogin forced-commands-only\n")})
     reached = [(r.value, r.condition) for r in sshd.reachable(conf_of(root), "PermitRootLogin", "without-password")]
     assert reached == [("no", ""), ("without-password", "User admin"), ("forced-commands-only", "Address 10.0.0.0/8")]
+
+
+def test_only_regular_files_are_opened(make_root: MakeRoot) -> None:
+    root = make_root({"/etc/ssh/sshd_config": "Include /etc/ssh/sshd_config.d/*\nPermitRootLogin no\n",
+                      "/etc/ssh/sshd_config.d/.keep": ""})
+    os.mkfifo(root / "etc/ssh/sshd_config.d/pipe")  # reading it would block the scan
+    os.mkdir(root / "etc/ssh/sshd_config.d/subdir")  # sshd reads a directory as empty
+    assert conf_of(root).problems == ("/etc/ssh/sshd_config.d/pipe: not a regular file (other); not opened",)
