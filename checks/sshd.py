@@ -84,8 +84,8 @@ MULTISTATE: dict[str, dict[str, str]] = {
                           "allowagentforwarding", "disableforwarding", "passwordauthentication",
                           "pubkeyauthentication", "kbdinteractiveauthentication", "strictmodes", "usepam")},
 }
-LOG_LEVELS = {"silent": "SILENT", "quiet": "SILENT", "fatal": "FATAL", "error": "ERROR", "info": "INFO", "verbose": "VERBOSE",
-              "debug": "DEBUG", "debug1": "DEBUG", "debug2": "DEBUG2", "debug3": "DEBUG3"}
+LOG_LEVELS = {"silent": "SILENT", "quiet": "SILENT", "fatal": "FATAL", "error": "ERROR", "info": "INFO",
+              "verbose": "VERBOSE", "debug": "DEBUG", "debug1": "DEBUG", "debug2": "DEBUG2", "debug3": "DEBUG3"}
 TIMES = {"logingracetime", "clientaliveinterval"}
 INTEGERS = {"maxauthtries", "maxsessions", "clientalivecountmax"}
 FILENAMES = {"banner"}
@@ -472,7 +472,8 @@ def _conditional(keyword: str, lines: list[ConfigSetting]) -> list[ConfigSetting
     return [s for s in lines if scope_of(s)]
 
 
-def resolve(conf: ConfigFile, keyword: str, conn: Connection | None, default: str | None = None) -> tuple[str | None, ConfigSetting | None]:
+def resolve(conf: ConfigFile, keyword: str, conn: Connection | None,
+            default: str | None = None) -> tuple[str | None, ConfigSetting | None]:
     """(value, the line that set it) for one connection, as ``sshd -T [-C ...]`` prints it;
     (default, None) when nothing sets it."""
     keyword = canonical(keyword.lower())
@@ -549,8 +550,8 @@ def judge(params: Mapping[str, Any], conf: ConfigFile) -> Outcome:
     name = canonical(key.lower())
     expected = f"{key} {expect.describe(params)}"
     if conf.problems:
-        return Outcome(Status.ERROR, (Evidence(expected, "not judged: the configuration cannot be evaluated", conf.path),),
-                       "; ".join(conf.problems))
+        unknown = Evidence(expected, "not judged: the configuration cannot be evaluated", conf.path)
+        return Outcome(Status.ERROR, (unknown,), "; ".join(conf.problems))
     default = str(params["default"]) if "default" in params else None
     if default is not None and name in MULTISTATE:
         default = MULTISTATE[name].get(default.lower(), default)
@@ -566,7 +567,8 @@ def judge(params: Mapping[str, Any], conf: ConfigFile) -> Outcome:
     for index, item in enumerate(reached):
         good = expect.satisfied(params, item.value) and _exact(name, params, item.value)
         ok &= good
-        where = f"{item.setting.file}:{item.setting.line}" if item.setting else f"{conf.path} (not set; built-in default)"
+        where = (f"{item.setting.file}:{item.setting.line}" if item.setting
+                 else f"{conf.path} (not set; built-in default)")
         if index == 0:
             scoped = f" (Match {item.condition}: every connection)" if item.condition else ""
             evidence.append(Evidence(expected, f"{key} {item.value}{scoped}", where))

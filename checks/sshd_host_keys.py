@@ -47,7 +47,8 @@ class SshdHostKeysCheck:
             actual_owner = info.owner or str(info.uid)
             good = info.kind == "file" and info.mode & ~limit & 0o7777 == 0 and (owner is None or actual_owner == owner)
             ok &= good
-            evidence.append(Evidence(expected, f"{info.kind} owner {actual_owner}, mode {info.mode & 0o7777:04o}", info.path))
+            actual = f"{info.kind} owner {actual_owner}, mode {info.mode & 0o7777:04o}"
+            evidence.append(Evidence(expected, actual, info.path))
         return Outcome.of(ok, evidence, "; ".join(keys.problems))
 
 

