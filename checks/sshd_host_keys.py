@@ -4,7 +4,8 @@ Judged: each key sshd is configured with (``HostKey`` lines, ``-h`` in /etc/defa
 OpenSSH's built-in list when none is set) and every ``/etc/ssh/ssh_host_*_key``, because a key
 lying in /etc/ssh can be loaded by a later configuration or copied from a backup. Keys that do
 not exist are not judged; with none at all (images whose keys are generated at first boot) the
-requirement is ``not_applicable``.
+requirement is ``not_applicable``. When the configuration cannot be evaluated, keys that fail
+still fail; otherwise the result is ``error`` (a configured key may be missing from the list).
 """
 from __future__ import annotations
 
@@ -49,6 +50,8 @@ class SshdHostKeysCheck:
             ok &= good
             actual = f"{info.kind} owner {actual_owner}, mode {info.mode & 0o7777:04o}"
             evidence.append(Evidence(expected, actual, info.path))
+        if ok and keys.problems:  # a key the configuration names may be missing from the list
+            return Outcome(Status.ERROR, tuple(evidence), "; ".join(keys.problems))
         return Outcome.of(ok, evidence, "; ".join(keys.problems))
 
 

@@ -263,7 +263,7 @@ def parse_sshd(ctx: Context, path: str) -> ConfigFile:
             problems.append(f"{DEFAULTS_FILE}: unreadable ({exc.reason})")
         main = options.config if options.config and path == MAIN else path
         if _regular_text(ctx, main) is None:
-            return ConfigFile(path, "sshd", exists=False)
+            return ConfigFile(path, "sshd", exists=False, problems=tuple(problems))
         reader = _Reader(ctx)
         reader.file(main, (), 0)
         notes = reader.notes + ([f"sshd reads {main} (-f in {DEFAULTS_FILE})"] if main != path else [])
