@@ -325,3 +325,40 @@ def test_every_judged_keyword_agrees_with_sshd_T(compared: Comparison) -> None:
     wrong = compared.disagreements
     kinds = sorted({w.split(" for ")[0] + ": " + w.split(": ", 1)[1].split("\n")[0] for w in wrong})
     assert wrong == [], f"{len(wrong)} disagreements:\n" + "\n".join(kinds[:40]) + "\nfirst:\n" + "\n\n".join(wrong[:2])
+
+
+# The reproductions of the issue, with the truth taken from sshd itself: for every connection
+# in CONNECTIONS (and sshd -T without -C), does the value sshd applies meet the requirement?
+REPRODUCTIONS = [
+    ("R1", "PermitRootLogin no\nMatch all\nPermitRootLogin yes\n", ["HARDEN-30D.SSH.1"], "fail"),
+    ("R2", "LoginGraceTime 0\n", ["HARDEN-30D.SSH.7"], "fail"),
+    ("R3", "ClientAliveInterval 900\nClientAliveCountMax 0\n", ["HARDEN-30D.SSH.6"], "fail"),
+    ("R4", "DisableForwarding yes\nX11Forwarding yes\n", ["HARDEN-30D.SSH.4", "HARDEN-30D.SSH.17"], "pass"),
+]
+
+
+@pytest.mark.parametrize(("name", "text", "requirements", "truth"), REPRODUCTIONS,
+                         ids=[r[0] for r in REPRODUCTIONS])
+def test_reproductions_are_judged_as_sshd_applies_them(name: str, text: str, requirements: list[str], truth: str,
+                                                       host_key: Path, tmp_path: Path) -> None:
+    from checks import expect
+    from directives import load_library
+
+    build(tmp_path, Case({"sshd_config": text}, None), host_key)
+    conf = parse_sshd(Context(RootfsHost(str(tmp_path))), "/etc/ssh/sshd_config")
+    base = [require("sshd"), "-T", "-f", "/etc/ssh/sshd_config"]
+    printed = []
+    for argv in [base, *([*base, "-C", c.spec()] for c in CONNECTIONS)]:
+        done = isolated(argv, [("bind", str(tmp_path / "etc/ssh"), "/etc/ssh")])
+        assert done.returncode == 0, done.stderr
+        printed.append(dump(done.stdout))
+    library = {r.id: r for d in load_library() for r in d.requirements}
+    for rid in requirements:
+        specs = library[rid].check.get("all", [library[rid].check])
+        # sshd_config(5): DisableForwarding overrides every forwarding keyword sshd -T still prints.
+        applied = [{k: "no" if k in sshd.FORWARDING and p["disableforwarding"] == "yes" else v
+                    for k, v in p.items()} for p in printed]
+        sshd_truth = all(expect.satisfied(s, p[s["key"].lower()]) for s in specs for p in applied)
+        ours = [sshd.judge(s, conf).status.value for s in specs]
+        assert ("pass" if sshd_truth else "fail") == truth, (name, rid, applied)
+        assert ("fail" if "fail" in ours else "pass") == truth, (name, rid, ours)
