@@ -9,7 +9,8 @@ written as a tree, read by fedharden as a scanned image, and given to the real s
 private mount namespace with the tree bound over /etc/ssh: ``sshd -T -f /etc/ssh/sshd_config``
 with the SSHD_OPTS words, once without ``-C`` and once per connection in CONNECTIONS. For every
 keyword a shipped SSH requirement checks, fedharden's value must be the one sshd prints, and
-fedharden must refuse exactly the configurations sshd refuses.
+fedharden must refuse exactly the configurations sshd refuses. The issue's reproductions R1-R4
+are judged against the values sshd applies too.
 """
 from __future__ import annotations
 
