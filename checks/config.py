@@ -1,7 +1,7 @@
 """config: a setting in a configuration file, read with the file's own semantics.
 
-Dialects (parsed by the agent into ConfigFile facts): ``sshd`` (first value obtained wins;
-Include globs expanded in place; Match blocks scope what follows), ``login_defs`` and
+Dialects (parsed by the agent into ConfigFile facts): ``sshd`` (judged by checks.sshd as
+``sshd -T`` resolves it: first value wins, Match blocks per connection), ``login_defs`` and
 ``keyvalue`` (``key value``, last wins), ``keyequals`` (``key=value``, last wins).
 
 When the key is absent the program's built-in default applies; the directive states it
@@ -15,7 +15,7 @@ from __future__ import annotations
 
 from typing import Any, Mapping
 
-from checks import expect
+from checks import expect, sshd
 from checks.facts import ConfigFile, FactKey, Facts
 from checks.model import Evidence, Outcome, Status
 
@@ -57,6 +57,8 @@ class ConfigCheck:
         if not conf.exists and params.get("missing_file") != "default":
             status = Status.NOT_APPLICABLE if params.get("missing_file") == "not_applicable" else Status.FAIL
             return Outcome(status, (Evidence(expected, "file absent", conf.path),), f"{conf.path} does not exist")
+        if conf.dialect == "sshd":
+            return sshd.judge(params, conf)
 
         evidence: list[Evidence] = []
         setting = conf.effective(key)

@@ -89,6 +89,7 @@ class ConfigSetting:
     file: str
     line: int
     match: str = ""  # sshd "Match" condition the setting is scoped to; "" = global
+    scope: tuple[str, ...] = ()  # sshd: every Match condition it sits under (Include in Match nests)
 
 
 @dataclass(frozen=True)
@@ -99,6 +100,7 @@ class ConfigFile:
     settings: tuple[ConfigSetting, ...] = ()
     first_wins: bool = False  # sshd: the first value obtained wins; others: the last
     problems: tuple[str, ...] = ()  # unreadable includes and the like
+    notes: tuple[str, ...] = ()  # sshd: what it reads but fedharden does not know (unknown keywords)
 
     def effective(self, key: str) -> ConfigSetting | None:
         """The value in force outside any Match block."""

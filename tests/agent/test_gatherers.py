@@ -9,6 +9,7 @@ from typing import Callable
 from agent.facts import gather
 from agent.facts.context import Context
 from agent.hosts import RootfsHost
+from checks import sshd
 from checks.facts import ConfigFile, FactKey, FileInfo, PackageDB, Unavailable, UnitFile, persisted_sysctl
 
 MakeRoot = Callable[..., Path]
@@ -44,7 +45,10 @@ def test_sshd_include_glob_match_and_first_wins(make_root: MakeRoot) -> None:
     assert conf.effective("maxauthtries").value == "3"  # type: ignore[union-attr]
     assert conf.effective("passwordauthentication") is None  # only inside the Match block
     assert [s.match for s in conf.scoped("PasswordAuthentication")] == ["User backup"]
-    assert conf.effective("x11forwarding").value == "no"  # type: ignore[union-attr]  # after "Match all"
+    # After "Match all": the global pass reads it too, and every connection gets it.
+    assert sshd.resolve(conf, "x11forwarding", None)[0] == "no"
+    assert sshd.resolve(conf, "x11forwarding", sshd.Connection("backup", "h", "10.0.0.1"))[0] == "no"
+    assert sshd.resolve(conf, "passwordauthentication", sshd.Connection("backup", "h", "10.0.0.1"))[0] == "yes"
 
 
 def test_sshd_relative_include_and_missing_file(make_root: MakeRoot) -> None:
