@@ -75,7 +75,7 @@ def burndown(points: Sequence[Point], *, due: dt.date | None, today: dt.date, la
     anchor = "end" if x(today) > WIDTH - RIGHT - 40 else "middle"
     out.append(f'<text class="tick" x="{x(today)}" y="{row1}" text-anchor="{anchor}">today {today:%b %d}</text>')
     if due is not None and due < start:
-        out.append(f'<text class="deadline-label" x="{LEFT}" y="{row2}">deadline {due} passed: '
+        out.append(f'<text class="deadline-label{" met" if met else ""}" x="{LEFT}" y="{row2}">deadline {due} passed: '
                    + ('every host compliant' if met else 'everything left is overdue') + '</text>')
     if due is not None and due >= start:
         first = points[0]
