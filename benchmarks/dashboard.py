@@ -36,9 +36,9 @@ sys.path.insert(0, str(HERE.parent))
 from agent.contract import host_status  # noqa: E402
 from agent.report import canonical  # noqa: E402
 from collectors.admin import add_agency, issue  # noqa: E402
-from collectors.models import (HOST_COUNT_COLUMNS, SHARDS, STATUSES, agg_directives, agg_requirements, events,  # noqa: E402
-                               history_directives, history_requirements, host_directives, host_tags, hosts,
-                               results)
+from collectors.models import (HOST_COUNT_COLUMNS, SHARDS, STATUSES, agg_directives,  # noqa: E402
+                               agg_requirements, events, history_directives, history_requirements,
+                               host_directives, host_tags, hosts, results)
 from collectors.storage import Database  # noqa: E402
 from directives import load_library  # noqa: E402
 

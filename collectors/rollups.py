@@ -96,7 +96,8 @@ def _requirement_rows(conn: Connection, ids: list[int] | None, directive: str | 
     return _grouped(conn, ids, directive, day, ("agency_id", "directive", "requirement"))
 
 
-def _directive_hosts(conn: Connection, ids: list[int] | None, directive: str | None) -> dict[tuple[int, str], HostCounts]:
+def _directive_hosts(conn: Connection, ids: list[int] | None,
+                     directive: str | None) -> dict[tuple[int, str], HostCounts]:
     t = agg_directives
     q = sa.select(t.c.agency_id, t.c.directive, *[sa.func.sum(t.c[c]) for c in HOST_COUNT_COLUMNS])
     q = _scope(q, t, ids, directive).group_by(t.c.agency_id, t.c.directive)

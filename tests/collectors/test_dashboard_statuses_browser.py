@@ -110,7 +110,8 @@ def test_agency_view_shows_statuses_filters_and_tells_same_named_hosts_apart(sit
     browser.login(site.tokens.soc["DOJ"])
     table = {r[0].split("\n")[0]: r[1] for r in map(cells, browser.all("table.hosts tbody tr"))}
     assert table == {"db-01": "compliant", "web-01 ·0f1e2d": "not compliant", "web-01 ·9a8b7c": "needs review"}
-    directives = {r[0].split("\n")[0]: r[1:6] for r in map(cells, browser.all("section[aria-labelledby=progress] tbody tr"))}
+    progress = browser.all("section[aria-labelledby=progress] tbody tr")
+    directives = {r[0].split("\n")[0]: r[1:6] for r in map(cells, progress)}
     assert directives["BOD-23-01"] == ["1", "0", "0", "1", "0"]
     assert directives["HARDEN-30D"] == ["3", "3", "0", "0", "0"]
     assert "all hosts compliant" in browser.find("section[aria-labelledby=progress] tbody").text

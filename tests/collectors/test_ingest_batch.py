@@ -47,7 +47,10 @@ def stored_summaries(db: Database) -> dict[tuple[int, str], tuple[int, ...]]:
                 for r in conn.execute(sa.select(host_directives))}
 
 
-def host_counters(db: Database) -> tuple[dict[tuple[int, str], tuple[int, ...]], dict[tuple[int, str], tuple[int, ...]]]:
+Counters = dict[tuple[int, str], tuple[int, ...]]
+
+
+def host_counters(db: Database) -> tuple[Counters, Counters]:
     """Hosts per agency and directive, and hosts per host status: from the counters, and
     recounted from the hosts' summaries with agent.contract.host_status."""
     a = agg_directives

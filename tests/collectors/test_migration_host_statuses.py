@@ -87,7 +87,8 @@ def test_upgrade_recounts_hosts_by_status(old_db: Database) -> None:
             # DOE's counters, pushed by its agency collector
             {"agency_id": 2, "directive": "BOD-23-01", "shard": -1, "hosts": 10, "compliant_hosts": 7}])
         conn.execute(table("history_directives", "day", "agency_id", "directive", "hosts", "compliant_hosts").insert(),
-                     [{"day": "2026-11-30", "agency_id": 1, "directive": "BOD-23-01", "hosts": 4, "compliant_hosts": 3}])
+                     [{"day": "2026-11-30", "agency_id": 1, "directive": "BOD-23-01", "hosts": 4,
+                       "compliant_hosts": 3}])
 
     upgrade(old_db, "head")
 
