@@ -47,7 +47,10 @@ from collectors import rollups  # noqa: E402
 from collectors.admin import add_agency, issue  # noqa: E402
 from collectors.auth import hash_secret, new_secret, now  # noqa: E402
 from collectors.ingest import directives_digest  # noqa: E402
-from collectors.models import SHARDS, STATUSES, hosts, tokens  # noqa: E402
+from agent.contract import HostStatus  # noqa: E402
+from collectors.models import (HOST_STATUS_COLUMNS, SHARDS, STATUSES, agg_directives, host_directives,  # noqa: E402
+                               hosts, tokens)
+from collectors.reads import status_condition  # noqa: E402
 from collectors.storage import Database  # noqa: E402
 
 PG_ADMIN = os.environ.get("FEDHARDEN_BENCH_PG", "postgresql://postgres@127.0.0.1:5432/postgres")
@@ -390,10 +393,14 @@ def bulk_load(db: Database, n_hosts: int, n_reqs: int, agencies: int) -> dict[st
             f"SELECT r.host_pk, r.directive, MIN(h.agency_id), {counts}, "
             "COALESCE(MIN(CASE WHEN r.status = 'fail' THEN r.due END), '') "
             "FROM results r JOIN hosts h ON h.id = r.host_pk GROUP BY r.host_pk, r.directive")
-        conn.exec_driver_sql(
-            "INSERT INTO agg_directives (agency_id, directive, shard, hosts, compliant_hosts) "
-            "SELECT hd.agency_id, hd.directive, h.shard, COUNT(*), SUM(CASE WHEN hd.n_fail = 0 THEN 1 ELSE 0 END) "
-            "FROM host_directives hd JOIN hosts h ON h.id = hd.host_pk GROUP BY hd.agency_id, hd.directive, h.shard")
+        # hosts per directive by status: the hosts listing's filter condition (collectors.reads)
+        hd = host_directives
+        by_status = [sa.func.sum(sa.case((status_condition(hd, s), 1), else_=0)) for s in HostStatus]
+        conn.execute(agg_directives.insert().from_select(
+            ["agency_id", "directive", "shard", "hosts", *HOST_STATUS_COLUMNS],
+            sa.select(hd.c.agency_id, hd.c.directive, hosts.c.shard, sa.func.count(), *by_status)
+            .select_from(hd.join(hosts, hosts.c.id == hd.c.host_pk))
+            .group_by(hd.c.agency_id, hd.c.directive, hosts.c.shard)))
         timings["counters_seconds"] = time.perf_counter() - t
     if not db.is_sqlite:
         with db.engine.connect().execution_options(isolation_level="AUTOCOMMIT") as conn:

@@ -33,11 +33,12 @@ from typing import Any
 HERE = Path(__file__).resolve().parent
 sys.path.insert(0, str(HERE.parent))
 
+from agent.contract import host_status  # noqa: E402
 from agent.report import canonical  # noqa: E402
 from collectors.admin import add_agency, issue  # noqa: E402
-from collectors.models import (SHARDS, STATUSES, agg_directives, agg_requirements, events,  # noqa: E402
-                               history_directives, history_requirements, host_directives, host_tags, hosts,
-                               results)
+from collectors.models import (HOST_COUNT_COLUMNS, SHARDS, STATUSES, agg_directives,  # noqa: E402
+                               agg_requirements, events, history_directives, history_requirements,
+                               host_directives, host_tags, hosts, results)
 from collectors.storage import Database  # noqa: E402
 from directives import load_library  # noqa: E402
 
@@ -128,7 +129,7 @@ def bulk_load(db: Database, n_hosts: int, hardening: int, seed: int = 7) -> dict
                     hd_rows.append({"host_pk": host_pk, "directive": d, "agency_id": agency_id,
                                     "fail_min_due": fail_due.get(d, ""), **{f"n_{s}": c[s] for s in STATUSES}})
                     agg_dir[(agency_id, d, shard, "hosts")] += 1
-                    agg_dir[(agency_id, d, shard, "compliant")] += int(c["fail"] == 0)
+                    agg_dir[(agency_id, d, shard, f"{host_status(c).value}_hosts")] += 1
                 role = ("web", "db", "hpc", "desktop")[host_pk % 4]
                 h_rows.append({"id": host_pk, "host_id": f"host-{host_pk:07d}", "agency_id": agency_id,
                                "hostname": f"{role}-{agency_id:02d}-{i:06d}", "target": "local",
@@ -156,9 +157,9 @@ def bulk_load(db: Database, n_hosts: int, hardening: int, seed: int = 7) -> dict
         conn.execute(agg_requirements.insert(), list(rows.values()))
         drows: dict[tuple[int, str, int], dict[str, Any]] = {}
         for (a, d, shard, kind), n in agg_dir.items():
-            row = drows.setdefault((a, d, shard), {"agency_id": a, "directive": d, "shard": shard, "hosts": 0,
-                                                   "compliant_hosts": 0})
-            row["hosts" if kind == "hosts" else "compliant_hosts"] = n
+            row = drows.setdefault((a, d, shard), {"agency_id": a, "directive": d, "shard": shard,
+                                                   **dict.fromkeys(HOST_COUNT_COLUMNS, 0)})
+            row[kind] = n
         conn.execute(agg_directives.insert(), list(drows.values()))
         _history(conn, agg_req, agg_dir, today)
         _events(conn, rng, host_pk, sizes, agency_ids, reqs, now)
@@ -176,7 +177,8 @@ def _history(conn: Any, agg_req: Counter[Any], agg_dir: Counter[Any], today: dt.
         dues[(a, d, r)] = due
     dir_now: dict[tuple[int, str], list[int]] = defaultdict(lambda: [0, 0])
     for (a, d, _shard, kind), n in agg_dir.items():
-        dir_now[(a, d)][0 if kind == "hosts" else 1] += n
+        if kind in ("hosts", "compliant_hosts"):
+            dir_now[(a, d)][0 if kind == "hosts" else 1] += n
     req_rows, dir_rows = [], []
     for back in range(1, HISTORY_DAYS):
         day = (today - dt.timedelta(days=back)).isoformat()
@@ -189,8 +191,9 @@ def _history(conn: Any, agg_req: Counter[Any], agg_dir: Counter[Any], today: dt.
                              "n_waived": 0, "n_manual": 0,
                              "n_overdue": fail if dues[(a, d, r)] and dues[(a, d, r)] < day else 0})
         for (a, d), (h, comp) in dir_now.items():
-            dir_rows.append({"day": day, "agency_id": a, "directive": d, "hosts": h,
-                             "compliant_hosts": max(0, round(comp * (1 - back / 120)))})
+            compliant = max(0, round(comp * (1 - back / 120)))  # results are pass or fail only here
+            dir_rows.append({"day": day, "agency_id": a, "directive": d, "hosts": h, "compliant_hosts": compliant,
+                             "non_compliant_hosts": h - compliant})
     for i in range(0, len(req_rows), CHUNK):
         conn.execute(history_requirements.insert(), req_rows[i:i + CHUNK])
     conn.execute(history_directives.insert(), dir_rows)
@@ -226,7 +229,7 @@ def pages(n_hosts: int) -> dict[str, tuple[str, str]]:
         "directive": ("national", "/dashboard/directive/BOD-23-02"),
         "directives": ("national", "/dashboard/directives"),
         "agency": ("soc", "/dashboard/agency/AG00"),
-        "agency_filtered": ("soc", "/dashboard/agency/AG00?directive=BOD-23-02&status=noncompliant"
+        "agency_filtered": ("soc", "/dashboard/agency/AG00?directive=BOD-23-02&status=non_compliant"
                                    "&overdue=yes&tag=web"),
         "agency_last_page": ("soc", f"/dashboard/agency/AG00?page={last_page}"),
         "host": ("soc", "/dashboard/host/host-0000042"),

@@ -271,7 +271,8 @@ def create_app(settings: Settings, db: Database | None = None) -> FastAPI:
 
     @app.get("/api/v1/hosts", tags=["read"])
     def hosts(principal: Principal = Depends(caller), agency: str | None = None, directive: str | None = None,
-              status: str | None = Query(None, description="compliant or noncompliant"),
+              status: str | None = Query(None, description="non_compliant, incomplete, needs_review, "
+                                                      "compliant or not_applicable"),
               overdue: bool | None = None, tag: str | None = None, limit: int = Query(100, ge=1, le=10000),
               offset: int = Query(0, ge=0), format: str = Fmt) -> Response:
         """Hosts in scope, filtered by agency, directive, status, overdue and tag; with the host

@@ -1,13 +1,19 @@
 """Federation: an agency collector forwards its rollups to a national collector.
 
 The payload is the agency's counters (per directive, requirement and due date, and hosts per
-directive), and whether the agency forwards host summaries too (``host_detail``). The national
+directive by host status), and whether the agency forwards host summaries too (``host_detail``). The national
 collector stores the counters as the agency's ``FEDERATED_SHARD`` counter rows, so its
 rollups, side-by-side view and daily history treat a federated agency like a local one.
 
 Host-level detail stays in the agency unless it opts in (``--upstream-detail hosts``): then
 the forwarder also sends host summaries in pages (collectors.federated_hosts); without it a
 push says ``host_detail: false`` and the national side drops any it held.
+
+A collector of an earlier version pushes per directive only ``hosts`` and ``compliant_hosts``,
+which then counted every host without a failing result. The national side still accepts that
+form during an upgrade, and says so (a warning in its answer and its log): the hosts that
+were not counted compliant are non-compliant, and the others ``unknown_hosts``, never
+compliant, until the agency pushes the statuses.
 """
 from __future__ import annotations
 
@@ -22,7 +28,8 @@ from sqlalchemy.engine import Connection
 
 from collectors import BadRequest, UpstreamError, federated_hosts
 from collectors.auth import Principal, now
-from collectors.models import FEDERATED_SHARD, STATUSES, agg_directives, agg_requirements
+from collectors.models import (FEDERATED_SHARD, HOST_COUNT_COLUMNS, HOST_STATUS_COLUMNS, STATUSES, UNKNOWN_HOSTS,
+                               agg_directives, agg_requirements)
 from collectors.storage import Database
 
 log = logging.getLogger("fedharden.collector.federation")
@@ -40,9 +47,10 @@ def build_payload(conn: Connection, agency_id: int, host_detail: bool = False) -
              "counts": {s: int(v or 0) for s, v in zip(STATUSES, vals)}}
             for d, r, due, *vals in conn.execute(q)]
     a = agg_directives
-    dq = sa.select(a.c.directive, sa.func.sum(a.c.hosts), sa.func.sum(a.c.compliant_hosts)) \
+    dq = sa.select(a.c.directive, *[sa.func.sum(a.c[c]) for c in HOST_COUNT_COLUMNS]) \
         .where(a.c.agency_id == agency_id, a.c.shard != FEDERATED_SHARD).group_by(a.c.directive).order_by(a.c.directive)
-    dirs = [{"directive": d, "hosts": int(h or 0), "compliant_hosts": int(c or 0)} for d, h, c in conn.execute(dq)]
+    dirs = [{"directive": d, **{c: int(v or 0) for c, v in zip(HOST_COUNT_COLUMNS, values)}}
+            for d, *values in conn.execute(dq)]
     return {"version": PAYLOAD_VERSION, "requirements": [r for r in reqs if any(r["counts"].values())],
             "directives": dirs, "host_detail": host_detail}
 
@@ -89,16 +97,18 @@ def receive(db: Database, principal: Principal, body: Any) -> dict[str, Any]:
                          "shard": FEDERATED_SHARD,
                          **{f"n_{s}": _int(r["counts"].get(s, 0), f"{p}.counts.{s}") for s in STATUSES}}
     dir_rows: dict[str, dict[str, Any]] = {}
+    older: list[str] = []
     for i, d in enumerate(dirs):
         p = f"$.directives[{i}]"
         if not isinstance(d, dict):
-            raise BadRequest("an object with directive, hosts and compliant_hosts is required", p)
+            raise BadRequest("an object with directive, hosts and hosts per status is required", p)
         name = _str(d.get("directive"), f"{p}.directive", 100)
         if name in dir_rows:
             raise BadRequest("duplicate directive", p)
         dir_rows[name] = {"agency_id": principal.agency_id, "directive": name, "shard": FEDERATED_SHARD,
-                          "hosts": _int(d.get("hosts"), f"{p}.hosts"),
-                          "compliant_hosts": _int(d.get("compliant_hosts"), f"{p}.compliant_hosts")}
+                          **_host_counts(d, p)}
+        if not _new_form(d):
+            older.append(name)
     with db.write() as conn:
         for table in (agg_requirements, agg_directives):
             conn.execute(table.delete().where(table.c.agency_id == principal.agency_id,
@@ -109,9 +119,40 @@ def receive(db: Database, principal: Principal, body: Any) -> dict[str, Any]:
             conn.execute(agg_directives.insert(), [dir_rows[k] for k in sorted(dir_rows)])
         if not host_detail:  # the agency keeps host detail to itself (again): drop what it sent before
             federated_hosts.forget(conn, principal.agency_id)
-    return {"status": "accepted", "agency": principal.agency, "requirements": len(req_rows),
-            "directives": len(dir_rows), "host_detail": host_detail,
-            "received_at": now().isoformat(timespec="seconds") + "Z"}
+    answer: dict[str, Any] = {"status": "accepted", "agency": principal.agency, "requirements": len(req_rows),
+                              "directives": len(dir_rows), "host_detail": host_detail,
+                              "received_at": now().isoformat(timespec="seconds") + "Z"}
+    if older:
+        warning = (f"hosts per status missing for {len(older)} directive(s) (an agency collector of an earlier "
+                   "version): hosts without a failing result are counted as unknown_hosts, not compliant, "
+                   "until the agency collector is upgraded")
+        log.warning("federation: agency %s: %s", principal.agency, warning)
+        answer["warnings"] = [warning]
+    return answer
+
+
+HOST_FORM = (*HOST_STATUS_COLUMNS, UNKNOWN_HOSTS)  # what a directive's hosts add up to
+
+
+def _new_form(d: dict[str, Any]) -> bool:
+    """Whether the push counts hosts per status: the older form has compliant_hosts alone."""
+    return any(c in d for c in HOST_FORM if c != "compliant_hosts")
+
+
+def _host_counts(d: dict[str, Any], path: str) -> dict[str, int]:
+    """A directive's hosts by status as pushed; from the older form (``hosts`` and
+    ``compliant_hosts``, which counted hosts without a failing result), what it can tell."""
+    hosts = _int(d.get("hosts"), f"{path}.hosts")
+    if _new_form(d):
+        counts = {c: _int(d.get(c, 0), f"{path}.{c}") for c in HOST_FORM}
+        if sum(counts.values()) != hosts:
+            raise BadRequest("hosts per status (and unknown_hosts) must add up to hosts", f"{path}.hosts")
+        return {"hosts": hosts, **counts}
+    without_fail = _int(d.get("compliant_hosts"), f"{path}.compliant_hosts")
+    if without_fail > hosts:
+        raise BadRequest("compliant_hosts cannot exceed hosts", f"{path}.compliant_hosts")
+    return {"hosts": hosts, **dict.fromkeys(HOST_FORM, 0),
+            "non_compliant_hosts": hosts - without_fail, UNKNOWN_HOSTS: without_fail}
 
 
 def digest(payload: dict[str, Any]) -> str:

@@ -26,15 +26,19 @@ from typing import Any, Iterable, Mapping, NamedTuple, Sequence
 import sqlalchemy as sa
 from sqlalchemy.engine import Connection
 
+from agent.contract import HostStatus, host_status
 from agent.report import canonical, digest_text, digest_value, result_hash, validation_errors
 from collectors import AuthError, BadRequest, CollectorError, Conflict, Forbidden, Resync, TooLarge
 from collectors.auth import ENROLL, Principal, create_token, now
-from collectors.models import (NO_DUE, SHARDS, STATUSES, agg_directives, agg_requirements, events,
-                               host_directives, host_tags, hosts, reports, results, tokens)
+from collectors.models import (HOST_STATUS_COLUMNS, NO_DUE, SHARDS, STATUSES, agg_directives, agg_requirements,
+                               events, host_directives, host_tags, hosts, reports, results, tokens)
 from collectors.storage import Database, in_list
 
 DEFAULT_MAX_BODY = 16 * 1024 * 1024
 SQLITE_PAIRS = 10_000  # (host, key) pairs per lookup: 20,000 parameters, under SQLite's 32,766
+# agg_directives' counters in the order of a round's changes to them: hosts, then hosts by status
+DIRECTIVE_COUNTERS = ("hosts", *HOST_STATUS_COLUMNS)
+_STATUS_SLOT = {status: 1 + i for i, status in enumerate(HostStatus)}  # HOST_STATUS_COLUMNS is in this order
 
 
 # ---------------------------------------------------------------------------- parsing
@@ -400,9 +404,9 @@ class _Writes:
     # gives the lock order): (agency, directive, requirement, due, shard) -> {status: change}
     requirement_counts: defaultdict[tuple[int, str, str, str, int], dict[str, int]] = field(
         default_factory=lambda: defaultdict(lambda: dict.fromkeys(STATUSES, 0)))
-    # (agency, directive, shard) -> change in [hosts, compliant hosts]
+    # (agency, directive, shard) -> change in each of DIRECTIVE_COUNTERS
     directive_counts: defaultdict[tuple[int, str, int], list[int]] = field(
-        default_factory=lambda: defaultdict(lambda: [0, 0]))
+        default_factory=lambda: defaultdict(lambda: [0] * len(DIRECTIVE_COUNTERS)))
 
     def flush(self, db: Database, conn: Connection) -> None:
         db.delete_many(conn, results, self.deleted_results)
@@ -423,9 +427,9 @@ class _Writes:
                 for (a, d, r, due, shard), c in sorted(self.requirement_counts.items()) if any(c.values())]
         db.upsert_add(conn, agg_requirements, rows, ("agency_id", "directive", "requirement", "due", "shard"),
                       [f"n_{s}" for s in STATUSES])
-        rows = [{"agency_id": a, "directive": d, "shard": shard, "hosts": h, "compliant_hosts": c}
-                for (a, d, shard), (h, c) in sorted(self.directive_counts.items()) if h or c]
-        db.upsert_add(conn, agg_directives, rows, ("agency_id", "directive", "shard"), ["hosts", "compliant_hosts"])
+        rows = [{"agency_id": a, "directive": d, "shard": shard, **dict(zip(DIRECTIVE_COUNTERS, change))}
+                for (a, d, shard), change in sorted(self.directive_counts.items()) if any(change)]
+        db.upsert_add(conn, agg_directives, rows, ("agency_id", "directive", "shard"), list(DIRECTIVE_COUNTERS))
 
 
 def _apply_round(db: Database, conn: Connection, subs: Sequence[Submission]) -> list[Outcome]:
@@ -679,7 +683,7 @@ def _host_directive_writes(writes: _Writes, host: Any, old: Mapping[str, Summary
         writes.deleted_host_directives.append({"host_pk": host.id, "directive": directive})
         delta = counters[(host.agency_id, directive, host.shard)]
         delta[0] -= 1
-        delta[1] -= int(old[directive]["counts"]["fail"] == 0)
+        delta[_STATUS_SLOT[host_status(old[directive]["counts"])]] -= 1
     for directive, summary in new.items():
         prev = old.get(directive)
         if prev == summary and directive not in recount:
@@ -688,8 +692,14 @@ def _host_directive_writes(writes: _Writes, host: Any, old: Mapping[str, Summary
         rows[directive] = {"host_pk": host.id, "directive": directive, "agency_id": host.agency_id,
                            "fail_min_due": summary["fail_min_due"], **{f"n_{s}": counts[s] for s in STATUSES}}
         writes.host_directives.append(rows[directive])
-        was_compliant = prev is not None and prev["counts"]["fail"] == 0
-        delta = counters[(host.agency_id, directive, host.shard)]
-        delta[0] += 0 if prev is not None else 1
-        delta[1] += int(counts["fail"] == 0) - int(was_compliant)
+        # the directive's host status, from the counts at hand (agent.contract: unknown is never compliant)
+        status = host_status(counts)
+        was = host_status(prev["counts"]) if prev is not None else None
+        if status is not was:
+            delta = counters[(host.agency_id, directive, host.shard)]
+            delta[_STATUS_SLOT[status]] += 1
+            if was is None:
+                delta[0] += 1
+            else:
+                delta[_STATUS_SLOT[was]] -= 1
     return rows

@@ -12,18 +12,31 @@ from __future__ import annotations
 
 import sqlalchemy as sa
 
+from agent.contract import HostStatus
+
 STATUSES = ("pass", "fail", "error", "not_applicable", "waived", "manual")
 COUNT_COLUMNS = tuple(f"n_{s}" for s in STATUSES)
 SHARDS = 4
 FEDERATED_SHARD = -1
 FAILING_FINDING = "status = 'fail' AND key LIKE '%#%'"  # literal, so the partial index below matches
 NO_DUE = ""  # results without a due date (dates are stored as ISO text: they compare as strings)
+# Hosts per directive by host status (agent.contract.host_status of the host's counts for the
+# directive), and hosts without a failing result whose status an older agency collector did
+# not report (federation) or a snapshot taken before the statuses were counted did not hold:
+# never counted as compliant.
+HOST_STATUS_COLUMNS = tuple(f"{s.value}_hosts" for s in HostStatus)
+UNKNOWN_HOSTS = "unknown_hosts"
+HOST_COUNT_COLUMNS = ("hosts", *HOST_STATUS_COLUMNS, UNKNOWN_HOSTS)
 
 metadata = sa.MetaData()
 
 
 def _counts() -> list[sa.Column[int]]:
     return [sa.Column(c, sa.Integer, nullable=False, server_default="0") for c in COUNT_COLUMNS]
+
+
+def _host_counts() -> list[sa.Column[int]]:
+    return [sa.Column(c, sa.Integer, nullable=False, server_default="0") for c in HOST_COUNT_COLUMNS]
 
 
 agencies = sa.Table(
@@ -156,8 +169,7 @@ agg_directives = sa.Table(
     sa.Column("agency_id", sa.Integer, primary_key=True),
     sa.Column("directive", sa.String(100), primary_key=True),
     sa.Column("shard", sa.SmallInteger, primary_key=True),
-    sa.Column("hosts", sa.Integer, nullable=False, server_default="0"),
-    sa.Column("compliant_hosts", sa.Integer, nullable=False, server_default="0"),
+    *_host_counts(),
 )
 
 history_requirements = sa.Table(
@@ -176,8 +188,7 @@ history_directives = sa.Table(
     sa.Column("day", sa.String(10), primary_key=True),
     sa.Column("agency_id", sa.Integer, primary_key=True),
     sa.Column("directive", sa.String(100), primary_key=True),
-    sa.Column("hosts", sa.Integer, nullable=False, server_default="0"),
-    sa.Column("compliant_hosts", sa.Integer, nullable=False, server_default="0"),
+    *_host_counts(),
 )
 
 # Host summaries an agency collector forwards when it opts in (federation, national side): per

@@ -9,11 +9,18 @@ from typing import Any, Iterator
 import sqlalchemy as sa
 from sqlalchemy.engine import Connection
 
+from agent.contract import HostStatus, host_status
 from collectors import BadRequest, NotFound
 from collectors.models import NO_DUE, STATUSES, agencies, events, host_directives, host_tags, hosts, results
 from collectors.rollups import today
 
-HOST_STATUSES = ("compliant", "noncompliant")
+HOST_STATUSES = tuple(s.value for s in HostStatus)  # the hosts listing's status filter
+STATUS_ALIASES = {"noncompliant": HostStatus.NON_COMPLIANT.value}  # the filter's earlier spelling
+# The SQL form of agent.contract.host_status, for filters: a status holds when the statuses
+# before it have no result and, but for not_applicable, its own has one (tests check the two agree).
+_DECIDED_BY = {HostStatus.NON_COMPLIANT: ("fail",), HostStatus.INCOMPLETE: ("error",),
+               HostStatus.NEEDS_REVIEW: ("manual",), HostStatus.COMPLIANT: ("pass", "waived"),
+               HostStatus.NOT_APPLICABLE: ()}
 # models.FAILING_FINDING spelled out literally (no bound parameters), so both databases match
 # the query to the partial index ix_results_failing_findings
 FAILING_FINDING_RESULTS = sa.text("results.status = 'fail' AND results.key LIKE '%#%'")
@@ -23,12 +30,33 @@ def iso(value: dt.datetime | None) -> str | None:
     return value.isoformat(timespec="seconds") + "Z" if value else None
 
 
+def host_status_filter(status: str | None) -> HostStatus | None:
+    """The hosts listing's ``status`` query parameter, checked (``noncompliant`` still accepted)."""
+    if status is None:
+        return None
+    status = STATUS_ALIASES.get(status, status)
+    if status not in HOST_STATUSES:
+        raise BadRequest(f"status must be one of {', '.join(HOST_STATUSES)}", "$.query.status")
+    return HostStatus(status)
+
+
+def status_condition(counts_of: Any, status: HostStatus) -> Any:
+    """Rows of ``counts_of`` (n_* columns) whose counts make ``status``."""
+    before = [s for s in HostStatus if s.rank < status.rank]
+    terms = [counts_of.c[f"n_{r}"] == 0 for s in before for r in _DECIDED_BY[s]]
+    own = _DECIDED_BY[status]
+    if own:
+        terms.append(sa.or_(*(counts_of.c[f"n_{r}"] > 0 for r in own)))
+    return sa.and_(*terms)
+
+
 def _host_json(row: Any, day: str) -> dict[str, Any]:
     counts = {s: int(getattr(row, f"n_{s}")) for s in STATUSES}
+    status = host_status(counts) if row.reported else None
     return {"host_id": row.host_id, "agency": row.code, "hostname": row.hostname, "os": row.os,
             "agent_version": row.agent_version, "enrolled_at": iso(row.enrolled_at), "last_seen": iso(row.last_seen),
             "last_scan": iso(row.last_scan), "sequence": row.last_sequence, "total": row.total, "counts": counts,
-            "compliant": bool(row.reported) and counts["fail"] == 0,
+            "status": status.value if status else None, "compliant": status is HostStatus.COMPLIANT,
             "overdue": bool(row.fail_min_due) and row.fail_min_due < day,
             "tags": row.tags.split("\n") if row.tags else [], "federated": bool(row.federated)}
 
@@ -36,11 +64,11 @@ def _host_json(row: Any, day: str) -> dict[str, Any]:
 def compliance_filter(q: Any, counts_of: Any, reported: Any, *, status: str | None, overdue: bool | None,
                       day: str) -> Any:
     """The hosts listing's status and overdue filters, on the table holding the counts (a host's,
-    or one directive's when the listing is for a directive); enrolled and forwarded hosts alike."""
-    if status == "compliant":
-        q = q.where(counts_of.c.n_fail == 0, reported)
-    elif status == "noncompliant":
-        q = q.where(counts_of.c.n_fail > 0)
+    or one directive's when the listing is for a directive); enrolled and forwarded hosts alike.
+    A host that never reported has no status."""
+    wanted = host_status_filter(status)
+    if wanted is not None:
+        q = q.where(status_condition(counts_of, wanted), reported)
     if overdue is True:
         q = q.where(counts_of.c.fail_min_due != NO_DUE, counts_of.c.fail_min_due < day)
     elif overdue is False:
@@ -90,8 +118,7 @@ def list_hosts(conn: Connection, ids: list[int] | None, *, directive: str | None
 
     ``enrolled``: the hosts enrolled here; ``federated``: the host summaries agency collectors
     forward (federation), marked so. Those carry no tags, so a tag filter leaves them out."""
-    if status is not None and status not in HOST_STATUSES:
-        raise BadRequest(f"status must be one of {', '.join(HOST_STATUSES)}", "$.query.status")
+    host_status_filter(status)  # checked before any query
     from collectors import federated_hosts  # (it uses compliance_filter from here)
 
     day = today().isoformat()
@@ -141,8 +168,15 @@ def host_detail(conn: Connection, ids: list[int] | None, host_id: str, *, direct
         doc["overdue"] = r.status == "fail" and bool(r.due) and r.due < day  # as of today, not as of the scan
         doc["updated_at"] = iso(r.updated_at)
         items.append(doc)
+    hd = host_directives
+    per_directive = []
+    for d in conn.execute(sa.select(hd).where(hd.c.host_pk == row.id).order_by(hd.c.directive)):
+        counts = {s: int(getattr(d, f"n_{s}")) for s in STATUSES}
+        per_directive.append({"directive": d.directive, "status": host_status(counts).value, "counts": counts,
+                              "overdue": bool(d.fail_min_due) and d.fail_min_due < day})
     return {"host": _host_json(row, day), "state": {"report_id": row.last_report_id, "sequence": row.last_sequence,
-                                    "state_digest": row.state_digest}, "results": items}
+                                    "state_digest": row.state_digest},
+            "directives": per_directive, "results": items}
 
 
 def changes(conn: Connection, ids: list[int] | None, *, since: dt.datetime, until: dt.datetime | None,

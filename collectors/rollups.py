@@ -13,12 +13,16 @@ from typing import Any, Iterable
 import sqlalchemy as sa
 from sqlalchemy.engine import Connection
 
-from collectors.models import (COUNT_COLUMNS, NO_DUE, STATUSES, agg_directives, agg_requirements,
-                               history_directives, history_requirements)
+from agent.contract import HostStatus
+from collectors.models import (COUNT_COLUMNS, HOST_COUNT_COLUMNS, NO_DUE, STATUSES, UNKNOWN_HOSTS, agg_directives,
+                               agg_requirements, history_directives, history_requirements)
 from collectors.scope import agency_codes
 from collectors.storage import Database
 
 HISTORY_MAX_DAYS = 3660  # the longest series the history endpoint serves (and retention keeps)
+HostCounts = tuple[int, ...]  # one per HOST_COUNT_COLUMNS
+NO_HOSTS: HostCounts = (0,) * len(HOST_COUNT_COLUMNS)
+NOT_YET_COMPLIANT = (f"{HostStatus.NON_COMPLIANT.value}_hosts", f"{HostStatus.INCOMPLETE.value}_hosts", UNKNOWN_HOSTS)
 
 
 def today() -> dt.date:
@@ -92,11 +96,27 @@ def _requirement_rows(conn: Connection, ids: list[int] | None, directive: str | 
     return _grouped(conn, ids, directive, day, ("agency_id", "directive", "requirement"))
 
 
-def _directive_hosts(conn: Connection, ids: list[int] | None, directive: str | None) -> dict[tuple[int, str], tuple[int, int]]:
+def _directive_hosts(conn: Connection, ids: list[int] | None,
+                     directive: str | None) -> dict[tuple[int, str], HostCounts]:
     t = agg_directives
-    q = sa.select(t.c.agency_id, t.c.directive, sa.func.sum(t.c.hosts), sa.func.sum(t.c.compliant_hosts))
+    q = sa.select(t.c.agency_id, t.c.directive, *[sa.func.sum(t.c[c]) for c in HOST_COUNT_COLUMNS])
     q = _scope(q, t, ids, directive).group_by(t.c.agency_id, t.c.directive)
-    return {(a, d): (int(h or 0), int(c or 0)) for a, d, h, c in conn.execute(q)}
+    return {(a, d): tuple(int(v or 0) for v in values) for a, d, *values in conn.execute(q)}
+
+
+def host_counts_json(counts: HostCounts) -> dict[str, Any]:
+    """Hosts of a directive by status (agent.contract.host_status, counted at ingest), and
+    ``older_collector`` when some hosts' status was not reported (``unknown_hosts``: pushed by
+    an agency collector of an earlier version, or a snapshot from before statuses were counted)."""
+    out: dict[str, Any] = dict(zip(HOST_COUNT_COLUMNS, counts))
+    out["older_collector"] = out[UNKNOWN_HOSTS] > 0
+    # what the burn-down counts down: every host not (known to be) compliant yet
+    out["not_yet_compliant_hosts"] = sum(out[c] for c in NOT_YET_COMPLIANT)
+    return out
+
+
+def add_hosts(a: HostCounts, b: HostCounts) -> HostCounts:
+    return tuple(x + y for x, y in zip(a, b))
 
 
 def fold(conn: Connection, ids: list[int] | None, directive: str | None, day: dt.date
@@ -112,9 +132,9 @@ def fold(conn: Connection, ids: list[int] | None, directive: str | None, day: dt
     return out
 
 
-def _directive_json(name: str, dnode: _Node, reqs: dict[str, _Node] | None, host_counts: tuple[int, int],
+def _directive_json(name: str, dnode: _Node, reqs: dict[str, _Node] | None, host_counts: HostCounts,
                     day: dt.date) -> dict[str, Any]:
-    out = {"directive": name, "hosts": host_counts[0], "compliant_hosts": host_counts[1], **dnode.json(day)}
+    out = {"directive": name, **host_counts_json(host_counts), **dnode.json(day)}
     if reqs is not None:
         out["requirements"] = [{"requirement": r, **n.json(day)} for r, n in sorted(reqs.items())]
     return out
@@ -148,24 +168,23 @@ def rollup(conn: Connection, ids: list[int] | None, directive: str | None = None
             dnode, reqs = overall.setdefault(name, (_Node(), {}))
             dnode.add(node.counts, node.due, node.overdue)
             reqs[requirement] = node
-    overall_hosts: dict[str, list[int]] = defaultdict(lambda: [0, 0])
+    overall_hosts: dict[str, HostCounts] = defaultdict(lambda: NO_HOSTS)
     per_agency = []
     for agency_id in agency_list:
         dirs = agency_dirs.get(agency_id, {})
         entries = []
         for name in sorted(set(dirs) | {d for a, d in host_counts if a == agency_id}):
-            hc = host_counts.get((agency_id, name), (0, 0))
+            hc = host_counts.get((agency_id, name), NO_HOSTS)
             entries.append(_directive_json(name, dirs.get(name, _Node()),
                                            agency_reqs.get((agency_id, name), {}) if detail else None, hc, day))
-            overall_hosts[name][0] += hc[0]
-            overall_hosts[name][1] += hc[1]
+            overall_hosts[name] = add_hosts(overall_hosts[name], hc)
         code, title = names.get(agency_id, (str(agency_id), ""))
         per_agency.append({"agency": code, "name": title, "directives": entries})
     for name in overall_hosts:
         overall.setdefault(name, (_Node(), {}))
     return {
         "today": day.isoformat(), "detail": detail,
-        "overall": {"directives": [_directive_json(n, d, r, tuple(overall_hosts[n]), day)  # type: ignore[arg-type]
+        "overall": {"directives": [_directive_json(n, d, r, overall_hosts[n], day)
                                    for n, (d, r) in sorted(overall.items())]},
         "agencies": per_agency,
     }
@@ -177,8 +196,9 @@ def side_by_side(doc: dict[str, Any]) -> dict[str, Any]:
     for agency in doc["agencies"]:
         for d in agency["directives"]:
             table[d["directive"]].append({"agency": agency["agency"], "name": agency["name"],
-                                          **{k: d[k] for k in ("hosts", "compliant_hosts", "counts", "overdue",
-                                                               "compliant_pct", "due", "days_left")}})
+                                          **{k: d[k] for k in (*HOST_COUNT_COLUMNS, "older_collector",
+                                                               "not_yet_compliant_hosts", "counts",
+                                                               "overdue", "compliant_pct", "due", "days_left")}})
     return {"today": doc["today"], "directives": [{"directive": d, "agencies": rows} for d, rows in sorted(table.items())]}
 
 
@@ -207,9 +227,9 @@ def snapshot(db: Database, day: dt.date | None = None) -> int:
                     req_rows.append({"day": day.isoformat(), "agency_id": agency_id, "directive": directive,
                                      "requirement": requirement, "n_overdue": node.overdue, "due": node.due,
                                      **{f"n_{s}": node.counts[s] for s in STATUSES}})
-        for (agency_id, directive), (h, c) in host_counts.items():
+        for (agency_id, directive), hc in host_counts.items():
             dir_rows.append({"day": day.isoformat(), "agency_id": agency_id, "directive": directive,
-                             "hosts": h, "compliant_hosts": c})
+                             **dict(zip(HOST_COUNT_COLUMNS, hc))})
         db.upsert_replace(conn, history_requirements, sorted(req_rows, key=lambda r: (r["agency_id"], r["directive"], r["requirement"])),
                           ("day", "agency_id", "directive", "requirement"))
         db.upsert_replace(conn, history_directives, sorted(dir_rows, key=lambda r: (r["agency_id"], r["directive"])),
@@ -233,11 +253,11 @@ def history(conn: Connection, ids: list[int] | None, directive: str | None, requ
         series[(row.day, row.directive)] = {"day": row.day, "directive": row.directive, "counts": counts,
                                             "overdue": int(row.n_overdue or 0), "compliant_pct": pct(counts)}
     if requirement is None:
-        hq = sa.select(h.c.day, h.c.directive, sa.func.sum(h.c.hosts), sa.func.sum(h.c.compliant_hosts))
+        hq = sa.select(h.c.day, h.c.directive, *[sa.func.sum(h.c[c]) for c in HOST_COUNT_COLUMNS])
         hq = _scope(hq, h, ids, directive).where(h.c.day >= first, h.c.day < day.isoformat())
-        for d, name, hosts_n, compliant in conn.execute(hq.group_by(h.c.day, h.c.directive)):
+        for d, name, *values in conn.execute(hq.group_by(h.c.day, h.c.directive)):
             if (d, name) in series:
-                series[(d, name)].update(hosts=int(hosts_n or 0), compliant_hosts=int(compliant or 0))
+                series[(d, name)].update(host_counts_json(tuple(int(v or 0) for v in values)))
     # Today comes from the live counters, so the chart's last point never lags.
     live_hosts = _directive_hosts(conn, ids, directive) if requirement is None else {}
     for name, *values in _grouped(conn, ids, directive, day, ("directive",), requirement):
@@ -246,8 +266,11 @@ def history(conn: Connection, ids: list[int] | None, directive: str | None, requ
         entry: dict[str, Any] = {"day": day.isoformat(), "directive": name, "counts": node.counts,
                                  "overdue": node.overdue, "compliant_pct": pct(node.counts)}
         if requirement is None:
-            hc = [sum(v[i] for (a, d), v in live_hosts.items() if d == name) for i in (0, 1)]
-            entry.update(hosts=hc[0], compliant_hosts=hc[1])
+            hc = NO_HOSTS
+            for (_, d), v in live_hosts.items():
+                if d == name:
+                    hc = add_hosts(hc, v)
+            entry.update(host_counts_json(hc))
         series[(day.isoformat(), name)] = entry
     return {"today": day.isoformat(), "days": days, "requirement": requirement,
             "series": [series[k] for k in sorted(series)]}

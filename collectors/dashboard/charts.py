@@ -30,9 +30,10 @@ def _nice_max(value: int) -> int:
 
 
 def burndown(points: Sequence[Point], *, due: dt.date | None, today: dt.date, label: str, chart_id: str,
-             unit: str = "hosts not compliant") -> Markup:
+             unit: str = "hosts not yet compliant", met: bool = False) -> Markup:
     """Remaining work per day against the deadline: the actual line, the ideal line from the
-    first day to zero on the deadline, and markers for the deadline and today."""
+    first day to zero on the deadline, and markers for the deadline and today. ``met``: every
+    host is compliant now, so a passed deadline is not "overdue"."""
     title = f"Burn-down: {label}"
     if not points:
         return Markup('<p class="empty">No daily history yet: the first point appears after the first snapshot.</p>')
@@ -74,8 +75,8 @@ def burndown(points: Sequence[Point], *, due: dt.date | None, today: dt.date, la
     anchor = "end" if x(today) > WIDTH - RIGHT - 40 else "middle"
     out.append(f'<text class="tick" x="{x(today)}" y="{row1}" text-anchor="{anchor}">today {today:%b %d}</text>')
     if due is not None and due < start:
-        out.append(f'<text class="deadline-label" x="{LEFT}" y="{row2}">deadline {due} passed: '
-                   f'everything left is overdue</text>')
+        out.append(f'<text class="deadline-label{" met" if met else ""}" x="{LEFT}" y="{row2}">deadline {due} passed: '
+                   + ('every host compliant' if met else 'everything left is overdue') + '</text>')
     if due is not None and due >= start:
         first = points[0]
         out.append(f'<line class="ideal" x1="{x(first.day)}" y1="{y(first.value)}" x2="{x(due)}" y2="{y(0)}">'

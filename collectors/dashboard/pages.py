@@ -8,19 +8,24 @@ from dataclasses import dataclass
 from functools import lru_cache
 from typing import Any, Mapping
 
+import sqlalchemy as sa
 from sqlalchemy.engine import Connection
 
+from agent.contract import HostStatus, host_status
 from collectors import BadRequest
 from collectors import reads, rollups
 from collectors.auth import Principal
 from collectors.dashboard.charts import Point, burndown
 from collectors.federated_hosts import forwarding_agencies
+from collectors.models import federated_hosts, hosts
 from collectors.scope import HOST_DETAIL, HOST_LIST, ROLLUPS, agency_ids
 
 PAGE_SIZE = 50
 LIST_SIZE = 25  # rows of the "since yesterday" and overdue lists on the agency page
 HISTORY_DAYS = 90
-HOST_STATUSES = {"compliant": "compliant", "noncompliant": "not compliant"}
+# the hosts filter's choices, worst first, as agent.contract names them
+HOST_STATUSES = {s.value: ("not compliant" if s is HostStatus.NON_COMPLIANT else s.label) for s in HostStatus}
+SHORT_ID = 6  # characters of a host id shown beside a hostname another host in scope shares
 OVERDUE = {"yes": True, "no": False}
 
 
@@ -39,8 +44,8 @@ class HostFilters:
             return value or None
 
         status, overdue = opt("status"), opt("overdue")
-        if status is not None and status not in HOST_STATUSES:
-            raise BadRequest(f"status must be one of {', '.join(HOST_STATUSES)}", "$.query.status")
+        chosen = reads.host_status_filter(status)  # checked; the earlier "noncompliant" still accepted
+        status = chosen.value if chosen else None
         if overdue is not None and overdue not in OVERDUE:
             raise BadRequest("overdue must be yes or no", "$.query.overdue")
         return cls(opt("directive"), status, overdue, opt("tag"), page_number(query.get("page")))
@@ -84,6 +89,12 @@ def _due(value: str | None) -> dt.date | None:
     return dt.date.fromisoformat(value) if value else None
 
 
+def met(entry: Mapping[str, Any]) -> bool:
+    """Every host reporting the directive is compliant (those it does not apply to aside)."""
+    compliant = entry.get("compliant_hosts", 0)
+    return compliant > 0 and compliant + entry.get("not_applicable_hosts", 0) == entry.get("hosts", 0)
+
+
 def national(conn: Connection, principal: Principal, days: int = HISTORY_DAYS) -> dict[str, Any]:
     """Agencies side by side per directive, with each directive's burn-down over the scope."""
     ids = agency_ids(conn, principal, None, roles=ROLLUPS)
@@ -92,10 +103,9 @@ def national(conn: Connection, principal: Principal, days: int = HISTORY_DAYS) -
     today = dt.date.fromisoformat(doc["today"])
     series: dict[str, list[Point]] = {}
     for s in rollups.history(conn, ids, None, None, days, today)["series"]:
-        hosts = s.get("hosts")
-        if hosts is not None:
+        if "hosts" in s:
             series.setdefault(s["directive"], []).append(
-                Point(dt.date.fromisoformat(s["day"]), hosts - s.get("compliant_hosts", 0)))
+                Point(dt.date.fromisoformat(s["day"]), s["not_yet_compliant_hosts"]))
     overall = {d["directive"]: d for d in doc["overall"]["directives"]}
     directives = []
     for entry in table["directives"]:
@@ -103,14 +113,38 @@ def national(conn: Connection, principal: Principal, days: int = HISTORY_DAYS) -
         total = overall.get(name, {})
         known = library().get(name)
         directives.append({
-            "id": name, "title": known.title if known else "", "overall": total,
-            "agencies": [{**a, "failing_hosts": a["hosts"] - a["compliant_hosts"]} for a in entry["agencies"]],
-            "chart": burndown(series.get(name, []), due=_due(total.get("due")), today=today,
-                              label=f"{name}, hosts not compliant", chart_id=f"bd-{name}"),
+            "id": name, "title": known.title if known else "", "overall": total, "met": met(total),
+            "agencies": entry["agencies"],
+            "chart": burndown(series.get(name, []), due=_due(total.get("due")), today=today, met=met(total),
+                              label=f"{name}, hosts not yet compliant", chart_id=f"bd-{name}"),
             "points": series.get(name, []),
         })
     return {"today": doc["today"], "directives": directives, "history_days": days,
             "agency_count": len(doc["agencies"]), "forwarding": forwarding_agencies(conn, ids)}
+
+
+def shared_hostnames(conn: Connection, ids: list[int] | None, names: set[str]) -> dict[str, dict[str, str]]:
+    """For each of ``names`` that several hosts in scope carry (enrolled or forwarded), each
+    host id's short form: its first SHORT_ID characters, more where two of them start alike."""
+    names.discard("")
+    if not names:
+        return {}
+    found: dict[str, set[str]] = {}
+    for table in (hosts, federated_hosts):
+        q = sa.select(table.c.hostname, table.c.host_id).where(table.c.hostname.in_(sorted(names)))
+        if ids is not None:
+            q = q.where(table.c.agency_id.in_(ids))
+        for name, host_id in conn.execute(q):
+            found.setdefault(name, set()).add(host_id)
+    out: dict[str, dict[str, str]] = {}
+    for name, host_ids in found.items():
+        if len(host_ids) < 2:
+            continue
+        n = SHORT_ID
+        while n < max(map(len, host_ids)) and len({h[:n] for h in host_ids}) < len(host_ids):
+            n += 2
+        out[name] = {h: h[:n] for h in host_ids}
+    return out
 
 
 def forwarded(conn: Connection, principal: Principal, code: str | None, filters: HostFilters) -> dict[str, Any]:
@@ -123,6 +157,7 @@ def forwarded(conn: Connection, principal: Principal, code: str | None, filters:
     everywhere = agency_ids(conn, principal, None, roles=HOST_LIST)
     params = {**filters.query(), **({"agency": code} if code else {})}
     return {"code": code, "filters": filters, "params": params, "hosts": listing["hosts"],
+            "shared": shared_hostnames(conn, ids, {h["hostname"] for h in listing["hosts"]}),
             "total": listing["total"], "page": filters.page, "pages": max(1, -(-listing["total"] // PAGE_SIZE)),
             "agencies": forwarding_agencies(conn, everywhere), "directives": sorted(library()),
             "statuses": HOST_STATUSES}
@@ -142,8 +177,13 @@ def agency(conn: Connection, principal: Principal, code: str, filters: HostFilte
                           limit=LIST_SIZE)["changes"]
     kev = reads.overdue_findings(conn, ids, limit=LIST_SIZE)
     agency_doc = summary["agencies"][0] if summary["agencies"] else {"agency": code, "name": code, "directives": []}
+    for d in agency_doc["directives"]:
+        d["met"] = met(d)
     pages = max(1, -(-listing["total"] // PAGE_SIZE))
+    named = {h["hostname"] for h in listing["hosts"]} | {c["hostname"] for c in (*regressed, *fixed)} \
+        | {f["hostname"] for f in kev["findings"]}
     return {"agency": agency_doc, "code": code, "filters": filters, "hosts": listing["hosts"],
+            "shared": shared_hostnames(conn, ids, named),
             "total": listing["total"], "page": filters.page, "pages": pages, "page_size": PAGE_SIZE,
             "directives": sorted({d["directive"] for d in agency_doc["directives"]} | set(library())),
             "tags": reads.agency_tags(conn, ids), "statuses": HOST_STATUSES,
@@ -151,17 +191,27 @@ def agency(conn: Connection, principal: Principal, code: str, filters: HostFilte
             "today": summary["today"]}
 
 
+RESULT_ORDER = {"fail": 0, "error": 1, "manual": 2, "waived": 3, "pass": 4, "not_applicable": 5}
+
+
 def host(conn: Connection, principal: Principal, host_id: str, status: str | None) -> dict[str, Any]:
-    """Every current result of one host, grouped by directive, and its history of changes."""
+    """Every current result of one host: its failures across all directives first, then its
+    errors, then the rest grouped by directive; each directive's status; its history of changes."""
     ids = agency_ids(conn, principal, None, roles=HOST_DETAIL)
     detail = reads.host_detail(conn, ids, host_id, status=status)
+    ordered = sorted(detail["results"], key=lambda r: (RESULT_ORDER.get(r["status"], 9), natural(r["directive"]),
+                                                       natural(r["key"])))
+    failures = [r for r in ordered if r["status"] == "fail"]
+    errors = [r for r in ordered if r["status"] == "error"]
     groups: dict[str, list[dict[str, Any]]] = {}
-    order = {"fail": 0, "error": 1, "manual": 2, "waived": 3, "pass": 4, "not_applicable": 5}
-    for r in sorted(detail["results"], key=lambda r: (order.get(r["status"], 9), natural(r["key"]))):
-        groups.setdefault(r["directive"], []).append(r)
-    return {**detail, "groups": sorted(groups.items()), "status": status,
-            "events": reads.host_events(conn, ids, host_id),
-            "titles": {d: (library()[d].title if d in library() else "") for d in groups}}
+    for r in ordered:
+        if r["status"] not in ("fail", "error"):
+            groups.setdefault(r["directive"], []).append(r)
+    names = {d["directive"] for d in detail["directives"]} | {r["directive"] for r in ordered}
+    shared = shared_hostnames(conn, ids, {detail["host"]["hostname"]})
+    return {**detail, "failures": failures, "errors": errors, "groups": sorted(groups.items()), "status": status,
+            "events": reads.host_events(conn, ids, host_id), "shared": shared,
+            "titles": {d: (library()[d].title if d in library() else "") for d in names}}
 
 
 def directive(conn: Connection, principal: Principal, directive_id: str, agency_code: str | None) -> dict[str, Any]:
@@ -186,11 +236,14 @@ def directive(conn: Connection, principal: Principal, directive_id: str, agency_
         requirements.append({"id": rid, "title": "", "severity": "", "due": r["due"], "per_finding": False,
                              "rationale": "", "remediation": "", "references": {}, "rollup": r})
     history = rollups.history(conn, ids, directive_id, None, HISTORY_DAYS, dt.date.fromisoformat(doc["today"]))
-    points = [Point(dt.date.fromisoformat(s["day"]), s["hosts"] - s["compliant_hosts"])
+    points = [Point(dt.date.fromisoformat(s["day"]), s["not_yet_compliant_hosts"])
               for s in history["series"] if "hosts" in s]
+    done = met(overall or {})
     chart = burndown(points, due=_due((overall or {}).get("due")), today=dt.date.fromisoformat(doc["today"]),
-                     label=f"{directive_id}, hosts not compliant", chart_id=f"bd-{directive_id}")
-    return {"id": directive_id, "known": known, "overall": overall, "requirements": requirements,
+                     label=f"{directive_id}, hosts not yet compliant", chart_id=f"bd-{directive_id}", met=done)
+    for r in requirements:  # a requirement every host meets is not late, whatever its deadline
+        r["met"] = bool(r["rollup"]) and host_status(r["rollup"]["counts"]) is HostStatus.COMPLIANT
+    return {"id": directive_id, "known": known, "overall": overall, "met": done, "requirements": requirements,
             "agencies": [{"agency": a["agency"], "name": a["name"], **d} for a in doc["agencies"]
                          for d in a["directives"]],
             "agency_code": agency_code, "today": doc["today"], "chart": chart}

@@ -28,7 +28,7 @@ def test_burndown_draws_actual_ideal_and_deadline() -> None:
     assert ideal is not None and deadline is not None
     assert ideal.get("x2") == deadline.get("x1") == "620.0"  # the deadline is the right edge
     assert float(ideal.get("y2")) == float(svg.find(f"{SVG}line[@class='axis']").get("y1"))  # zero on the deadline
-    assert "25 hosts not compliant" in svg.find(f"{SVG}desc").text
+    assert "25 hosts not yet compliant" in svg.find(f"{SVG}desc").text
 
 
 def test_burndown_after_the_deadline_says_everything_left_is_overdue() -> None:

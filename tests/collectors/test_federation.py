@@ -17,7 +17,7 @@ import sqlalchemy as sa
 from collectors import UpstreamError
 from collectors.admin import add_agency, agency_id, issue
 from collectors.federated_hosts import MAX_PAGE_HOSTS, build_page
-from collectors.federation import Forwarder
+from collectors.federation import Forwarder, build_payload
 from collectors.models import events, host_directives, host_tags, hosts, reports, results, tokens
 from collectors.storage import Database
 from tests.collectors.collector_support import Agent, Server, Tokens, empty, provision, result
@@ -394,3 +394,71 @@ def test_forwarder_sends_hosts_in_pages_and_one_process_makes_each_pass(db: Data
         page = build_page(conn, doj_id, 0, 5, max_bytes=one_host * 3)
         assert 1 <= len(page["hosts"]) < 5 and page["upto"] == page["hosts"][-1]["position"]
         assert len(json.dumps(page)) <= one_host * 3
+
+
+# ---------------------------------------------------------------------------- host statuses
+
+
+def test_statuses_cross_federation_and_an_older_agency_collector_is_marked(
+        db: Database, national: Database, caplog: pytest.LogCaptureFixture) -> None:
+    """A directive whose results are all errors is incomplete on the national collector too,
+    manual-only needs review; an agency collector of an earlier version (hosts and
+    compliant_hosts only) is accepted with a warning, and its hosts without failures are not
+    counted compliant but shown as not reported by an older collector."""
+    with national.write() as conn:
+        for code in ("DOJ", "DOE"):
+            add_agency(conn, code, f"Agency {code}")
+        upstream_doj = issue(conn, "soc", "DOJ", "DOJ collector")[1]
+        upstream_doe = issue(conn, "soc", "DOE", "DOE collector, not upgraded yet")[1]
+        national_reader = issue(conn, "national", None, "tracker")[1]
+    agency_tokens = provision(db, ("DOJ",))
+    with Server(national) as nat, Server(db, upstream=nat.url, upstream_token=upstream_doj, upstream_check=0.2,
+                                         upstream_interval=3600) as doj:
+        a = doj.enroll(agency_tokens.enroll["DOJ"], Agent("doj-a", hostname="doj-a"))
+        b = doj.enroll(agency_tokens.enroll["DOJ"], Agent("doj-b", hostname="doj-b"))
+        doj.submit(a, a.full([result("H.1", "error"), result("H.2", "error"),
+                              result("B.1", "manual", directive="BOD-23-02")]))
+        doj.submit(b, b.full([result("H.1", "pass"), result("B.1", "manual", directive="BOD-23-02")]))
+
+        def doj_rows() -> dict[str, dict[str, Any]] | None:
+            doc = nat.request("GET", "/api/v1/rollups/agencies", national_reader).json()
+            rows = {d["directive"]: r for d in doc["directives"] for r in d["agencies"] if r["agency"] == "DOJ"}
+            return rows if rows.get("HARDEN-30D", {}).get("hosts") == 2 and "BOD-23-02" in rows else None
+
+        rows = wait_for(doj_rows)
+        assert {d: (r["hosts"], r["compliant_hosts"], r["non_compliant_hosts"], r["incomplete_hosts"],
+                    r["needs_review_hosts"], r["unknown_hosts"], r["older_collector"]) for d, r in rows.items()} == {
+            "HARDEN-30D": (2, 1, 0, 1, 0, 0, False), "BOD-23-02": (2, 0, 0, 0, 2, 0, False)}
+
+        older = {"version": "1", "requirements": [
+            {"directive": "HARDEN-30D", "requirement": "H.1", "due": "2026-07-02",
+             "counts": {"pass": 3, "fail": 1, "error": 1, "not_applicable": 0, "waived": 0, "manual": 0}}],
+            "directives": [{"directive": "HARDEN-30D", "hosts": 5, "compliant_hosts": 4}]}
+        with caplog.at_level("WARNING", logger="fedharden.collector.federation"):
+            resp = nat.request("PUT", "/api/v1/federation/rollups", upstream_doe, json=older)
+        assert resp.status_code == 200, resp.text
+        assert len(resp.json()["warnings"]) == 1 and "earlier version" in resp.json()["warnings"][0]
+        assert any("DOE" in r.getMessage() and "unknown_hosts" in r.getMessage() for r in caplog.records)
+        doe = nat.request("GET", "/api/v1/rollups?agency=DOE", national_reader).json()["agencies"][0]["directives"][0]
+        assert (doe["hosts"], doe["compliant_hosts"], doe["non_compliant_hosts"], doe["unknown_hosts"],
+                doe["not_yet_compliant_hosts"], doe["older_collector"]) == (5, 0, 1, 4, 5, True)
+        bad = {**older, "directives": [{"directive": "HARDEN-30D", "hosts": 2, "compliant_hosts": 3}]}
+        resp = nat.request("PUT", "/api/v1/federation/rollups", upstream_doe, json=bad)
+        assert resp.status_code == 400 and resp.json()["path"] == "$.directives[0].compliant_hosts"
+
+        session = requests.Session()
+        assert login(nat, national_reader, session).status_code == 303
+        page = session.get(nat.url + "/dashboard/national", timeout=30).text
+        harden = page[page.index('id="d-HARDEN-30D"'):]
+        harden = harden[:harden.index("</section>")]
+        assert "4 hosts without failures: status not reported by an older collector" in harden
+        assert re.search(r"7 hosts:\s*<span class=\"hosts-by-status\"><span class=\"hs-compliant\">1 compliant</span>,"
+                         r"\s*<span class=\"hs-non_compliant\">1 not compliant</span>,\s*<span class=\"hs-incomplete\">"
+                         r"1 incomplete</span>", harden), harden
+        # the payload an upgraded agency sends carries every count, and is taken without a warning
+        forwarder = doj.app.state.background.forwarder
+        with doj.app.state.db.read() as conn:
+            payload = build_payload(conn, 1)
+        assert {d["directive"]: (d["incomplete_hosts"], d["needs_review_hosts"]) for d in payload["directives"]} == \
+            {"HARDEN-30D": (1, 0), "BOD-23-02": (0, 2)}
+        assert "warnings" not in forwarder.push(payload)

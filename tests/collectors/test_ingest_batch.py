@@ -13,7 +13,8 @@ from agent.report import state_digest
 from collectors import Conflict, Forbidden, Resync
 from collectors.auth import Principal, lookup
 from collectors.ingest import Submission, enroll, ingest, ingest_many
-from collectors.models import STATUSES, agg_directives, host_directives, hosts, reports, results
+from agent.contract import host_status
+from collectors.models import HOST_COUNT_COLUMNS, STATUSES, agg_directives, host_directives, hosts, reports, results
 from collectors.storage import Database
 
 BASELINE = [result("H.1", "pass"), result("H.2", "fail"), result("B.1", "pass", directive="BOD-23-02")]
@@ -46,18 +47,24 @@ def stored_summaries(db: Database) -> dict[tuple[int, str], tuple[int, ...]]:
                 for r in conn.execute(sa.select(host_directives))}
 
 
-def host_counters(db: Database) -> tuple[dict[tuple[int, str], tuple[int, int]], dict[tuple[int, str], tuple[int, int]]]:
-    """(hosts, compliant hosts) per agency and directive: from the counters, and recounted."""
+Counters = dict[tuple[int, str], tuple[int, ...]]
+
+
+def host_counters(db: Database) -> tuple[Counters, Counters]:
+    """Hosts per agency and directive, and hosts per host status: from the counters, and
+    recounted from the hosts' summaries with agent.contract.host_status."""
+    a = agg_directives
     with db.read() as conn:
-        kept = {(a, d): (int(h), int(c)) for a, d, h, c in conn.execute(
-            sa.select(agg_directives.c.agency_id, agg_directives.c.directive, sa.func.sum(agg_directives.c.hosts),
-                      sa.func.sum(agg_directives.c.compliant_hosts))
-            .group_by(agg_directives.c.agency_id, agg_directives.c.directive)) if h or c}
-        counted: dict[tuple[int, str], tuple[int, int]] = {}
+        kept = {(agency, d): tuple(int(v) for v in values) for agency, d, *values in conn.execute(
+            sa.select(a.c.agency_id, a.c.directive, *[sa.func.sum(a.c[c]) for c in HOST_COUNT_COLUMNS])
+            .group_by(a.c.agency_id, a.c.directive)) if any(values)}
+        counted: dict[tuple[int, str], list[int]] = {}
         for r in conn.execute(sa.select(host_directives)):
-            h, c = counted.get((r.agency_id, r.directive), (0, 0))
-            counted[(r.agency_id, r.directive)] = (h + 1, c + int(r.n_fail == 0))
-    return kept, counted
+            row = counted.setdefault((r.agency_id, r.directive), [0] * len(HOST_COUNT_COLUMNS))
+            row[0] += 1
+            status = host_status({s: getattr(r, f"n_{s}") for s in STATUSES})
+            row[HOST_COUNT_COLUMNS.index(f"{status.value}_hosts")] += 1
+    return kept, {k: tuple(v) for k, v in counted.items()}
 
 
 def consistent(db: Database) -> None:

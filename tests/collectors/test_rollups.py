@@ -7,6 +7,7 @@ from typing import Any
 
 from tests.collectors.collector_support import Agent, Server, Tokens, from_counters, recount, result
 
+from agent.contract import HostStatus
 from collectors import rollups
 from collectors.storage import Database
 
@@ -95,6 +96,8 @@ def test_counters_equal_a_recount_after_random_deltas(server: Server, tokens: To
                                     tokens.admin).json()
             assert d["hosts"] == listed["total"]
             assert d["compliant_hosts"] == sum(1 for h in listed["hosts"] if h["compliant"])
+            assert {s.value: d[f"{s.value}_hosts"] for s in HostStatus} == {
+                s.value: sum(1 for h in listed["hosts"] if h["status"] == s.value) for s in HostStatus}
 
 
 def test_history_snapshots_and_live_today(server: Server, tokens: Tokens, db: Database) -> None:
