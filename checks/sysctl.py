@@ -107,13 +107,22 @@ def evaluate_interfaces(params: Mapping[str, Any], facts: Facts) -> Outcome:
     all_default = str(params.get("default", ""))
     template_default = str(params.get("template_default", all_default))
 
+    # What the two template interfaces hold after boot; simulated, since switching forwarding
+    # on or off resets all/accept_redirects (checks.sysctld.kernel_write).
+    initial = {f"{family}/{i}/{parameter}": d for i, d in (("all", all_default), ("default", template_default)) if d != ""}
+    boot = sysctld.simulate(opts, {sysctld.FORWARDING[0]: "0", **initial})
+
     def persisted_value(iface: str, fallback: str) -> tuple[str, str, str] | None:
-        setting = sysctld.applied(opts, f"{family}/{iface}/{parameter}")
-        if setting is not None and setting.value is not None:
-            return setting.value, "persisted", _where(setting)
-        if fallback != "":
-            return fallback, "kernel default, not persisted", "sysctl.d"
-        return None
+        key = f"{family}/{iface}/{parameter}"
+        setting = sysctld.applied(opts, key)
+        value = boot.get(key, setting.value if setting is not None else None)
+        if value is None:
+            return None
+        if setting is not None and setting.value == value:
+            return value, "persisted", _where(setting)
+        if setting is None and value == fallback:
+            return value, "kernel default, not persisted", "sysctl.d"
+        return value, "as switching net.ipv4.ip_forward leaves it", "sysctl.d"
 
     all_saved = persisted_value("all", all_default)
     if all_saved is None:

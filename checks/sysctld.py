@@ -96,3 +96,50 @@ def interface_globs(opts: dict[str, SysctlSetting], family: str, parameter: str)
         if all(fnmatchcase(h, w) for w, h in zip(parts[:len(prefix)], prefix)) and fnmatchcase(parameter, parts[-1]):
             out.append((pattern, setting))
     return out
+
+
+# The one side effect among the parameters fedharden judges (net/ipv4/devinet.c,
+# inet_forward_change): turning IPv4 forwarding on or off through ip_forward or
+# conf/all/forwarding sets conf/all/accept_redirects to the opposite, when the value changes.
+FORWARDING = ("net/ipv4/ip_forward", "net/ipv4/conf/all/forwarding")
+
+
+def kernel_write(state: dict[str, str], key: str, value: str) -> None:
+    """One write to /proc/sys as the kernel takes it, on ``state`` (slash keys -> values)."""
+    if key in FORWARDING:
+        before = state.get(FORWARDING[0], state.get(FORWARDING[1]))
+        on = _int(value)
+        if on is None:
+            return
+        if before is None or _int(before) != on:
+            state["net/ipv4/conf/all/accept_redirects"] = "0" if on else "1"
+        for alias in FORWARDING:
+            state[alias] = str(on)
+        return
+    number = _int(value)
+    state[key] = str(number) if number is not None else value
+
+
+def _int(value: str) -> int | None:
+    try:
+        return int(value.strip())
+    except ValueError:
+        return None
+
+
+def simulate(opts: dict[str, SysctlSetting], initial: dict[str, str]) -> dict[str, str]:
+    """The values ``initial`` (every existing parameter of interest) ends with after
+    systemd-sysctl's apply_all: options in map order, a glob written to each matching
+    parameter that has no explicit entry, exclusions skipped."""
+    state = dict(initial)
+    for key, setting in opts.items():
+        if setting.value is None:
+            continue
+        if not is_glob(key):
+            if key in state or key in FORWARDING:
+                kernel_write(state, key, setting.value)
+            continue
+        for target in sorted(initial):
+            if target not in opts and glob_matches(key, target):
+                kernel_write(state, target, setting.value)
+    return {key: state[key] for key in initial}
