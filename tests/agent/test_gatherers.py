@@ -139,7 +139,7 @@ def test_modprobe_and_fstab(make_root: MakeRoot) -> None:
                       "tmpfs /tmp tmpfs defaults,nodev,nosuid 0 0\n/dev/sdb1 /srv/my\\040data ext4 defaults 0 2\n",
     })
     got = facts_of(root, FactKey("modprobe"), FactKey("fstab"))
-    rules = {(r.kind, r.module, r.command, r.file, r.line) for r in got[FactKey("modprobe")]}  # type: ignore[union-attr]
+    rules = {(r.kind, r.module, r.command.strip(), r.file, r.line) for r in got[FactKey("modprobe")]}  # type: ignore[union-attr]
     assert ("install", "dccp", "/bin/true", "/etc/modprobe.d/cis.conf", 3) in rules
     assert ("blacklist", "cramfs", "", "/usr/lib/modprobe.d/blacklist.conf", 1) in rules
     fstab = {m.mountpoint: m for m in got[FactKey("fstab")]}  # type: ignore[union-attr]
