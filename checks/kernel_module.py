@@ -25,9 +25,17 @@ def canonical(name: str) -> str:
 
 
 def install_rule(rules: tuple[object, ...], module: str) -> ModprobeRule | None:
-    """The install rule libkmod runs for ``module`` (kmod_module_get_install_commands)."""
+    """The install rule libkmod runs for ``module`` when the module is installed (found in
+    modules.dep): the first whose pattern matches (kmod_module_get_install_commands). This is
+    the case that matters: a module that is not installed cannot be loaded anyway."""
     return next((r for r in rules if isinstance(r, ModprobeRule) and r.kind == "install"
                  and fnmatchcase(module, r.module)), None)
+
+
+def install_rule_by_name(rules: tuple[object, ...], module: str) -> ModprobeRule | None:
+    """The install rule libkmod runs for a ``module`` it knows only from the configuration (no
+    such module installed): the first naming it exactly (kmod_lookup_alias_from_commands)."""
+    return next((r for r in rules if isinstance(r, ModprobeRule) and r.kind == "install" and r.module == module), None)
 
 
 def disables(command: str) -> bool:

@@ -22,7 +22,7 @@ import sys
 from pathlib import Path
 from typing import Any
 
-from hypothesis import HealthCheck, given, seed, settings
+from hypothesis import HealthCheck, Phase, given, seed, settings
 from hypothesis import strategies as st
 
 from agent.facts.context import Context
@@ -152,7 +152,7 @@ def oracle(roots: list[Path], program: str) -> list[list[dict[str, str]]]:
     all trees one after the other in one network namespace, each bound over the real folders."""
     spec = json.dumps({"roots": [str(r) for r in roots], "keys": sorted(KEYS, key=lambda k: k != FORWARD),
                        "program": program})
-    done = isolated([sys.executable, "-c", _ORACLE, spec], [("tmpfs", "/run"), ("tmpfs", "/usr/local/lib")], net=True,
+    done = isolated([sys.executable, "-I", "-S", "-c", _ORACLE, spec], [("tmpfs", "/run"), ("tmpfs", "/usr/local/lib")], net=True,
                     timeout=120)
     assert done.returncode == 0, done.stderr
     return list(json.loads(done.stdout))
@@ -165,7 +165,8 @@ def test_vocabulary_is_per_namespace() -> None:
 
 
 @seed(SEED)
-@settings(max_examples=CASES // BATCH, deadline=None, database=None,
+# No shrinking: a batch is reported by the one tree that disagrees, which is already small.
+@settings(max_examples=CASES // BATCH, deadline=None, database=None, phases=[Phase.explicit, Phase.generate],
           suppress_health_check=[HealthCheck.function_scoped_fixture, HealthCheck.too_slow, HealthCheck.data_too_large])
 @given(batch=st.lists(trees(), min_size=BATCH, max_size=BATCH))
 def test_systemd_sysctl_agrees(batch: list[dict[str, Any]], tmp_path_factory: Any) -> None:
@@ -176,7 +177,7 @@ def test_systemd_sysctl_agrees(batch: list[dict[str, Any]], tmp_path_factory: An
         write(tree, roots[-1])
     truth = oracle(roots, program)
     for tree, root, reads in zip(batch, roots, truth):
-        assert model(root) == reads, tree
+        assert model(root) == reads, f"disagreement on {tree}"
 
 
 def test_reproduction_r15_explicit_key_beats_glob(tmp_path: Path) -> None:
