@@ -168,6 +168,26 @@ class ModprobeRule:
 
 
 @dataclass(frozen=True)
+class AptValue:
+    key: str  # as first spelled; apt compares keys without case
+    value: str
+    file: str
+    line: int
+
+
+@dataclass(frozen=True)
+class AptConfig:
+    """APT's configuration after every file apt reads (agent.facts.apt)."""
+    values: Mapping[str, AptValue]  # by lower-cased full key (APT::Periodic::Enable)
+    errors: tuple[str, ...] = ()  # syntax errors: apt refuses the whole configuration
+
+    def find(self, key: str) -> AptValue | None:
+        """apt's Find: the value, or None when unset or empty (the caller's default applies)."""
+        found = self.values.get(key.lower())
+        return found if found is not None and found.value != "" else None
+
+
+@dataclass(frozen=True)
 class Mount:
     mountpoint: str
     device: str
