@@ -12,7 +12,7 @@ own, by ``or`` (accept/send/secure_redirects, log_martians), ``and`` (accept_sou
 ``max`` (rp_filter); ``own`` means the interface's value alone (IPv6), and then ``all`` is
 judged too. Interfaces are ``default`` (what a new interface starts with), every interface a
 persisted key names, and every interface a persisted glob can reach; on a running system,
-every interface in /proc/sys.
+every interface in /proc/sys. Loopback is left out: only the host's own packets cross it.
 """
 from __future__ import annotations
 
@@ -29,6 +29,11 @@ PERSISTED = FactKey("sysctl_persisted")
 def runtime_key(key: str) -> FactKey:
     """The running value of one parameter: its text, or None when the kernel has no such one."""
     return FactKey("sysctl", key)
+
+
+# Loopback carries only the host's own packets: no redirect, source route or spoofed source
+# reaches it from a network, so its values are not judged.
+LOOPBACK = ("lo",)
 
 
 def split_interface_key(key: str) -> tuple[str, str]:
@@ -95,7 +100,7 @@ def evaluate_interfaces(params: Mapping[str, Any], facts: Facts) -> Outcome:
         values = dict(running)
         all_now = values.get("all", "")
         for iface, value in sorted(values.items()):
-            if iface == "all" and rule != "own":
+            if (iface == "all" and rule != "own") or iface in LOOPBACK:
                 continue
             effective = value if iface == "all" else combine(rule, all_now, value)
             shown = f"{name(iface)} = {value}" + ("" if rule == "own" or iface == "all" else f", all = {all_now}: effective {effective}")
@@ -134,7 +139,7 @@ def evaluate_interfaces(params: Mapping[str, Any], facts: Facts) -> Outcome:
     for pattern, setting in opts.items():
         parts = pattern.split("/")
         if (setting.value is not None and not sysctld.is_glob(pattern) and "/".join(parts[:-2]) == family
-                and parts[-1] == parameter and parts[-2] not in ("all", "default")):
+                and parts[-1] == parameter and parts[-2] not in ("all", "default", *LOOPBACK)):
             targets.append((parts[-2], (setting.value, "persisted", _where(setting))))
     for pattern, setting in sysctld.interface_globs(opts, family, parameter):
         assert setting.value is not None

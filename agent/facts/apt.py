@@ -293,6 +293,7 @@ def gather_apt(ctx: Context, args: list[str]) -> dict[str, object]:
 
     try:
         ctx.host.prefetch([PARTS, MAIN])
+        ctx.host.prefetch([f"{PARTS}/{name}" for name in parts_files(ctx.listdir(PARTS))])
         return {"": read_config(read, ctx.listdir)}
     except HostError as exc:
         return {"": unavailable(exc)}

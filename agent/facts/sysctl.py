@@ -78,28 +78,38 @@ def gather_runtime(ctx: Context, keys: list[str]) -> dict[str, object]:
 
 def gather_interfaces(ctx: Context, patterns: list[str]) -> dict[str, object]:
     """``net/ipv4/conf/*/rp_filter`` -> ((interface, running value), ...) for every interface
-    (``all`` and ``default`` included), or None when the kernel has no such family."""
+    (``all`` and ``default`` included), or None when the kernel has no such family. Every
+    value of every pattern is fetched in one batch (one round trip over SSH)."""
     if not ctx.host.live:
         reason = "running kernel parameters exist only on a running system; persisted values judged instead"
         return {p: Unavailable(reason, not_applicable=True) for p in patterns}
     out: dict[str, object] = {}
+    wanted: dict[str, list[tuple[str, str]]] = {}
+    ctx.host.prefetch(["/proc/sys/" + p.partition("/*/")[0] for p in patterns])
     for pattern in patterns:
         family, _, parameter = pattern.partition("/*/")
         try:
             names = sorted(ctx.host.listdir("/proc/sys/" + family))
-            paths = [f"/proc/sys/{family}/{name}/{parameter}" for name in names]
-            ctx.host.prefetch(paths)
-            values = []
-            for name, path in zip(names, paths):
+        except NotFound:
+            out[pattern] = None
+            continue
+        except HostError as exc:
+            out[pattern] = unavailable(exc)
+            continue
+        wanted[pattern] = [(name, f"/proc/sys/{family}/{name}/{parameter}") for name in names]
+    ctx.host.prefetch([path for pairs in wanted.values() for _, path in pairs])
+    for pattern, pairs in wanted.items():
+        values = []
+        try:
+            for name, path in pairs:
                 try:
                     values.append((name, " ".join(ctx.text(path).split())))
                 except NotFound:  # an interface that went away meanwhile
                     continue
-            out[pattern] = tuple(values) if values else None
-        except NotFound:
-            out[pattern] = None
         except HostError as exc:
             out[pattern] = unavailable(exc)
+            continue
+        out[pattern] = tuple(values) if values else None
     return out
 
 

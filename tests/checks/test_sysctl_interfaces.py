@@ -43,6 +43,7 @@ BOTH = saved(("net.ipv4.conf.all.accept_redirects", "0"), ("net.ipv4.conf.defaul
          Status.FAIL),  # "-key" keeps the glob off default, which keeps the kernel's 1
         ((("all", "0"), ("default", "0"), ("eth0", "1"), ("lo", "0")), BOTH, Status.FAIL),  # eth0 came up before sysctl
         ((("all", "0"), ("default", "0"), ("eth0", "0"), ("lo", "0")), BOTH, Status.PASS),
+        ((("all", "0"), ("default", "0"), ("eth0", "0"), ("lo", "1")), BOTH, Status.PASS),  # only the host's own packets
         (None, BOTH, Status.NOT_APPLICABLE),
         (Unavailable("permission denied"), BOTH, Status.ERROR),
     ],
