@@ -174,6 +174,9 @@ class SysctlCheck:
         },
         "required": ["type", "key"],
         "additionalProperties": False,
+        # a per-interface check names the parameter of `all`: net.ipv4.conf.all.rp_filter
+        "if": {"required": ["interfaces"]},
+        "then": {"properties": {"key": {"pattern": r"^net[./]ipv[46][./]conf[./]all[./][a-z0-9_]+$"}}},
     }
 
     def needs(self, params: Mapping[str, Any]) -> set[FactKey]:

@@ -1,6 +1,7 @@
 """Per-interface kernel parameters: ``all`` combined with each interface as the kernel does."""
 from __future__ import annotations
 
+from pathlib import Path
 from typing import Any
 
 import pytest
@@ -74,3 +75,19 @@ def test_interfaces_gathered_from_this_kernel() -> None:
     names = {name for name, _ in got}
     assert {"all", "default", "lo"} <= names
     assert all(value.isdigit() for _, value in got)
+
+
+def test_a_per_interface_check_must_name_the_all_parameter(tmp_path: Path) -> None:
+    from click.testing import CliRunner
+
+    from agent.cli import main
+
+    directive = tmp_path / "d.yaml"
+    directive.write_text(
+        "id: X-1\ntitle: t\nissuer: CISA\nkind: baseline\nissued: 2026-06-02\napplies_to: {os_family: [debian]}\n"
+        "requirements:\n  - id: X-1.1\n    title: t\n    severity: low\n    due: {days_after_issued: 30}\n"
+        "    rationale: r\n    remediation: r\n    references: {nist_800_53: [CM-7]}\n"
+        "    check: {type: sysctl, key: net.ipv4.conf.default.rp_filter, interfaces: max, equals: 1}\n")
+    result = CliRunner().invoke(main, ["directives", "validate", str(directive)])
+    assert result.exit_code == 2
+    assert f"{directive}:15: $.requirements[0].check.key: 'net.ipv4.conf.default.rp_filter' does not match" in result.output
