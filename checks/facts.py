@@ -115,21 +115,17 @@ class ConfigFile:
 
 @dataclass(frozen=True)
 class SysctlSetting:
-    key: str  # dotted; may hold a glob (net.ipv4.conf.*.rp_filter) as systemd-sysctl allows
-    value: str
+    key: str  # as written (dots or slashes); may be a glob (net.ipv4.conf.*.rp_filter)
+    value: str | None  # None: a ``-key`` exclusion, which keeps globs off the key
     file: str
     line: int
 
 
 def persisted_sysctl(settings: tuple[SysctlSetting, ...], key: str) -> SysctlSetting | None:
-    """The assignment in force for ``key``: the last one that names or globs it."""
-    from fnmatch import fnmatchcase
+    """The assignment systemd-sysctl leaves ``key`` with (checks.sysctld), or None."""
+    from checks import sysctld
 
-    found = None
-    for setting in settings:
-        if setting.key == key or ("*" in setting.key and fnmatchcase(key, setting.key)):
-            found = setting
-    return found
+    return sysctld.applied(sysctld.options(settings), sysctld.normalize(key))
 
 
 @dataclass(frozen=True)
@@ -171,6 +167,26 @@ class ModprobeRule:
     command: str
     file: str
     line: int
+
+
+@dataclass(frozen=True)
+class AptValue:
+    key: str  # as first spelled; apt compares keys without case
+    value: str
+    file: str
+    line: int
+
+
+@dataclass(frozen=True)
+class AptConfig:
+    """APT's configuration after every file apt reads (agent.facts.apt)."""
+    values: Mapping[str, AptValue]  # by lower-cased full key (APT::Periodic::Enable)
+    errors: tuple[str, ...] = ()  # syntax errors: apt refuses the whole configuration
+
+    def find(self, key: str) -> AptValue | None:
+        """apt's Find: the value, or None when unset or empty (the caller's default applies)."""
+        found = self.values.get(key.lower())
+        return found if found is not None and found.value != "" else None
 
 
 @dataclass(frozen=True)

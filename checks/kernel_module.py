@@ -1,12 +1,15 @@
 """kernel_module: a module is not loaded and cannot be loaded.
 
-Disabled means modprobe.d holds ``install MODULE /bin/false`` (or /bin/true), which stops
-explicit and dependency loads alike; ``blacklist MODULE`` only stops alias-based autoloading,
-so it counts only together with an install rule when ``require_blacklist`` is set.
+Disabled means the install command libkmod uses for the module runs /bin/false (or
+/bin/true) instead of loading it, which stops explicit and dependency loads alike. libkmod uses
+the first ``install`` rule, in configuration order, whose module pattern matches the name
+(fnmatch; dashes and underscores are the same). ``blacklist MODULE`` only stops alias-based
+autoloading, so it counts only together with an install rule when ``require_blacklist`` is set.
 On a running system the module must also not be loaded now.
 """
 from __future__ import annotations
 
+from fnmatch import fnmatchcase
 from typing import Any, Mapping
 
 from checks.facts import FactKey, Facts, ModprobeRule
@@ -19,6 +22,25 @@ DISABLING = ("/bin/false", "/bin/true", "/usr/bin/false", "/usr/bin/true")
 
 def canonical(name: str) -> str:
     return name.replace("-", "_")
+
+
+def install_rule(rules: tuple[object, ...], module: str) -> ModprobeRule | None:
+    """The install rule libkmod runs for ``module`` when the module is installed (found in
+    modules.dep): the first whose pattern matches (kmod_module_get_install_commands). This is
+    the case that matters: a module that is not installed cannot be loaded anyway."""
+    return next((r for r in rules if isinstance(r, ModprobeRule) and r.kind == "install"
+                 and fnmatchcase(module, r.module)), None)
+
+
+def install_rule_by_name(rules: tuple[object, ...], module: str) -> ModprobeRule | None:
+    """The install rule libkmod runs for a ``module`` it knows only from the configuration (no
+    such module installed): the first naming it exactly (kmod_lookup_alias_from_commands)."""
+    return next((r for r in rules if isinstance(r, ModprobeRule) and r.kind == "install" and r.module == module), None)
+
+
+def disables(command: str) -> bool:
+    words = command.split()
+    return bool(words) and words[0] in DISABLING
 
 
 class KernelModuleCheck:
@@ -42,17 +64,16 @@ class KernelModuleCheck:
         module = canonical(params["name"])
         rules = facts.need(MODPROBE)
         assert isinstance(rules, tuple)
-        mine = [r for r in rules if isinstance(r, ModprobeRule) and canonical(r.module) == module]
-        # modprobe uses the first install rule it reads for a module.
-        install = next((r for r in mine if r.kind == "install"), None)
-        blacklist = next((r for r in mine if r.kind == "blacklist"), None)
+        install = install_rule(rules, module)
+        blacklist = next((r for r in rules if isinstance(r, ModprobeRule) and r.kind == "blacklist"
+                          and canonical(r.module) == module), None)
         evidence: list[Evidence] = []
         ok = True
         notes: list[str] = []
 
-        disabled = install is not None and install.command.split()[:1] and install.command.split()[0] in DISABLING
+        disabled = install is not None and disables(install.command)
         if install is not None:
-            evidence.append(Evidence(f"install {module} /bin/false", f"install {module} {install.command}",
+            evidence.append(Evidence(f"install {module} /bin/false", f"install {install.module} {install.command.strip()}",
                                      f"{install.file}:{install.line}"))
         else:
             evidence.append(Evidence(f"install {module} /bin/false", "no install rule", "modprobe.d"))

@@ -39,6 +39,9 @@ HARDENED = {
     "/usr/lib/systemd/system/nftables.service": "[Service]\n[Install]\nWantedBy=multi-user.target\n",
     "/etc/systemd/system/multi-user.target.wants/.keep": "",
     "/etc/sysctl.d/60-harden.conf": "net.ipv4.conf.all.accept_redirects = 0\nnet.ipv4.conf.all.send_redirects = 0\n"
+                                    "net.ipv4.conf.default.accept_redirects = 0\nnet.ipv4.conf.default.send_redirects = 0\n"
+                                    "net.ipv4.conf.default.secure_redirects = 0\nnet.ipv6.conf.default.accept_ra = 0\n"
+                                    "net.ipv6.conf.default.accept_redirects = 0\n"
                                     "kernel.kptr_restrict = 1\n"
                                     "net.ipv4.conf.all.rp_filter = 1\nnet.ipv4.conf.all.log_martians = 1\n"
                                     "net.ipv4.conf.all.secure_redirects = 0\nnet.ipv6.conf.all.accept_ra = 0\n"
@@ -72,7 +75,10 @@ HARDENED = {
     "/var/log/.keep": "",
     "/etc/chrony/chrony.conf": "server time.agency.example iburst\n",
     "/etc/nftables.conf": "table inet filter {\n  chain input {\n    type filter hook input priority 0; policy drop;\n  }\n}\n",
-    "/etc/apt/apt.conf.d/20auto-upgrades": 'APT::Periodic::Unattended-Upgrade "1";\n',
+    "/etc/apt/apt.conf.d/20auto-upgrades": 'APT::Periodic::Update-Package-Lists "1";\nAPT::Periodic::Unattended-Upgrade "1";\n',
+    "/usr/lib/systemd/system/apt-daily.timer": "[Timer]\nOnCalendar=daily\n[Install]\nWantedBy=timers.target\n",
+    "/usr/lib/systemd/system/apt-daily-upgrade.timer": "[Timer]\nOnCalendar=daily\n[Install]\nWantedBy=timers.target\n",
+    "/etc/systemd/system/timers.target.wants/.keep": "",
     "/etc/fstab": "UUID=1 / ext4 defaults 0 1\ntmpfs /tmp tmpfs nodev,nosuid,noexec 0 0\n"
                   "tmpfs /dev/shm tmpfs nodev,nosuid,noexec 0 0\n",
 }
@@ -84,6 +90,8 @@ def hardened_root(make_root: MakeRoot) -> Path:
     wants = root / "etc/systemd/system/multi-user.target.wants"
     for unit in ("auditd.service", "chrony.service", "nftables.service"):
         os.symlink(f"/usr/lib/systemd/system/{unit}", wants / unit)
+    for unit in ("apt-daily.timer", "apt-daily-upgrade.timer"):
+        os.symlink(f"/usr/lib/systemd/system/{unit}", root / "etc/systemd/system/timers.target.wants" / unit)
     os.symlink("/dev/null", root / "etc/systemd/system/ctrl-alt-del.target")
     return root
 
@@ -143,14 +151,16 @@ def test_weak_root_fails_with_evidence_and_overdue(make_root: MakeRoot) -> None:
     report = json.loads(out)
     failing = {k for k, s in statuses(report).items() if s == "fail"}
     # toor: a second UID 0 (ACCT.1), a shared UID (ACCT.3), a system account with a shell (ACCT.8);
-    # no enabling links were made, so time sync, auditd and the firewall are not enabled (SVC.6, SVC.7, FW.1).
+    # no enabling links were made, so time sync, auditd, the firewall and the apt timers are not enabled
+    # (SVC.6, SVC.7, FW.1, UPD.1).
     assert failing == {"HARDEN-30D.ACCT.1", "HARDEN-30D.ACCT.3", "HARDEN-30D.ACCT.4", "HARDEN-30D.ACCT.8",
-                       "HARDEN-30D.FILE.1", "HARDEN-30D.SVC.6", "HARDEN-30D.SVC.7", "HARDEN-30D.FW.1"}
+                       "HARDEN-30D.FILE.1", "HARDEN-30D.SVC.6", "HARDEN-30D.SVC.7", "HARDEN-30D.FW.1",
+                       "HARDEN-30D.UPD.1"}
     acct4 = next(r for r in report["results"] if r["key"] == "HARDEN-30D.ACCT.4")
     assert acct4["overdue"] is True  # the 30-day window closed on 2026-07-02
     assert acct4["evidence"] == [{"expected": "PASS_MAX_DAYS at most 365", "actual": "PASS_MAX_DAYS 99999",
                                   "where": "/etc/login.defs:1"}]
-    assert report["summary"]["directives"]["HARDEN-30D"]["counts"]["fail"] == 8
+    assert report["summary"]["directives"]["HARDEN-30D"]["counts"]["fail"] == 9
 
 
 def test_table_output(make_root: MakeRoot) -> None:

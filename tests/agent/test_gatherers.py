@@ -73,15 +73,15 @@ def test_sysctl_precedence(make_root: MakeRoot) -> None:
         "/usr/lib/sysctl.d/60-shadowed.conf": "kernel.randomize_va_space = 0\n",
         "/etc/sysctl.d/60-shadowed.conf": "kernel.randomize_va_space = 2\n",  # same name: /etc wins
         "/etc/sysctl.d/70-fwd.conf": "net/ipv4/ip_forward=0\n",  # later name, slash form
-        "/etc/sysctl.conf": "kernel.kptr_restrict = 2\n",  # read last
+        "/etc/sysctl.conf": "kernel.kptr_restrict = 2\n",  # not on systemd-sysctl's path: not read
     })
     key = FactKey("sysctl_persisted")
     settings = facts_of(root, key)[key]
     assert isinstance(settings, tuple)
     assert persisted_sysctl(settings, "net.ipv4.ip_forward").value == "0"  # type: ignore[union-attr]
     assert persisted_sysctl(settings, "kernel.randomize_va_space").value == "2"  # type: ignore[union-attr]
-    assert persisted_sysctl(settings, "kernel.kptr_restrict").file == "/etc/sysctl.conf"  # type: ignore[union-attr]
-    assert all(s.file != "/usr/lib/sysctl.d/60-shadowed.conf" for s in settings)
+    assert persisted_sysctl(settings, "kernel.kptr_restrict").file == "/usr/lib/sysctl.d/50-default.conf"  # type: ignore[union-attr]
+    assert all(s.file not in ("/usr/lib/sysctl.d/60-shadowed.conf", "/etc/sysctl.conf") for s in settings)
 
 
 def test_sysctl_conf_read_once_through_link(make_root: MakeRoot) -> None:
@@ -143,7 +143,7 @@ def test_modprobe_and_fstab(make_root: MakeRoot) -> None:
                       "tmpfs /tmp tmpfs defaults,nodev,nosuid 0 0\n/dev/sdb1 /srv/my\\040data ext4 defaults 0 2\n",
     })
     got = facts_of(root, FactKey("modprobe"), FactKey("fstab"))
-    rules = {(r.kind, r.module, r.command, r.file, r.line) for r in got[FactKey("modprobe")]}  # type: ignore[union-attr]
+    rules = {(r.kind, r.module, r.command.strip(), r.file, r.line) for r in got[FactKey("modprobe")]}  # type: ignore[union-attr]
     assert ("install", "dccp", "/bin/true", "/etc/modprobe.d/cis.conf", 3) in rules
     assert ("blacklist", "cramfs", "", "/usr/lib/modprobe.d/blacklist.conf", 1) in rules
     fstab = {m.mountpoint: m for m in got[FactKey("fstab")]}  # type: ignore[union-attr]
