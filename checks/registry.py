@@ -30,7 +30,7 @@ class CheckType(Protocol):
 
 def _load() -> dict[str, CheckType]:
     from checks import accounts, cadence, compound, config, file, fswalk, kernel_module, kev, lifecycle, lines
-    from checks import listening, mount, package, service, sudoers, sysctl, tls
+    from checks import listening, mount, package, pam, service, sudoers, sysctl, tls
 
     types: list[CheckType] = [
         file.CHECK,
@@ -49,6 +49,7 @@ def _load() -> dict[str, CheckType]:
         cadence.CHECK,
         tls.CHECK,
         sudoers.CHECK,
+        pam.CHECK,
         *compound.CHECKS,
     ]
     return {t.name: t for t in types}

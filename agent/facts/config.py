@@ -10,6 +10,7 @@ from __future__ import annotations
 import re
 import shlex
 
+from agent.facts import logindefs
 from agent.facts.context import Context, unavailable
 from agent.hosts.base import HostError, NotFound
 from checks.facts import ConfigFile, ConfigSetting
@@ -93,6 +94,8 @@ def parse(ctx: Context, dialect: str, path: str, dropins: str = "") -> ConfigFil
         sshd = _Sshd(ctx)
         sshd.parse(path, "", 0)
         return ConfigFile(path, dialect, True, tuple(sshd.settings), first_wins=True, problems=tuple(sshd.problems))
+    if dialect == "login_defs":
+        return ConfigFile(path, dialect, True, tuple(logindefs.parse(text, path) + extra))
     settings = _key_value(text, path, equals=dialect == "keyequals")
     return ConfigFile(path, dialect, True, tuple(settings + extra))
 
