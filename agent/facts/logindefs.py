@@ -6,8 +6,9 @@
 - ``NAME VALUE``: the name ends at the first blank; leading blanks and double quotes are
   skipped before the value, which ends at the next double quote; trailing blanks dropped.
 - Names are case-sensitive and all upper case; the last line for a name wins.
-- Numbers are read with strtol base 0 (``0x1f`` hexadecimal, ``027`` octal) and must be
-  whole; anything else is a configuration error and the tool uses its built-in default.
+- Numbers are read with strtol base 0 (``0x1f`` hexadecimal, ``027`` octal), must be whole
+  and, for most items, fit an int; anything else is a configuration error and the tool uses
+  its built-in default.
 - ENCRYPT_METHOD must be exactly one of the method names; any other value hashes with DES.
 
 The values are given as the tools end up using them: numbers in decimal (UMASK and HOME_MODE
@@ -27,6 +28,7 @@ NUMERIC = {"PASS_MAX_DAYS", "PASS_MIN_DAYS", "PASS_WARN_AGE", "PASS_MIN_LEN", "P
            "YESCRYPT_COST_FACTOR", "MAX_MEMBERS_PER_GROUP", "SUB_UID_MIN", "SUB_UID_MAX", "SUB_UID_COUNT",
            "SUB_GID_MIN", "SUB_GID_MAX", "SUB_GID_COUNT"}
 OCTAL = {"UMASK", "HOME_MODE"}
+LONG = {"SHA_CRYPT_MIN_ROUNDS", "SHA_CRYPT_MAX_ROUNDS", "BCRYPT_MIN_ROUNDS", "BCRYPT_MAX_ROUNDS"}
 METHODS = {"DES", "MD5", "SHA256", "SHA512", "BCRYPT", "YESCRYPT"}
 REJECTED = "rejected:"  # prefix of a value the tools do not accept (never a number or a method)
 
@@ -49,6 +51,9 @@ def strtol0(text: str) -> int | None:
 def as_read(name: str, value: str) -> str:
     if name in NUMERIC:
         number = strtol0(value)
+        bound = 2**63 if name in LONG else 2**31  # getdef_long, else getdef_num (an int)
+        if number is not None and not -bound <= number < bound:
+            return f"{REJECTED} {value!r} is out of range; the tools use their built-in default"
         if number is None:
             return f"{REJECTED} {value!r} is not a number; the tools use their built-in default"
         return f"0{number:o}" if name in OCTAL and number >= 0 else str(number)

@@ -3,7 +3,7 @@
 - pwquality.conf and pwquality.conf.d (ACCT.9): hypothesis generates both (names in any case,
   ``=`` or blanks, comments, drop-ins named as libpwquality skips them, now and then a line it
   refuses); fedharden reads them through a RootfsHost and ``pwscore`` reads the same folder
-  bound over /etc/security in a private mount namespace. pwscore's refusal of a one-letter
+  bound over /etc/security in a private mount namespace (one for all cases). pwscore's refusal of a one-letter
   password says the minimum length in force ("shorter than N characters"); a configuration
   libpwquality refuses makes pwscore exit 3, and fedharden must report that problem too.
   300 cases, seed 20261204; 0 disagreements allowed.
@@ -14,12 +14,12 @@
 from __future__ import annotations
 
 import re
-import subprocess
-import sys
+import shutil
 import tempfile
 from pathlib import Path
-from typing import Any
+from typing import Any, Iterator
 
+import pytest
 from hypothesis import HealthCheck, given, seed, settings
 from hypothesis import strategies as st
 
@@ -28,6 +28,7 @@ from agent.facts.pam import read_module_config
 from agent.hosts.rootfs import RootfsHost
 from checks.pamdata import pwquality_option
 from tests.semantics.oracle import require
+from tests.semantics.worker import Run, namespace
 
 CASES = 300
 SEED = 20261204
@@ -61,40 +62,42 @@ def pwquality_tree(draw: Any) -> dict[str, str]:
     return files
 
 
-def _pwscore(security: Path) -> tuple[int | None, str]:
-    """The minimum length pwscore enforces with ``security`` as /etc/security (None: it refused
-    the configuration) and what it said."""
-    argv = ["unshare", "--mount", "--propagation", "private", "--", sys.executable, "-c", _FEED, str(security),
-            require("pwscore")]
-    done = subprocess.run(argv, input="a\n", capture_output=True, text=True, timeout=30)
-    found = re.search(r"shorter than (\d+) characters", done.stderr + done.stdout)
+@pytest.fixture(scope="module")
+def stage() -> Iterator[tuple[Path, Run]]:
+    """A root whose etc/security is bound over /etc/security in one namespace for all cases."""
+    with tempfile.TemporaryDirectory() as tmp:
+        security = Path(tmp) / "etc/security"
+        security.mkdir(parents=True)
+        with namespace([("bind", str(security), "/etc/security")]) as run:
+            yield Path(tmp), run
+
+
+def pwscore(run: Run) -> tuple[int | None, str]:
+    """The minimum length pwscore enforces (None: it refused the configuration) and what it said."""
+    done = run([require("pwscore")], stdin="a\n")
     if done.returncode == 3:
         return None, done.stderr
+    found = re.search(r"shorter than (\d+) characters", done.stderr + done.stdout)
     assert found, (done.returncode, done.stdout, done.stderr)
     return int(found.group(1)), ""
-
-
-# Bind the generated folder over /etc/security, then run pwscore with this process's stdin.
-_FEED = ("import os, subprocess, sys\n"
-         "subprocess.run(['mount', '--bind', sys.argv[1], '/etc/security'], check=True)\n"
-         "os.execv(sys.argv[2], [sys.argv[2]])\n")
 
 
 @seed(SEED)
 @settings(max_examples=CASES, deadline=None, database=None, suppress_health_check=list(HealthCheck))
 @given(pwquality_tree())
-def test_pwquality_minlen_matches_pwscore(files: dict[str, str]) -> None:
-    with tempfile.TemporaryDirectory() as tmp:
-        root = Path(tmp)
-        security = root / "etc/security"
-        (security / "pwquality.conf.d").mkdir(parents=True)
-        for rel, text in files.items():
-            (security / rel).write_text(text)
-        expected, refused = _pwscore(security)
-        conf = read_module_config(Context(RootfsHost(str(root))), "pam_pwquality")
-        if expected is None:
-            assert conf.problem, (refused, files)
-            return
-        assert conf.problem == "", (conf.problem, files)
-        value, _ = pwquality_option(None, conf.settings, "minlen", 8)
-        assert int(value) == expected, files
+def test_pwquality_minlen_matches_pwscore(stage: tuple[Path, Run], files: dict[str, str]) -> None:
+    root, run = stage
+    security = root / "etc/security"
+    for child in security.iterdir():
+        shutil.rmtree(child) if child.is_dir() else child.unlink()
+    (security / "pwquality.conf.d").mkdir()
+    for rel, text in files.items():
+        (security / rel).write_text(text)
+    expected, refused = pwscore(run)
+    conf = read_module_config(Context(RootfsHost(str(root))), "pam_pwquality")
+    if expected is None:
+        assert conf.problem, (refused, files)
+        return
+    assert conf.problem == "", (conf.problem, files)
+    value, _ = pwquality_option(None, conf.settings, "minlen", 8)
+    assert int(value) == expected, files

@@ -3,7 +3,7 @@
 Hypothesis generates a policy (a main /etc/sudoers, files in /etc/sudoers.d, some of them
 named as sudo skips them, an included file in a sub-folder), fedharden reads it through a
 RootfsHost, and the real programs read the same files bound over /etc/sudoers and
-/etc/sudoers.d in a private mount namespace: the policy must be one sudo accepts, and
+/etc/sudoers.d in a private mount namespace (one for all cases, tests/semantics/worker.py): the policy must be one sudo accepts, and
 ``cvtsudoers -f json`` (the same parser: it refuses what visudo refuses) gives the Defaults and the commands in the order sudo parsed them.
 Compared: the global value in force (the last) of use_pty, logfile and authenticate (SUDO.1,
 SUDO.2, SUDO.3), every scoped Defaults entry of those options with its binding, and whether
@@ -15,10 +15,12 @@ from __future__ import annotations
 
 import json
 import os
+import shutil
 import tempfile
 from pathlib import Path
-from typing import Any
+from typing import Any, Iterator
 
+import pytest
 from hypothesis import HealthCheck, given, seed, settings
 from hypothesis import strategies as st
 
@@ -26,6 +28,7 @@ from agent.facts.context import Context
 from agent.facts.sudoers import read_sudoers
 from agent.hosts.rootfs import RootfsHost
 from tests.semantics.oracle import isolated, mirror, require
+from tests.semantics.worker import Run, namespace
 
 CASES = 300
 SEED = 20261204
@@ -109,15 +112,29 @@ def policy(draw: Any) -> dict[str, str]:
     return files
 
 
-def oracle(root: Path, program: str = "cvtsudoers") -> tuple[bool, str, dict[str, Any]]:
-    """cvtsudoers refuses what visudo refuses (the same parser), so one run does both."""
-    mounts = [mirror(root, "/etc/sudoers"), mirror(root, "/etc/sudoers.d")]
-    argv = [require("visudo"), "-c", "-f", "/etc/sudoers"] if program == "visudo" else \
-        [require("cvtsudoers"), "-f", "json", "/etc/sudoers"]
-    done = isolated(argv, mounts)
+def verdict(done: Any) -> tuple[bool, str, dict[str, Any]]:
     if done.returncode != 0:
         return False, done.stdout + done.stderr, {}
     return True, "", json.loads(done.stdout) if done.stdout.strip() else {}
+
+
+def oracle(root: Path, program: str) -> tuple[bool, str, dict[str, Any]]:
+    """One program run on ``root``'s sudoers in a namespace of its own."""
+    argv = [require("visudo"), "-c", "-f", "/etc/sudoers"] if program == "visudo" else \
+        [require("cvtsudoers"), "-f", "json", "/etc/sudoers"]
+    return verdict(isolated(argv, [mirror(root, "/etc/sudoers"), mirror(root, "/etc/sudoers.d")]))
+
+
+@pytest.fixture(scope="module")
+def stage() -> Iterator[tuple[Path, Run]]:
+    """A root whose etc/sudoers and etc/sudoers.d are bound over the real ones in one
+    namespace for all cases; each case rewrites them in place."""
+    with tempfile.TemporaryDirectory() as tmp:
+        root = Path(tmp)
+        (root / "etc/sudoers.d").mkdir(parents=True)
+        (root / "etc/sudoers").write_text("")
+        with namespace([mirror(root, "/etc/sudoers"), mirror(root, "/etc/sudoers.d")]) as run:
+            yield root, run
 
 
 def oracle_view(data: dict[str, Any]) -> tuple[dict[str, Any], list[Any], list[bool]]:
@@ -151,21 +168,23 @@ def fedharden_view(root: Path) -> tuple[dict[str, Any], list[Any], list[bool], t
 @seed(SEED)
 @settings(max_examples=CASES, deadline=None, database=None, suppress_health_check=list(HealthCheck))
 @given(policy())
-def test_sudoers_matches_cvtsudoers(files: dict[str, str]) -> None:
-    with tempfile.TemporaryDirectory() as tmp:
-        root = Path(tmp)
-        for rel, text in files.items():
-            target = root / "etc" / rel
-            target.parent.mkdir(parents=True, exist_ok=True)
-            target.write_text(text)
-            os.chmod(target, 0o440)
-        (root / "etc/sudoers.d").mkdir(exist_ok=True)
-        accepted, why, data = oracle(root)
-        assert accepted, f"generated policy rejected by visudo: {why}\n{files}"
-        last, scoped, nopasswd = oracle_view(data)
-        ours = fedharden_view(root)
-        assert ours[3] == (), (ours[3], files)
-        assert ours[:3] == (last, scoped, nopasswd), files
+def test_sudoers_matches_cvtsudoers(stage: tuple[Path, Run], files: dict[str, str]) -> None:
+    root, run = stage
+    dropins = root / "etc/sudoers.d"
+    for child in dropins.iterdir():
+        shutil.rmtree(child) if child.is_dir() else child.unlink()
+    for rel, text in files.items():
+        target = root / "etc" / rel
+        target.parent.mkdir(parents=True, exist_ok=True)
+        target.write_text(text)  # in place: the bound /etc/sudoers is this very file
+        os.chmod(target, 0o440)
+    # cvtsudoers refuses what visudo refuses (the same parser), so one run does both.
+    accepted, why, data = verdict(run([require("cvtsudoers"), "-f", "json", "/etc/sudoers"]))
+    assert accepted, f"generated policy rejected by sudo's parser: {why}\n{files}"
+    last, scoped, nopasswd = oracle_view(data)
+    ours = fedharden_view(root)
+    assert ours[3] == (), (ours[3], files)
+    assert ours[:3] == (last, scoped, nopasswd), files
 
 
 def test_missing_include_is_refused_by_both(tmp_path: Path) -> None:
