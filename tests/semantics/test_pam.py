@@ -8,8 +8,10 @@
   libpwquality refuses makes pwscore exit 3, and fedharden must report that problem too.
   300 cases, seed 20261204; 0 disagreements allowed.
 - The module line over the configuration file (ACCT.9, 13, 14): a real PAM application
-  (``pamtester``) runs a generated service file in a private mount namespace, with a throwaway
-  user, so the module's own behaviour shows which value it used.
+  (``pamtester``) runs a generated service file with /etc/pam.d and /etc/security bound over
+  in a private mount namespace; what the module does (accepting a 10-character password,
+  locking after N failures, announcing the minutes left) shows the value it used, and
+  fedharden must compute the same one from the same files.
 """
 from __future__ import annotations
 
@@ -101,3 +103,99 @@ def test_pwquality_minlen_matches_pwscore(stage: tuple[Path, Run], files: dict[s
     assert conf.problem == "", (conf.problem, files)
     value, _ = pwquality_option(None, conf.settings, "minlen", 8)
     assert int(value) == expected, files
+
+
+# --- the module line over the configuration file, proven by a real PAM application ---------
+
+@pytest.fixture(scope="module")
+def pam_stage() -> Iterator[tuple[Path, Run]]:
+    """A root whose etc/pam.d and etc/security are bound over the real ones in one namespace."""
+    with tempfile.TemporaryDirectory() as tmp:
+        root = Path(tmp)
+        for folder in ("etc/pam.d", "etc/security"):
+            (root / folder).mkdir(parents=True)
+        with namespace([("bind", str(root / "etc/pam.d"), "/etc/pam.d"),
+                        ("bind", str(root / "etc/security"), "/etc/security")]) as run:
+            yield root, run
+
+
+def stage_files(root: Path, files: dict[str, str]) -> None:
+    for folder in ("etc/pam.d", "etc/security"):
+        for child in (root / folder).iterdir():
+            shutil.rmtree(child) if child.is_dir() else child.unlink()
+    for rel, text in files.items():
+        (root / rel).write_text(text)
+
+
+FAILLOCK_CASES = {
+    # name: (faillock.conf, arguments on both pam_faillock lines)
+    "argument_over_conf_r7": ("deny = 5\nunlock_time = 900\n", "deny=2 unlock_time=60"),
+    "conf_alone": ("deny = 2\nunlock_time = 120\n", ""),
+    "argument_raises": ("deny = 2\n", "deny=4"),
+    "built_in_defaults": (None, ""),
+    "conf_argument_names_another_file": ("deny = 2\n", "conf=/etc/security/alt.conf"),
+    "never_unlocks": ("deny=3\nunlock_time = never\n", ""),
+}
+
+
+@pytest.mark.parametrize("case", sorted(FAILLOCK_CASES))
+def test_faillock_deny_and_unlock_time_as_pam_faillock_applies_them(pam_stage: tuple[Path, Run], case: str) -> None:
+    """pamtester authenticates a throwaway-stack login that always fails (pam_deny) until
+    pam_faillock's preauth reports the lock: the number of failures it reports is the deny in
+    force, the minutes it announces follow unlock_time."""
+    from agent.facts.pam import read_stack
+    from checks.pamdata import faillock_option
+
+    root, run = pam_stage
+    conf, args = FAILLOCK_CASES[case]
+    tally = root / "etc/security/tally"
+    service = (f"auth required pam_faillock.so preauth dir=/etc/security/tally nodelay {args}\n"
+               "auth [default=bad] pam_deny.so\n"
+               f"auth [default=die] pam_faillock.so authfail dir=/etc/security/tally nodelay {args}\n")
+    files = {"etc/pam.d/fhauth": service, "etc/security/alt.conf": "deny = 4\nunlock_time = 300\n"}
+    if conf is not None:
+        files["etc/security/faillock.conf"] = conf
+    stage_files(root, files)
+    tally.mkdir()
+    reported = None
+    for attempt in range(1, 12):
+        done = run([require("pamtester"), "fhauth", "nobody", "authenticate"])
+        found = re.search(r"locked due to (\d+) failed logins\.(?:\n\((\d+) minutes? left)?", done.stdout)
+        if found:
+            reported = (int(found.group(1)), found.group(2))
+            break
+    assert reported is not None, "pam_faillock never locked the account"
+    stack = read_stack(Context(RootfsHost(str(root))), "/etc/pam.d/fhauth")
+    preauth = stack.lines[0]
+    deny, _ = faillock_option(preauth, preauth.config, "deny", 3)
+    unlock, _ = faillock_option(preauth, preauth.config, "unlock_time", 600)
+    assert attempt == int(deny) + 1 and reported[0] == int(deny), (case, attempt, reported, deny)
+    minutes = None if int(unlock) == 0 else str((int(unlock) + 59) // 60)
+    assert reported[1] == minutes, (case, reported, unlock)
+
+
+PWQUALITY_CASES = {
+    # name: (pwquality.conf, arguments of pam_pwquality)
+    "argument_lowers_r7": ("minlen = 15\n", "minlen=8"),
+    "argument_raises": ("minlen = 8\n", "minlen=15"),
+    "conf_alone": ("minlen = 15\n", ""),
+    "argument_case_insensitive": ("minlen = 15\n", "MINLEN=9"),
+    "bad_argument_ignored": ("minlen = 15\n", "minlen=8x"),
+}
+
+
+@pytest.mark.parametrize("case", sorted(PWQUALITY_CASES))
+def test_pwquality_minlen_as_pam_pwquality_applies_it(pam_stage: tuple[Path, Run], case: str) -> None:
+    """pamtester changes a password to a 10-character one through a stack of pam_pwquality and
+    pam_permit: pam_pwquality accepts it exactly when the minlen in force is at most 10."""
+    from agent.facts.pam import read_stack
+
+    root, run = pam_stage
+    conf, args = PWQUALITY_CASES[case]
+    stage_files(root, {"etc/pam.d/fhpw": f"password requisite pam_pwquality.so retry=1 dictcheck=0 enforce_for_root {args}\n"
+                                         "password required pam_permit.so\n",
+                       "etc/security/pwquality.conf": conf})
+    done = run([require("pamtester"), "fhpw", "root", "chauthtok"], stdin="Xq7#mLp2vZ\nXq7#mLp2vZ\n")
+    line = read_stack(Context(RootfsHost(str(root))), "/etc/pam.d/fhpw").lines[0]
+    value, _ = pwquality_option(line, line.config, "minlen", 8)
+    assert (done.returncode == 0) == (10 >= int(value)), (case, value, done.stdout, done.stderr)
