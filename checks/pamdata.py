@@ -89,7 +89,7 @@ def parse_control(text: str) -> dict[str, str]:
     if not text.startswith("["):
         return {"default": "bad"}
     out: dict[str, str] = {}
-    for item in text.strip("[]").split():
+    for item in re.sub(r"\s*=\s*", "=", text.strip("[]")).split():  # libpam allows blanks around '='
         code, sep, action = item.partition("=")
         if not sep or not (action in ACTIONS or (action.isdigit() and int(action) > 0)):
             return {"default": "bad"}

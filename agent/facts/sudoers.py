@@ -219,7 +219,8 @@ class _Reader:
         if not sep:
             self.problems.append(f"{path}:{number}: not a sudoers entry: {line[:60]!r}")
             return
-        users = head.split(None, 1)[0] if head.split() else head
+        # USERS HOSTS: the host list is the last blank-separated field (users may be "a, b").
+        users = head.strip().rsplit(None, 1)[0] if len(head.split()) > 1 else head.strip()
         # Privileges are separated by ':' (HOSTS = CMNDS : HOSTS = CMNDS); tags also end in
         # ':', so walk the commands and recognise a new privilege by its '='.
         while True:
