@@ -12,6 +12,9 @@
   in a private mount namespace; what the module does (accepting a 10-character password,
   locking after N failures, announcing the minutes left) shows the value it used, and
   fedharden must compute the same one from the same files.
+- Control fields (ACCT.10, ACCT.12): pamtester on a generated control over pam_deny: an
+  enforcing module's refusal must fail the stack, an ignored one must not. 200 cases,
+  seed 20261204.
 """
 from __future__ import annotations
 
@@ -199,3 +202,39 @@ def test_pwquality_minlen_as_pam_pwquality_applies_it(pam_stage: tuple[Path, Run
     line = read_stack(Context(RootfsHost(str(root))), "/etc/pam.d/fhpw").lines[0]
     value, _ = pwquality_option(line, line.config, "minlen", 8)
     assert (done.returncode == 0) == (10 >= int(value)), (case, value, done.stdout, done.stderr)
+
+
+# --- control fields: when a module's refusal fails the stack --------------------------------
+
+CODES = ["success", "auth_err", "new_authtok_reqd", "ignore", "default", "perm_denied"]
+ACTIONS_DRAWN = ["ignore", "ok", "done", "bad", "die", "reset", "1"]
+
+
+@st.composite
+def control(draw: Any) -> str:
+    if draw(st.integers(0, 3)) == 0:
+        return draw(st.sampled_from(["required", "requisite", "optional", "sufficient", "Required", "REQUISITE"]))
+    pairs = draw(st.lists(st.tuples(st.sampled_from(CODES), st.sampled_from(ACTIONS_DRAWN)), min_size=1, max_size=3,
+                          unique_by=lambda p: p[0]))
+    blank = draw(st.sampled_from(["", " "]))
+    return "[" + " ".join(f"{c}{blank}={blank}{a}" for c, a in pairs) + "]"
+
+
+@seed(SEED)
+@settings(max_examples=200, deadline=None, database=None, suppress_health_check=list(HealthCheck))
+@given(control())
+def test_control_field_decides_as_libpam(pam_stage: tuple[Path, Run], ctrl: str) -> None:
+    """``auth CTRL pam_deny.so`` then ``auth required pam_permit.so``, run by pamtester: when
+    fedharden calls the refusing module enforcing (its code maps to bad or die) the stack must
+    fail, and when it maps to ignore the stack must succeed. 200 cases, seed 20261204."""
+    from agent.facts.pam import read_stack
+
+    root, run = pam_stage
+    stage_files(root, {"etc/pam.d/fhctl": f"auth {ctrl} pam_deny.so\nauth required pam_permit.so\n"})
+    done = run([require("pamtester"), "fhctl", "nobody", "authenticate"])
+    line = read_stack(Context(RootfsHost(str(root))), "/etc/pam.d/fhctl").lines[0]
+    action = line.action("auth_err")
+    if line.enforcing():
+        assert done.returncode != 0, (ctrl, action, done.stdout, done.stderr)
+    if action == "ignore":
+        assert done.returncode == 0, (ctrl, action, done.stdout, done.stderr)
