@@ -154,7 +154,7 @@ class _Reader:
             self.problems.append(f"{origin}: includes nested too deeply")
             return []
         try:
-            text = self.ctx.text(path)
+            text = self.ctx.regular_text(path)
         except NotFound:
             self.problems.append(f"{origin}: included file {path} does not exist (libpam fails the stack)")
             return []
@@ -246,7 +246,7 @@ def _text_or_none(ctx: Context, path: str) -> str | None:
 
 def read_stack(ctx: Context, path: str) -> PamStack:
     try:
-        ctx.text(path)
+        ctx.regular_text(path)
     except NotFound:
         return PamStack(path, exists=False)
     reader = _Reader(ctx)

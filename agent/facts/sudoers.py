@@ -128,7 +128,7 @@ class _Reader:
             self.problems.append(f"{origin}: includes nested too deeply")
             return
         try:
-            text = self.ctx.text(path)
+            text = self.ctx.regular_text(path)
         except NotFound:
             self.problems.append(f"{origin}: included file {path} does not exist (sudo refuses the policy)")
             return
@@ -292,7 +292,7 @@ def _command(text: str) -> tuple[str, str, str]:
 def read_sudoers(ctx: Context, path: str) -> Sudoers:
     """Raises HostError when the main file exists but cannot be read."""
     try:
-        text = ctx.text(path)
+        text = ctx.regular_text(path)
     except NotFound:
         return Sudoers(path, exists=False)
     reader = _Reader(ctx)

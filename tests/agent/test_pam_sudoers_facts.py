@@ -65,3 +65,20 @@ def test_sudoers_reads_includes_in_sudo_order(make_root: Callable[..., Path]) ->
     ]
     assert [(c.users, c.command, c.tags) for c in policy.commands] == [
         ("ops", "/bin/ls", ("NOPASSWD",)), ("ops", "/bin/cat", ("NOPASSWD",)), ("ops", "/bin/sh", ("PASSWD",))]
+
+
+def test_an_included_fifo_is_never_opened(make_root: Callable[..., Path]) -> None:
+    import os
+
+    root = make_root({"/etc/sudoers": "Defaults use_pty\n@include /etc/sudoers.pipe\n",
+                      "/etc/pam.d/common-auth": "@include pipe\n"})
+    os.mkfifo(root / "etc/sudoers.pipe")
+    os.mkfifo(root / "etc/pam.d/pipe")
+    facts = gather(Context(RootfsHost(str(root))), [FactKey("sudoers", "/etc/sudoers"),
+                                                    FactKey("pam", "/etc/pam.d/common-auth")])
+    policy = facts.need(FactKey("sudoers", "/etc/sudoers"))
+    stack = facts.need(FactKey("pam", "/etc/pam.d/common-auth"))
+    assert isinstance(policy, Sudoers) and isinstance(stack, PamStack)
+    assert policy.problems == ("/etc/sudoers:2: included file /etc/sudoers.pipe unreadable: "
+                               "/etc/sudoers.pipe: not a regular file",)
+    assert stack.problems == ("/etc/pam.d/common-auth:1: /etc/pam.d/pipe unreadable: /etc/pam.d/pipe: not a regular file",)
