@@ -27,7 +27,7 @@ from checks import expect
 from checks.facts import FactKey, Facts
 from checks.model import Evidence, Outcome, Status
 from checks.pamdata import ModuleConfig, ModuleSetting, PamLine, PamStack, faillock_option, pwquality_option
-from checks.pamdata import remember, unix_hash
+from checks.pamdata import PWQUALITY_INT, remember, unix_hash
 
 STEP = {
     "oneOf": [
@@ -51,7 +51,7 @@ def option_value(line: PamLine | None, config: tuple[ModuleSetting, ...], module
         return unix_hash(line)
     if line is not None and name == "remember":
         return remember(line)
-    raise ValueError(f"{module} option {name} is not understood")
+    return "", f"{module} {name}: not an option fedharden knows how this module reads"
 
 
 def modules(params: Mapping[str, Any]) -> list[str]:
@@ -74,7 +74,8 @@ class PamCheck:
                      "items": {"type": "string", "pattern": "^/"}},
             "stack": {"enum": ["auth", "account", "password", "session"]},
             "module": {"oneOf": [MODULE, {"type": "array", "items": MODULE, "minItems": 1}]},
-            "option": {"type": "string", "pattern": "^[a-z_]+$"},
+            "option": {"enum": sorted(PWQUALITY_INT | {"deny", "unlock_time", "fail_interval", "root_unlock_time",
+                                                       "hash", "remember"})},
             "default": {"type": ["string", "integer"]},
             "any_line": {"type": "boolean"},
             "without_module": {"enum": ["config", "fail"]},

@@ -29,6 +29,11 @@ KEYWORDS: Mapping[str, Mapping[str, str]] = {
     "optional": {"success": "ok", "new_authtok_reqd": "ok", "default": "ignore"},
     "sufficient": {"success": "done", "new_authtok_reqd": "done", "default": "ignore"},
 }
+# libpwquality's settings (settings.c s_map): integers, and the rest (strings and flags).
+PWQUALITY_INT = {"difok", "minlen", "dcredit", "ucredit", "lcredit", "ocredit", "minclass", "maxrepeat",
+                 "maxclassrepeat", "maxsequence", "gecoscheck", "dictcheck", "usercheck", "usersubstr",
+                 "enforcing", "retry"}
+PWQUALITY_OTHER = {"badwords", "dictpath", "enforce_for_root", "local_users_only"}
 UNIX_HASHES = ("md5", "bigcrypt", "sha256", "sha512", "blowfish", "gost_yescrypt", "yescrypt")
 # The return code each module gives when it refuses (what its control must treat as failure).
 REFUSAL = {"pam_pwquality": "authtok_err", "pam_pwhistory": "authtok_err", "pam_faillock": "auth_err",

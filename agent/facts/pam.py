@@ -24,7 +24,8 @@ import re
 
 from agent.facts.context import Context, unavailable
 from agent.hosts.base import HostError, NotFound
-from checks.pamdata import ModuleConfig, ModuleSetting, PamLine, PamStack, parse_control
+from checks.pamdata import PWQUALITY_INT, PWQUALITY_OTHER, ModuleConfig, ModuleSetting, PamLine, PamStack
+from checks.pamdata import parse_control
 
 PAM_DIR = "/etc/pam.d"
 MAX_LEVEL = 16  # libpam's PAM_SUBSTACK_MAX_LEVEL
@@ -32,10 +33,7 @@ TYPES = ("auth", "account", "password", "session")
 PWQUALITY_CONF = "/etc/security/pwquality.conf"
 FAILLOCK_CONF = "/etc/security/faillock.conf"
 LOGIN_DEFS = "/etc/login.defs"
-PWQUALITY_INT = {"difok", "minlen", "dcredit", "ucredit", "lcredit", "ocredit", "minclass", "maxrepeat",
-                 "maxclassrepeat", "maxsequence", "gecoscheck", "dictcheck", "usercheck", "usersubstr",
-                 "enforcing", "retry"}
-PWQUALITY_OTHER = {"badwords", "dictpath", "enforce_for_root", "local_users_only"}
+
 
 
 def assemble(text: str) -> list[tuple[int, str]]:
