@@ -30,7 +30,7 @@ class CheckType(Protocol):
 
 def _load() -> dict[str, CheckType]:
     from checks import accounts, apt_config, cadence, compound, config, file, fswalk, kernel_module, kev, lifecycle, lines
-    from checks import listening, mount, package, service, sshd_host_keys, sysctl, tls
+    from checks import listening, mount, package, pam, service, sshd_host_keys, sudoers, sysctl, tls
 
     types: list[CheckType] = [
         file.CHECK,
@@ -50,6 +50,8 @@ def _load() -> dict[str, CheckType]:
         tls.CHECK,
         sshd_host_keys.CHECK,
         apt_config.CHECK,
+        sudoers.CHECK,
+        pam.CHECK,
         *compound.CHECKS,
     ]
     return {t.name: t for t in types}

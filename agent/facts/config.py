@@ -4,6 +4,7 @@ sshd_config is read by agent.facts.sshd with sshd's own rules (checks.sshd).
 """
 from __future__ import annotations
 
+from agent.facts import logindefs
 from agent.facts.context import Context, unavailable
 from agent.hosts.base import HostError, NotFound
 from checks.facts import ConfigFile, ConfigSetting
@@ -45,6 +46,8 @@ def parse(ctx: Context, dialect: str, path: str, dropins: str = "") -> ConfigFil
             extra.extend(_key_value(more, dropin, equals=dialect == "keyequals"))
     if text is None:
         return ConfigFile(path, dialect, False, tuple(extra))
+    if dialect == "login_defs":
+        return ConfigFile(path, dialect, True, tuple(logindefs.parse(text, path) + extra))
     settings = _key_value(text, path, equals=dialect == "keyequals")
     return ConfigFile(path, dialect, True, tuple(settings + extra))
 

@@ -37,6 +37,13 @@ class Context:
             raise value
         return value
 
+    def regular_text(self, path: str) -> str:
+        """A file's text, opened only when it is a regular file (never a FIFO or a device);
+        raises HostError (NotFound when absent)."""
+        if self.host.stat(path).kind != "file":
+            raise HostError(f"{path}: not a regular file")
+        return self.text(path)
+
     def text_or_none(self, path: str) -> str | None:
         """A file's text, or None when it does not exist; other errors raise."""
         try:

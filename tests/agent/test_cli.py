@@ -158,7 +158,7 @@ def test_weak_root_fails_with_evidence_and_overdue(make_root: MakeRoot) -> None:
                        "HARDEN-30D.UPD.1"}
     acct4 = next(r for r in report["results"] if r["key"] == "HARDEN-30D.ACCT.4")
     assert acct4["overdue"] is True  # the 30-day window closed on 2026-07-02
-    assert acct4["evidence"] == [{"expected": "PASS_MAX_DAYS at most 365", "actual": "PASS_MAX_DAYS 99999",
+    assert acct4["evidence"] == [{"expected": "PASS_MAX_DAYS at least 1 and at most 365", "actual": "PASS_MAX_DAYS 99999",
                                   "where": "/etc/login.defs:1"}]
     assert report["summary"]["directives"]["HARDEN-30D"]["counts"]["fail"] == 9
 
@@ -170,7 +170,7 @@ def test_table_output(make_root: MakeRoot) -> None:
     assert "HARDEN-30D  30-day host hardening baseline" in out
     line = next(line for line in out.splitlines() if "HARDEN-30D.ACCT.4" in line)
     assert line.split()[0] == "FAIL" and line.endswith("2026-07-02 OVERDUE")
-    assert "expected PASS_MAX_DAYS at most 365; found PASS_MAX_DAYS 99999  [/etc/login.defs:1]" in out
+    assert "expected PASS_MAX_DAYS at least 1 and at most 365; found PASS_MAX_DAYS 99999  [/etc/login.defs:1]" in out
     assert "Overall:" in out and "score" in out
 
 

@@ -37,11 +37,14 @@ os.execvp(spec["argv"][0], spec["argv"])
 
 
 def isolated(argv: Sequence[str], mounts: Sequence[Mount] = (), *, net: bool = False,
-             timeout: float = 30, check: bool = False) -> subprocess.CompletedProcess[str]:
-    """``argv`` run with ``mounts`` applied in a private mount namespace of its own."""
+             timeout: float = 30, check: bool = False, stdin: str | None = None) -> subprocess.CompletedProcess[str]:
+    """``argv`` run with ``mounts`` applied in a private mount namespace of its own, reading
+    ``stdin`` (nothing when None)."""
     spec = json.dumps({"mounts": [[str(p) for p in m] for m in mounts], "argv": list(argv)})
     cmd = ["unshare", "--mount", "--propagation", "private", *(["--net"] if net else []), "--",
            sys.executable, "-c", _LAUNCHER, spec]
+    if stdin is not None:
+        return subprocess.run(cmd, capture_output=True, text=True, timeout=timeout, check=check, input=stdin)
     return subprocess.run(cmd, capture_output=True, text=True, timeout=timeout, check=check,
                           stdin=subprocess.DEVNULL)
 
