@@ -181,6 +181,36 @@ class Mount:
 
 
 @dataclass(frozen=True)
+class NftChain:
+    """A chain of the ruleset nft would load (nft(8) CHAINS). ``hook`` is "" for a regular chain."""
+
+    family: str  # ip, ip6, inet, arp, bridge, netdev
+    table: str
+    name: str
+    type: str = ""
+    hook: str = ""
+    priority: int | None = None
+    policy: str = ""  # accept or drop for a base chain
+    where: str = ""  # file:line of the declaration that set the policy (or created the chain)
+    dormant: bool = False  # its table has "flags dormant": no hook is registered
+
+
+@dataclass(frozen=True)
+class NftRuleset:
+    """What ``nft -f PATH`` would load: every chain of every table after includes, flushes
+    and deletions. ``error`` is why nft would refuse the file (nothing is loaded then) or why
+    fedharden cannot evaluate it; ``files`` are the files read, in order."""
+
+    path: str
+    exists: bool
+    chains: tuple[NftChain, ...] = ()
+    tables: tuple[tuple[str, str, bool], ...] = ()  # (family, name, dormant)
+    files: tuple[str, ...] = ()
+    refused: str = ""  # nft would reject the file: nothing is loaded
+    error: str = ""  # fedharden cannot evaluate the file
+
+
+@dataclass(frozen=True)
 class Account:
     name: str
     uid: int

@@ -30,7 +30,7 @@ class CheckType(Protocol):
 
 def _load() -> dict[str, CheckType]:
     from checks import accounts, cadence, compound, config, file, fswalk, kernel_module, kev, lifecycle, lines
-    from checks import listening, mount, package, service, sysctl, tls
+    from checks import listening, mount, nftables, package, service, sysctl, tls
 
     types: list[CheckType] = [
         file.CHECK,
@@ -48,6 +48,7 @@ def _load() -> dict[str, CheckType]:
         lifecycle.CHECK,
         cadence.CHECK,
         tls.CHECK,
+        nftables.CHECK,
         *compound.CHECKS,
     ]
     return {t.name: t for t in types}
