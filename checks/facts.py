@@ -181,6 +181,43 @@ class Mount:
 
 
 @dataclass(frozen=True)
+class AuditRule:
+    """One rule auditctl would load from the merged file, in auditctl(8) terms. A file watch
+    (``-w PATH -p PERMS``, or ``-a always,exit -F path=PATH -F perm=PERMS``) has ``watch``
+    set; a syscall rule has ``list``/``action``, the syscalls, the arch (``b64``/``b32``, or
+    "" for the native one) and its other fields and comparisons, normalized
+    (``uid!=euid`` and ``euid!=uid`` are one comparison)."""
+
+    where: str  # file:line in rules.d
+    text: str
+    watch: str = ""
+    perms: str = ""  # subset of rwxa; a watch without -p has all four
+    list: str = ""  # exit, user, exclude, filesystem, task
+    action: str = ""  # always, never
+    arch: str = ""
+    syscalls: tuple[str, ...] = ()
+    fields: tuple[str, ...] = ()  # "euid=0", "auid>=1000", as written after -F (arch, key, path, perm excluded)
+    compares: tuple[str, ...] = ()  # normalized -C comparisons
+    key: str = ""
+
+
+@dataclass(frozen=True)
+class AuditRules:
+    """What ``augenrules`` merges from /etc/audit/rules.d (sorted with ``ls -v``, comments and
+    blank lines dropped, the last bare ``-D``, ``-b``, ``-f`` first and the last ``-e`` at the
+    end), then what ``auditctl -R`` would hold after running those lines in order."""
+
+    directory: str
+    files: tuple[str, ...] = ()
+    merged: tuple[str, ...] = ()  # the lines of the audit.rules augenrules writes, header excluded
+    rules: tuple[AuditRule, ...] = ()
+    enabled: str = ""  # the value of the last -e; "" when none
+    enabled_where: str = ""
+    awk: str = ""  # gawk or mawk: how the host's awk reads augenrules' "\\s"
+    problems: tuple[str, ...] = ()  # lines not evaluated
+
+
+@dataclass(frozen=True)
 class NftChain:
     """A chain of the ruleset nft would load (nft(8) CHAINS). ``hook`` is "" for a regular chain."""
 
