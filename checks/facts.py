@@ -218,6 +218,23 @@ class AuditRules:
 
 
 @dataclass(frozen=True)
+class GrubDefaults:
+    """The shell variables grub-mkconfig has after sourcing /etc/default/grub and
+    /etc/default/grub.d/*.cfg; ``error`` says what could not be evaluated (nothing is executed)."""
+
+    files: tuple[str, ...]
+    values: tuple[tuple[str, str], ...] = ()
+    where: tuple[tuple[str, str], ...] = ()  # name -> file:line of the assignment in force
+    error: str = ""
+
+    def get(self, name: str) -> str:
+        return dict(self.values).get(name, "")
+
+    def set_at(self, name: str) -> str:
+        return dict(self.where).get(name, "")
+
+
+@dataclass(frozen=True)
 class NftChain:
     """A chain of the ruleset nft would load (nft(8) CHAINS). ``hook`` is "" for a regular chain."""
 

@@ -29,7 +29,7 @@ class CheckType(Protocol):
 
 
 def _load() -> dict[str, CheckType]:
-    from checks import accounts, audit, cadence, compound, config, file, fswalk, kernel_module, kev, lifecycle, lines
+    from checks import accounts, audit, bootparam, cadence, compound, config, file, fswalk, kernel_module, kev, lifecycle, lines
     from checks import listening, mount, nftables, package, service, sysctl, tls
 
     types: list[CheckType] = [
@@ -50,6 +50,7 @@ def _load() -> dict[str, CheckType]:
         tls.CHECK,
         nftables.CHECK,
         audit.CHECK,
+        bootparam.CHECK,
         *compound.CHECKS,
     ]
     return {t.name: t for t in types}

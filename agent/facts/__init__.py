@@ -19,12 +19,12 @@ Hinter = Callable[[list[str]], list[str]]
 
 
 def _families() -> tuple[dict[str, Gatherer], dict[str, Hinter]]:
-    from agent.facts import accounts, agentstate, audit, config, files, fswalk, lifecycle, modules, mounts, network
-    from agent.facts import nftables, osinfo, packages, sysctl, systemd, text, tlsprobe, vulns
+    from agent.facts import accounts, agentstate, audit, config, files, fswalk, grub, lifecycle, modules, mounts
+    from agent.facts import network, nftables, osinfo, packages, sysctl, systemd, text, tlsprobe, vulns
 
     table: dict[str, Gatherer] = {}
     hints: dict[str, Hinter] = {}
-    for module in (accounts, agentstate, audit, config, files, fswalk, lifecycle, modules, mounts, network, nftables, osinfo,
+    for module in (accounts, agentstate, audit, config, files, fswalk, grub, lifecycle, modules, mounts, network, nftables, osinfo,
                    packages, sysctl, systemd, text, tlsprobe, vulns):
         table.update(module.FAMILIES)
         hints.update(getattr(module, "PREFETCH", {}))

@@ -63,7 +63,7 @@ def test_unknown_check_type_and_nested_compound(tmp_path: Path) -> None:
         "    check:\n      all:\n        - {type: registry, key: x}\n        - {type: file, path: relative}\n")
     assert problems(tmp_path, HEAD + "requirements:\n" + req) == [
         "d.yaml:16: $.requirements[0].check.all[0].type: unknown check type 'registry' (known: accounts, audit_rules, config, "
-        "end_of_support, file, fswalk, kernel_module, kev, lines, listening, mount, nftables, package, scan_cadence, service, "
+        "end_of_support, file, fswalk, kernel_cmdline, kernel_module, kev, lines, listening, mount, nftables, package, scan_cadence, service, "
         "sysctl, tls; or all/any/none)",
         "d.yaml:17: $.requirements[0].check.all[1].path: 'relative' does not match '^/'",
     ]
