@@ -107,7 +107,8 @@ def _unit_options(ctx: Context, path: str, name: str) -> tuple[str, str, str]:
     """(Where=, Options=, file:line of the Options= in force) from the unit and its drop-ins."""
     from agent.facts.systemd import UNIT_DIRS
 
-    files = [path] + [f for _, f in ctx.config_dir_files(tuple(f"{d}/{name}.d" for d in UNIT_DIRS), ".conf")]
+    dropins = [f for _, f in ctx.config_dir_files(tuple(f"{d}/{name}.d" for d in UNIT_DIRS), ".conf")]
+    files = [path] + [f for f in dropins if ctx.host.stat(f).kind == "file"]  # regular files only
     where, options, options_at = "", "", path
     for file in files:
         section = ""
