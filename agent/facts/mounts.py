@@ -47,7 +47,7 @@ def parse_table(text: str, source: str, numbered: bool) -> tuple[Mount, ...]:
 
 def gather_runtime(ctx: Context, args: list[str]) -> dict[str, object]:
     if not ctx.host.live:
-        return {"": Unavailable("mounted filesystems exist only on a running system; /etc/fstab judged instead", True)}
+        return {"": Unavailable("mounted filesystems exist only on a running system; what systemd mounts at boot judged instead", True)}
     problem: HostError | None = None
     for path in ("/proc/1/mounts", "/proc/self/mounts"):
         try:
@@ -103,13 +103,15 @@ def generated_options(options: tuple[str, ...]) -> tuple[str, ...]:
     return () if kept == ("defaults",) else kept
 
 
-def _unit_options(ctx: Context, path: str, name: str) -> tuple[str, str, str]:
-    """(Where=, Options=, file:line of the Options= in force) from the unit and its drop-ins."""
+def _unit_options(ctx: Context, path: str, name: str) -> tuple[dict[str, str], str]:
+    """The [Mount] settings in force (last assignment wins, drop-ins after the unit) and the
+    file:line of the Options= in force."""
     from agent.facts.systemd import UNIT_DIRS
 
     dropins = [f for _, f in ctx.config_dir_files(tuple(f"{d}/{name}.d" for d in UNIT_DIRS), ".conf")]
     files = [path] + [f for f in dropins if ctx.host.stat(f).kind == "file"]  # regular files only
-    where, options, options_at = "", "", path
+    settings: dict[str, str] = {}
+    options_at = path
     for file in files:
         section = ""
         for number, line in enumerate(ctx.text(file).splitlines(), 1):
@@ -118,11 +120,10 @@ def _unit_options(ctx: Context, path: str, name: str) -> tuple[str, str, str]:
                 section = stripped[1:-1]
             elif section == "Mount" and "=" in stripped and stripped[0] not in "#;":
                 key, _, value = stripped.partition("=")
-                if key.strip() == "Where":
-                    where = value.strip()
-                elif key.strip() == "Options":
-                    options, options_at = value.strip(), f"{file}:{number}"
-    return where, options, options_at
+                settings[key.strip()] = value.strip()
+                if key.strip() == "Options":
+                    options_at = f"{file}:{number}"
+    return settings, options_at
 
 
 def boot_mount(ctx: Context, path: str, fstab: tuple[Mount, ...]) -> tuple[Mount, ...]:
@@ -139,9 +140,10 @@ def boot_mount(ctx: Context, path: str, fstab: tuple[Mount, ...]) -> tuple[Mount
         mounted = None
     elif located and (located.rpartition("/")[0] in UNIT_DIRS_FIRST or entry is None):
         if unit.state == "enabled" or pulled:
-            where, options, at = _unit_options(ctx, located, name)
-            if (where.rstrip("/") or "/") == path:
-                mounted = Mount(path, "", "", tuple(o for o in options.split(",") if o), at)
+            settings, at = _unit_options(ctx, located, name)
+            if (settings.get("Where", "").rstrip("/") or "/") == path:
+                options = tuple(o for o in settings.get("Options", "").split(",") if o)
+                mounted = Mount(path, settings.get("What", ""), settings.get("Type", ""), options, at)
     elif pulled:
         assert entry is not None
         mounted = Mount(path, entry.device, entry.fstype, generated_options(entry.options), entry.where)
