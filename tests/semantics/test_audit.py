@@ -9,6 +9,7 @@ generated up front): rules files named to exercise ``ls -v`` order (``9-`` befor
 ``01``, suffixes, upper case, names that are not ``*.rules``, dot files, a directory), files
 without a final newline, comments and blank lines with and without indentation, several
 ``-e``, ``-D``, ``-D -k KEY``, ``-b``, ``-f`` lines. The merged lines must be equal, in order.
+The ``ls -v`` order is also compared alone with ``ls -1v``: 300 derandomized hypothesis examples.
 
 What this proves is the merge (which files, in which order, which lines, where ``-e``/``-D``/
 ``-b``/``-f`` go). What ``auditctl -R`` makes of each merged line cannot be asked without
@@ -21,10 +22,16 @@ from __future__ import annotations
 import json
 import os
 import random
+import subprocess
 import sys
+import tempfile
+from functools import cmp_to_key
 from pathlib import Path
 
-from agent.facts.audit import load
+from hypothesis import given, settings
+from hypothesis import strategies as st
+
+from agent.facts.audit import filevercmp, load
 from agent.facts.context import Context
 from agent.hosts.rootfs import RootfsHost
 from tests.semantics.oracle import isolated, require
@@ -118,3 +125,20 @@ def test_auditctl_reading(tmp_path: Path) -> None:
     assert syscalls == [("exit", "always", "", ("execve",), ("euid=0",), ("euid!=uid",))]
     assert (rules.enabled, rules.enabled_where) == ("1", "/etc/audit/rules.d/20-b.rules:4")
     assert rules.problems == ()
+
+
+# ls -v order on its own, where hypothesis fits: one ls call per generated set of names.
+NAME = st.text(alphabet="0123456789abzAZ.-_~", min_size=1, max_size=12).filter(
+    lambda n: not n.startswith(".") and n not in (".", ".."))
+
+
+@settings(max_examples=300, derandomize=True, deadline=None)
+@given(st.lists(NAME, min_size=2, max_size=8, unique=True))
+def test_version_order_matches_ls(names: list[str]) -> None:
+    """300 derandomized examples (hypothesis' fixed seed): gnulib filevercmp as ``ls -1v``."""
+    with tempfile.TemporaryDirectory() as scratch:
+        for name in names:
+            Path(scratch, name).touch()
+        listed = subprocess.run(["ls", "-1v", scratch], capture_output=True, text=True, check=True,
+                                env={"LC_ALL": "C"}).stdout.split("\n")[:-1]
+    assert sorted(names, key=cmp_to_key(filevercmp)) == listed
