@@ -6,9 +6,10 @@ holds (agent/facts/audit.py):
 - ``watch``: each path (or a list of alternatives, ``[/var/run/faillock, /run/faillock]``) is
   watched (``-w`` or ``-F path=``/``dir=`` on the exit list) for at least the ``perms``;
 - ``syscalls``: each is audited by an ``always,exit`` rule for every ``arch`` listed (a rule
-  without ``-F arch=`` is the native 64-bit one only, so a 64-bit host needs b64 and b32 rules:
-  32-bit programs enter the kernel through the b32 table), with at least the ``fields`` and
-  ``compare`` conditions given (``-C uid!=euid`` and ``-C euid!=uid`` are the same);
+  without ``-F arch=`` is the native one only, so a 64-bit host needs b64 and b32 rules: 32-bit
+  programs enter the kernel through the b32 table), with at least the ``fields`` and
+  ``compare`` conditions given (``-C uid!=euid`` and ``-C euid!=uid`` are the same). A 32-bit
+  host (its package manager's architecture: i386, armhf...) has the b32 table only;
 - ``enabled``: the value of the last ``-e`` (the one augenrules writes last).
 
 Lines the model does not know make a passing verdict ``error``: auditctl stops at the first
@@ -18,11 +19,12 @@ from __future__ import annotations
 
 from typing import Any, Mapping
 
-from checks.facts import AuditRule, AuditRules, FactKey, Facts
+from checks.facts import AuditRule, AuditRules, FactKey, Facts, PackageDB
 from checks.model import Evidence, Outcome, Status
 
 FACT = FactKey("audit_rules", "/etc/audit/rules.d")
-NATIVE = "b64"
+PACKAGES = FactKey("packages")
+WORD_32 = {"i386", "i486", "i586", "i686", "armhf", "armel", "armv7hl", "mipsel", "x32"}
 
 
 def _compare(expr: str) -> str:
@@ -33,9 +35,21 @@ def _compare(expr: str) -> str:
     return expr
 
 
-def _syscall_rules(rules: AuditRules, name: str, arch: str, fields: list[str], compares: list[str]) -> list[AuditRule]:
+def native(facts: Facts) -> tuple[str, str]:
+    """(b64 or b32, why): the word size of the package manager's own architecture."""
+    db = facts.get(PACKAGES)
+    if isinstance(db, PackageDB):
+        preferred = [db.packages.get(n, ()) for n in ("dpkg", "rpm", "libc6", "glibc")]
+        for pkg in [p for group in [*preferred, *db.packages.values()] for p in group]:
+            if pkg.arch and pkg.arch not in ("all", "noarch"):
+                return ("b32" if pkg.arch in WORD_32 else "b64"), f"package {pkg.name}: {pkg.arch}"
+    return "b64", "architecture unknown: judged as 64-bit"
+
+
+def _syscall_rules(rules: AuditRules, name: str, arch: str, fields: list[str], compares: list[str],
+                   own: str) -> list[AuditRule]:
     return [r for r in rules.rules
-            if r.list == "exit" and r.action == "always" and not r.watch and (r.arch or NATIVE) == arch
+            if r.list == "exit" and r.action == "always" and not r.watch and (r.arch or own) == arch
             and (name in r.syscalls or "all" in r.syscalls) and set(fields) <= set(r.fields)
             and {_compare(c) for c in compares} <= set(r.compares)]
 
@@ -62,7 +76,7 @@ class AuditRulesCheck:
     }
 
     def needs(self, params: Mapping[str, Any]) -> set[FactKey]:
-        return {FACT}
+        return {FACT, PACKAGES} if "syscalls" in params else {FACT}
 
     def evaluate(self, params: Mapping[str, Any], facts: Facts) -> Outcome:
         rules = facts.need(FACT)
@@ -80,10 +94,14 @@ class AuditRulesCheck:
             evidence.append(Evidence(expected, hit.text if hit else "no such watch", hit.where if hit else where))
         fields, compares = list(params.get("fields", ())), list(params.get("compare", ()))
         conditions = "".join(f" -F {f}" for f in fields) + "".join(f" -C {c}" for c in compares)
+        own, why = native(facts) if "syscalls" in params else ("b64", "")
+        arches = [a for a in params.get("arch", ()) if own == "b64" or a == "b32"]
+        if "syscalls" in params:
+            evidence.append(Evidence(f"rules for {', '.join(arches)}", f"{own} host", why))
         for name in params.get("syscalls", ()):
-            for arch in params["arch"]:
+            for arch in arches:
                 expected = f"-a always,exit -F arch={arch} -S {name}{conditions}"
-                hits = _syscall_rules(rules, name, arch, fields, compares)
+                hits = _syscall_rules(rules, name, arch, fields, compares, own)
                 ok &= bool(hits)
                 evidence.append(Evidence(expected, hits[0].text if hits else "no such rule",
                                          hits[0].where if hits else where))
