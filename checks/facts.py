@@ -199,6 +199,90 @@ class Mount:
 
 
 @dataclass(frozen=True)
+class AuditRule:
+    """One rule auditctl would load from the merged file, in auditctl(8) terms. A file watch
+    (``-w PATH -p PERMS``, or ``-a always,exit -F path=PATH -F perm=PERMS``) has ``watch``
+    set; a syscall rule has ``list``/``action``, the syscalls, the arch (``b64``/``b32``, or
+    "" for the native one) and its other fields and comparisons, normalized
+    (``uid!=euid`` and ``euid!=uid`` are one comparison)."""
+
+    where: str  # file:line in rules.d
+    text: str
+    watch: str = ""
+    perms: str = ""  # subset of rwxa; a watch without -p has all four
+    list: str = ""  # exit, user, exclude, filesystem, task
+    action: str = ""  # always, never
+    arch: str = ""
+    syscalls: tuple[str, ...] = ()
+    fields: tuple[str, ...] = ()  # "euid=0", "auid>=1000", as written after -F (arch, key, path, perm excluded)
+    compares: tuple[str, ...] = ()  # normalized -C comparisons
+    key: str = ""
+
+
+@dataclass(frozen=True)
+class AuditRules:
+    """What ``augenrules`` merges from /etc/audit/rules.d (sorted with ``ls -v``, comments and
+    blank lines dropped, the last bare ``-D``, ``-b``, ``-f`` first and the last ``-e`` at the
+    end), then what ``auditctl -R`` would hold after running those lines in order."""
+
+    directory: str
+    files: tuple[str, ...] = ()
+    merged: tuple[str, ...] = ()  # the lines of the audit.rules augenrules writes, header excluded
+    rules: tuple[AuditRule, ...] = ()
+    enabled: str = ""  # the value of the last -e; "" when none
+    enabled_where: str = ""
+    awk: str = ""  # gawk or mawk: how the host's awk reads augenrules' "\\s"
+    problems: tuple[str, ...] = ()  # lines not evaluated
+
+
+@dataclass(frozen=True)
+class GrubDefaults:
+    """The shell variables grub-mkconfig has after sourcing /etc/default/grub and
+    /etc/default/grub.d/*.cfg; ``error`` says what could not be evaluated (nothing is executed)."""
+
+    files: tuple[str, ...]
+    values: tuple[tuple[str, str], ...] = ()
+    where: tuple[tuple[str, str], ...] = ()  # name -> file:line of the assignment in force
+    error: str = ""
+
+    def get(self, name: str) -> str:
+        return dict(self.values).get(name, "")
+
+    def set_at(self, name: str) -> str:
+        return dict(self.where).get(name, "")
+
+
+@dataclass(frozen=True)
+class NftChain:
+    """A chain of the ruleset nft would load (nft(8) CHAINS). ``hook`` is "" for a regular chain."""
+
+    family: str  # ip, ip6, inet, arp, bridge, netdev
+    table: str
+    name: str
+    type: str = ""
+    hook: str = ""
+    priority: int | None = None
+    policy: str = ""  # accept or drop for a base chain
+    where: str = ""  # file:line of the declaration that set the policy (or created the chain)
+    dormant: bool = False  # its table has "flags dormant": no hook is registered
+
+
+@dataclass(frozen=True)
+class NftRuleset:
+    """What ``nft -f PATH`` would load: every chain of every table after includes, flushes
+    and deletions. ``error`` is why nft would refuse the file (nothing is loaded then) or why
+    fedharden cannot evaluate it; ``files`` are the files read, in order."""
+
+    path: str
+    exists: bool
+    chains: tuple[NftChain, ...] = ()
+    tables: tuple[tuple[str, str, bool], ...] = ()  # (family, name, dormant)
+    files: tuple[str, ...] = ()
+    refused: str = ""  # nft would reject the file: nothing is loaded
+    error: str = ""  # fedharden cannot evaluate the file
+
+
+@dataclass(frozen=True)
 class Account:
     name: str
     uid: int

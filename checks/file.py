@@ -1,5 +1,8 @@
 """file: a path exists (or is absent), with an owner, a group and at most a given mode.
 
+``group`` may list the groups allowed (``[root, shadow]``: Debian gives /etc/shadow to group
+shadow so that unix_chkpwd can read it, RHEL to root).
+
 ``path`` may list alternatives where distros differ (``[/boot/grub/grub.cfg,
 /boot/grub2/grub.cfg]``): the first that exists is judged; when none exists, the first is.
 """
@@ -27,7 +30,7 @@ class FileCheck:
             "exists": {"type": "boolean", "default": True},
             "kind": {"enum": ["file", "dir"]},
             "owner": {"type": "string"},
-            "group": {"type": "string"},
+            "group": {"oneOf": [{"type": "string"}, {"type": "array", "items": {"type": "string"}, "minItems": 1}]},
             "max_mode": {"type": "string", "pattern": "^0?[0-7]{3,4}$"},
             "missing_ok": {"type": "boolean"},
         },
@@ -67,9 +70,10 @@ class FileCheck:
             evidence.append(Evidence(f"owner {params['owner']}", f"owner {actual}", path))
         if "group" in params:
             actual = info.group or str(info.gid)
-            good = actual == params["group"]
+            groups = [params["group"]] if isinstance(params["group"], str) else list(params["group"])
+            good = actual in groups
             ok &= good
-            evidence.append(Evidence(f"group {params['group']}", f"group {actual}", path))
+            evidence.append(Evidence(f"group {' or '.join(groups)}", f"group {actual}", path))
         if "max_mode" in params:
             limit = int(params["max_mode"], 8)
             # "At most" means no permission bit beyond the limit's bits.

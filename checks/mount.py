@@ -1,4 +1,8 @@
-"""mount: a mount point carries the required options, now and in /etc/fstab.
+"""mount: a mount point carries the required options, now and at the next boot.
+
+At boot means what systemd would mount there: a mount unit in /etc/systemd/system, the unit
+the fstab generator makes from /etc/fstab, an enabled unit from /usr/lib, or systemd's own
+/dev/shm (agent/facts/mounts.py has the rules).
 
 When the path is not a separate filesystem the check is ``not_applicable`` unless the
 directive requires it to be one (``separate: true``), then it fails.
@@ -11,7 +15,10 @@ from checks.facts import FactKey, Facts, Mount
 from checks.model import Evidence, Outcome, Status
 
 RUNTIME = FactKey("mounts")
-FSTAB = FactKey("fstab")
+
+
+def boot(path: str) -> FactKey:
+    return FactKey("boot_mounts", path)
 
 
 class MountCheck:
@@ -29,7 +36,7 @@ class MountCheck:
     }
 
     def needs(self, params: Mapping[str, Any]) -> set[FactKey]:
-        return {RUNTIME, FSTAB}
+        return {RUNTIME, boot(params["path"].rstrip("/") or "/")}
 
     def evaluate(self, params: Mapping[str, Any], facts: Facts) -> Outcome:
         path = params["path"].rstrip("/") or "/"
@@ -43,20 +50,21 @@ class MountCheck:
             # The last mount on a mount point is the one in effect.
             live = [m for m in runtime if m.mountpoint == path]
             entries.extend(live[-1:])
-        fstab = facts.need(FSTAB)
-        assert isinstance(fstab, tuple)
-        entries.extend(m for m in fstab if m.mountpoint == path)
+        at_boot = facts.need(boot(path))
+        assert isinstance(at_boot, tuple)
+        entries.extend(at_boot)
 
         if not entries:
             status = Status.FAIL if params.get("separate") else Status.NOT_APPLICABLE
-            return Outcome(status, (Evidence(expected, "not a separate filesystem", "/etc/fstab"),),
+            return Outcome(status, (Evidence(expected, "not a separate filesystem",
+                                             "/etc/fstab and the mount units"),),
                            "" if status is Status.FAIL else f"{path} is not a separate filesystem")
         evidence = []
         ok = True
         for entry in entries:
             missing = [o for o in required if o not in entry.options]
             ok &= not missing
-            actual = f"{entry.fstype} {','.join(entry.options)}"
+            actual = f"{entry.fstype} {','.join(entry.options)}".strip()
             if missing:
                 actual += f" (missing {','.join(missing)})"
             evidence.append(Evidence(expected, actual, entry.where))

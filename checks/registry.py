@@ -29,8 +29,9 @@ class CheckType(Protocol):
 
 
 def _load() -> dict[str, CheckType]:
-    from checks import accounts, apt_config, cadence, compound, config, file, fswalk, kernel_module, kev, lifecycle, lines
-    from checks import listening, mount, package, pam, service, sshd_host_keys, sudoers, sysctl, tls
+    from checks import accounts, apt_config, audit, bootparam, cadence, compound, config, file, fswalk
+    from checks import kernel_module, kev, lifecycle, lines, listening, mount, nftables, package, pam, service
+    from checks import sshd_host_keys, sudoers, sysctl, tls
 
     types: list[CheckType] = [
         file.CHECK,
@@ -52,6 +53,9 @@ def _load() -> dict[str, CheckType]:
         apt_config.CHECK,
         sudoers.CHECK,
         pam.CHECK,
+        nftables.CHECK,
+        audit.CHECK,
+        bootparam.CHECK,
         *compound.CHECKS,
     ]
     return {t.name: t for t in types}

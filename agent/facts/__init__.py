@@ -19,13 +19,14 @@ Hinter = Callable[[list[str]], list[str]]
 
 
 def _families() -> tuple[dict[str, Gatherer], dict[str, Hinter]]:
-    from agent.facts import accounts, agentstate, config, files, fswalk, lifecycle, modules, mounts, network
-    from agent.facts import apt, osinfo, packages, pam, sshd, sudoers, sysctl, systemd, text, tlsprobe, vulns
+    from agent.facts import accounts, agentstate, apt, audit, config, files, fswalk, grub, lifecycle, modules
+    from agent.facts import mounts, network, nftables, osinfo, packages, pam, sshd, sudoers, sysctl, systemd, text
+    from agent.facts import tlsprobe, vulns
 
     table: dict[str, Gatherer] = {}
     hints: dict[str, Hinter] = {}
-    for module in (accounts, agentstate, config, files, fswalk, lifecycle, modules, mounts, network, osinfo, packages,
-                   pam, sshd, sudoers, sysctl, systemd, text, tlsprobe, vulns, apt):
+    for module in (accounts, agentstate, apt, audit, config, files, fswalk, grub, lifecycle, modules, mounts, network,
+                   nftables, osinfo, packages, pam, sshd, sudoers, sysctl, systemd, text, tlsprobe, vulns):
         table.update(module.FAMILIES)
         hints.update(getattr(module, "PREFETCH", {}))
     return table, hints

@@ -67,10 +67,11 @@ HARDENED = {
     "/etc/audit/rules.d/50-harden.rules": "".join(f"-w {p} -p wa -k watch\n" for p in (
         "/etc/passwd", "/etc/group", "/etc/shadow", "/etc/gshadow", "/etc/security/opasswd", "/etc/sudoers",
         "/etc/sudoers.d", "/var/log/lastlog", "/var/run/faillock", "/etc/localtime", "/etc/hosts", "/etc/issue"))
-        + "-a always,exit -F arch=b64 -S adjtimex,settimeofday,clock_settime -k time\n"
-          "-a always,exit -F arch=b64 -S init_module,finit_module,delete_module -k modules\n"
-          "-a always,exit -F arch=b64 -C euid!=uid -F euid=0 -S execve -k setuid\n"
-          "-a always,exit -F arch=b64 -S sethostname,setdomainname -k locale\n-e 2\n",
+        + "".join(f"-a always,exit -F arch={arch} -S adjtimex,settimeofday,clock_settime -k time\n"
+                  f"-a always,exit -F arch={arch} -S init_module,finit_module,delete_module -k modules\n"
+                  f"-a always,exit -F arch={arch} -C euid!=uid -F euid=0 -S execve -k setuid\n"
+                  f"-a always,exit -F arch={arch} -S sethostname,setdomainname -k locale\n" for arch in ("b64", "b32"))
+        + "-e 2\n",
     "/etc/systemd/journald.conf.d/50-persistent.conf": "[Journal]\nStorage=persistent\n",
     "/var/log/.keep": "",
     "/etc/chrony/chrony.conf": "server time.agency.example iburst\n",
@@ -135,7 +136,8 @@ def test_hardened_root_is_compliant_and_report_is_valid(make_root: MakeRoot) -> 
     assert report["scan"]["live"] is False and report["host"]["hostname"] == "golden"
     result = next(r for r in report["results"] if r["key"] == "HARDEN-30D.FILE.1")
     assert result["references"] == {"nist_800_53": ["AC-6", "IA-5"],
-                                    "ssg": ["file_permissions_etc_shadow", "file_owner_etc_shadow"],
+                                    "ssg": ["file_permissions_etc_shadow", "file_owner_etc_shadow",
+                                            "file_groupowner_etc_shadow"],
                                     "cis": ["ubuntu2204:6.1.5", "ubuntu2004:6.1.4", "rhel8:6.1.4"]}
     assert result["due"] == "2026-07-02"
 

@@ -263,7 +263,7 @@ TMP = {"type": "mount", "path": "/tmp", "options": ["nodev", "nosuid", "noexec"]
 
 
 def mounts(runtime: object, fstab: tuple[Mount, ...]) -> dict[FactKey, object]:
-    return {FactKey("mounts"): runtime, FactKey("fstab"): fstab}
+    return {FactKey("mounts"): runtime, FactKey("boot_mounts", "/tmp"): fstab}
 
 
 def test_mount() -> None:
