@@ -20,7 +20,7 @@ from agent.report import SCHEMA_VERSION, Result, state_digest, summarize
 from agent.waivers import apply as apply_waivers
 from agent.waivers import for_host
 from checks.facts import FactKey, Facts, OsRelease
-from checks.model import Evidence, Outcome, Status
+from checks.model import Evidence, Outcome, Status, Verdict, settle
 from directives.model import SEVERITIES, Directive, Requirement
 from directives.tailoring import Tailoring
 from directives.waivers import Waiver
@@ -54,6 +54,7 @@ class Scan:
     waivers: Sequence[Waiver] | None = None  # None: no waivers file given
     feeds: Any = None  # agent.feeds.store.FeedStore; None = the configured store (or the shipped snapshot)
     tailoring: Tailoring | None = None
+    state_dir: str | None = None  # the agent's state directory on the target; None: the default
 
     def chosen(self) -> list[Directive]:
         """The directives to evaluate, tailored (requirements dropped, parameters set) when asked."""
@@ -66,7 +67,8 @@ class Scan:
 
         store = self.feeds if self.feeds is not None else FeedStore.configured(None)
         store.used, store.notes = [], []  # the feeds this scan reads, for their warnings
-        ctx = Context(self.host, feeds=store, now=self.now)
+        ctx = Context(self.host, feeds=store, now=self.now,
+                      **({"state_dir": self.state_dir} if self.state_dir else {}))
         directives = self.chosen()
         wanted = [(d, r) for d in directives for r in d.requirements if self.selection.wants(r)]
         unwalked = [r.id for _, r in wanted if self.selection.needs_walk(r)]
@@ -160,10 +162,11 @@ class Scan:
                                f"{directive.id} applies to {', '.join(families)} hosts")
         if req.only_if:
             gate = checks.evaluate(req.only_if, facts)
+            context = tuple(e.judged(Verdict.INFO) for e in gate.evidence)  # the condition's, not the check's
             if gate.status is Status.FAIL:
-                return Outcome(Status.NOT_APPLICABLE, gate.evidence, "the condition for this requirement does not hold")
+                return Outcome(Status.NOT_APPLICABLE, context, "the condition for this requirement does not hold")
             if gate.status is not Status.PASS:
-                return Outcome(gate.status, gate.evidence, gate.message or "cannot tell whether this requirement applies")
+                return Outcome(gate.status, context, gate.message or "cannot tell whether this requirement applies")
         return None
 
     def _result(self, req: Requirement, key: str, status: Status, evidence: tuple[Evidence, ...], message: str,
@@ -173,7 +176,7 @@ class Scan:
         cve = finding if finding.startswith("CVE-") else ""
         return Result(
             key=key, directive=req.directive_id, requirement=req.id, title=req.title, severity=req.severity,
-            status=status, evidence=evidence, due=due, overdue=bool(status is Status.FAIL and due and due < today),
+            status=status, evidence=settle(status, evidence), due=due, overdue=bool(status is Status.FAIL and due and due < today),
             days_left=days_left, references=req.references, remediation=req.remediation, message=message,
             finding=finding, cve=cve, fields=fields or {},
         )
