@@ -66,7 +66,8 @@ class HostStatus(str, Enum):
 _ORDER = tuple(HostStatus)
 _MEANING = {
     HostStatus.NON_COMPLIANT: "at least one requirement fails",
-    HostStatus.INCOMPLETE: "nothing fails, but some requirements could not be judged (ERROR): not compliant until they are",
+    HostStatus.INCOMPLETE: "nothing fails, but some requirements could not be judged (ERROR): "
+                           "not compliant until they are",
     HostStatus.NEEDS_REVIEW: "nothing fails; some requirements need a person to confirm them (MANUAL)",
     HostStatus.COMPLIANT: "every requirement judged passes (or is waived)",
     HostStatus.NOT_APPLICABLE: "no requirement applies here",

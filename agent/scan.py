@@ -176,7 +176,8 @@ class Scan:
         cve = finding if finding.startswith("CVE-") else ""
         return Result(
             key=key, directive=req.directive_id, requirement=req.id, title=req.title, severity=req.severity,
-            status=status, evidence=settle(status, evidence), due=due, overdue=bool(status is Status.FAIL and due and due < today),
+            status=status, evidence=settle(status, evidence), due=due,
+            overdue=bool(status is Status.FAIL and due and due < today),
             days_left=days_left, references=req.references, remediation=req.remediation, message=message,
             finding=finding, cve=cve, fields=fields or {},
         )

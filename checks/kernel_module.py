@@ -55,7 +55,8 @@ class KernelModuleCheck:
             evidence.append(Evidence(f"install {module} /bin/false", f"install {module} {install.command}",
                                      f"{install.file}:{install.line}", Verdict.of(bool(disabled))))
         else:
-            evidence.append(Evidence(f"install {module} /bin/false", "no install rule", "modprobe.d", Verdict.VIOLATION))
+            evidence.append(Evidence(f"install {module} /bin/false", "no install rule", "modprobe.d",
+                                     Verdict.VIOLATION))
         ok &= bool(disabled)
         if params.get("require_blacklist"):
             ok &= blacklist is not None

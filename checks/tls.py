@@ -103,8 +103,8 @@ class TlsCheck:
         for probe in probes:
             if probe.error:
                 errors.append(probe.error)
-                evidence.append(Evidence("a listener that answers the probe", probe.error, f"{probe.target}:{probe.port}",
-                                         Verdict.INFO))
+                evidence.append(Evidence("a listener that answers the probe", probe.error,
+                                         f"{probe.target}:{probe.port}", Verdict.INFO))
                 continue
             verdict, item = judge(rule, probe, params)
             evidence.append(item.judged(Verdict.INFO if verdict is None else Verdict.of(verdict)))

@@ -87,8 +87,8 @@ def _summary(report: dict[str, Any]) -> str:
     cards += [(k.replace("_", " "), c[k]) for k in ("waived", "error", "manual", "not_applicable") if c[k]]
     status = overall_status(report)
     body = "".join(f'<div class="card">{_e(name)}<b>{_e(value)}</b></div>' for name, value in cards)
-    return (f'<h2>Summary: <span class="hs {_e(status.value)}" data-status="{_e(status.value)}">{_e(status.label)}</span>'
-            f"</h2><p>{_e(status.meaning)}.</p><div class=\"cards\">{body}</div>"
+    badge = f'<span class="hs {_e(status.value)}" data-status="{_e(status.value)}">{_e(status.label)}</span>'
+    return (f"<h2>Summary: {badge}</h2><p>{_e(status.meaning)}.</p><div class=\"cards\">{body}</div>"
             "<p class=\"meta\">Score is pass / (pass + fail); waived, error, manual and not applicable "
             "results are counted on their own, never as pass.</p>")
 

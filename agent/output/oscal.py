@@ -22,7 +22,8 @@ import re
 import uuid
 from typing import Any
 
-from agent.output.common import directive_status, evidence_line, json_safe, ordered, overall_status, safe, safe_lines, summary_text
+from agent.output.common import (directive_status, evidence_line, json_safe, ordered, overall_status, safe, safe_lines,
+                                 summary_text)
 
 OSCAL_VERSION = "1.1.2"
 NS = "https://fedharden.example/ns/oscal"

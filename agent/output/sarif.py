@@ -11,7 +11,8 @@ from __future__ import annotations
 import json
 from typing import Any
 
-from agent.output.common import directive_status, evidence_line, json_safe, location, natural, overall_status, safe, summary_text
+from agent.output.common import (directive_status, evidence_line, json_safe, location, natural, overall_status, safe,
+                                 summary_text)
 
 SCHEMA = "https://docs.oasis-open.org/sarif/sarif/v2.1.0/errata01/os/schemas/sarif-schema-2.1.0.json"
 KIND = {"pass": "pass", "fail": "fail", "waived": "fail", "not_applicable": "notApplicable",

@@ -65,7 +65,8 @@ def render(report: dict[str, Any], color: bool = False, *, baseline: dict[str, A
     lines: list[str] = []
     host = report["host"]
     os_name = safe(host.get("os", {}).get("pretty_name", ""))
-    lines.append(f"fedharden scan of {safe(host['hostname'])} ({safe(host['target'])}{', ' + os_name if os_name else ''})")
+    target = f"{safe(host['target'])}{', ' + os_name if os_name else ''}"
+    lines.append(f"fedharden scan of {safe(host['hostname'])} ({target})")
     lines.append(f"at {report['scan']['finished_at']}{'' if report['scan']['live'] else ' - offline image: runtime state not judged'}")
     for warning in report.get("warnings", []):
         lines.append(paint(f"warning: {safe(warning)}", STYLE["manual"]))
