@@ -35,8 +35,11 @@ class LazyGroup(click.Group):
 
 
 def fail(message: str, code: int = EXIT_USAGE) -> None:
-    """Print a one-line error and exit; the CLI's single way out for user mistakes."""
-    click.echo(f"fedharden: {message}", err=True)
+    """Print a one-line error and exit; the CLI's single way out for user mistakes. A message
+    may quote the scanned host (a path, an SSH banner): control characters are escaped."""
+    from agent.output.common import safe
+
+    click.echo(f"fedharden: {safe(message)}", err=True)
     sys.exit(code)
 
 

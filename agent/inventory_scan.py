@@ -26,6 +26,7 @@ from agent import AgentError, UsageError
 from agent.contract import (EXIT_COULD_NOT_COMPLETE, EXIT_OK, EXIT_USAGE, HostStatus, exit_code as status_exit,
                             report_status, worst)
 from agent.inventory import Entry
+from agent.output.common import safe
 from agent.remote import SshSettings, check_combination, open_ssh
 
 T = TypeVar("T")
@@ -150,7 +151,7 @@ SHOWN_ALWAYS = (HostStatus.COMPLIANT, HostStatus.NON_COMPLIANT, HostStatus.INCOM
 
 def describe(outcome: Outcome) -> str:
     if outcome.state == "failed":
-        return f"not scanned: {outcome.reason}"
+        return f"not scanned: {safe(outcome.reason)}"
     c = outcome.counts
     text = (f"{outcome.state} ({c.get('pass', 0)} pass, {c.get('fail', 0)} fail, {c.get('error', 0)} error) "
             f"in {outcome.seconds:.1f} s")
@@ -163,14 +164,14 @@ def summary(outcomes: Sequence[Outcome]) -> str:
              f"{'TRIPS':>5}"]
     for o in sorted(outcomes, key=lambda o: o.entry.name):
         if o.state == "failed":
-            lines.append(f"{o.entry.name:<{width}}  NOT SCANNED    {o.reason}")
+            lines.append(f"{o.entry.name:<{width}}  NOT SCANNED    {safe(o.reason)}")
             continue
         c = o.counts
         other = sum(v for k, v in c.items() if k not in ("pass", "fail", "error"))
         lines.append(f"{o.entry.name:<{width}}  {o.state:<14} {c.get('pass', 0):>5} {c.get('fail', 0):>5} "
                      f"{c.get('error', 0):>5} {other:>5} {o.seconds:>6.1f}s {o.round_trips:>5}")
         for warning in o.warnings:
-            lines.append(f"{'':<{width}}  warning: {warning}")
+            lines.append(f"{'':<{width}}  warning: {safe(warning)}")
         if o.submitted is not None:
             lines.append(f"{'':<{width}}  {o.submission_line('NOT SUBMITTED')}")
     states = [o.state for o in outcomes]

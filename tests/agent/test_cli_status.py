@@ -189,3 +189,9 @@ def test_with_color_the_only_escapes_are_fedhardens(make_root: MakeRoot) -> None
     proc = scan("--root", str(root), "--directive", "HARDEN-30D", "--color")
     assert "\x07" not in proc.stdout and "\x1b]" not in proc.stdout and "\x1b[31mRED" not in proc.stdout
     assert "\x1b[31m\x1b[1mFAIL" in proc.stdout
+
+
+def test_an_error_line_escapes_what_it_quotes(tmp_path: Path) -> None:
+    proc = scan("--root", str(tmp_path / "x\x1b]0;pwned\x07"))
+    assert proc.returncode == 2
+    assert proc.stderr == f"fedharden: --root: {tmp_path}/x\\x1b]0;pwned\\x07: not a directory\n"
