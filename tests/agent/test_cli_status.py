@@ -195,3 +195,21 @@ def test_an_error_line_escapes_what_it_quotes(tmp_path: Path) -> None:
     proc = scan("--root", str(tmp_path / "x\x1b]0;pwned\x07"))
     assert proc.returncode == 2
     assert proc.stderr == f"fedharden: --root: {tmp_path}/x\\x1b]0;pwned\\x07: not a directory\n"
+
+
+@pytest.mark.parametrize("code, said", [
+    (0, ""), (1, ""), (4, "the host's status is incomplete"), (3, "ended with exit code 3"),
+    (2, "needs attention"),
+])
+def test_the_scheduler_reads_the_scans_exit_code(tmp_path: Path, capsys: pytest.CaptureFixture[str],
+                                                 code: int, said: str) -> None:
+    from agent.runner import Runner
+    from agent.state import StateDir
+
+    scan_exits = tmp_path / "scan"  # stands in for the interpreter running one scan
+    scan_exits.write_text(f"#!/bin/sh\nexit {code}\n")
+    scan_exits.chmod(0o755)
+    runner = Runner([], StateDir(tmp_path / "state"), interval=60, splay=0, python=str(scan_exits))
+    assert runner.cycle() == code
+    logged = capsys.readouterr().err
+    assert (said in logged) if said else logged == ""
