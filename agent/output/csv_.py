@@ -2,7 +2,8 @@
 with "; " and evidence lines with newlines (quoted per RFC 4180 by the csv module).
 
 Text cells that a spreadsheet would run as a formula (starting with = + - @ or a control
-character) are prefixed with a single quote, since evidence comes from the scanned host.
+character) are prefixed with a single quote, since evidence comes from the scanned host; control characters in any cell are escaped.
+``directive_status`` and ``host_status`` (agent.contract) close each row.
 """
 from __future__ import annotations
 

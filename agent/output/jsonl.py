@@ -2,7 +2,8 @@
 
 Every event carries every field of FIELDS (null when it does not apply), so a SIEM can map
 them once: ``event_type`` is always ``fedharden.result`` and ``event_version`` changes only
-when a field changes meaning or disappears.
+when a field changes meaning or disappears (``directive_status`` and ``host_status`` were
+added at the end).
 """
 from __future__ import annotations
 

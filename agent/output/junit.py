@@ -2,7 +2,8 @@
 (a requirement, or one finding of a per-finding requirement).
 
 fail -> <failure>, error -> <error>, and waived, not_applicable and manual -> <skipped>
-with the reason, so a pipeline fails exactly when the scan is non-compliant.
+with the reason, so a pipeline fails exactly when the scan is non-compliant. Each suite's
+properties carry its directive's ``status`` and the host's ``host_status`` (agent.contract).
 """
 from __future__ import annotations
 

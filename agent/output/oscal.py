@@ -13,7 +13,9 @@ One result for the scan. Its parts:
   reference points at them, since the directives are the plan.
 
 UUIDs are name-based (v5) on the report id, so the same report renders the same document.
-fedharden's own properties live in the ``NS`` namespace.
+fedharden's own properties live in the ``NS`` namespace; the result's ``status`` prop and each
+directive resource's are the host statuses of agent.contract (a waived result makes its
+control's finding not-satisfied with an approved risk, while the host status counts it).
 """
 from __future__ import annotations
 

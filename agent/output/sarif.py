@@ -4,7 +4,8 @@ Statuses map to SARIF result kinds (fail -> fail, waived -> fail with an accepte
 suppression carrying the waiver's justification, pass -> pass, not_applicable ->
 notApplicable, manual -> review, error -> open). Given a baseline report, every result gets
 a ``baselineState`` (a result's identity is its key and whether it is a problem), and
-problems of the baseline that are gone appear as ``absent`` results.
+problems of the baseline that are gone appear as ``absent`` results. The run's properties
+carry the host's ``status`` and each directive's (``directiveStatus``), from the summary.
 """
 from __future__ import annotations
 
