@@ -1,6 +1,7 @@
-"""The ``fedharden`` command line. The only place that catches broadly and picks exit codes:
-
-0 compliant, 1 any requirement fails, 2 usage or invalid input, 3 the scan could not complete.
+"""The ``fedharden`` command line. The only place that catches broadly and picks exit codes
+(agent.contract): 0 the host is compliant, needs review or nothing applies, 1 any requirement
+fails, 4 incomplete (nothing fails but something could not be judged), 2 usage or invalid
+input, 3 the scan could not complete.
 """
 from __future__ import annotations
 
@@ -12,10 +13,10 @@ from typing import Any, Sequence
 import click
 
 from agent import AgentError, ScanError, UsageError, __version__
+from agent.contract import EXIT_COULD_NOT_COMPLETE, EXIT_OK, EXIT_USAGE, exit_code, report_status
 from agent.output import FORMATS as OUTPUT_FORMATS
 from agent.remote import check_combination, remote_options
 
-EXIT_OK, EXIT_FAIL, EXIT_USAGE, EXIT_INCOMPLETE = 0, 1, 2, 3
 
 # Subcommands whose modules are heavy (HTTP clients, web stack) load only when invoked.
 LAZY_COMMANDS: dict[str, str] = {"feeds": "agent.feeds.cli:feeds"}
@@ -34,8 +35,11 @@ class LazyGroup(click.Group):
 
 
 def fail(message: str, code: int = EXIT_USAGE) -> None:
-    """Print a one-line error and exit; the CLI's single way out for user mistakes."""
-    click.echo(f"fedharden: {message}", err=True)
+    """Print a one-line error and exit; the CLI's single way out for user mistakes. A message
+    may quote the scanned host (a path, an SSH banner): control characters are escaped."""
+    from agent.output.common import safe
+
+    click.echo(f"fedharden: {safe(message)}", err=True)
     sys.exit(code)
 
 
@@ -78,7 +82,8 @@ def main() -> None:
               help="Select or deselect requirements and set tunable parameters (YAML).")
 @click.option("--baseline", "baseline_file", type=click.Path(dir_okay=False), metavar="REPORT.json",
               help="An earlier JSON report of this host: SARIF marks results new, unchanged, updated or absent.")
-@click.option("--color/--no-color", default=None, help="Color the table (default: when on a terminal).")
+@click.option("--color/--no-color", default=None,
+              help="Color the table, also through a pipe (default: on a terminal, unless NO_COLOR is set).")
 @click.option("--feeds-dir", type=click.Path(file_okay=False), metavar="DIR",
               help="Vulnerability feed store (default: $FEDHARDEN_FEEDS_DIR, else the agent's state directory; "
                    "the shipped KEV snapshot when empty).")
@@ -151,9 +156,13 @@ def scan(root: str | None, directive_ids: tuple[str, ...], severity: str, extra:
         try:
             feeds = FeedStore.configured(feeds_dir)
             feeds.generation()  # a feeds directory that was named but does not exist is a usage error
-            first_seen = {} if root is not None or over_ssh else failing_since(state_dir)
+            # This host's agent keeps its record where --state-dir says (BOD 23-01 reads it), and
+            # when each result was first seen failing (deadlines from discovery); an image or a
+            # host over SSH keeps them on the target.
+            local_state = os.path.abspath(state_dir) if root is None and not over_ssh else None
+            first_seen = failing_since(local_state) if local_state else {}
             report = Scan(host, loaded, Selection(directive_ids, severity, walk), waivers=waivers, feeds=feeds,
-                          tailoring=tailoring, tags=tags, first_seen=first_seen).run()
+                          tailoring=tailoring, tags=tags, state_dir=local_state, first_seen=first_seen).run()
             if submit and root is None:  # a mounted root's hardware id would be this machine's
                 from agent.fleet import host_anchor
 
@@ -163,26 +172,34 @@ def scan(root: str | None, directive_ids: tuple[str, ...], severity: str, extra:
     except UsageError as exc:
         fail(str(exc))
     except (ScanError, AgentError) as exc:
-        fail(f"scan could not complete: {exc}", EXIT_INCOMPLETE)
+        fail(f"scan could not complete: {exc}", EXIT_COULD_NOT_COMPLETE)
     except Exception as exc:  # a bug, not a user mistake: say so in one line, keep the exit code honest
         if os.environ.get("FEDHARDEN_DEBUG"):
             raise
         fail(f"scan could not complete: internal error {type(exc).__name__}: {exc} "
-             "(set FEDHARDEN_DEBUG=1 for the traceback)", EXIT_INCOMPLETE)
-    to_terminal = any(d.path is None for d in plan) and sys.stdout.isatty()
+             "(set FEDHARDEN_DEBUG=1 for the traceback)", EXIT_COULD_NOT_COMPLETE)
+    use_color = wants_color(color, any(d.path is None for d in plan) and sys.stdout.isatty())
     try:
-        rendered = destinations.render(plan, report, bool(color if color is not None else to_terminal), baseline)
+        rendered = destinations.render(plan, report, use_color, baseline)
         destinations.write_all([(d.path, text) for d, text in rendered if d.path is not None])
     except UsageError as exc:
         fail(str(exc))
     for d, text in rendered:
         if d.path is None and not quiet:
-            click.echo(text, nl=False)
+            click.echo(text, nl=False, color=use_color)  # click would strip the colors from a pipe
     if submit:
         from agent.fleet import after_scan
 
         after_scan(report, state_dir, hardware, remote=over_ssh)
-    sys.exit(EXIT_OK if report["summary"]["counts"]["fail"] == 0 else EXIT_FAIL)
+    sys.exit(exit_code(report_status(report)))
+
+
+def wants_color(flag: bool | None, to_terminal: bool) -> bool:
+    """--color / --no-color decide; without either, color on a terminal unless NO_COLOR is set
+    (no-color.org: a command-line flag overrides the variable)."""
+    if flag is not None:
+        return flag
+    return to_terminal and not os.environ.get("NO_COLOR")
 
 
 def failing_since(state_dir: str) -> dict[str, Any]:
@@ -244,7 +261,40 @@ def open_host(root: str | None, remote: dict[str, Any] | None = None) -> Any:
         return LocalHost()
     if not os.path.isdir(root):
         raise UsageError(f"--root: {root}: not a directory")
-    return RootfsHost(root)
+    host = RootfsHost(root)
+    missing = not_a_root(host)
+    if missing:
+        host.close()
+        raise UsageError(f"--root: {root}: not a root filesystem (no {', no '.join(missing)})")
+    return host
+
+
+# What makes a directory a root filesystem worth scanning: without /etc and an os-release every
+# requirement would be an error. A package database is named when missing too, but not required:
+# an image of configuration files only can still be judged.
+PACKAGE_DATABASES = ("/var/lib/dpkg/status", "/var/lib/rpm", "/usr/lib/sysimage/rpm")
+
+
+def not_a_root(host: Any) -> list[str]:
+    """What a root lacks to be a root filesystem, read through the root's own Host (links
+    resolve inside it); empty when it is one. Only /etc and an os-release are required; the
+    package database is named alongside them when they are missing."""
+    from agent.hosts.base import HostError
+
+    def kind(path: str) -> str:
+        try:
+            return str(host.stat(path).kind)
+        except HostError:
+            return ""
+
+    required: list[str] = []
+    if kind("/etc") != "dir":
+        required.append("/etc")
+    if not (kind("/etc/os-release") == "file" or kind("/usr/lib/os-release") == "file"):
+        required.append("/etc/os-release or /usr/lib/os-release")
+    if required and not any(kind(p) for p in PACKAGE_DATABASES):
+        required.append("dpkg or rpm database")
+    return required
 
 
 @main.group()

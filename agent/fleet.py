@@ -339,6 +339,8 @@ def status(state_dir: str, as_json: bool) -> None:
         "host_id": cred.host_id if cred else None,
         "agency": cred.agency if cred else None,
         "last_scan": last.get("finished_at") if last else None,
+        # The host status of that scan (agent.contract); absent in records of older agents.
+        "last_status": (last.get("summary") or {}).get("status") if last else None,
         "sequence": state.sequence if state else None,
         "report_id": state.report_id if state else None,
         "spooled": len(entries),

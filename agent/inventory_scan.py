@@ -5,10 +5,11 @@ happens to one host (refused key, unreachable, timeout, a bug) is recorded as th
 outcome and never stops the others. One report per host is written to ``--output-dir`` as
 ``<name>.<ext>`` for each ``--format`` (json by default), a line per host is shown as hosts
 finish (a progress bar on a terminal), then a summary. With ``--submit`` each report is then
-sent to the collector as its host (agent.remote_fleet). Exit code: 0 every host scanned (and
-submitted) and compliant, 1 every host scanned (and submitted) and at least one fails a
-requirement, 3 some host could not be scanned or its report could not be submitted (2 for
-usage errors, before anything is scanned).
+sent to the collector as its host (agent.remote_fleet). Each host's state is its report's host
+status (agent.contract); the exit code is the worst over the hosts: 3 some host could not be
+scanned or its report could not be submitted, else 1 some host is non_compliant, else 4 some
+host is incomplete, else 0 (every host compliant, needs_review or not_applicable); 2 for usage
+errors, before anything is scanned.
 """
 from __future__ import annotations
 
@@ -22,10 +23,12 @@ from typing import Any, Callable, Iterator, Sequence, TypeVar
 import click
 
 from agent import AgentError, UsageError
+from agent.contract import (EXIT_COULD_NOT_COMPLETE, EXIT_OK, EXIT_USAGE, HostStatus, exit_code as status_exit,
+                            report_status, worst)
 from agent.inventory import Entry
+from agent.output.common import safe
 from agent.remote import SshSettings, check_combination, open_ssh
 
-EXIT_OK, EXIT_FAIL, EXIT_USAGE, EXIT_INCOMPLETE = 0, 1, 2, 3
 T = TypeVar("T")
 
 # ``--submit``: called with the entry, its still-open host (to read the hardware id the
@@ -38,7 +41,7 @@ Submit = Callable[[Entry, Any, dict[str, Any]], str]
 @dataclass
 class Outcome:
     entry: Entry
-    state: str = "failed"  # compliant, non-compliant, failed
+    state: str = "failed"  # a host status (agent.contract.HostStatus), or "failed": not scanned
     counts: dict[str, int] = field(default_factory=dict)
     reason: str = ""
     seconds: float = 0.0
@@ -83,7 +86,7 @@ class Job:
             write_all(files)
             outcome.files = [path for path, _ in files]
             outcome.counts = dict(report["summary"]["counts"])
-            outcome.state = "compliant" if outcome.counts.get("fail", 0) == 0 else "non-compliant"
+            outcome.state = report_status(report).value
             if self.submit is not None:
                 self.send(entry, host, report, outcome)
         except AgentError as exc:  # unreachable, refused host key, timeout, an unwritable report
@@ -142,9 +145,13 @@ def scan_all(entries: Sequence[Entry], job: Job, jobs: int) -> Iterator[Outcome]
     return parallel(entries, job.run, jobs)
 
 
+# Always counted in the summary line, even when no host has them.
+SHOWN_ALWAYS = (HostStatus.COMPLIANT, HostStatus.NON_COMPLIANT, HostStatus.INCOMPLETE)
+
+
 def describe(outcome: Outcome) -> str:
     if outcome.state == "failed":
-        return f"not scanned: {outcome.reason}"
+        return f"not scanned: {safe(outcome.reason)}"
     c = outcome.counts
     text = (f"{outcome.state} ({c.get('pass', 0)} pass, {c.get('fail', 0)} fail, {c.get('error', 0)} error) "
             f"in {outcome.seconds:.1f} s")
@@ -157,19 +164,19 @@ def summary(outcomes: Sequence[Outcome]) -> str:
              f"{'TRIPS':>5}"]
     for o in sorted(outcomes, key=lambda o: o.entry.name):
         if o.state == "failed":
-            lines.append(f"{o.entry.name:<{width}}  NOT SCANNED    {o.reason}")
+            lines.append(f"{o.entry.name:<{width}}  NOT SCANNED    {safe(o.reason)}")
             continue
         c = o.counts
         other = sum(v for k, v in c.items() if k not in ("pass", "fail", "error"))
         lines.append(f"{o.entry.name:<{width}}  {o.state:<14} {c.get('pass', 0):>5} {c.get('fail', 0):>5} "
                      f"{c.get('error', 0):>5} {other:>5} {o.seconds:>6.1f}s {o.round_trips:>5}")
         for warning in o.warnings:
-            lines.append(f"{'':<{width}}  warning: {warning}")
+            lines.append(f"{'':<{width}}  warning: {safe(warning)}")
         if o.submitted is not None:
             lines.append(f"{'':<{width}}  {o.submission_line('NOT SUBMITTED')}")
     states = [o.state for o in outcomes]
-    line = (f"{len(outcomes)} hosts: {states.count('compliant')} compliant, {states.count('non-compliant')} "
-            f"non-compliant, {states.count('failed')} not scanned")
+    shown = [f"{states.count(s.value)} {s.label}" for s in HostStatus if s.value in states or s in SHOWN_ALWAYS]
+    line = f"{len(outcomes)} hosts: {', '.join(shown)}, {states.count('failed')} not scanned"
     sent = [o.submitted for o in outcomes if o.submitted is not None]
     if sent:
         line += f"; {sent.count(True)} submitted, {sent.count(False)} not submitted"
@@ -178,9 +185,12 @@ def summary(outcomes: Sequence[Outcome]) -> str:
 
 
 def exit_code(outcomes: Sequence[Outcome]) -> int:
+    """3 when some host was not scanned (or submitted); else the worst host status's code."""
     if any(o.state == "failed" or o.submitted is False for o in outcomes):
-        return EXIT_INCOMPLETE
-    return EXIT_FAIL if any(o.state == "non-compliant" for o in outcomes) else EXIT_OK
+        return EXIT_COULD_NOT_COMPLETE
+    if not outcomes:
+        return EXIT_OK
+    return status_exit(worst(o.state for o in outcomes))
 
 
 def run_with_progress(entries: Sequence[Entry], job: Job, jobs: int, terminal: bool) -> list[Outcome]:

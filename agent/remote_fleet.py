@@ -16,6 +16,7 @@ from typing import Any
 import click
 
 from agent import AgentError, ScanError, UsageError
+from agent.contract import EXIT_COULD_NOT_COMPLETE, EXIT_OK, EXIT_USAGE
 from agent.fleet import (REMOTE_HINT, CollectorAccess, delivery_problem, do_enroll, host_anchor,
                          submit_report)
 from agent.inventory import Entry
@@ -23,7 +24,6 @@ from agent.remote import DEFAULT_JOBS, open_ssh
 from agent.reporting import Backoff
 from agent.state import StateDir
 
-EXIT_OK, EXIT_USAGE, EXIT_INCOMPLETE = 0, 2, 3
 # One retry per host: many hosts share one collector, and the next run delivers what is spooled.
 INVENTORY_BACKOFF = Backoff(attempts=2, base=1.0, cap=5.0)
 
@@ -77,7 +77,7 @@ def enroll_one(state: StateDir, access: CollectorAccess, options: dict[str, Any]
             host.close()
     except ScanError as exc:  # unreachable, authentication, host key, timeout
         say(f"{target}: not enrolled: {exc}")
-        return EXIT_INCOMPLETE
+        return EXIT_COULD_NOT_COMPLETE
     except (AgentError, OSError) as exc:
         say(f"{target}: not enrolled: {problem_text(exc)}")
         return EXIT_USAGE
@@ -119,7 +119,7 @@ def enroll_inventory(state: StateDir, access: CollectorAccess, options: dict[str
         click.echo(f"[{len(done)}/{len(entries)}] {entry.name}: {line}")
     click.echo(f"{len(done)} hosts: {done.count(True)} enrolled, {done.count(False)} not enrolled "
                f"(credentials in {state.remote_dir})")
-    return EXIT_OK if all(done) else EXIT_INCOMPLETE
+    return EXIT_OK if all(done) else EXIT_COULD_NOT_COMPLETE
 
 
 class InventorySubmit:

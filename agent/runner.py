@@ -21,6 +21,7 @@ from types import FrameType
 from typing import Callable, Sequence
 
 from agent import AgentError
+from agent.contract import EXIT_FAIL, EXIT_INCOMPLETE, EXIT_OK, EXIT_USAGE
 from agent.spool import Spool
 from agent.state import StateDir
 
@@ -77,9 +78,14 @@ class Runner:
                         child.terminate()
                         code = child.wait()
                         break
-        if code == 2:
+        # 0, 1 and 4 are the host's status (agent.contract.exit_code), results rather than trouble;
+        # 4 is said once per cycle all the same, as nobody reads the report of a scheduled scan.
+        if code == EXIT_USAGE:
             log("the last cycle needs attention (see the message above); retrying at the next interval")
-        elif code not in (0, 1, -signal.SIGTERM):  # 1: the host is non-compliant, a result
+        elif code == EXIT_INCOMPLETE:
+            log("the host's status is incomplete: some requirements could not be judged "
+                "(fedharden status: last_status; a scan shows them as ERROR rows)")
+        elif code not in (EXIT_OK, EXIT_FAIL, -signal.SIGTERM):
             log(f"the last cycle ended with exit code {code} after {time.monotonic() - started:.1f}s")
         return code
 

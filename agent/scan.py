@@ -20,7 +20,7 @@ from agent.report import SCHEMA_VERSION, Result, state_digest, summarize
 from agent.waivers import apply as apply_waivers
 from agent.waivers import for_host
 from checks.facts import FactKey, Facts, OsRelease
-from checks.model import Evidence, Outcome, Status
+from checks.model import Evidence, Outcome, Status, Verdict, settle
 from directives.model import SEVERITIES, Directive, Requirement
 from directives.tailoring import Tailoring
 from directives.waivers import Waiver
@@ -57,6 +57,7 @@ class Scan:
     # When each result (by key) was first seen failing, from the agent's state: deadlines
     # counted from discovery (BOD 23-02's 14 days) run from there; a key not here, from today.
     first_seen: Mapping[str, dt.date] = field(default_factory=dict)
+    state_dir: str | None = None  # the agent's state directory on the target; None: the default
 
     def chosen(self) -> list[Directive]:
         """The directives to evaluate, tailored (requirements dropped, parameters set) when asked."""
@@ -69,7 +70,8 @@ class Scan:
 
         store = self.feeds if self.feeds is not None else FeedStore.configured(None)
         store.used, store.notes = [], []  # the feeds this scan reads, for their warnings
-        ctx = Context(self.host, feeds=store, now=self.now)
+        ctx = Context(self.host, feeds=store, now=self.now,
+                      **({"state_dir": self.state_dir} if self.state_dir else {}))
         directives = self.chosen()
         wanted = [(d, r) for d in directives for r in d.requirements if self.selection.wants(r)]
         unwalked = [r.id for _, r in wanted if self.selection.needs_walk(r)]
@@ -165,18 +167,19 @@ class Scan:
                 return Outcome(Status.NOT_APPLICABLE, (Evidence(", ".join(families), release.family, "/etc/os-release"),),
                                f"{directive.id} applies to {', '.join(families)} hosts")
         if roles := directive.applies_to.get("roles"):
-            scoped = self._role(directive, roles, facts)
+            scoped = self._role(directive, req, roles, facts)
             if scoped is not None:
                 return scoped
         if req.only_if:
             gate = checks.evaluate(req.only_if, facts)
+            context = tuple(e.judged(Verdict.INFO) for e in gate.evidence)  # the condition's, not the check's
             if gate.status is Status.FAIL:
-                return Outcome(Status.NOT_APPLICABLE, gate.evidence, "the condition for this requirement does not hold")
+                return Outcome(Status.NOT_APPLICABLE, context, "the condition for this requirement does not hold")
             if gate.status is not Status.PASS:
-                return Outcome(gate.status, gate.evidence, gate.message or "cannot tell whether this requirement applies")
+                return Outcome(gate.status, context, gate.message or "cannot tell whether this requirement applies")
         return None
 
-    def _role(self, directive: Directive, roles: list[str], facts: Facts) -> Outcome | None:
+    def _role(self, directive: Directive, req: Requirement, roles: list[str], facts: Facts) -> Outcome | None:
         """None when the host plays one of the directive's roles: declared as a ``role:NAME``
         tag, or shown by the directive's ``evident`` check; otherwise not applicable, with
         what was looked at (or error when that could not be judged)."""
@@ -188,13 +191,19 @@ class Scan:
         gate = checks.evaluate(evident, facts) if evident else Outcome(Status.FAIL)
         if gate.status is Status.PASS:
             return None
+        context = tuple(e.judged(Verdict.INFO) for e in gate.evidence)  # what was looked at, not the check's
         tags = Evidence(f"a host tag role:NAME, NAME one of {wanted}",
-                        ", ".join(self.tags) or "no tags", "host tags")
+                        ", ".join(self.tags) or "no tags", "host tags", Verdict.INFO)
         if gate.status in (Status.FAIL, Status.NOT_APPLICABLE):
-            return Outcome(Status.NOT_APPLICABLE, (tags, *gate.evidence),
+            return Outcome(Status.NOT_APPLICABLE, (tags, *context),
                            f"{directive.id} applies to hosts acting as {wanted}; none is declared in the "
                            "host's tags or evident on the host")
-        return Outcome(gate.status, (tags, *gate.evidence),
+        # Whether the directive applies is unknown; when the check itself has nothing to judge
+        # (an image has no listeners) the requirement is not applicable either way.
+        judged = checks.evaluate(req.check, facts)
+        if judged.status is Status.NOT_APPLICABLE:
+            return judged
+        return Outcome(gate.status, (tags, *context),
                        gate.message or f"cannot tell whether this host acts as {wanted}")
 
     def _result(self, req: Requirement, key: str, status: Status, evidence: tuple[Evidence, ...], message: str,
@@ -206,7 +215,8 @@ class Scan:
         cve = finding if finding.startswith("CVE-") else ""
         return Result(
             key=key, directive=req.directive_id, requirement=req.id, title=req.title, severity=req.severity,
-            status=status, evidence=evidence, due=due, overdue=bool(status is Status.FAIL and due and due < today),
+            status=status, evidence=settle(status, evidence), due=due,
+            overdue=bool(status is Status.FAIL and due and due < today),
             days_left=days_left, references=req.references, remediation=req.remediation, message=message,
             finding=finding, cve=cve, fields=fields or {},
         )

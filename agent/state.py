@@ -268,7 +268,8 @@ class StateDir:
             "host_id": report["host"]["id"],
             "target": report["host"]["target"],
             "directives": [{"id": d["id"], "digest": d["digest"]} for d in report["directives"]],
-            "summary": {"total": report["summary"]["total"], "counts": report["summary"]["counts"]},
+            "summary": {"total": report["summary"]["total"], "counts": report["summary"]["counts"],
+                        "status": report["summary"]["status"]},
             # The detection data the scan used and its age then (BOD 23-01, agent.facts.agentstate).
             "feeds": [{"name": f["name"], "version": f.get("version", ""), "age_hours": f.get("age_hours")}
                       for f in report["scan"].get("feeds", [])],

@@ -7,7 +7,7 @@ import datetime as dt
 from typing import Iterable, Sequence
 
 from agent.report import Result
-from checks.model import Evidence, Status
+from checks.model import Evidence, Status, Verdict
 from directives.waivers import ACTIVE, EXPIRED, Waiver
 
 # Which matching waiver speaks for a result: an active one first, then the latest expiry.
@@ -40,7 +40,7 @@ def apply(results: Sequence[Result], waivers: Sequence[Waiver], today: dt.date) 
             by = f" by {waiver.approver}" if waiver.approver else ""
             ticket = f" ({waiver.ticket})" if waiver.ticket else ""
             evidence = Evidence("an unexpired waiver", f"waived{by} until {waiver.expires}{ticket}: {waiver.justification}",
-                                waiver.source)
+                                waiver.source, Verdict.INFO)
             out.append(dataclasses.replace(
                 result, status=Status.WAIVED, overdue=False, waiver=record, evidence=(evidence, *result.evidence),
                 message=f"waived until {waiver.expires}{ticket}" + (f"; {result.message}" if result.message else ""),

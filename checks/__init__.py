@@ -12,10 +12,13 @@ Exception tree::
 
 ``FactUnavailable`` (checks.facts) is raised *into* a check by ``Facts.need`` and turned
 into an outcome by ``evaluate``; it never escapes this package.
+
+Evidence says what was expected, what was found, where, and its ``Verdict`` (ok, violation,
+info); ``evaluate`` returns every line with its verdict, the deciding lines first.
 """
 from __future__ import annotations
 
-from checks.model import Evidence, Finding, Outcome, Status
+from checks.model import Evidence, Finding, Outcome, Status, Verdict
 from checks.registry import CHECK_TYPES, CheckError, CheckParamError, evaluate, needs
 
 __all__ = [
@@ -26,6 +29,7 @@ __all__ = [
     "Finding",
     "Outcome",
     "Status",
+    "Verdict",
     "evaluate",
     "needs",
 ]

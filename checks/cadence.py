@@ -15,7 +15,7 @@ import datetime as dt
 from typing import Any, Mapping
 
 from checks.facts import FactKey, Facts, LastScan
-from checks.model import Evidence, Outcome, Status
+from checks.model import Evidence, Outcome, Status, Verdict
 
 LAST_SCAN = FactKey("last_scan")
 CLOCK = FactKey("clock")
@@ -60,12 +60,14 @@ class CadenceCheck:
             limit = dt.timedelta(days=params["max_age_days"])
             wanted = list(params["directives"])
             age = now - finished
+            recent, enumerated = age <= limit, any(d in record.directives for d in wanted)
             evidence = [Evidence(f"a scan within {params['max_age_days']} days",
                                  f"last scan finished {finished.isoformat(timespec='minutes')} "
-                                 f"({age.days} days {age.seconds // 3600} hours ago)", record.path),
+                                 f"({age.days} days {age.seconds // 3600} hours ago)", record.path, Verdict.of(recent)),
                         Evidence(f"the scan evaluated {' or '.join(wanted)}",
-                                 "evaluated " + (", ".join(record.directives) or "no directive"), record.path)]
-            ok = age <= limit and any(d in record.directives for d in wanted)
+                                 "evaluated " + (", ".join(record.directives) or "no directive"), record.path,
+                                 Verdict.of(enumerated))]
+            ok = recent and enumerated
             return Outcome.of(ok, evidence)
         limit_h = float(params["max_age_hours"])
         if record.feeds is None:
@@ -79,13 +81,14 @@ class CadenceCheck:
             expected = f"{name} at most {limit_h:g} hours old when scanned"
             if feed is None:
                 ok = False
-                evidence.append(Evidence(expected, "not used by the last scan", record.path))
+                evidence.append(Evidence(expected, "not used by the last scan", record.path, Verdict.VIOLATION))
             elif feed.age_hours is None or feed.age_hours > limit_h:
                 ok = False
                 shown = "of unknown age" if feed.age_hours is None else f"{feed.age_hours:g} hours old"
-                evidence.append(Evidence(expected, f"{name} {feed.version} {shown}", record.path))
+                evidence.append(Evidence(expected, f"{name} {feed.version} {shown}", record.path, Verdict.VIOLATION))
             else:
-                evidence.append(Evidence(expected, f"{name} {feed.version} {feed.age_hours:g} hours old", record.path))
+                evidence.append(Evidence(expected, f"{name} {feed.version} {feed.age_hours:g} hours old", record.path,
+                                         Verdict.OK))
         return Outcome.of(ok, evidence)
 
 

@@ -8,18 +8,32 @@ Three-valued logic (Kleene): pass is true, fail is false, every other status is 
 
 An unknown result takes the children's unknown status when they agree (all
 not_applicable -> not_applicable, all manual -> manual), and ``error`` otherwise.
+
+Evidence: the children that decided the result come first, with their lines' verdicts read
+in the compound's sense; the other children's lines are context (``info``). An ``any`` that
+passes shows the branch that passed, not the alternatives it did not need; a ``none`` reads
+each child inverted (the forbidden state found is the violation, its absence is ok).
 """
 from __future__ import annotations
 
 from typing import Any, Mapping
 
 from checks.facts import FactKey, Facts
-from checks.model import Evidence, Outcome, Status
+from checks.model import Evidence, Outcome, Status, Verdict
 
 
 def _unknown(outcomes: list[Outcome]) -> Status:
     unknown = {o.status for o in outcomes if o.status not in (Status.PASS, Status.FAIL)}
     return unknown.pop() if len(unknown) == 1 else Status.ERROR
+
+
+def _inverted(verdict: Verdict, status: Status) -> Verdict:
+    """A deciding child's line read by ``none``: what violated the child satisfies the
+    compound and the other way round; a line that cannot have decided is context."""
+    verdict = Verdict(verdict)
+    if status is Status.PASS:
+        return Verdict.OK if verdict is Verdict.VIOLATION else Verdict.INFO
+    return Verdict.VIOLATION if verdict is Verdict.OK else Verdict.INFO
 
 
 class Compound:
@@ -49,9 +63,26 @@ class Compound:
             status = Status.PASS if any(passes) else Status.FAIL if all(fails) else _unknown(outcomes)
         else:
             status = Status.FAIL if any(passes) else Status.PASS if all(fails) else _unknown(outcomes)
-        evidence: tuple[Evidence, ...] = tuple(e for o in outcomes for e in o.evidence)
         message = "; ".join(dict.fromkeys(o.message for o in outcomes if o.message))
-        return Outcome(status, evidence, message)
+        return Outcome(status, self._evidence(status, outcomes), message)
+
+    def _evidence(self, status: Status, outcomes: list[Outcome]) -> tuple[Evidence, ...]:
+        """The children's evidence, deciding children first, verdicts in the compound's sense."""
+        decided = status in (Status.PASS, Status.FAIL)
+        if self.name == "all" or not decided:
+            return tuple(e for o in outcomes for e in o.evidence)
+        if self.name == "any":
+            # pass: the children that passed decided; fail: every child failed, each decided.
+            deciding = [o for o in outcomes if o.status is status]
+            rest = [o for o in outcomes if o.status is not status]
+            return (*(e for o in deciding for e in o.evidence),
+                    *(e.judged(Verdict.INFO) for o in rest for e in o.evidence))
+        # none: pass when every child failed (each decided), fail when some child passed.
+        child = Status.FAIL if status is Status.PASS else Status.PASS
+        deciding = [o for o in outcomes if o.status is child]
+        rest = [o for o in outcomes if o.status is not child]
+        return (*(e.judged(_inverted(e.verdict, status)) for o in deciding for e in o.evidence),
+                *(e.judged(Verdict.INFO) for o in rest for e in o.evidence))
 
 
 CHECKS = (Compound("all"), Compound("any"), Compound("none"))

@@ -17,7 +17,7 @@ from typing import Any, Mapping
 
 from checks import expect, sshd
 from checks.facts import ConfigFile, FactKey, Facts
-from checks.model import Evidence, Outcome, Status
+from checks.model import Evidence, Outcome, Status, Verdict
 
 DIALECTS = ("sshd", "login_defs", "keyvalue", "keyequals")
 
@@ -69,14 +69,14 @@ class ConfigCheck:
         else:
             return Outcome(Status.FAIL, (Evidence(expected, "not set", conf.path),))
         ok = expect.satisfied(params, actual)
-        evidence.append(Evidence(expected, f"{key} {actual}", where))
+        evidence.append(Evidence(expected, f"{key} {actual}", where, Verdict.of(ok)))
         # A weaker value inside a Match block weakens the connections it matches.
         for scoped in conf.scoped(key):
             good = expect.satisfied(params, scoped.value)
             ok &= good
             if not good:
                 evidence.append(Evidence(expected, f"{key} {scoped.value} in Match {scoped.match}",
-                                         f"{scoped.file}:{scoped.line}"))
+                                         f"{scoped.file}:{scoped.line}", Verdict.VIOLATION))
         message = "; ".join(conf.problems)
         return Outcome(Status.PASS if ok else Status.FAIL, tuple(evidence), message)
 

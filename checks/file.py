@@ -11,7 +11,7 @@ from __future__ import annotations
 from typing import Any, Mapping
 
 from checks.facts import FactKey, Facts, FileInfo
-from checks.model import Evidence, Outcome, Status
+from checks.model import Evidence, Outcome, Status, Verdict
 
 
 def paths(params: Mapping[str, Any]) -> list[str]:
@@ -62,24 +62,25 @@ class FileCheck:
         if "kind" in params:
             good = info.kind == params["kind"]
             ok &= good
-            evidence.append(Evidence(f"kind {params['kind']}", f"kind {info.kind}", path))
+            evidence.append(Evidence(f"kind {params['kind']}", f"kind {info.kind}", path, Verdict.of(good)))
         if "owner" in params:
             actual = info.owner or str(info.uid)
             good = actual == params["owner"]
             ok &= good
-            evidence.append(Evidence(f"owner {params['owner']}", f"owner {actual}", path))
+            evidence.append(Evidence(f"owner {params['owner']}", f"owner {actual}", path, Verdict.of(good)))
         if "group" in params:
             actual = info.group or str(info.gid)
             groups = [params["group"]] if isinstance(params["group"], str) else list(params["group"])
             good = actual in groups
             ok &= good
-            evidence.append(Evidence(f"group {' or '.join(groups)}", f"group {actual}", path))
+            evidence.append(Evidence(f"group {' or '.join(groups)}", f"group {actual}", path, Verdict.of(good)))
         if "max_mode" in params:
             limit = int(params["max_mode"], 8)
             # "At most" means no permission bit beyond the limit's bits.
             good = info.mode & ~limit & 0o7777 == 0
             ok &= good
-            evidence.append(Evidence(f"mode {limit:04o} or stricter", f"mode {info.mode & 0o7777:04o}", path))
+            evidence.append(Evidence(f"mode {limit:04o} or stricter", f"mode {info.mode & 0o7777:04o}", path,
+                                     Verdict.of(good)))
         if not evidence:
             evidence.append(Evidence("present", f"present ({info.kind})", path))
         return Outcome.of(ok, evidence)

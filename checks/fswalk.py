@@ -16,7 +16,7 @@ import fnmatch
 from typing import Any, Mapping
 
 from checks.facts import FactKey, Facts, FsWalk, WalkEntry
-from checks.model import Evidence, Outcome, Status
+from checks.model import Evidence, Outcome, Status, Verdict
 
 FSWALK = FactKey("fswalk")
 RULES = {
@@ -65,14 +65,14 @@ class FsWalkCheck:
         considered = [e for e in entries if not under(e.path, exclude)]
         bad = [e for e in considered if not any(fnmatch.fnmatchcase(e.path, p) for p in allow)]
         approved = [e for e in considered if e not in bad]
-        summary = Evidence("", f"{walk.examined} files and directories examined in {walk.seconds:g} s"
+        summary = Evidence("", f"{walk.examined} files and directories examined in {walk.seconds:.1f} s"
                                f"{f'; {walk.errors} directories unreadable' if walk.errors else ''}",
-                           "local filesystems; pruned: " + (", ".join(walk.skipped) or "nothing"))
-        evidence = [Evidence(expected, describe(e), e.path) for e in bad[:MAX_EVIDENCE]]
+                           "local filesystems; pruned: " + (", ".join(walk.skipped) or "nothing"), Verdict.INFO)
+        evidence = [Evidence(expected, describe(e), e.path, Verdict.VIOLATION) for e in bad[:MAX_EVIDENCE]]
         if len(bad) > MAX_EVIDENCE:
-            evidence.append(Evidence(expected, f"... and {len(bad) - MAX_EVIDENCE} more", ""))
+            evidence.append(Evidence(expected, f"... and {len(bad) - MAX_EVIDENCE} more", "", Verdict.VIOLATION))
         if field == "setid":
-            evidence.extend(Evidence(expected, describe(e) + " (approved)", e.path)
+            evidence.extend(Evidence(expected, describe(e) + " (approved)", e.path, Verdict.OK)
                             for e in approved[:MAX_EVIDENCE])
         evidence.append(summary)
         if bad:

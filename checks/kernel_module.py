@@ -13,7 +13,7 @@ from fnmatch import fnmatchcase
 from typing import Any, Mapping
 
 from checks.facts import FactKey, Facts, ModprobeRule
-from checks.model import Evidence, Outcome, Status
+from checks.model import Evidence, Outcome, Status, Verdict
 
 LOADED = FactKey("modules_loaded")
 MODPROBE = FactKey("modprobe")
@@ -74,20 +74,23 @@ class KernelModuleCheck:
         disabled = install is not None and disables(install.command)
         if install is not None:
             evidence.append(Evidence(f"install {module} /bin/false", f"install {install.module} {install.command.strip()}",
-                                     f"{install.file}:{install.line}"))
+                                     f"{install.file}:{install.line}", Verdict.of(bool(disabled))))
         else:
-            evidence.append(Evidence(f"install {module} /bin/false", "no install rule", "modprobe.d"))
+            evidence.append(Evidence(f"install {module} /bin/false", "no install rule", "modprobe.d",
+                                     Verdict.VIOLATION))
         ok &= bool(disabled)
         if params.get("require_blacklist"):
             ok &= blacklist is not None
             evidence.append(Evidence(f"blacklist {module}", "blacklisted" if blacklist else "not blacklisted",
-                                     f"{blacklist.file}:{blacklist.line}" if blacklist else "modprobe.d"))
+                                     f"{blacklist.file}:{blacklist.line}" if blacklist else "modprobe.d",
+                                     Verdict.of(blacklist is not None)))
 
         loaded = facts.runtime(LOADED, notes, "loaded state")
         if isinstance(loaded, frozenset):
             is_loaded = module in loaded
             ok &= not is_loaded
-            evidence.append(Evidence("not loaded", "loaded" if is_loaded else "not loaded", "/proc/modules"))
+            evidence.append(Evidence("not loaded", "loaded" if is_loaded else "not loaded", "/proc/modules",
+                                     Verdict.of(not is_loaded)))
         return Outcome(Status.PASS if ok else Status.FAIL, tuple(evidence), "; ".join(notes))
 
 

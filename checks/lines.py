@@ -18,7 +18,7 @@ import re
 from typing import Any, Mapping
 
 from checks.facts import FactKey, Facts, TextFile, TextFiles
-from checks.model import Evidence, Outcome, Status
+from checks.model import Evidence, Outcome, Status, Verdict
 
 MAX_EVIDENCE_LINES = 20
 
@@ -49,9 +49,10 @@ def _contains(regexes: list[str], files: list[TextFile]) -> tuple[bool, list[Evi
         hit = next(((f, n, t) for f in files for n, t in f.lines if compiled.search(t)), None)
         if hit is None:
             ok = False
-            evidence.append(Evidence(f"a line matching {regex}", "no such line", ", ".join(f.path for f in files)))
+            evidence.append(Evidence(f"a line matching {regex}", "no such line", ", ".join(f.path for f in files),
+                                     Verdict.VIOLATION))
         else:
-            evidence.append(Evidence(f"a line matching {regex}", hit[2], f"{hit[0].path}:{hit[1]}"))
+            evidence.append(Evidence(f"a line matching {regex}", hit[2], f"{hit[0].path}:{hit[1]}", Verdict.OK))
     return ok, evidence
 
 
@@ -97,9 +98,10 @@ class LinesCheck:
             bad = [(f, n, t) for f in files for n, t in f.lines if compiled.search(t)]
             ok &= not bad
             for f, n, t in bad[:MAX_EVIDENCE_LINES]:
-                evidence.append(Evidence(f"no line matching {regex}", t, f"{f.path}:{n}"))
+                evidence.append(Evidence(f"no line matching {regex}", t, f"{f.path}:{n}", Verdict.VIOLATION))
             if not bad:
-                evidence.append(Evidence(f"no line matching {regex}", "none", ", ".join(f.path for f in files)))
+                evidence.append(Evidence(f"no line matching {regex}", "none", ", ".join(f.path for f in files),
+                                         Verdict.OK))
         return Outcome.of(ok, evidence)
 
 

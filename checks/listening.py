@@ -16,7 +16,7 @@ import ipaddress
 from typing import Any, Mapping
 
 from checks.facts import FactKey, Facts, Socket
-from checks.model import Evidence, Outcome, Status
+from checks.model import Evidence, Outcome, Status, Verdict
 
 SOCKETS = FactKey("sockets")
 ADDRESSES = FactKey("addresses")
@@ -110,7 +110,8 @@ class ListeningCheck:
                 status = Status.MANUAL
             if status is Status.FAIL or (status is Status.MANUAL and worst is Status.PASS):
                 worst = status
-            evidence.append(Evidence(expected, actual, f"{sock.proto} socket"))
+            verdict = {Status.PASS: Verdict.OK, Status.FAIL: Verdict.VIOLATION}.get(status, Verdict.INFO)
+            evidence.append(Evidence(expected, actual, f"{sock.proto} socket", verdict))
         if not evidence:
             ports = ", ".join(f"{p}/{n}" for p, n in sorted(wanted))
             return Outcome(Status.PASS, (Evidence(expected, f"nothing listening on {ports}", "sockets"),))

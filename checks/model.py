@@ -2,7 +2,7 @@
 from __future__ import annotations
 
 import datetime as dt
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from enum import Enum
 from typing import Mapping
 
@@ -19,16 +19,41 @@ class Status(str, Enum):
         return self.value
 
 
+class Verdict(str, Enum):
+    """What one evidence line says about its check: it satisfied it, it violated it, or it is
+    context (a summary, a reason, a deadline) that decided nothing by itself."""
+
+    OK = "ok"
+    VIOLATION = "violation"
+    INFO = "info"
+    UNSAID = ""  # not said by the check type: checks.registry.evaluate derives it from the status
+
+    def __str__(self) -> str:
+        return self.value
+
+    @classmethod
+    def of(cls, ok: bool) -> Verdict:
+        return cls.OK if ok else cls.VIOLATION
+
+
 @dataclass(frozen=True)
 class Evidence:
-    """What was expected, what was found, and where (file:line, or the command)."""
+    """What was expected, what was found, where (file:line, or the command), and whether it
+    satisfied the check (``verdict``; positional fields unchanged, the verdict last with a
+    default, so existing constructors keep working)."""
 
     expected: str
     actual: str
     where: str = ""
+    verdict: Verdict = Verdict.UNSAID
 
     def to_json(self) -> dict[str, str]:
-        return {"expected": self.expected, "actual": self.actual, "where": self.where}
+        return {"expected": self.expected, "actual": self.actual, "where": self.where,
+                "verdict": Verdict(self.verdict).value or Verdict.INFO.value}
+
+    def judged(self, verdict: Verdict) -> Evidence:
+        """This line with a verdict."""
+        return replace(self, verdict=verdict)
 
 
 @dataclass(frozen=True)
@@ -56,3 +81,31 @@ class Outcome:
     @classmethod
     def of(cls, ok: bool, evidence: tuple[Evidence, ...] | list[Evidence], message: str = "") -> Outcome:
         return cls(Status.PASS if ok else Status.FAIL, tuple(evidence), message)
+
+
+# Which lines a status shows first: a FAIL its violations, a PASS what satisfied it.
+_FIRST = {Status.FAIL: Verdict.VIOLATION, Status.PASS: Verdict.OK}
+
+
+def settle(status: Status, evidence: tuple[Evidence, ...]) -> tuple[Evidence, ...]:
+    """Evidence with every verdict said and the deciding lines first. A line whose check type
+    said nothing takes its result's sense (ok under a pass, a violation under a fail, context
+    otherwise), unless it expects nothing: then it is context. The order is otherwise kept."""
+    default = _FIRST.get(status, Verdict.INFO)
+
+    def said_of(e: Evidence) -> Evidence:
+        if Verdict(e.verdict) is not Verdict.UNSAID:
+            return e
+        return e.judged(default if e.expected else Verdict.INFO)
+
+    said = tuple(said_of(e) for e in evidence)
+    first = _FIRST.get(status)
+    if first is None:
+        return said
+    return tuple(sorted(said, key=lambda e: Verdict(e.verdict) is not first))
+
+
+def settled(outcome: Outcome) -> Outcome:
+    """``settle`` applied to an outcome and each of its findings."""
+    findings = tuple(replace(f, evidence=settle(f.status, f.evidence)) for f in outcome.findings)
+    return replace(outcome, evidence=settle(outcome.status, outcome.evidence), findings=findings)

@@ -12,7 +12,7 @@ from __future__ import annotations
 from typing import Any, Mapping
 
 from checks.facts import FactKey, Facts, Mount
-from checks.model import Evidence, Outcome, Status
+from checks.model import Evidence, Outcome, Status, Verdict
 
 RUNTIME = FactKey("mounts")
 
@@ -67,7 +67,7 @@ class MountCheck:
             actual = f"{entry.fstype} {','.join(entry.options)}".strip()
             if missing:
                 actual += f" (missing {','.join(missing)})"
-            evidence.append(Evidence(expected, actual, entry.where))
+            evidence.append(Evidence(expected, actual, entry.where, Verdict.of(not missing)))
         return Outcome(Status.PASS if ok else Status.FAIL, tuple(evidence), "; ".join(notes))
 
 

@@ -8,7 +8,7 @@ from __future__ import annotations
 from typing import Any, Mapping, Protocol
 
 from checks.facts import FactKey, Facts, FactUnavailable
-from checks.model import Evidence, Outcome, Status
+from checks.model import Evidence, Outcome, Status, Verdict, settled
 
 
 class CheckError(Exception):
@@ -78,9 +78,10 @@ def needs(spec: Mapping[str, Any]) -> set[FactKey]:
 
 
 def evaluate(spec: Mapping[str, Any], facts: Facts) -> Outcome:
-    """Judge one check spec. A missing fact becomes error/not_applicable with its reason."""
+    """Judge one check spec. A missing fact becomes error/not_applicable with its reason. Every
+    evidence line comes back with its verdict, the deciding lines first (checks.model.settle)."""
     try:
-        return type_of(spec).evaluate(spec, facts)
+        return settled(type_of(spec).evaluate(spec, facts))
     except FactUnavailable as exc:
         status = Status.NOT_APPLICABLE if exc.why.not_applicable else Status.ERROR
-        return Outcome(status, (Evidence("", "unavailable", str(exc.key)),), exc.why.reason)
+        return Outcome(status, (Evidence("", "unavailable", str(exc.key), Verdict.INFO),), exc.why.reason)

@@ -8,7 +8,7 @@ from __future__ import annotations
 from typing import Any, Mapping
 
 from checks.facts import FactKey, Facts, UnitFile
-from checks.model import Evidence, Outcome, Status
+from checks.model import Evidence, Outcome, Status, Verdict
 
 STATES = ("enabled", "not_enabled", "masked")
 
@@ -17,6 +17,15 @@ def unit_names(params: Mapping[str, Any]) -> list[str]:
     raw = params["name"]
     names = [raw] if isinstance(raw, str) else list(raw)
     return [n if "." in n else f"{n}.service" for n in names]
+
+
+def unit_in_state(found: str, wanted: str) -> bool:
+    """Whether one unit file state is the wanted one (enabled, not_enabled, or masked/absent)."""
+    if wanted == "enabled":
+        return found == "enabled"
+    if wanted == "not_enabled":
+        return found in ("disabled", "masked", "not-found", "static")
+    return found in ("masked", "not-found")
 
 
 class ServiceCheck:
@@ -47,14 +56,13 @@ class ServiceCheck:
             if state == "enabled" and any(u.state == "enabled" for u in shown):
                 shown = [u for u in shown if u.state == "enabled"]  # the alternative that satisfies it
             for unit in shown:
-                evidence.append(Evidence(state.replace("_", " "), unit.state, unit.path or unit.name))
+                evidence.append(Evidence(state.replace("_", " "), unit.state, unit.path or unit.name,
+                                         Verdict.of(unit_in_state(unit.state, state))))
             states = [u.state for u in units if isinstance(u, UnitFile)]
             if state == "enabled":
-                ok &= any(s == "enabled" for s in states)
-            elif state == "not_enabled":
-                ok &= all(s in ("disabled", "masked", "not-found", "static") for s in states)
+                ok &= any(unit_in_state(s, state) for s in states)
             else:
-                ok &= all(s in ("masked", "not-found") for s in states)
+                ok &= all(unit_in_state(s, state) for s in states)
         message = ""
         if "active" in params:
             want = "active" if params["active"] else "inactive"
@@ -64,7 +72,8 @@ class ServiceCheck:
                     return Outcome(Status.NOT_APPLICABLE, tuple(evidence), "unit activity exists only on a running system")
                 message = "active state not judged: unit activity exists only on a running system"
             for unit in known:
-                evidence.append(Evidence(want, unit.active, f"systemctl show {unit.name}"))
+                evidence.append(Evidence(want, unit.active, f"systemctl show {unit.name}",
+                                         Verdict.of((unit.active == "active") == params["active"])))
             actives = [u.active == "active" for u in known]
             if known:
                 ok &= any(actives) if params["active"] else not any(actives)

@@ -21,7 +21,7 @@ from typing import Any, Mapping
 from checks import expect
 from checks import sysctld
 from checks.facts import FactKey, Facts, SysctlSetting, Unavailable, persisted_sysctl
-from checks.model import Evidence, Outcome, Status
+from checks.model import Evidence, Outcome, Status, Verdict
 
 PERSISTED = FactKey("sysctl_persisted")
 
@@ -201,7 +201,8 @@ class SysctlCheck:
             assert isinstance(value, str)
             good = expect.satisfied(params, value)
             ok &= good
-            evidence.append(Evidence(expected, f"{key} = {value} (running)", "/proc/sys/" + key.replace(".", "/")))
+            evidence.append(Evidence(expected, f"{key} = {value} (running)", "/proc/sys/" + key.replace(".", "/"),
+                                     Verdict.of(good)))
 
         persisted = facts.need(PERSISTED)
         assert isinstance(persisted, tuple)
@@ -209,14 +210,16 @@ class SysctlCheck:
         if setting is not None:
             good = expect.satisfied(params, setting.value)
             ok &= good
-            evidence.append(Evidence(expected, f"{key} = {setting.value} (persisted)", f"{setting.file}:{setting.line}"))
+            evidence.append(Evidence(expected, f"{key} = {setting.value} (persisted)", f"{setting.file}:{setting.line}",
+                                     Verdict.of(good)))
         elif "default" in params:
             good = expect.satisfied(params, str(params["default"]))
             ok &= good
-            evidence.append(Evidence(expected, f"{key} not persisted; kernel default {params['default']}", "sysctl.d"))
+            evidence.append(Evidence(expected, f"{key} not persisted; kernel default {params['default']}", "sysctl.d",
+                                     Verdict.of(good)))
         else:
             ok = False
-            evidence.append(Evidence(expected, f"{key} not persisted", "sysctl.d"))
+            evidence.append(Evidence(expected, f"{key} not persisted", "sysctl.d", Verdict.VIOLATION))
         return Outcome(Status.PASS if ok else Status.FAIL, tuple(evidence), "; ".join(notes))
 
 

@@ -17,7 +17,7 @@ import re
 from typing import Any, Mapping
 
 from checks.facts import FactKey, Facts, Probe, Probes
-from checks.model import Evidence, Outcome, Status
+from checks.model import Evidence, Outcome, Status, Verdict
 
 LEGACY = ("SSLv2", "SSLv3", "TLSv1.0", "TLSv1.1")
 REDIRECTS = (301, 302, 303, 307, 308)
@@ -103,10 +103,11 @@ class TlsCheck:
         for probe in probes:
             if probe.error:
                 errors.append(probe.error)
-                evidence.append(Evidence("a listener that answers the probe", probe.error, f"{probe.target}:{probe.port}"))
+                evidence.append(Evidence("a listener that answers the probe", probe.error,
+                                         f"{probe.target}:{probe.port}", Verdict.INFO))
                 continue
             verdict, item = judge(rule, probe, params)
-            evidence.append(item)
+            evidence.append(item.judged(Verdict.INFO if verdict is None else Verdict.of(verdict)))
             if verdict is not None:
                 verdicts.append(verdict)
         if not all(verdicts):

@@ -2,7 +2,9 @@
 ``last_scan``).
 
 The file is ``<state dir>/last_scan.json`` on the scanned target (agent.state writes it after
-each scan it records; the state directory is /var/lib/fedharden). Fields read here::
+each scan it records). The state directory is the one the agent uses (``Context.state_dir``:
+``--state-dir`` or ``$FEDHARDEN_STATE_DIR`` for a scan of this host, /var/lib/fedharden on an
+image or a host over SSH). Fields read here::
 
     {"version": 1, "finished_at": "2026-11-26T10:00:00+00:00",
      "directives": [{"id": "BOD-22-01", "digest": "sha256:..."}],
@@ -14,11 +16,15 @@ from __future__ import annotations
 
 import json
 
-from agent.facts.context import Context, unavailable
+from agent.facts.context import DEFAULT_STATE_DIR, Context, unavailable
 from agent.hosts.base import HostError
 from checks.facts import FeedAge, LastScan, Unavailable
 
-PATH = "/var/lib/fedharden/last_scan.json"  # agent.state.DEFAULT_STATE_DIR, not imported: scans stay light
+PATH = f"{DEFAULT_STATE_DIR}/last_scan.json"
+
+
+def record_path(ctx: Context) -> str:
+    return f"{ctx.state_dir.rstrip('/') or ''}/last_scan.json"
 
 
 def parse(text: str, path: str) -> LastScan | Unavailable:
@@ -36,14 +42,15 @@ def parse(text: str, path: str) -> LastScan | Unavailable:
 
 
 def gather_last_scan(ctx: Context, args: list[str]) -> dict[str, object]:
+    path = record_path(ctx)
     try:
-        text = ctx.text_or_none(PATH)
+        text = ctx.text_or_none(path)
     except HostError as exc:
         return {"": unavailable(exc)}
     if text is None:
-        return {"": Unavailable(f"no record of a completed scan ({PATH} does not exist): the agent writes it "
+        return {"": Unavailable(f"no record of a completed scan ({path} does not exist): the agent writes it "
                                 "after each scan it records and reports")}
-    return {"": parse(text, PATH)}
+    return {"": parse(text, path)}
 
 
 FAMILIES = {"last_scan": gather_last_scan}

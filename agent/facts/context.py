@@ -9,6 +9,7 @@ from agent.hosts.base import Host, HostError, NotFound, NotSupported
 from checks.facts import Unavailable
 
 T = TypeVar("T")
+DEFAULT_STATE_DIR = "/var/lib/fedharden"  # agent.state.DEFAULT_STATE_DIR, not imported: scans stay light
 
 
 def unavailable(exc: HostError) -> Unavailable:
@@ -18,8 +19,10 @@ def unavailable(exc: HostError) -> Unavailable:
 class Context:
     """Everything gathered in one scan goes through here, so each file is read once."""
 
-    def __init__(self, host: Host, feeds: object | None = None, now: dt.datetime | None = None) -> None:
+    def __init__(self, host: Host, feeds: object | None = None, now: dt.datetime | None = None,
+                 state_dir: str = DEFAULT_STATE_DIR) -> None:
         self.host = host
+        self.state_dir = state_dir  # the agent's state directory on the target (its last_scan.json)
         self.feeds = feeds  # the scan's feed store (agent.feeds.store.FeedStore); None = the configured one
         self.now = now or dt.datetime.now(dt.timezone.utc)  # the scan's clock, for ages and deadlines
         self._text: dict[str, str | HostError] = {}

@@ -28,7 +28,9 @@ def _lazy(module: str) -> Renderer:
 def _json(report: dict[str, Any], color: bool = False, *, baseline: dict[str, Any] | None = None) -> str:
     import json
 
-    return json.dumps(report, indent=2, ensure_ascii=False) + "\n"
+    from agent.output.common import json_safe
+
+    return json_safe(json.dumps(report, indent=2, ensure_ascii=False)) + "\n"
 
 
 FORMATS: dict[str, Renderer] = {

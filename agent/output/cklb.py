@@ -18,7 +18,7 @@ import uuid
 from typing import Any
 
 from agent import UsageError
-from agent.output.common import evidence_text, ordered
+from agent.output.common import evidence_text, json_safe, ordered, safe
 
 STATUS = {"pass": "not_a_finding", "fail": "open", "waived": "open", "not_applicable": "not_applicable",
           "error": "not_reviewed", "manual": "not_reviewed"}
@@ -69,7 +69,7 @@ def _rule(report: dict[str, Any], stig_uuid: str, ids: dict[str, str], results: 
         elif waiver and waiver.get("state") == "expired":
             comments.append(f"{r['key']}: waiver expired on {waiver['expires']}")
         if r.get("message"):
-            comments.append(f"{r['key']}: {r['message']}")
+            comments.append(f"{r['key']}: {safe(r['message'])}")
         if r["due"] and r["status"] in ("fail", "waived"):
             comments.append(f"{r['key']}: due {r['due']}" + (" (OVERDUE)" if r["overdue"] else ""))
     rule_id = ids["rule_id_src"].removesuffix("_rule")
@@ -154,7 +154,7 @@ def build(report: dict[str, Any]) -> dict[str, Any]:
         "has_path": False,
         "target_data": {
             "target_type": "Computing",
-            "host_name": host["hostname"],
+            "host_name": safe(host["hostname"]),
             "ip_address": "",
             "mac_address": "",
             "fqdn": "",
@@ -172,4 +172,4 @@ def build(report: dict[str, Any]) -> dict[str, Any]:
 
 
 def render(report: dict[str, Any], color: bool = False, *, baseline: dict[str, Any] | None = None) -> str:
-    return json.dumps(build(report), indent=2, ensure_ascii=False) + "\n"
+    return json_safe(json.dumps(build(report), indent=2, ensure_ascii=False)) + "\n"

@@ -1,8 +1,11 @@
-"""Small helpers the renderers share: ordering, evidence as text, file locations."""
+"""Small helpers the renderers share: ordering, evidence as text, file locations, the host
+status as the report's summary states it, and text from the scanned host made safe to show."""
 from __future__ import annotations
 
 import re
 from typing import Any, Iterable
+
+from agent.contract import HostStatus
 
 LOCATION = re.compile(r"^(/[^\s:]*)(?::(\d+))?(?:\s.*)?$")
 SEVERITY_ORDER = {"critical": 0, "high": 1, "medium": 2, "low": 3}
@@ -18,13 +21,63 @@ def ordered(results: Iterable[dict[str, Any]]) -> list[dict[str, Any]]:
     return sorted(results, key=lambda r: (r["directive"], natural(r["key"])))
 
 
+# Characters that a terminal (or a spreadsheet, or a reader of a text file) would act on
+# rather than show: C0 and C1 controls, DEL, line and paragraph separators, and the
+# bidirectional overrides that reorder what is shown ("Trojan Source").
+_UNSAFE = re.compile("[\x00-\x1f\x7f-\x9f\u2028\u2029\u202a-\u202e\u2066-\u2069]")
+
+
+def _escape(match: re.Match[str]) -> str:
+    code = ord(match.group())
+    return f"\\x{code:02x}" if code <= 0xFF else f"\\u{code:04x}"
+
+
+def safe(value: object) -> str:
+    """Text from the scanned host as it may be shown: every control character (newlines and
+    tabs included) escaped as ``\\xNN``, so a hostname or a config value cannot move the
+    cursor, retitle the terminal, color the screen or forge a line of the report."""
+    return _UNSAFE.sub(_escape, "" if value is None else str(value))
+
+
+_JSON_UNSAFE = re.compile("[\x7f-\x9f\u2028\u2029\u202a-\u202e\u2066-\u2069]")
+
+
+def json_safe(text: str) -> str:
+    """JSON text with the characters JSON leaves raw but a terminal acts on (DEL, C1 controls,
+    line separators, bidirectional overrides) written as ``\\uXXXX`` escapes: the same data,
+    and no raw control character when the file is shown. They only occur inside strings."""
+    return _JSON_UNSAFE.sub(lambda m: f"\\u{ord(m.group()):04x}", text)
+
+
+def safe_lines(value: object) -> str:
+    """``safe`` for text whose line breaks are meant (a remediation): each line escaped."""
+    return "\n".join(safe(line) for line in ("" if value is None else str(value)).split("\n"))
+
+
 def evidence_line(evidence: dict[str, str]) -> str:
-    text = f"expected {evidence['expected']}, found {evidence['actual']}"
-    return f"{text} ({evidence['where']})" if evidence["where"] else text
+    """One evidence line as text, host values escaped: ``violation: expected X, found Y (where)``;
+    a line that expects nothing is ``info: found Y``."""
+    found = safe(evidence["actual"])
+    text = f"expected {safe(evidence['expected'])}, found {found}" if evidence["expected"] else f"found {found}"
+    if evidence["where"]:
+        text += f" ({safe(evidence['where'])})"
+    verdict = evidence.get("verdict")
+    return f"{verdict}: {text}" if verdict else text
 
 
 def evidence_text(result: dict[str, Any], sep: str = "\n") -> str:
     return sep.join(evidence_line(e) for e in result["evidence"])
+
+
+def overall_status(report: dict[str, Any]) -> HostStatus:
+    """The host's status as the report's summary states it (agent.contract computed it)."""
+    return HostStatus(report["summary"]["status"])
+
+
+def directive_status(report: dict[str, Any], directive: str) -> HostStatus:
+    """A directive's status from the summary; a directive without results has none to judge."""
+    found = report["summary"]["directives"].get(directive)
+    return HostStatus(found["status"]) if found else HostStatus.NOT_APPLICABLE
 
 
 def location(where: str) -> tuple[str, int | None] | None:
@@ -39,7 +92,7 @@ def location(where: str) -> tuple[str, int | None] | None:
 def summary_text(result: dict[str, Any]) -> str:
     """One line on what was found: the message, else the first piece of evidence."""
     if result.get("message"):
-        return str(result["message"])
+        return safe(result["message"])
     if result["evidence"]:
         return evidence_line(result["evidence"][0])
     return str(result["status"]).replace("_", " ")

@@ -2,7 +2,8 @@
 with "; " and evidence lines with newlines (quoted per RFC 4180 by the csv module).
 
 Text cells that a spreadsheet would run as a formula (starting with = + - @ or a control
-character) are prefixed with a single quote, since evidence comes from the scanned host.
+character) are prefixed with a single quote, since evidence comes from the scanned host; control characters in any cell are escaped.
+``directive_status`` and ``host_status`` (agent.contract) close each row.
 """
 from __future__ import annotations
 
@@ -10,13 +11,17 @@ import csv
 import io
 from typing import Any
 
-from agent.output.common import evidence_text, ordered
+from agent.output.common import directive_status, evidence_text, ordered, overall_status, safe, safe_lines
 
 COLUMNS = (
     "host_id", "hostname", "directive", "requirement", "key", "title", "severity", "status", "message",
     "evidence", "due", "overdue", "days_left", "nist_800_53", "cis", "stig", "ssg", "remediation",
     "waiver_state", "waiver_expires", "waiver_approver", "waiver_ticket", "waiver_justification",
+    "directive_status", "host_status",
 )
+# Cells whose line breaks are the renderer's own (evidence lines, remediation steps); every
+# other cell has its control characters escaped (common.safe), as text from the host may.
+_MULTILINE = {"evidence", "remediation"}
 _FORMULA = ("=", "+", "-", "@", "\t", "\r")
 _NUMERIC = {"days_left"}
 
@@ -30,6 +35,7 @@ def _safe(column: str, value: str) -> str:
 def rows(report: dict[str, Any]) -> list[dict[str, str]]:
     """The rows as written (after formula guarding), for tests and other tabular outputs."""
     out = []
+    host_status = overall_status(report).value
     for r in ordered(report["results"]):
         refs = r["references"]
         waiver = r.get("waiver") or {}
@@ -57,8 +63,11 @@ def rows(report: dict[str, Any]) -> list[dict[str, str]]:
             "waiver_approver": waiver.get("approver", ""),
             "waiver_ticket": waiver.get("ticket", ""),
             "waiver_justification": waiver.get("justification", ""),
+            "directive_status": directive_status(report, r["directive"]).value,
+            "host_status": host_status,
         }
-        out.append({k: _safe(k, str(v)) for k, v in row.items()})
+        out.append({k: _safe(k, v if k == "evidence" else safe_lines(v) if k in _MULTILINE else safe(v))
+                    for k, v in row.items()})
     return out
 
 

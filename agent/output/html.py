@@ -10,7 +10,7 @@ from __future__ import annotations
 from html import escape
 from typing import Any
 
-from agent.output.common import natural
+from agent.output.common import directive_status, natural, overall_status, safe, safe_lines
 
 ORDER = {"fail": 0, "error": 1, "manual": 2, "waived": 3, "pass": 4, "not_applicable": 5}
 LABEL = {"pass": "PASS", "fail": "FAIL", "error": "ERROR", "not_applicable": "N/A", "waived": "WAIVED",
@@ -28,12 +28,16 @@ th{background:#f3f3f3}.s{font-weight:bold;white-space:nowrap;border-radius:3px;p
 .cards{display:flex;flex-wrap:wrap;gap:.6em}.card{border:1px solid #ddd;border-radius:4px;padding:.4em .8em;min-width:6em}
 .card b{display:block;font-size:1.4em}pre{white-space:pre-wrap;margin:.3em 0;background:#f7f7f7;padding:.4em}
 details summary{cursor:pointer;color:#1a4f8b}code{font-size:.95em}
+.hs{font-size:.8em;border-radius:3px;padding:.1em .4em}.non_compliant{background:#fde2e1;color:#8a1c14}
+.incomplete{background:#f3e1f7;color:#6b1d80}.needs_review{background:#fff4d6;color:#6b4e00}
+.compliant{background:#e1f5e4;color:#17612a}.v-violation{color:#8a1c14;font-weight:bold}.v-ok{color:#17612a}.v-info{color:#555}
 @media print{details{display:block}details>summary{display:none}}
 """
 
 
 def _e(value: object) -> str:
-    return escape("" if value is None else str(value), quote=True)
+    """HTML-escaped, with control characters from the host shown as ``\\xNN`` (common.safe)."""
+    return escape(safe(value), quote=True)
 
 
 def _due(r: dict[str, Any]) -> str:
@@ -57,16 +61,17 @@ def _details(r: dict[str, Any]) -> str:
     if r.get("message"):
         parts.append(f"<p>{_e(r['message'])}</p>")
     if r["evidence"]:
-        rows = "".join(f"<tr><td>{_e(e['expected'])}</td><td>{_e(e['actual'])}</td><td><code>{_e(e['where'])}</code></td></tr>"
+        rows = "".join(f"<tr><td class=\"v-{_e(e.get('verdict') or 'info')}\">{_e(e.get('verdict') or 'info')}</td>"
+                       f"<td>{_e(e['expected'])}</td><td>{_e(e['actual'])}</td><td><code>{_e(e['where'])}</code></td></tr>"
                        for e in r["evidence"])
-        parts.append(f"<table><tr><th>expected</th><th>found</th><th>where</th></tr>{rows}</table>")
+        parts.append(f"<table><tr><th>verdict</th><th>expected</th><th>found</th><th>where</th></tr>{rows}</table>")
     if r.get("waiver"):
         w = r["waiver"]
         parts.append(f"<p><b>Waiver ({_e(w['state'])})</b>: {_e(w['justification'])} &mdash; "
                      f"approver {_e(w.get('approver') or 'not named')}, expires {_e(w['expires'])}"
                      f"{', ticket ' + _e(w['ticket']) if w.get('ticket') else ''}</p>")
     if r.get("remediation") and r["status"] not in ("pass", "not_applicable"):
-        parts.append(f"<p><b>Remediation</b></p><pre>{_e(r['remediation'].strip())}</pre>")
+        parts.append(f"<p><b>Remediation</b></p><pre>{escape(safe_lines(r['remediation'].strip()))}</pre>")
     refs = "; ".join(f"{_e(k)}: {_e(', '.join(v))}" for k, v in r["references"].items() if v)
     if refs:
         parts.append(f"<p><b>References</b>: {refs}</p>")
@@ -80,9 +85,10 @@ def _summary(report: dict[str, Any]) -> str:
     score = "n/a" if s["score"] is None else f"{s['score'] * 100:.0f}%"
     cards = [("score", score), ("pass", c["pass"]), ("fail", c["fail"]), ("overdue", s["overdue"])]
     cards += [(k.replace("_", " "), c[k]) for k in ("waived", "error", "manual", "not_applicable") if c[k]]
-    verdict = "compliant" if s.get("compliant", c["fail"] == 0) else "not compliant"
+    status = overall_status(report)
     body = "".join(f'<div class="card">{_e(name)}<b>{_e(value)}</b></div>' for name, value in cards)
-    return (f"<h2>Summary: {_e(verdict)}</h2><div class=\"cards\">{body}</div>"
+    badge = f'<span class="hs {_e(status.value)}" data-status="{_e(status.value)}">{_e(status.label)}</span>'
+    return (f"<h2>Summary: {badge}</h2><p>{_e(status.meaning)}.</p><div class=\"cards\">{body}</div>"
             "<p class=\"meta\">Score is pass / (pass + fail); waived, error, manual and not applicable "
             "results are counted on their own, never as pass.</p>")
 
@@ -121,7 +127,7 @@ def _tailoring(report: dict[str, Any]) -> str:
     return "".join(parts)
 
 
-def _directive(d: dict[str, Any], results: list[dict[str, Any]]) -> str:
+def _directive(report: dict[str, Any], d: dict[str, Any], results: list[dict[str, Any]]) -> str:
     rows = []
     for r in sorted(results, key=lambda r: (ORDER[r["status"]], natural(r["key"]))):
         rows.append(
@@ -129,7 +135,9 @@ def _directive(d: dict[str, Any], results: list[dict[str, Any]]) -> str:
             f"<td><code>{_e(r['key'])}</code></td><td>{_e(r['title'])}{_details(r)}</td>"
             f"<td>{_e(r['severity'])}</td><td class=\"nw\">{_due(r)}</td></tr>")
     head = _link(d.get("url", ""), f"{d['id']}: {d['title']}")
-    return (f"<h2>{head}</h2><p class=\"meta\">issued {_e(d['issued'])} &middot; {_e(d['digest'])}</p>"
+    status = directive_status(report, d["id"])
+    badge = f'<span class="hs {_e(status.value)}" data-status="{_e(status.value)}">{_e(status.label)}</span>'
+    return (f"<h2>{head} {badge}</h2><p class=\"meta\">issued {_e(d['issued'])} &middot; {_e(d['digest'])}</p>"
             "<table><tr><th>status</th><th>requirement</th><th>title</th><th>severity</th><th>due</th></tr>"
             + "".join(rows) + "</table>")
 
@@ -143,7 +151,7 @@ def render(report: dict[str, Any], color: bool = False, *, baseline: dict[str, A
     scan = report["scan"]
     warnings = "".join(f'<p class="warn">{_e(w)}</p>' for w in report.get("warnings", []))
     offline = "" if scan["live"] else " &middot; offline image: runtime state not judged"
-    body = "".join(_directive(d, by_directive.get(d["id"], [])) for d in report["directives"])
+    body = "".join(_directive(report, d, by_directive.get(d["id"], [])) for d in report["directives"])
     title = f"fedharden report: {host['hostname'] or host['target']}"
     return f"""<!DOCTYPE html>
 <html lang="en">

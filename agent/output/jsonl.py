@@ -2,14 +2,15 @@
 
 Every event carries every field of FIELDS (null when it does not apply), so a SIEM can map
 them once: ``event_type`` is always ``fedharden.result`` and ``event_version`` changes only
-when a field changes meaning or disappears.
+when a field changes meaning or disappears (``directive_status`` and ``host_status`` were
+added at the end).
 """
 from __future__ import annotations
 
 import json
 from typing import Any
 
-from agent.output.common import ordered
+from agent.output.common import directive_status, json_safe, ordered, overall_status
 
 EVENT_TYPE = "fedharden.result"
 EVENT_VERSION = "1"
@@ -19,6 +20,7 @@ FIELDS = (
     "directive", "requirement", "key", "title", "severity", "status", "message",
     "finding", "cve", "due", "overdue", "days_left", "evidence", "references", "remediation",
     "waiver_state", "waiver_expires", "waiver_approver", "waiver_ticket", "waiver_justification",
+    "directive_status", "host_status",
 )
 
 
@@ -59,6 +61,8 @@ def events(report: dict[str, Any]) -> list[dict[str, Any]]:
             "waiver_approver": waiver.get("approver"),
             "waiver_ticket": waiver.get("ticket"),
             "waiver_justification": waiver.get("justification"),
+            "directive_status": directive_status(report, r["directive"]).value,
+            "host_status": overall_status(report).value,
         }
         out.append({k: event[k] for k in FIELDS})
     return out
@@ -69,6 +73,6 @@ def render(report: dict[str, Any], color: bool = False, *, baseline: dict[str, A
 
 
 def _line(event: dict[str, Any]) -> str:
-    # U+2028/U+2029 are valid inside JSON strings but split lines for some readers.
-    text = json.dumps(event, ensure_ascii=False, separators=(",", ":"))
-    return text.replace("\u2028", "\\u2028").replace("\u2029", "\\u2029") + "\n"
+    # U+2028/U+2029 are valid inside JSON strings but split lines for some readers; C1 controls
+    # and bidirectional overrides would act on a terminal that shows the file (json_safe).
+    return json_safe(json.dumps(event, ensure_ascii=False, separators=(",", ":"))) + "\n"

@@ -2,14 +2,15 @@
 (a requirement, or one finding of a per-finding requirement).
 
 fail -> <failure>, error -> <error>, and waived, not_applicable and manual -> <skipped>
-with the reason, so a pipeline fails exactly when the scan is non-compliant.
+with the reason, so a pipeline fails exactly when the scan is non-compliant. Each suite's
+properties carry its directive's ``status`` and the host's ``host_status`` (agent.contract).
 """
 from __future__ import annotations
 
 import xml.etree.ElementTree as ET
 from typing import Any
 
-from agent.output.common import evidence_text, ordered, summary_text, xml_text
+from agent.output.common import directive_status, evidence_text, ordered, overall_status, safe, summary_text, xml_text
 
 
 def _seconds(report: dict[str, Any]) -> str:
@@ -39,7 +40,7 @@ def _case(suite: ET.Element, r: dict[str, Any]) -> None:
 
 
 def build(report: dict[str, Any]) -> ET.Element:
-    root = ET.Element("testsuites", {"name": f"fedharden {report['host']['hostname']}"})
+    root = ET.Element("testsuites", {"name": f"fedharden {safe(report['host']['hostname'])}"})
     by_directive: dict[str, list[dict[str, Any]]] = {}
     for r in ordered(report["results"]):
         by_directive.setdefault(r["directive"], []).append(r)
@@ -53,12 +54,14 @@ def build(report: dict[str, Any]) -> ET.Element:
             "skipped": sum(r["status"] in ("waived", "not_applicable", "manual") for r in results),
         }
         suite = ET.SubElement(root, "testsuite", {
-            "name": directive["id"], "hostname": report["host"]["hostname"],
+            "name": directive["id"], "hostname": safe(report["host"]["hostname"]),
             "timestamp": report["scan"]["started_at"], "time": "0", **{k: str(v) for k, v in counts.items()},
         })
         props = ET.SubElement(suite, "properties")
         for name, value in (("title", directive["title"]), ("digest", directive["digest"]),
-                            ("report_id", report["report_id"]), ("host_id", report["host"]["id"])):
+                            ("report_id", report["report_id"]), ("host_id", report["host"]["id"]),
+                            ("status", directive_status(report, directive["id"]).value),
+                            ("host_status", overall_status(report).value)):
             ET.SubElement(props, "property", {"name": name, "value": value})
         for r in results:
             _case(suite, r)

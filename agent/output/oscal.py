@@ -13,7 +13,9 @@ One result for the scan. Its parts:
   reference points at them, since the directives are the plan.
 
 UUIDs are name-based (v5) on the report id, so the same report renders the same document.
-fedharden's own properties live in the ``NS`` namespace.
+fedharden's own properties live in the ``NS`` namespace; the result's ``status`` prop and each
+directive resource's are the host statuses of agent.contract (a waived result makes its
+control's finding not-satisfied with an approved risk, while the host status counts it).
 """
 from __future__ import annotations
 
@@ -22,7 +24,8 @@ import re
 import uuid
 from typing import Any
 
-from agent.output.common import evidence_line, ordered, summary_text
+from agent.output.common import (directive_status, evidence_line, json_safe, ordered, overall_status, safe, safe_lines,
+                                 summary_text)
 
 OSCAL_VERSION = "1.1.2"
 NS = "https://fedharden.example/ns/oscal"
@@ -49,12 +52,13 @@ def _prop(name: str, value: object) -> dict[str, str]:
 
 
 def _one_line(text: str) -> str:
-    """OSCAL strings may not start or end with whitespace, and titles are one line."""
-    return " ".join(text.split()) or "-"
+    """OSCAL strings may not start or end with whitespace, and titles are one line; control
+    characters from the host are escaped."""
+    return " ".join(safe(" ".join(text.split())).split()) or "-"
 
 
 def _text(text: str) -> str:
-    return text.strip() or "-"
+    return safe_lines(text.strip()).strip() or "-"
 
 
 def _datetime(day: str) -> str:
@@ -171,7 +175,8 @@ def build(report: dict[str, Any]) -> dict[str, Any]:
     if host.get("agency"):
         inventory_props.append(_prop("agency", host["agency"]))
     summary = report["summary"]
-    result_props = [_prop("report-id", report["report_id"]), _prop("compliant", str(summary["compliant"]).lower())]
+    result_props = [_prop("report-id", report["report_id"]), _prop("status", overall_status(report).value),
+                    _prop("compliant", str(summary["compliant"]).lower())]
     if summary["score"] is not None:
         result_props.append(_prop("score", f"{summary['score']:.4f}"))
     for status, count in summary["counts"].items():
@@ -185,7 +190,8 @@ def build(report: dict[str, Any]) -> dict[str, Any]:
         resource: dict[str, Any] = {
             "uuid": _uuid(report, "directive", d["id"]),
             "title": _one_line(f"{d['id']}: {d['title']}"),
-            "props": [_prop("directive-id", d["id"]), _prop("issued", d["issued"]), _prop("digest", d["digest"])],
+            "props": [_prop("directive-id", d["id"]), _prop("issued", d["issued"]), _prop("digest", d["digest"]),
+                      _prop("status", directive_status(report, d["id"]).value)],
         }
         if d.get("url"):
             resource["rlinks"] = [{"href": d["url"]}]
@@ -238,4 +244,4 @@ def build(report: dict[str, Any]) -> dict[str, Any]:
 
 
 def render(report: dict[str, Any], color: bool = False, *, baseline: dict[str, Any] | None = None) -> str:
-    return json.dumps(build(report), indent=2, ensure_ascii=False) + "\n"
+    return json_safe(json.dumps(build(report), indent=2, ensure_ascii=False)) + "\n"

@@ -4,14 +4,16 @@ Statuses map to SARIF result kinds (fail -> fail, waived -> fail with an accepte
 suppression carrying the waiver's justification, pass -> pass, not_applicable ->
 notApplicable, manual -> review, error -> open). Given a baseline report, every result gets
 a ``baselineState`` (a result's identity is its key and whether it is a problem), and
-problems of the baseline that are gone appear as ``absent`` results.
+problems of the baseline that are gone appear as ``absent`` results. The run's properties
+carry the host's ``status`` and each directive's (``directiveStatus``), from the summary.
 """
 from __future__ import annotations
 
 import json
 from typing import Any
 
-from agent.output.common import evidence_line, location, natural, summary_text
+from agent.output.common import (directive_status, evidence_line, json_safe, location, natural, overall_status, safe,
+                                 summary_text)
 
 SCHEMA = "https://docs.oasis-open.org/sarif/sarif/v2.1.0/errata01/os/schemas/sarif-schema-2.1.0.json"
 KIND = {"pass": "pass", "fail": "fail", "waived": "fail", "not_applicable": "notApplicable",
@@ -132,7 +134,7 @@ def build(report: dict[str, Any], baseline: dict[str, Any] | None = None) -> dic
     }
     if report.get("warnings"):
         invocation["toolExecutionNotifications"] = [
-            {"level": "warning", "message": {"text": w}} for w in report["warnings"]]
+            {"level": "warning", "message": {"text": safe(w)}} for w in report["warnings"]]
     run: dict[str, Any] = {
         "tool": {"driver": {
             "name": "fedharden",
@@ -146,6 +148,9 @@ def build(report: dict[str, Any], baseline: dict[str, Any] | None = None) -> dic
                                       "description": {"text": "root of the scanned target"}}},
         "results": results,
         "properties": {
+            # The host's status and each directive's, as the report's summary states them.
+            "status": overall_status(report).value,
+            "directiveStatus": {d["id"]: directive_status(report, d["id"]).value for d in report["directives"]},
             "host": report["host"],
             "summary": report["summary"],
             "directives": report["directives"],
@@ -168,4 +173,4 @@ def _guid(report_id: str) -> str:
 
 
 def render(report: dict[str, Any], color: bool = False, *, baseline: dict[str, Any] | None = None) -> str:
-    return json.dumps(build(report, baseline), indent=2, ensure_ascii=False) + "\n"
+    return json_safe(json.dumps(build(report, baseline), indent=2, ensure_ascii=False)) + "\n"

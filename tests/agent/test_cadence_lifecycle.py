@@ -52,3 +52,44 @@ def test_the_record_path_is_the_state_directorys() -> None:
     from agent.state import DEFAULT_STATE_DIR
 
     assert PATH == f"{DEFAULT_STATE_DIR}/last_scan.json"
+
+
+def test_the_record_is_read_from_the_state_directory_the_agent_uses(make_root: MakeRoot) -> None:
+    """A host whose agent keeps its state elsewhere than /var/lib/fedharden can pass BOD 23-01."""
+    root = make_root({"/etc/os-release": "ID=debian\nVERSION_ID=12\n", "/var/lib/dpkg/status": ""})
+    report = Scan(RootfsHost(str(root)), load_library(), Selection(("BOD-22-01",)), now=NOW).run()
+    state = StateDir(root / "srv/agent-state")
+    state.ensure()
+    state.write_last_scan(report)
+    default = Scan(RootfsHost(str(root)), load_library(), Selection(("BOD-23-01",)), now=NOW).run()
+    assert {r["key"]: r["status"] for r in default["results"]} == {"BOD-23-01.1": "error", "BOD-23-01.2": "error"}
+    assert "/var/lib/fedharden/last_scan.json does not exist" in default["results"][0]["message"]
+    moved = Scan(RootfsHost(str(root)), load_library(), Selection(("BOD-23-01",)), now=NOW,
+                 state_dir="/srv/agent-state").run()
+    assert {r["key"]: r["status"] for r in moved["results"]} == {"BOD-23-01.1": "pass", "BOD-23-01.2": "fail"}
+    assert moved["results"][0]["evidence"][0]["where"] == "/srv/agent-state/last_scan.json"
+
+
+def test_scan_reads_the_record_where_state_dir_says(tmp_path: Path) -> None:
+    """``fedharden scan`` of this host: --state-dir and $FEDHARDEN_STATE_DIR name the record."""
+    import json
+    import os
+    import subprocess
+    import sys
+
+    from agent.hosts import LocalHost
+
+    report = Scan(LocalHost(), load_library(), Selection(("BOD-22-01",))).run()
+    state = StateDir(tmp_path / "state")
+    state.ensure()
+    state.write_last_scan(report)
+    fedharden = str(Path(sys.executable).with_name("fedharden"))
+    for args, env in (([f"--state-dir={state.path}"], {}), ([], {"FEDHARDEN_STATE_DIR": str(state.path)})):
+        proc = subprocess.run([fedharden, "scan", "--directive", "BOD-23-01", "--format", "json", *args],
+                              capture_output=True, text=True, timeout=120, check=False, env={**os.environ, **env})
+        results = {r["key"]: r for r in json.loads(proc.stdout)["results"]}
+        assert results["BOD-23-01.1"]["status"] == "pass", proc.stderr
+        assert results["BOD-23-01.1"]["evidence"][0]["where"] == f"{state.path}/last_scan.json"
+    status = subprocess.run([fedharden, "status", "--state-dir", str(state.path), "--json"], capture_output=True,
+                            text=True, timeout=60, check=False)
+    assert json.loads(status.stdout)["last_status"] == report["summary"]["status"], status.stderr

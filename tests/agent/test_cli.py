@@ -161,7 +161,7 @@ def test_weak_root_fails_with_evidence_and_overdue(make_root: MakeRoot) -> None:
     acct4 = next(r for r in report["results"] if r["key"] == "HARDEN-30D.ACCT.4")
     assert acct4["overdue"] is True  # the 30-day window closed on 2026-07-02
     assert acct4["evidence"] == [{"expected": "PASS_MAX_DAYS at least 1 and at most 365", "actual": "PASS_MAX_DAYS 99999",
-                                  "where": "/etc/login.defs:1"}]
+                                  "where": "/etc/login.defs:1", "verdict": "violation"}]
     assert report["summary"]["directives"]["HARDEN-30D"]["counts"]["fail"] == 9
 
 
@@ -172,7 +172,7 @@ def test_table_output(make_root: MakeRoot) -> None:
     assert "HARDEN-30D  30-day host hardening baseline" in out
     line = next(line for line in out.splitlines() if "HARDEN-30D.ACCT.4" in line)
     assert line.split()[0] == "FAIL" and line.endswith("2026-07-02 OVERDUE")
-    assert "expected PASS_MAX_DAYS at least 1 and at most 365; found PASS_MAX_DAYS 99999  [/etc/login.defs:1]" in out
+    assert "violation  expected PASS_MAX_DAYS at least 1 and at most 365; found PASS_MAX_DAYS 99999  [/etc/login.defs:1]" in out
     assert "Overall:" in out and "score" in out
 
 
@@ -190,8 +190,14 @@ def test_output_file_and_usage_errors(make_root: MakeRoot, tmp_path: Path) -> No
     root = hardened_root(make_root)
     target = tmp_path / "report.json"
     code, out, _ = run("scan", "--root", str(root), "--format", "json", "--output", str(target))
-    assert code == 0 and out == ""
-    assert validation_errors(json.loads(target.read_text())) == []
+    report = json.loads(target.read_text())
+    assert validation_errors(report) == []
+    # Nothing fails, but the image has no KEV fix data and no scan record: incomplete, exit 4.
+    assert {r["key"] for r in report["results"] if r["status"] == "error"} == {
+        "BOD-22-01.1", "BOD-23-01.1", "BOD-23-01.2", "KEV-TIERED.1"}
+    assert report["summary"]["status"] == "incomplete"
+    assert report["summary"]["directives"]["HARDEN-30D"]["status"] == "compliant"
+    assert code == 4 and out == ""
     code, _, err = run("scan", "--root", str(root), "--directive", "BOD-99-99")
     assert code == 2 and err.strip().startswith("fedharden: --directive: unknown directive BOD-99-99")
     code, _, err = run("scan", "--root", str(tmp_path / "missing"))
@@ -206,7 +212,7 @@ def test_scan_never_writes_to_the_scanned_root(make_root: MakeRoot) -> None:
     root = hardened_root(make_root)
     before = tree_digest(root)
     code, _, _ = run("scan", "--root", str(root), "--format", "json")
-    assert code == 0
+    assert code == 4  # incomplete: no KEV fix data, no scan record in the image
     assert tree_digest(root) == before
 
 

@@ -43,3 +43,40 @@ def test_symlinks_are_not_followed_and_runtime_dirs_are_pruned(make_root: MakeRo
     result = walked(root)
     assert result.world_writable == () and result.setid == ()
     assert "/proc (runtime state of an image)" in result.skipped
+
+
+class SlowRoot(RootfsHost):
+    """A root whose disk is slow: each directory listed and the account files read take time,
+    as on a loaded machine with a cold cache."""
+
+    def walk(self, top: str, prune: list[str], errors: list[str]):  # type: ignore[no-untyped-def,override]
+        import time
+
+        for item in super().walk(top, prune, errors):
+            time.sleep(0.02)
+            yield item
+
+    def read(self, path: str) -> bytes:
+        import time
+
+        time.sleep(0.2)
+        return super().read(path)
+
+
+def test_the_walk_reports_its_whole_wall_time(make_root: MakeRoot) -> None:
+    import time
+
+    from checks import evaluate
+    from checks.facts import FactKey, Facts
+
+    root = make_root({**BASE, **{f"/srv/d{i}/f": "x" for i in range(15)}})
+    started = time.perf_counter()
+    result = walk(Context(SlowRoot(str(root))))
+    elapsed = time.perf_counter() - started
+    assert isinstance(result, FsWalk)
+    # Listing, reading the account files and judging every entry: all of it, and nothing else.
+    assert elapsed * 0.95 <= result.seconds <= elapsed
+    assert result.seconds >= 0.02 * result.examined + 2 * 0.2
+    outcome = evaluate({"type": "fswalk", "rule": "owned"}, Facts({FactKey("fswalk"): result}))
+    summary = outcome.evidence[-1]
+    assert summary.actual == f"{result.examined} files and directories examined in {result.seconds:.1f} s"

@@ -53,8 +53,9 @@ def test_an_active_waiver_turns_fail_into_waived_with_the_waiver_as_evidence(sca
     assert r["status"] == "waived" and r["overdue"] is False
     assert r["evidence"][0] == {"expected": "an unexpired waiver",
                                 "actual": "waived by J. Doe until 2026-12-31 (POAM-7): bastion rebuild",
-                                "where": "w.yaml:2"}
-    assert r["evidence"][1]["actual"] == "PermitRootLogin yes"  # what fails is still shown
+                                "where": "w.yaml:2", "verdict": "info"}
+    # What fails is still shown, as the violation it is.
+    assert (r["evidence"][1]["actual"], r["evidence"][1]["verdict"]) == ("PermitRootLogin yes", "violation")
     assert r["waiver"]["state"] == "active" and r["waiver"]["approver"] == "J. Doe"
     # Waived is counted on its own and never as pass.
     before, after = plain["summary"]["counts"], report["summary"]["counts"]

@@ -39,12 +39,13 @@ def normalize(report: dict[str, Any]) -> dict[str, Any]:
 
 @pytest.fixture
 def scan_fixture(tmp_path: Path, make_root: Callable[..., Path]) -> Callable[..., dict[str, Any]]:
-    """Scan the fixture root: scan_fixture(files=overrides, waivers=text or None, now=datetime)."""
+    """Scan the fixture root: scan_fixture(files=overrides, waivers=text or None, now=datetime,
+    directive=another directive file)."""
 
     def run(files: dict[str, str] | None = None, waivers: str | None = (DATA / "waivers.yaml").read_text(),
-            now: dt.datetime = NOW, **scan_args: Any) -> dict[str, Any]:
+            now: dt.datetime = NOW, directive_file: Path = DATA / "fixture.yaml", **scan_args: Any) -> dict[str, Any]:
         root = make_root({**ROOT_FILES, **(files or {})})
-        directive = load_file(str(DATA / "fixture.yaml"))
+        directive = load_file(str(directive_file))
         known = {r.id for r in directive.requirements}
         loaded = parse_waivers(waivers, "waivers.yaml", known) if waivers is not None else None
         report = Scan(RootfsHost(str(root)), [directive], now=now, waivers=loaded, **scan_args).run()

@@ -32,10 +32,13 @@ def test_round_trip(fixture_report: dict[str, Any], golden: Any) -> None:
 
 def test_multi_line_evidence_and_quotes_survive(scan_fixture: Any) -> None:
     report = scan_fixture()
-    report["results"][0]["evidence"].append({"expected": 'a "quoted"\nvalue', "actual": "x,y", "where": ""})
+    report["results"][0]["evidence"].append({"expected": 'a "quoted"\nvalue', "actual": "x,y", "where": "",
+                                             "verdict": "violation"})
     back = read(FORMATS["csv"](report, False))
     first = next(r for r in back if r["key"] == report["results"][0]["key"])
-    assert first["evidence"].endswith('expected a "quoted"\nvalue, found x,y')
+    # One evidence line per line of the cell; a line break inside a host's value is escaped,
+    # so it cannot pass for another evidence line.
+    assert first["evidence"].split("\n")[1:] == ['violation: expected a "quoted"\\x0avalue, found x,y']
 
 
 def test_cells_a_spreadsheet_would_run_are_guarded(scan_fixture: Any) -> None:

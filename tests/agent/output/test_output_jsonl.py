@@ -14,6 +14,7 @@ STABLE = (
     "directive", "requirement", "key", "title", "severity", "status", "message",
     "finding", "cve", "due", "overdue", "days_left", "evidence", "references", "remediation",
     "waiver_state", "waiver_expires", "waiver_approver", "waiver_ticket", "waiver_justification",
+    "directive_status", "host_status",  # added at the end: earlier fields keep their place
 )
 
 
