@@ -10,7 +10,7 @@ from __future__ import annotations
 import re
 import shlex
 
-from agent.facts.context import Context, unavailable
+from agent.facts.context import Context, IncludeLimit, unavailable
 from agent.hosts.base import HostError, NotFound
 from checks.facts import ConfigFile, ConfigSetting
 
@@ -26,14 +26,17 @@ def _sshd_args(raw: str) -> str:
 
 
 class _Sshd:
-    def __init__(self, ctx: Context) -> None:
+    def __init__(self, ctx: Context, origin: str) -> None:
         self.ctx = ctx
+        self.includes = ctx.includes(origin)  # bounds the files and lines of the whole parse
         self.settings: list[ConfigSetting] = []
         self.problems: list[str] = []
 
     def parse(self, path: str, match: str, depth: int) -> None:
         try:
-            text = self.ctx.text(path)
+            text = self.includes.text(path)
+        except IncludeLimit:
+            raise  # the whole configuration is unknown, not one include
         except HostError as exc:
             self.problems.append(f"included file unreadable: {exc.reason}")
             return
@@ -90,7 +93,7 @@ def parse(ctx: Context, dialect: str, path: str, dropins: str = "") -> ConfigFil
     if text is None:
         return ConfigFile(path, dialect, False, tuple(extra))
     if dialect == "sshd":
-        sshd = _Sshd(ctx)
+        sshd = _Sshd(ctx, path)
         sshd.parse(path, "", 0)
         return ConfigFile(path, dialect, True, tuple(sshd.settings), first_wins=True, problems=tuple(sshd.problems))
     settings = _key_value(text, path, equals=dialect == "keyequals")
