@@ -148,10 +148,11 @@ class SSHHost:
 
     @property
     def warnings(self) -> list[str]:
-        if not self.sudo_problem:
-            return []
-        return [f"--sudo not in effect on {self.name} ({self.sudo_problem}): "
-                "what only root can read is reported as error"]
+        out = list(getattr(self.connection, "warnings", []))  # known_hosts lines ignored for this host
+        if self.sudo_problem:
+            out.append(f"--sudo not in effect on {self.name} ({self.sudo_problem}): "
+                       "what only root can read is reported as error")
+        return out
 
     # Session ----------------------------------------------------------------------------------
 
