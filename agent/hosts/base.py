@@ -81,7 +81,7 @@ class PathStat:
     uid: int
     gid: int
     size: int
-    type: str = ""  # for kind "other": FIFO, character device, block device, socket
+    type: str = ""  # the type in words (base.type_name): "regular file", "FIFO", "block device", ...
 
 
 @dataclass(frozen=True)

@@ -3,10 +3,10 @@
 paramiko's own loader takes a marker line (``@cert-authority`` or ``@revoked``) for a host
 pattern plus a key and fails the whole file on it. Here each line is parsed on its own:
 
-- a plain line is a trusted key for the hosts its patterns name (as paramiko matches them:
-  exact names and hashed ``|1|`` names);
-- ``@revoked PATTERNS TYPE KEY``: that key is refused for the hosts the patterns match
-  (wildcards and ``!`` negation as in OpenSSH), even where a plain line also lists it;
+- a plain line is a trusted key for the hosts its patterns match (``*`` and ``?`` wildcards,
+  ``!`` negation, hashed ``|1|`` names, ``[host]:port``), as OpenSSH matches them;
+- ``@revoked PATTERNS TYPE KEY``: that key is refused for the hosts the patterns match, even
+  where a plain line also lists it;
 - ``@cert-authority``: host certificates are not accepted by this client, so the line is
   ignored, with a warning when its patterns match the host being reached;
 - a malformed line is skipped with a warning naming it, as OpenSSH skips it.

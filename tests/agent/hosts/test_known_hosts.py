@@ -47,6 +47,8 @@ def lines(ssh_server: Any) -> dict[str, str]:
         "revoked_here": f"@revoked {name} {server}",
         "revoked_by_wildcard": f"@revoked [127.0.0.?]:* {server}",
         "bad_base64": "bad.example.org ssh-ed25519 AAAA-not-base64!",
+        "wildcard_entry": f"web1.example.org,[127.0.0.?]:* {server}",
+        "negated_entry": f"*,!{name} {server}",
     }
 
 
@@ -61,6 +63,12 @@ def test_marker_lines_beside_a_correct_entry_do_not_stop_the_scan(ssh_server: An
     known = write(tmp_path, lines["ca_elsewhere"], lines["revoked_elsewhere"], lines["revoked_other_key"],
                   lines["entry"])
     assert attempt(ssh_server, known) == []
+
+
+def test_plain_lines_match_as_openssh_matches_them(ssh_server: Any, tmp_path: Path, lines: dict[str, str]) -> None:
+    assert attempt(ssh_server, write(tmp_path, lines["wildcard_entry"])) == []
+    with pytest.raises(HostKeyRejected, match="host key not known"):
+        attempt(ssh_server, write(tmp_path, lines["negated_entry"]))
 
 
 def test_a_ca_line_for_this_host_is_ignored_with_a_warning(ssh_server: Any, tmp_path: Path,
