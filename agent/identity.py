@@ -31,13 +31,20 @@ def host_id(ctx: Context) -> str:
     return hmac.new(APP_KEY, source.encode(), hashlib.sha256).hexdigest()[:32]
 
 
+MAX_HOSTNAME = 253  # a DNS name; anything longer in the file is not a host name
+
+
 def hostname(ctx: Context) -> str:
+    """The first line that is not a comment, as hostname(5) reads the file; a line too long to
+    be a host name (garbage, a disk's contents) is passed over for the next source."""
     paths = ("/proc/sys/kernel/hostname", "/etc/hostname") if ctx.host.live else ("/etc/hostname",)
     for path in paths:
         try:
-            name = ctx.text(path).strip()
+            text = ctx.text(path)
         except HostError:
             continue
-        if name:
+        lines = (line.strip() for line in text.splitlines())
+        name = next((line for line in lines if line and not line.startswith("#")), "")
+        if name and len(name) <= MAX_HOSTNAME:
             return name
     return ctx.host.name

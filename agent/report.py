@@ -106,6 +106,24 @@ def summarize(results: list[dict[str, Any]]) -> dict[str, Any]:
     }
 
 
+def valid_text(value: Any) -> Any:
+    """``value`` with every string made valid Unicode: a file name that is not UTF-8 comes from
+    the host as lone surrogates (os.fsdecode), which no JSON document, database or terminal
+    takes; each undecodable byte becomes the four characters ``\\xNN``."""
+    if isinstance(value, str):
+        try:
+            value.encode("utf-8")
+            return value
+        except UnicodeEncodeError:
+            return "".join(f"\\x{ord(c) - 0xDC00:02x}" if "\udc80" <= c <= "\udcff"
+                           else f"\\u{ord(c):04x}" if "\ud800" <= c <= "\udfff" else c for c in value)
+    if isinstance(value, dict):
+        return {valid_text(k): valid_text(v) for k, v in value.items()}
+    if isinstance(value, (list, tuple)):
+        return [valid_text(v) for v in value]
+    return value
+
+
 _CANONICAL = json.JSONEncoder(sort_keys=True, separators=(",", ":"), ensure_ascii=False)
 
 

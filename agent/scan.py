@@ -16,10 +16,10 @@ from agent.hosts.base import Host
 from agent.facts import osinfo
 from agent.identity import PATHS as IDENTITY_PATHS
 from agent.identity import host_id, hostname
-from agent.report import SCHEMA_VERSION, Result, state_digest, summarize
+from agent.report import SCHEMA_VERSION, Result, state_digest, summarize, valid_text
 from agent.waivers import apply as apply_waivers
 from agent.waivers import for_host
-from checks.facts import FactKey, Facts, OsRelease
+from checks.facts import FactKey, Facts, OsRelease, Unavailable
 from checks.model import Evidence, Outcome, Status, Verdict, settle
 from directives.model import SEVERITIES, Directive, Requirement
 from directives.tailoring import Tailoring
@@ -94,7 +94,7 @@ class Scan:
         results, warnings = apply_waivers(results, waivers, self.now.date())
         # A host may explain degraded gathering (for example sudo refused on an SSH target).
         warnings = [*getattr(self.host, "warnings", []), *warnings]
-        result_json = [r.to_json() for r in results]
+        result_json = [valid_text(r.to_json()) for r in results]  # names from the host may not be UTF-8
         feeds, feed_warnings = store.report(self.now)
         warnings = [*feed_warnings, *warnings]
         if unwalked:
@@ -138,7 +138,7 @@ class Scan:
             ],
             "results": result_json,
             "summary": summarize(result_json),
-            "warnings": warnings,
+            "warnings": valid_text(warnings),
         }
 
     # ------------------------------------------------------------------------------------
@@ -162,7 +162,8 @@ class Scan:
         families = directive.applies_to.get("os_family")
         if families:
             if not isinstance(release, OsRelease):
-                return Outcome(Status.ERROR, (), "cannot tell the operating system: no os-release")
+                why = release.reason if isinstance(release, Unavailable) else "no os-release"
+                return Outcome(Status.ERROR, (), f"cannot tell the operating system: {why}")
             if release.family not in families:
                 return Outcome(Status.NOT_APPLICABLE, (Evidence(", ".join(families), release.family, "/etc/os-release"),),
                                f"{directive.id} applies to {', '.join(families)} hosts")

@@ -193,6 +193,8 @@ class StateDir:
         except OSError as exc:
             raise StateError(f"state directory {self.path}: {exc.strerror or exc}") from None
         if not os.access(self.path, os.W_OK | os.X_OK):
+            if os.statvfs(self.path).f_flag & os.ST_RDONLY:  # root too: no permission would help
+                raise StateError(f"state directory {self.path}: on a read-only file system (nothing recorded)")
             raise StateError(f"state directory {self.path}: not writable (run as root, or pass --state-dir)")
 
     @contextlib.contextmanager

@@ -11,6 +11,53 @@ from checks.facts import Unavailable
 T = TypeVar("T")
 DEFAULT_STATE_DIR = "/var/lib/fedharden"  # agent.state.DEFAULT_STATE_DIR, not imported: scans stay light
 
+# One parse of one configuration (its main file and everything its Include-like directives
+# pull in, at any depth, repeats counted) reads at most this much: three files that each
+# include all three would otherwise read 3**depth files before any depth limit stops them.
+MAX_INCLUDED_FILES = 1000
+MAX_INCLUDED_LINES = 200_000
+
+
+class IncludeLimit(HostError):
+    """One parse passed MAX_INCLUDED_FILES or MAX_INCLUDED_LINES: the whole configuration is an
+    error (its value cannot be known), not one unreadable include."""
+
+
+class Includes:
+    """The reading budget of one include-following parse; every file it reads goes through
+    ``text``, the main file included. Shared by every parser that follows includes."""
+
+    def __init__(self, ctx: Context, origin: str, max_files: int = MAX_INCLUDED_FILES,
+                 max_lines: int = MAX_INCLUDED_LINES) -> None:
+        self.ctx = ctx
+        self.origin = origin
+        self.max_files = max_files
+        self.max_lines = max_lines
+        self.files = 0
+        self.lines = 0
+
+    def text(self, path: str) -> str:
+        """``ctx.text(path)``, counted; raises IncludeLimit past a bound, HostError as ctx.text."""
+        self.files += 1
+        if self.files > self.max_files:
+            raise IncludeLimit(f"{self.origin}: more than {self.max_files} files read through includes in one parse "
+                               f"(the bound; an include loop or fan-out), at {path}")
+        text = self.ctx.text(path)
+        self.lines += text.count("\n") + (not text.endswith("\n") and bool(text))
+        if self.lines > self.max_lines:
+            raise IncludeLimit(f"{self.origin}: more than {self.max_lines} lines read through includes in one parse "
+                               f"(the bound), at {path}")
+        return text
+
+    def regular_text(self, path: str) -> str:
+        """``text`` of a regular file only (never a FIFO or a device); NotFound when absent."""
+        if self.ctx.host.stat(path).kind != "file":
+            raise HostError(f"{path}: not a regular file")
+        return self.text(path)
+
+    def glob(self, pattern: str) -> list[str]:
+        return self.ctx.glob(pattern)
+
 
 def unavailable(exc: HostError) -> Unavailable:
     return Unavailable(exc.reason, not_applicable=isinstance(exc, NotSupported))
@@ -79,6 +126,10 @@ class Context:
                     chosen[name] = f"{directory}/{name}"
         self.host.prefetch(list(chosen.values()))
         return sorted(chosen.items())
+
+    def includes(self, origin: str) -> Includes:
+        """A fresh budget for one parse of ``origin`` and what it includes."""
+        return Includes(self, origin)
 
     def memo(self, key: str, make: Callable[[], T]) -> T:
         if key not in self._memo:

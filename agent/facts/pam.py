@@ -22,7 +22,7 @@ from __future__ import annotations
 
 import re
 
-from agent.facts.context import Context, unavailable
+from agent.facts.context import Context, IncludeLimit, unavailable
 from agent.hosts.base import HostError, NotFound
 from checks.pamdata import PWQUALITY_INT, PWQUALITY_OTHER, ModuleConfig, ModuleSetting, PamLine, PamStack
 from checks.pamdata import parse_control
@@ -131,8 +131,9 @@ def _split_key(line: str) -> tuple[str, str, str]:
 
 
 class _Reader:
-    def __init__(self, ctx: Context) -> None:
+    def __init__(self, ctx: Context, origin: str) -> None:
         self.ctx = ctx
+        self.includes = ctx.includes(origin)  # bounds the files and lines of the whole stack
         self.problems: list[str] = []
 
     def module_config(self, module: str, args: tuple[str, ...]) -> tuple[tuple[ModuleSetting, ...], str]:
@@ -152,7 +153,9 @@ class _Reader:
             self.problems.append(f"{origin}: includes nested too deeply")
             return []
         try:
-            text = self.ctx.regular_text(path)
+            text = self.includes.regular_text(path)
+        except IncludeLimit:
+            raise  # the whole stack cannot be known, not one include
         except NotFound:
             self.problems.append(f"{origin}: included file {path} does not exist (libpam fails the stack)")
             return []
@@ -247,7 +250,7 @@ def read_stack(ctx: Context, path: str) -> PamStack:
         ctx.regular_text(path)
     except NotFound:
         return PamStack(path, exists=False)
-    reader = _Reader(ctx)
+    reader = _Reader(ctx, path)
     lines = reader.service(path, "", 0, path)
     return PamStack(path, True, tuple(lines), tuple(reader.problems))
 

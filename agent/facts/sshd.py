@@ -11,7 +11,7 @@ from __future__ import annotations
 import fnmatch
 import re
 
-from agent.facts.context import Context, unavailable
+from agent.facts.context import Context, IncludeLimit, unavailable
 from agent.hosts.base import HostError, NotFound
 from checks import sshd as sem
 from checks.facts import ConfigFile, ConfigSetting, FileInfo
@@ -134,8 +134,9 @@ class SshdOptions:
 
 
 class _Reader:
-    def __init__(self, ctx: Context) -> None:
+    def __init__(self, ctx: Context, origin: str) -> None:
         self.ctx = ctx
+        self.includes = ctx.includes(origin)  # bounds the files and lines of the whole parse
         self.settings: list[ConfigSetting] = []
         self.problems: list[str] = []
         self.notes: list[str] = []
@@ -180,7 +181,9 @@ class _Reader:
             if kind != "file":
                 self.problems.append(f"{path}: not a regular file ({kind}); not opened")
                 return
-            text = self.ctx.text(path)
+            text = self.includes.text(path)
+        except IncludeLimit:
+            raise  # the whole configuration cannot be known, not one include
         except HostError as exc:
             self.problems.append(f"{path}: unreadable ({exc.reason})")
             return
@@ -264,7 +267,7 @@ def parse_sshd(ctx: Context, path: str) -> ConfigFile:
         main = options.config if options.config and path == MAIN else path
         if _regular_text(ctx, main) is None:
             return ConfigFile(path, "sshd", exists=False, problems=tuple(problems))
-        reader = _Reader(ctx)
+        reader = _Reader(ctx, main)
         reader.file(main, (), 0)
         notes = reader.notes + ([f"sshd reads {main} (-f in {DEFAULTS_FILE})"] if main != path else [])
         return ConfigFile(path, "sshd", True, tuple(options.lines + reader.settings), first_wins=True,

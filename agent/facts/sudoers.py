@@ -19,7 +19,7 @@ from __future__ import annotations
 
 import re
 
-from agent.facts.context import Context, unavailable
+from agent.facts.context import Context, IncludeLimit, unavailable
 from agent.hosts.base import HostError, NotFound
 from checks.sudoersdata import SudoCommand, SudoDefault, Sudoers
 
@@ -116,8 +116,9 @@ def _path_token(rest: str) -> str:
 
 
 class _Reader:
-    def __init__(self, ctx: Context) -> None:
+    def __init__(self, ctx: Context, origin: str) -> None:
         self.ctx = ctx
+        self.includes = ctx.includes(origin)  # bounds the files and lines of the whole policy
         self.files: list[str] = []
         self.defaults: list[SudoDefault] = []
         self.commands: list[SudoCommand] = []
@@ -128,7 +129,9 @@ class _Reader:
             self.problems.append(f"{origin}: includes nested too deeply")
             return
         try:
-            text = self.ctx.regular_text(path)
+            text = self.includes.regular_text(path)
+        except IncludeLimit:
+            raise  # the whole policy cannot be known, not one include
         except NotFound:
             self.problems.append(f"{origin}: included file {path} does not exist (sudo refuses the policy)")
             return
@@ -291,11 +294,11 @@ def _command(text: str) -> tuple[str, str, str]:
 
 def read_sudoers(ctx: Context, path: str) -> Sudoers:
     """Raises HostError when the main file exists but cannot be read."""
+    reader = _Reader(ctx, path)
     try:
-        text = ctx.regular_text(path)
+        text = reader.includes.regular_text(path)
     except NotFound:
         return Sudoers(path, exists=False)
-    reader = _Reader(ctx)
     reader.parse(path, text, 0)
     return Sudoers(path, True, tuple(reader.files), tuple(reader.defaults), tuple(reader.commands),
                    tuple(reader.problems))

@@ -32,6 +32,37 @@ class HostUnreachable(ScanError):
     """The target itself cannot be opened or reached."""
 
 
+MAX_READ = 16 * 1024 * 1024  # configuration files are small; a file read never goes past this
+
+# What a path is, in words, for the errors that refuse anything but a regular file.
+_TYPE_NAMES = ((st.S_ISREG, "regular file"), (st.S_ISDIR, "directory"), (st.S_ISLNK, "symbolic link"),
+               (st.S_ISFIFO, "FIFO"), (st.S_ISCHR, "character device"), (st.S_ISBLK, "block device"),
+               (st.S_ISSOCK, "socket"))
+
+
+def type_name(mode: int) -> str:
+    """"FIFO", "block device", ... from st_mode's file type bits."""
+    for test, name in _TYPE_NAMES:
+        if test(mode):
+            return name
+    return "file of unknown type"
+
+
+def not_regular(path: str, what: str) -> HostError:
+    """Only regular files are ever opened: a FIFO would block the scan, a device node would
+    hand over a disk's contents (or rewind a tape), a socket has nothing to read.
+    ``what`` is the path's type_name."""
+    if what == "directory":
+        return HostError(f"{path}: is a directory")
+    return HostError(f"{path}: is a {what}, not a regular file")
+
+
+def too_large(path: str, size: int | None = None) -> HostError:
+    """A file past MAX_READ (a sparse multi-GB file, a disk image) is refused, never read whole."""
+    how = f"{size} bytes, " if size is not None else ""
+    return HostError(f"{path}: {how}larger than the {MAX_READ // (1024 * 1024)} MiB bound on a file read")
+
+
 def kind_of(mode: int) -> str:
     """file, dir, link or other, from st_mode bits (the same on every transport)."""
     if st.S_ISLNK(mode):
@@ -50,6 +81,7 @@ class PathStat:
     uid: int
     gid: int
     size: int
+    type: str = ""  # the type in words (base.type_name): "regular file", "FIFO", "block device", ...
 
 
 @dataclass(frozen=True)

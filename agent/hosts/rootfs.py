@@ -7,10 +7,10 @@ import stat as st
 from typing import Iterator, Sequence
 
 from agent.hosts.base import (
-    CommandResult, HostError, HostUnreachable, NotFound, NotSupported, PathStat, PermissionDenied, kind_of,
+    MAX_READ, CommandResult, HostError, HostUnreachable, NotFound, NotSupported, PathStat, PermissionDenied, kind_of,
+    not_regular, too_large, type_name,
 )
 
-MAX_READ = 16 * 1024 * 1024  # configuration files are small; refuse to slurp a disk image
 CHUNK = 64 * 1024
 MAX_LINKS = 40  # as the kernel's ELOOP limit
 
@@ -66,21 +66,38 @@ class RootfsHost:
     # Primitives --------------------------------------------------------------------------
 
     def read(self, path: str) -> bytes:
+        """A regular file's bytes, at most MAX_READ of them. Anything else is refused before it
+        is opened (a FIFO would block, a device node would hand over a disk); the open itself
+        cannot block or follow a link swapped in meanwhile, and fstat confirms what was opened."""
         local = self.resolve(path)
+        inside = self.root != "/"  # resolve() followed every link within the root already
+        flags = os.O_RDONLY | os.O_NONBLOCK | os.O_NOCTTY | os.O_CLOEXEC | (os.O_NOFOLLOW if inside else 0)
+        try:
+            before = os.lstat(local) if inside else os.stat(local)
+            if not st.S_ISREG(before.st_mode):
+                raise not_regular(path, type_name(before.st_mode))
+            if before.st_size > MAX_READ:
+                raise too_large(path, before.st_size)
+            fd = os.open(local, flags)
+        except OSError as exc:
+            if exc.errno == errno.ELOOP:
+                raise HostError(f"{path}: is a symbolic link, not a regular file") from None
+            raise _host_error(exc, path) from None
         chunks: list[bytes] = []
         size = 0
         try:
-            with open(local, "rb") as fh:
+            with os.fdopen(fd, "rb", buffering=0) as fh:
+                opened = os.fstat(fh.fileno())
+                if not st.S_ISREG(opened.st_mode):
+                    raise not_regular(path, type_name(opened.st_mode))
                 # Small reads: /proc/sys handlers allocate a kernel buffer of the size asked for.
                 while size <= MAX_READ and (chunk := fh.read(CHUNK)):
                     chunks.append(chunk)
                     size += len(chunk)
-        except IsADirectoryError:
-            raise HostError(f"{path}: is a directory") from None
         except OSError as exc:
             raise _host_error(exc, path) from None
         if size > MAX_READ:
-            raise HostError(f"{path}: larger than {MAX_READ} bytes")
+            raise too_large(path)
         return b"".join(chunks)
 
     def stat(self, path: str, follow: bool = True) -> PathStat:
@@ -89,7 +106,7 @@ class RootfsHost:
             s = os.stat(local) if follow else os.lstat(local)
         except OSError as exc:
             raise _host_error(exc, path) from None
-        return PathStat(kind_of(s.st_mode), st.S_IMODE(s.st_mode), s.st_uid, s.st_gid, s.st_size)
+        return PathStat(kind_of(s.st_mode), st.S_IMODE(s.st_mode), s.st_uid, s.st_gid, s.st_size, type_name(s.st_mode))
 
     def listdir(self, path: str) -> list[str]:
         try:

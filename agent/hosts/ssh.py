@@ -26,9 +26,11 @@ import time
 from typing import Any, Callable, Hashable, Iterator, Sequence
 
 from agent.hosts import procfs, sftp
-from agent.hosts.base import CommandResult, HostError, HostUnreachable, NotFound, PathStat, PermissionDenied
+from agent.hosts.base import (
+    MAX_READ, CommandResult, HostError, HostUnreachable, NotFound, PathStat, PermissionDenied, not_regular, too_large,
+    type_name,
+)
 from agent.hosts.local import COMMAND_ENV
-from agent.hosts.rootfs import MAX_READ
 from agent.hosts.sftp import Attrs, Job, SftpError, Wire
 from agent.hosts.sshconnect import Connection
 
@@ -57,7 +59,7 @@ def _join(directory: str, name: str) -> str:
 
 def _pathstat(attrs: Attrs) -> PathStat:
     mode = attrs.mode or 0
-    return PathStat(attrs.kind, mode & 0o7777, attrs.uid or 0, attrs.gid or 0, attrs.size or 0)
+    return PathStat(attrs.kind, mode & 0o7777, attrs.uid or 0, attrs.gid or 0, attrs.size or 0, type_name(mode))
 
 
 def _pump(channel: Any, sock: socket.socket) -> None:
@@ -146,10 +148,11 @@ class SSHHost:
 
     @property
     def warnings(self) -> list[str]:
-        if not self.sudo_problem:
-            return []
-        return [f"--sudo not in effect on {self.name} ({self.sudo_problem}): "
-                "what only root can read is reported as error"]
+        out = list(getattr(self.connection, "warnings", []))  # known_hosts lines ignored for this host
+        if self.sudo_problem:
+            out.append(f"--sudo not in effect on {self.name} ({self.sudo_problem}): "
+                       "what only root can read is reported as error")
+        return out
 
     # Session ----------------------------------------------------------------------------------
 
@@ -361,17 +364,21 @@ class SSHHost:
         return list(self._give(self._dir[path]))
 
     def read(self, path: str) -> bytes:
+        """A regular file's bytes. The server's open() would block on a FIFO (and with it the
+        whole session) or read a device, so the path is stat-ed first and anything but a regular
+        file of at most MAX_READ bytes is refused without an OPEN."""
         if path not in self._data:
             stat = self._known_stat(path)
             if stat is None:
                 self._run({path: self._stat_job(path, True)})
                 stat = self._stat[path]
-            if isinstance(stat, NotFound):
+            if isinstance(stat, HostError):
                 raise stat
-            if isinstance(stat, PathStat) and stat.kind == "dir":
-                raise HostError(f"{path}: is a directory")
-            size = stat.size if isinstance(stat, PathStat) and stat.kind == "file" else None
-            self._run({path: self._read_job(path, size)})
+            if stat.kind != "file":
+                raise not_regular(path, stat.type or "file of unknown type")
+            if stat.size > MAX_READ:
+                raise too_large(path, stat.size)
+            self._run({path: self._read_job(path, stat.size)})
         return self._give(self._data[path])  # type: ignore[no-any-return]
 
     # Batches (agent.hosts.procfs.Batch) ---------------------------------------------------------

@@ -3,6 +3,8 @@
 Host keys are always verified against a known_hosts file. An unknown key is refused unless
 the caller opted in with ``accept_new`` (OpenSSH's StrictHostKeyChecking=accept-new): then
 it is appended to that file. A key that differs from the recorded one is always refused.
+Marker lines are understood (agent.hosts.known_hosts): a key marked ``@revoked`` for the host
+is refused, ``@cert-authority`` lines are ignored with a warning.
 paramiko is imported lazily: a local scan never pays for it.
 """
 from __future__ import annotations
@@ -19,6 +21,8 @@ from typing import TYPE_CHECKING, Any, Callable
 
 from agent import UsageError
 from agent.hosts.base import HostUnreachable
+from agent.hosts.known_hosts import KnownHosts, host_matches
+from agent.hosts.known_hosts import load as load_known_hosts
 
 if TYPE_CHECKING:
     import paramiko
@@ -86,13 +90,24 @@ def fingerprint(key: Any) -> str:
     return "SHA256:" + base64.b64encode(digest).decode().rstrip("=")
 
 
-def _policy(path: str, accept_new: bool) -> Any:
+def _revoked(hostname: str, key: Any, known: KnownHosts) -> HostKeyRejected | None:
+    line = known.revoked_line(hostname, key)
+    if line is None:
+        return None
+    return HostKeyRejected(f"{hostname}: host key {key.get_name()} {fingerprint(key)} is marked @revoked in "
+                           f"{known.path} line {line}; refusing to connect")
+
+
+def _policy(path: str, accept_new: bool, known: KnownHosts) -> Any:
     import paramiko
 
     class Policy(paramiko.MissingHostKeyPolicy):
-        """Refuse unknown keys, or (accept-new) record them in the known_hosts file."""
+        """Refuse unknown keys, or (accept-new) record them in the known_hosts file; a revoked
+        key is refused either way (it is never among the known ones: KnownHosts.trusted)."""
 
         def missing_host_key(self, client: paramiko.SSHClient, hostname: str, key: paramiko.PKey) -> None:
+            if (revoked := _revoked(hostname, key, known)) is not None:
+                raise revoked
             if not accept_new:
                 raise HostKeyRejected(
                     f"{hostname}: host key not known ({key.get_name()} {fingerprint(key)}); verify it and add it "
@@ -128,24 +143,30 @@ def load_key(path: str, ask: Callable[[str], str] | None) -> Any:
         raise UsageError(f"--identity: {path}: not a usable private key ({exc})") from None
 
 
-def _client(known_hosts: str, accept_new: bool) -> Any:
+def _client(known_hosts: str, accept_new: bool, hostname: str) -> tuple[Any, KnownHosts]:
+    """A client that trusts the file's keys for ``hostname`` (marker lines understood)."""
     import paramiko
 
     client = paramiko.SSHClient()
-    if os.path.exists(known_hosts):
-        try:
-            client.load_host_keys(known_hosts)
-        except (OSError, paramiko.SSHException) as exc:
-            raise UsageError(f"--known-hosts: {known_hosts}: cannot read it ({exc})") from None
-    client.set_missing_host_key_policy(_policy(known_hosts, accept_new))
-    return client
+    try:
+        known = load_known_hosts(known_hosts)
+    except OSError as exc:
+        raise UsageError(f"--known-hosts: {known_hosts}: cannot read it ({exc.strerror or exc})") from None
+    keys = client.get_host_keys()
+    for names, key in known.trusted(hostname):
+        if host_matches(hostname, tuple(names)):  # OpenSSH's patterns: wildcards, negation, hashed names
+            keys.add(hostname, key.get_name(), key)
+    client.set_missing_host_key_policy(_policy(known_hosts, accept_new, known))
+    return client, known
 
 
-def _connect_one(target: Target, creds: Credentials, options: ConnectOptions, pkey: Any, sock: Any) -> Any:
+def _connect_one(target: Target, creds: Credentials, options: ConnectOptions, pkey: Any,
+                 sock: Any) -> tuple[Any, list[str]]:
+    """The connected client and the known_hosts warnings that concern this target."""
     import paramiko
 
     path = os.path.expanduser(options.known_hosts)
-    client = _client(path, options.accept_new)
+    client, known = _client(path, options.accept_new, target.known_hosts_name())
     label = str(target)
     started = time.monotonic()
     try:
@@ -159,6 +180,8 @@ def _connect_one(target: Target, creds: Credentials, options: ConnectOptions, pk
         raise
     except paramiko.BadHostKeyException as exc:
         client.close()
+        if (revoked := _revoked(target.known_hosts_name(), exc.key, known)) is not None:
+            raise revoked from None
         raise HostKeyRejected(
             f"{target.known_hosts_name()}: host key CHANGED: the server offers {exc.key.get_name()} "
             f"{fingerprint(exc.key)} but {path} records {fingerprint(exc.expected_key)}; refusing to connect "
@@ -181,7 +204,7 @@ def _connect_one(target: Target, creds: Credentials, options: ConnectOptions, pk
         reason = "; ".join(dict.fromkeys(
             (c.strerror if isinstance(c, OSError) and c.strerror else str(c) or type(c).__name__) for c in causes))
         raise HostUnreachable(f"{label}: cannot connect: {reason}") from None
-    return client
+    return client, known.warnings(target.known_hosts_name())
 
 
 @dataclass
@@ -191,6 +214,7 @@ class Connection:
     target: Target
     client: Any
     jump_client: Any = None
+    warnings: list[str] = field(default_factory=list)  # known_hosts lines ignored for this connection
 
     @property
     def transport(self) -> paramiko.Transport:
@@ -209,8 +233,9 @@ def connect(target: Target, creds: Credentials, options: ConnectOptions) -> Conn
         pkey = load_key(creds.identity, creds.ask_passphrase)
     jump_client = None
     sock = None
+    warnings: list[str] = []
     if options.jump is not None:
-        jump_client = _connect_one(options.jump, creds, options, pkey, None)
+        jump_client, warnings = _connect_one(options.jump, creds, options, pkey, None)
         try:
             sock = jump_client.get_transport().open_channel(
                 "direct-tcpip", (target.host, target.port), ("127.0.0.1", 0), timeout=options.timeout)
@@ -218,9 +243,9 @@ def connect(target: Target, creds: Credentials, options: ConnectOptions) -> Conn
             jump_client.close()
             raise HostUnreachable(f"{target}: the jump host {options.jump} cannot reach it: {exc}") from None
     try:
-        client = _connect_one(target, creds, options, pkey, sock)
+        client, more = _connect_one(target, creds, options, pkey, sock)
     except BaseException:
         if jump_client is not None:
             jump_client.close()
         raise
-    return Connection(target, client, jump_client)
+    return Connection(target, client, jump_client, list(dict.fromkeys(warnings + more)))
