@@ -288,7 +288,7 @@ def gather_host_keys(ctx: Context, args: list[str]) -> dict[str, object]:
             out[path] = unavailable(exc)
             continue
         configured = sem.resolve(conf, "hostkey", None)[0] if conf.exists else " ".join(sem.DEFAULT_HOST_KEYS)
-        found = _Reader(ctx).glob(HOST_KEY_GLOB)
+        found = _Reader(ctx, HOST_KEY_GLOB).glob(HOST_KEY_GLOB)
         names = sorted({*(configured or "").split(), *found})
         infos = gather_files(ctx, names)
         if any(not isinstance(i, FileInfo) for i in infos.values()):
