@@ -107,7 +107,7 @@ class IngestFastPath:
 
 
 def create_app(settings: Settings, db: Database | None = None) -> FastAPI:
-    db = db or Database(settings.db, pool_size=settings.pool_size, async_commit=True)
+    db = db or Database(settings.db, pool_size=settings.pool_size)
     cache = TokenCache(settings.token_ttl)
     background = Background()
     queue = IngestQueue(db, cache)
