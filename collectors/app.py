@@ -20,7 +20,7 @@ from starlette.types import ASGIApp, Receive, Scope, Send
 
 from agent import __version__
 from collectors import BadRequest, CollectorError, ConfigError, TooLarge
-from collectors import federated_hosts, federation, ingest, reads, retention, rollups
+from collectors import federated_hosts, federation, ingest, inputs, reads, retention, rollups
 from collectors.auth import Principal, TokenCache, bearer, lookup
 from collectors.csv_export import csv_response
 from collectors.ingest_queue import IngestQueue
@@ -69,6 +69,7 @@ class Background:
 
 
 INGEST_PATH = "/api/v1/reports"
+MAX_OFFSET = 2 ** 31 - 1  # a page offset past this is an error, never a database overflow
 
 
 def error_response(exc: Exception) -> JSONResponse:
@@ -104,6 +105,23 @@ class IngestFastPath:
             await response(scope, receive, send)
         else:
             await self.app(scope, receive, send)
+
+
+class UrlGuard:
+    """Refuses a request whose URL path or query holds a NUL (collectors.inputs) before any
+    route sees it: 400 naming the parameter, for the API, the dashboard and the CSV downloads."""
+
+    def __init__(self, app: ASGIApp) -> None:
+        self.app = app
+
+    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
+        if scope["type"] == "http":
+            problem = inputs.url_problem(scope["path"], scope.get("query_string", b""))
+            if problem is not None:
+                where, message = problem
+                await error_response(BadRequest(message, where))(scope, receive, send)
+                return
+        await self.app(scope, receive, send)
 
 
 def create_app(settings: Settings, db: Database | None = None) -> FastAPI:
@@ -241,6 +259,7 @@ def create_app(settings: Settings, db: Database | None = None) -> FastAPI:
         return await submit_answer(request)
 
     app.add_middleware(IngestFastPath, answer=submit_answer)
+    app.add_middleware(UrlGuard)
 
     async def federation_put(request: Request, receive: Callable[[Database, Principal, Any], dict[str, Any]]
                              ) -> JSONResponse:
@@ -273,7 +292,7 @@ def create_app(settings: Settings, db: Database | None = None) -> FastAPI:
     def hosts(principal: Principal = Depends(caller), agency: str | None = None, directive: str | None = None,
               status: str | None = Query(None, description="compliant or noncompliant"),
               overdue: bool | None = None, tag: str | None = None, limit: int = Query(100, ge=1, le=10000),
-              offset: int = Query(0, ge=0), format: str = Fmt) -> Response:
+              offset: int = Query(0, ge=0, le=MAX_OFFSET), format: str = Fmt) -> Response:
         """Hosts in scope, filtered by agency, directive, status, overdue and tag; with the host
         summaries agency collectors forward (a national token sees only those)."""
         with db.read() as conn:

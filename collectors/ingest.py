@@ -16,7 +16,6 @@ from __future__ import annotations
 
 import datetime as dt
 import hashlib
-import json
 import zlib
 from collections import Counter, defaultdict
 from dataclasses import dataclass, field
@@ -27,7 +26,7 @@ import sqlalchemy as sa
 from sqlalchemy.engine import Connection
 
 from agent.report import canonical, digest_text, digest_value, result_hash, validation_errors
-from collectors import AuthError, BadRequest, CollectorError, Conflict, Forbidden, Resync, TooLarge
+from collectors import AuthError, BadRequest, CollectorError, Conflict, Forbidden, Resync, TooLarge, inputs
 from collectors.auth import ENROLL, Principal, create_token, now
 from collectors.models import (NO_DUE, SHARDS, STATUSES, agg_directives, agg_requirements, events,
                                host_directives, host_tags, hosts, reports, results, tokens)
@@ -57,12 +56,8 @@ def decode_body(raw: bytes, encoding: str | None, limit: int) -> bytes:
 
 
 def parse_json(raw: bytes) -> Any:
-    try:
-        return json.loads(raw)
-    except UnicodeDecodeError:
-        raise BadRequest("body is not UTF-8") from None
-    except json.JSONDecodeError as exc:
-        raise BadRequest(f"malformed JSON: {exc.msg} at line {exc.lineno} column {exc.colno}") from None
+    """A request body's JSON value (collectors.inputs: bounded depth, no NUL, no lone surrogate)."""
+    return inputs.parse(raw)
 
 
 @lru_cache(maxsize=1)
@@ -83,7 +78,7 @@ def parse_report(raw: bytes) -> dict[str, Any]:
     """A valid report, or BadRequest naming the JSON path of the first problem."""
     import fastjsonschema
 
-    report = parse_json(raw)
+    report = inputs.parse(raw, inputs.report_nul_allowed)
     try:
         _fast_validator()(report)
     except fastjsonschema.JsonSchemaException:
