@@ -21,7 +21,7 @@ from starlette.types import ASGIApp, Receive, Scope, Send
 from agent import __version__
 from collectors import BadRequest, CollectorError, ConfigError, TooLarge
 from collectors import federated_hosts, federation, ingest, inputs, reads, retention, rollups
-from collectors.auth import Principal, TokenCache, bearer, lookup
+from collectors.auth import MAX_TOKEN_TTL, Principal, TokenCache, bearer, lookup
 from collectors.csv_export import csv_response
 from collectors.ingest_queue import IngestQueue
 from collectors.scope import HOST_DETAIL, HOST_LIST, ROLLUPS, agency_codes, agency_ids
@@ -35,7 +35,7 @@ DRAIN_LIMIT = 64 * 1024 * 1024  # read (and discard) up to this much of an overs
 class Settings:
     db: str = DEFAULT_DB
     max_body: int = ingest.DEFAULT_MAX_BODY
-    token_ttl: float = 10.0
+    token_ttl: float = 5.0  # seconds a replica trusts a checked token; auth.MAX_TOKEN_TTL at most
     snapshot_interval: float = 300.0  # seconds between daily-history snapshots; 0 disables
     retain_days: int = retention.DEFAULT_RETAIN_DAYS
     prune_interval: float = 3600.0  # seconds between retention runs; 0 disables
@@ -126,7 +126,7 @@ class UrlGuard:
 
 def create_app(settings: Settings, db: Database | None = None) -> FastAPI:
     db = db or Database(settings.db, pool_size=settings.pool_size)
-    cache = TokenCache(settings.token_ttl)
+    cache = TokenCache(min(settings.token_ttl, MAX_TOKEN_TTL))
     background = Background()
     queue = IngestQueue(db, cache)
 
@@ -234,9 +234,17 @@ def create_app(settings: Settings, db: Database | None = None) -> FastAPI:
 
         def run() -> dict[str, Any]:
             principal = authenticate(bearer(header))
-            return ingest.enroll(db, principal, ingest.parse_json(raw))
+            answer = ingest.enroll(db, principal, ingest.parse_json(raw))
+            cache.forget_host(answer["host_id"])  # the tokens it revoked stop here at once
+            return answer
 
         return JSONResponse(await run_in_threadpool(run), status_code=201)
+
+    @app.post("/api/v1/release", tags=["ingest"])
+    def release(principal: Principal = Depends(caller)) -> dict[str, Any]:
+        """The install that holds this host gives it up (token: the host's agent token): the next
+        enrollment claims the host and revokes this token then."""
+        return ingest.release(db, principal)
 
     async def submit_answer(request: Request) -> JSONResponse:
         try:

@@ -328,7 +328,7 @@ def test_another_install_with_the_same_host_id_is_refused(server: Server, tokens
     from collectors.admin import release_host
 
     with db.write() as conn:
-        release_host(conn, "cloned")
+        release_host(conn, "cloned", "test")
     assert enroll("b" * 32).status_code == 201  # released: the new install claims the host
     assert enroll("a" * 32).status_code == 409  # and the old one is now the stranger
 

@@ -1,0 +1,36 @@
+"""audit: administrative actions on hosts and tokens (host reset and release, token revoke)
+
+Revision ID: 0006
+Revises: 0005
+Create Date: 2026-12-04 17:00:00
+"""
+from __future__ import annotations
+
+import sqlalchemy as sa
+from alembic import op
+
+
+revision = '0006'
+down_revision = '0005'
+branch_labels = None
+depends_on = None
+
+
+def upgrade() -> None:
+    op.create_table('audit',
+    sa.Column('id', sa.BigInteger().with_variant(sa.Integer(), 'sqlite'), autoincrement=True, nullable=False),
+    sa.Column('at', sa.DateTime(), nullable=False),
+    sa.Column('actor', sa.String(length=200), nullable=False),
+    sa.Column('action', sa.String(length=50), nullable=False),
+    sa.Column('subject', sa.String(length=200), nullable=False),
+    sa.Column('detail', sa.Text(), server_default='', nullable=False),
+    sa.PrimaryKeyConstraint('id')
+    )
+    with op.batch_alter_table('audit', schema=None) as batch_op:
+        batch_op.create_index('ix_audit_at', ['at'], unique=False)
+
+
+def downgrade() -> None:
+    with op.batch_alter_table('audit', schema=None) as batch_op:
+        batch_op.drop_index('ix_audit_at')
+    op.drop_table('audit')
