@@ -113,6 +113,8 @@ def test_no_acknowledged_report_is_lost_when_postgresql_restarts_immediately(own
             "SELECT report_id, count(*) FROM events WHERE old_status IS NOT NULL GROUP BY report_id").all())
     db.dispose()
     lost = sorted(set(acknowledged) - stored)
+    print(f"durability: {len(acknowledged)} reports acknowledged ({before} before the restart), "
+          f"{len(set(acknowledged) & stored)} stored, {len(lost)} lost")
     assert lost == [], f"{len(lost)} of {len(acknowledged)} acknowledged reports lost"
     missing = {r: n for r, n in acknowledged.items() if n and transitions.get(r, 0) != n}
     assert missing == {}, f"{len(missing)} acknowledged deltas lost their transitions"
