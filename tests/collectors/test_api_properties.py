@@ -16,7 +16,6 @@ import json
 from typing import Any, Callable
 from urllib.parse import quote
 
-import pytest
 from hypothesis import HealthCheck, given, seed, settings
 from hypothesis import strategies as st
 from hypothesis_jsonschema import from_schema

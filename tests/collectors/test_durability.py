@@ -61,7 +61,6 @@ def test_no_acknowledged_report_is_lost_when_postgresql_restarts_immediately(own
     acknowledged: dict[str, int] = {}  # report id -> results it changed
     lock = threading.Lock()
     stop = threading.Event()
-    restarted = threading.Event()
     with Server(db, max_body=1024 * 1024, token_ttl=5) as server:
         agents = [server.enroll(tokens.enroll["DOJ"], Agent(f"crash-{i}")) for i in range(AGENTS)]
         for agent in agents:
@@ -98,7 +97,6 @@ def test_no_acknowledged_report_is_lost_when_postgresql_restarts_immediately(own
             before = len(acknowledged)
         as_postgres(str(PG_BIN / "pg_ctl"), "-D", str(data), "-l", str(data.parent / "log"), "-m", "immediate", "-w",
                     "restart")
-        restarted.set()
         time.sleep(3.0)
         stop.set()
         for t in threads:

@@ -3,6 +3,7 @@ within the documented bound (collectors.auth.MAX_TOKEN_TTL), at once where they 
 The real collector on SQLite and PostgreSQL; administration through the real command line."""
 from __future__ import annotations
 
+import json
 import time
 from typing import Any, Iterator
 
@@ -82,7 +83,7 @@ def test_the_install_releases_its_host_then_an_enrollment_claims_it(cached: Serv
     assert claimed.status_code == 201
     assert not reports(cached, agent)
     code, out = admin(db, "audit")
-    assert code == 0 and "host release" in out and f"agent token" in out and "host-a" in out
+    assert code == 0 and "host release" in out and "agent token" in out and "host-a" in out
 
 
 def test_an_admin_reset_takes_the_host_back_and_is_audited(cached: Server, tokens: Tokens, db: Database) -> None:
@@ -104,8 +105,6 @@ def test_an_admin_reset_takes_the_host_back_and_is_audited(cached: Server, token
     answer = fresh.full(RESULTS)
     assert cached.submit(fresh, answer).json()["status"] == "accepted"  # ... until a reset starts a new chain
     code, out = admin(db, "audit", "--json")
-    import json
-
     rows = json.loads(out)
     assert [(r["action"], r["subject"], r["detail"]) for r in rows] == [("host reset", "host-a",
                                                                         "1 agent token(s) revoked")]
@@ -119,8 +118,6 @@ def test_a_revoked_token_stops_within_the_bound_on_another_replica(cached: Serve
         for replica in (cached, other):
             assert replica.request("GET", "/api/v1/hosts", soc).status_code == 200  # cached on both
         code, out = admin(db, "token", "list", "--json")
-        import json
-
         token_id = next(t["id"] for t in json.loads(out) if t["role"] == "soc" and t["agency"] == "DOJ")
         revoked_at = time.monotonic()
         assert admin(db, "token", "revoke", str(token_id))[0] == 0
@@ -129,3 +126,31 @@ def test_a_revoked_token_stops_within_the_bound_on_another_replica(cached: Serve
                 assert time.monotonic() - revoked_at < MAX_TOKEN_TTL + 1
                 time.sleep(0.25)
         assert MAX_TOKEN_TTL <= 5
+
+
+def test_hosts_enrolled_without_an_instance_are_held_after_the_migration(tmp_path: Any) -> None:
+    """Before 0006 such a host was open to any enrollment; the migration gives it a handle."""
+    import datetime as dt
+
+    from alembic import command
+
+    from collectors import Conflict
+    from collectors.admin import add_agency, release_host
+    from collectors.auth import ENROLL, Principal
+    from collectors.ingest import enroll
+
+    old = Database(f"sqlite:///{tmp_path}/old.sqlite3", pool_size=1)
+    with old.write() as conn:
+        command.upgrade(old._alembic_config(conn), "0005")
+        agency = add_agency(conn, "DOJ", "Justice")
+        conn.exec_driver_sql("INSERT INTO hosts (host_id, agency_id, hostname, enrolled_at, shard) "
+                             "VALUES ('legacy', ?, 'web', ?, 0)", (agency, dt.datetime(2026, 1, 1)))
+    old.migrate()
+    secret = Principal(1, ENROLL, agency, "DOJ")
+    with pytest.raises(Conflict) as refused:
+        enroll(old, secret, {"host_id": "legacy"})
+    assert refused.value.reason == "enrolled"
+    with old.write() as conn:
+        release_host(conn, "legacy", "test")
+    assert enroll(old, secret, {"host_id": "legacy"})["status"] == "enrolled"
+    old.dispose()
