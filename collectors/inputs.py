@@ -64,18 +64,37 @@ def parse(raw: bytes, nul_allowed: NulAllowed = nowhere) -> Any:
 
 def check(value: Any, raw: bytes, nul_allowed: NulAllowed = nowhere) -> None:
     """Walk ``value`` (parsed from ``raw``) when its bytes show anything the rules refuse."""
-    deep = raw.count(b"[") + raw.count(b"{") > MAX_DEPTH
+    deep = raw.count(b"[") + raw.count(b"{") > MAX_DEPTH and not _shallow(value)
     nul = _NUL_ESCAPE in raw
     surrogate = _SURROGATE_ESCAPE.search(raw) is not None
     if deep or nul or surrogate:
         _walk(value, nul and nul_allowed, surrogate)
 
 
+def _shallow(value: Any, budget: int = MAX_DEPTH) -> bool:
+    """Nested at most ``budget`` levels: containers only, no paths (for a full report about half
+    the cost of parsing it); the walk with paths runs only to name a problem. Recursive, and
+    bounded by ``budget``, far below the interpreter's limit."""
+    if type(value) is dict:
+        children: Any = value.values()
+    elif type(value) is list:
+        children = value
+    else:
+        return True
+    if budget < 0:
+        return False
+    for child in children:
+        kind = type(child)
+        if (kind is dict or kind is list) and not _shallow(child, budget - 1):
+            return False
+    return True
+
+
 def _walk(value: Any, nul: NulAllowed | bool, surrogate: bool) -> None:
     stack: list[tuple[Any, Path]] = [(value, ())]
     while stack:
         node, path = stack.pop()
-        if len(path) > MAX_DEPTH:
+        if len(path) > MAX_DEPTH and isinstance(node, (dict, list)):
             raise BadRequest(f"JSON nested deeper than {MAX_DEPTH} levels", render(path[:MAX_DEPTH]))
         if isinstance(node, str):
             _text(node, path, nul, surrogate)
