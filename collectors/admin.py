@@ -8,7 +8,7 @@ from sqlalchemy.engine import Connection
 
 from collectors import Conflict, ConfigError, NotFound
 from collectors.auth import ENROLL, create_token, now
-from collectors.models import agencies, hosts, tokens
+from collectors.models import agencies, audit, hosts, tokens
 
 
 def agency_id(conn: Connection, code: str) -> int:
@@ -60,9 +60,45 @@ def list_tokens(conn: Connection) -> list[dict[str, Any]]:
              "revoked_at": r.revoked_at.isoformat() + "Z" if r.revoked_at else None} for r in rows]
 
 
-def release_host(conn: Connection, host_id: str) -> None:
+def record(conn: Connection, actor: str, action: str, subject: str, detail: str = "") -> None:
+    """One line of the audit table, in the transaction of the action it records."""
+    conn.execute(audit.insert().values(at=now(), actor=actor[:200], action=action, subject=subject[:200],
+                                       detail=detail))
+
+
+def release_host(conn: Connection, host_id: str, actor: str) -> None:
     """Forget which install enrolled a host, so the next enrollment (a reinstall whose state
     directory was lost) may claim it; that enrollment revokes the old install's tokens."""
     done = conn.execute(hosts.update().where(hosts.c.host_id == host_id).values(instance=None))
     if done.rowcount == 0:
         raise NotFound(f"no host {host_id}")
+    record(conn, actor, "host release", host_id)
+
+
+def reset_host(conn: Connection, host_id: str, actor: str) -> int:
+    """Take a host back from whoever holds it: revoke its agent tokens now, forget its install
+    and its chain of reports (the next enrollment claims the host; its first report is a full
+    one, numbered from anything). The stored results stay until that report replaces them.
+    Returns how many tokens were revoked."""
+    row = conn.execute(sa.select(hosts.c.id).where(hosts.c.host_id == host_id).with_for_update()).first()
+    if row is None:
+        raise NotFound(f"no host {host_id}")
+    conn.execute(hosts.update().where(hosts.c.id == row.id)
+                 .values(instance=None, last_report_id=None, last_sequence=None))
+    revoked = conn.execute(tokens.update().where(tokens.c.host_pk == row.id, tokens.c.role == "agent",
+                                                 tokens.c.revoked_at.is_(None)).values(revoked_at=now())).rowcount
+    record(conn, actor, "host reset", host_id, f"{revoked} agent token(s) revoked")
+    return int(revoked)
+
+
+def revoke(conn: Connection, token_id: int, actor: str) -> None:
+    from collectors.auth import revoke_token
+
+    revoke_token(conn, token_id)
+    record(conn, actor, "token revoke", str(token_id))
+
+
+def list_audit(conn: Connection, limit: int = 100) -> list[dict[str, Any]]:
+    rows = conn.execute(sa.select(audit).order_by(audit.c.id.desc()).limit(limit))
+    return [{"at": r.at.isoformat() + "Z", "actor": r.actor, "action": r.action, "subject": r.subject,
+             "detail": r.detail} for r in rows]

@@ -20,8 +20,8 @@ from starlette.types import ASGIApp, Receive, Scope, Send
 
 from agent import __version__
 from collectors import BadRequest, CollectorError, ConfigError, TooLarge
-from collectors import federated_hosts, federation, ingest, reads, retention, rollups
-from collectors.auth import Principal, TokenCache, bearer, lookup
+from collectors import federated_hosts, federation, ingest, inputs, reads, retention, rollups
+from collectors.auth import MAX_TOKEN_TTL, Principal, TokenCache, bearer, lookup
 from collectors.csv_export import csv_response
 from collectors.ingest_queue import IngestQueue
 from collectors.scope import HOST_DETAIL, HOST_LIST, ROLLUPS, agency_codes, agency_ids
@@ -35,7 +35,7 @@ DRAIN_LIMIT = 64 * 1024 * 1024  # read (and discard) up to this much of an overs
 class Settings:
     db: str = DEFAULT_DB
     max_body: int = ingest.DEFAULT_MAX_BODY
-    token_ttl: float = 10.0
+    token_ttl: float = 5.0  # seconds a replica trusts a checked token; auth.MAX_TOKEN_TTL at most
     snapshot_interval: float = 300.0  # seconds between daily-history snapshots; 0 disables
     retain_days: int = retention.DEFAULT_RETAIN_DAYS
     prune_interval: float = 3600.0  # seconds between retention runs; 0 disables
@@ -69,6 +69,7 @@ class Background:
 
 
 INGEST_PATH = "/api/v1/reports"
+MAX_OFFSET = 2 ** 31 - 1  # a page offset past this is an error, never a database overflow
 
 
 def error_response(exc: Exception) -> JSONResponse:
@@ -106,9 +107,26 @@ class IngestFastPath:
             await self.app(scope, receive, send)
 
 
+class UrlGuard:
+    """Refuses a request whose URL path or query holds a NUL (collectors.inputs) before any
+    route sees it: 400 naming the parameter, for the API, the dashboard and the CSV downloads."""
+
+    def __init__(self, app: ASGIApp) -> None:
+        self.app = app
+
+    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
+        if scope["type"] == "http":
+            problem = inputs.url_problem(scope["path"], scope.get("query_string", b""))
+            if problem is not None:
+                where, message = problem
+                await error_response(BadRequest(message, where))(scope, receive, send)
+                return
+        await self.app(scope, receive, send)
+
+
 def create_app(settings: Settings, db: Database | None = None) -> FastAPI:
-    db = db or Database(settings.db, pool_size=settings.pool_size, async_commit=True)
-    cache = TokenCache(settings.token_ttl)
+    db = db or Database(settings.db, pool_size=settings.pool_size)
+    cache = TokenCache(min(settings.token_ttl, MAX_TOKEN_TTL))
     background = Background()
     queue = IngestQueue(db, cache)
 
@@ -216,9 +234,17 @@ def create_app(settings: Settings, db: Database | None = None) -> FastAPI:
 
         def run() -> dict[str, Any]:
             principal = authenticate(bearer(header))
-            return ingest.enroll(db, principal, ingest.parse_json(raw))
+            answer = ingest.enroll(db, principal, ingest.parse_json(raw))
+            cache.forget_host(answer["host_id"])  # the tokens it revoked stop here at once
+            return answer
 
         return JSONResponse(await run_in_threadpool(run), status_code=201)
+
+    @app.post("/api/v1/release", tags=["ingest"])
+    def release(principal: Principal = Depends(caller)) -> dict[str, Any]:
+        """The install that holds this host gives it up (token: the host's agent token): the next
+        enrollment claims the host and revokes this token then."""
+        return ingest.release(db, principal)
 
     async def submit_answer(request: Request) -> JSONResponse:
         try:
@@ -241,6 +267,7 @@ def create_app(settings: Settings, db: Database | None = None) -> FastAPI:
         return await submit_answer(request)
 
     app.add_middleware(IngestFastPath, answer=submit_answer)
+    app.add_middleware(UrlGuard)
 
     async def federation_put(request: Request, receive: Callable[[Database, Principal, Any], dict[str, Any]]
                              ) -> JSONResponse:
@@ -274,7 +301,7 @@ def create_app(settings: Settings, db: Database | None = None) -> FastAPI:
               status: str | None = Query(None, description="non_compliant, incomplete, needs_review, "
                                                       "compliant or not_applicable"),
               overdue: bool | None = None, tag: str | None = None, limit: int = Query(100, ge=1, le=10000),
-              offset: int = Query(0, ge=0), format: str = Fmt) -> Response:
+              offset: int = Query(0, ge=0, le=MAX_OFFSET), format: str = Fmt) -> Response:
         """Hosts in scope, filtered by agency, directive, status, overdue and tag; with the host
         summaries agency collectors forward (a national token sees only those)."""
         with db.read() as conn:

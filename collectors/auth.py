@@ -123,9 +123,13 @@ def by_id(conn: Connection, token_id: int) -> Principal:
     return _principal(row)
 
 
+MAX_TOKEN_TTL = 5.0  # the documented bound: a token revoked elsewhere works at most this long here
+
+
 class TokenCache:
-    """Recently seen tokens, so an agent's submissions skip one query each. A revoked token
-    stops working within ``ttl`` seconds (0 disables the cache)."""
+    """Recently seen tokens, so an agent's submissions skip one query each. A token revoked by
+    another process stops working here within ``ttl`` seconds (0 disables the cache); one this
+    process revokes (an enrollment replacing a host's token) is forgotten at once."""
 
     def __init__(self, ttl: float, size: int = 100_000) -> None:
         self.ttl, self.size = ttl, size
@@ -149,3 +153,9 @@ class TokenCache:
             if len(self._items) >= self.size:
                 self._items.clear()
             self._items[hash_secret(secret)] = (time.monotonic() + self.ttl, principal)
+
+    def forget_host(self, host_id: str) -> None:
+        """Drop every cached agent token of this host (its tokens were just revoked here)."""
+        with self._lock:
+            for key in [k for k, (_, p) in self._items.items() if p.host_id == host_id]:
+                del self._items[key]

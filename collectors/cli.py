@@ -293,12 +293,23 @@ def token_list(as_json: bool, db_url: str | None) -> None:
 @db_option
 @guarded
 def token_revoke(token_id: int, db_url: str | None) -> None:
-    """Revoke a token or enrollment secret by id (see `token list`)."""
-    from collectors.auth import revoke_token
+    """Revoke a token or enrollment secret by id (see `token list`). Every server process
+    stops accepting it within 5 seconds (the token cache's bound)."""
+    from collectors.admin import revoke
 
     with _database(db_url).write() as conn:
-        revoke_token(conn, token_id)
+        revoke(conn, token_id, _actor())
     click.echo(f"token {token_id} revoked")
+
+
+def _actor() -> str:
+    """Who runs an administrative command, for the audit table: the operating-system user."""
+    import getpass
+
+    try:
+        return f"cli:{getpass.getuser()}"
+    except (KeyError, OSError):  # no name for this uid (a container)
+        return f"cli:uid {os.getuid()}"
 
 
 @collector.group()
@@ -311,9 +322,42 @@ def host() -> None:
 @db_option
 @guarded
 def host_release(host_id: str, db_url: str | None) -> None:
-    """Let another install enroll HOST_ID (after a reinstall that lost its state directory)."""
+    """Let another install enroll HOST_ID (after a reinstall that lost its state directory).
+    The old install's token keeps working until that enrollment. Recorded in the audit table."""
     from collectors.admin import release_host
 
     with _database(db_url).write() as conn:
-        release_host(conn, host_id)
+        release_host(conn, host_id, _actor())
     click.echo(f"host {host_id} released: the next enrollment claims it")
+
+
+@host.command("reset")
+@click.argument("host_id")
+@db_option
+@guarded
+def host_reset(host_id: str, db_url: str | None) -> None:
+    """Take HOST_ID back from whoever holds it: revoke its agent tokens, forget its install and
+    its chain of reports; the next enrollment claims it. Recorded in the audit table."""
+    from collectors.admin import reset_host
+
+    with _database(db_url).write() as conn:
+        revoked = reset_host(conn, host_id, _actor())
+    click.echo(f"host {host_id} reset: {revoked} agent token(s) revoked; the next enrollment claims it")
+
+
+@collector.command("audit")
+@click.option("--limit", type=click.IntRange(1, 100_000), default=100, show_default=True)
+@click.option("--json", "as_json", is_flag=True, help="print JSON")
+@db_option
+@guarded
+def audit_list(limit: int, as_json: bool, db_url: str | None) -> None:
+    """The latest administrative actions on hosts and tokens, newest first."""
+    from collectors.admin import list_audit
+
+    with _database(db_url).read() as conn:
+        rows = list_audit(conn, limit)
+    if as_json:
+        click.echo(json.dumps(rows, indent=2))
+        return
+    for r in rows:
+        click.echo(f"{r['at']}  {r['actor']:<24} {r['action']:<14} {r['subject']}  {r['detail']}")

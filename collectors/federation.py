@@ -17,9 +17,11 @@ compliant, until the agency pushes the statuses.
 """
 from __future__ import annotations
 
+import datetime as dt
 import hashlib
 import json
 import logging
+import re
 import threading
 from typing import Any, Callable
 
@@ -55,16 +57,34 @@ def build_payload(conn: Connection, agency_id: int, host_detail: bool = False) -
             "directives": dirs, "host_detail": host_detail}
 
 
+# What a pushed row must be: the national collector's rollups, CSVs and dashboard read these
+# rows for every caller, so one agency's malformed push must be refused, never stored.
+DIRECTIVE_ID = re.compile(r"[A-Z][A-Z0-9]*(-[A-Z0-9]+)*")  # directives/schemas/directive.schema.json
+REQUIREMENT_ID = re.compile(r"[A-Z][A-Z0-9]*(-[A-Z0-9]+)*(\.[A-Z0-9]+)+")
+MAX_COUNT = 2 ** 31 - 1  # the counter columns' range
+
+
 def _int(value: Any, path: str) -> int:
-    if not isinstance(value, int) or isinstance(value, bool) or value < 0:
-        raise BadRequest("a non-negative integer is required", path)
+    if not isinstance(value, int) or isinstance(value, bool) or not 0 <= value <= MAX_COUNT:
+        raise BadRequest(f"an integer from 0 to {MAX_COUNT} is required", path)
     return value
 
 
-def _str(value: Any, path: str, limit: int) -> str:
-    if not isinstance(value, str) or not 1 <= len(value) <= limit:
-        raise BadRequest(f"a string of 1 to {limit} characters is required", path)
+def _id(value: Any, path: str, pattern: re.Pattern[str], what: str) -> str:
+    if not isinstance(value, str) or len(value) > 100 or not pattern.fullmatch(value):
+        raise BadRequest(f"a {what} id ({pattern.pattern}) is required", path)
     return value
+
+
+def _due(value: Any, path: str) -> str:
+    if value is None:
+        return ""
+    try:
+        if isinstance(value, str) and len(value) == 10:
+            return dt.date.fromisoformat(value).isoformat()
+    except ValueError:
+        pass
+    raise BadRequest("a YYYY-MM-DD date or null is required", path)
 
 
 def receive(db: Database, principal: Principal, body: Any) -> dict[str, Any]:
@@ -87,10 +107,9 @@ def receive(db: Database, principal: Principal, body: Any) -> dict[str, Any]:
         p = f"$.requirements[{i}]"
         if not isinstance(r, dict) or not isinstance(r.get("counts"), dict):
             raise BadRequest("an object with directive, requirement, due and counts is required", p)
-        due = r.get("due") or ""
-        if due and (not isinstance(due, str) or len(due) != 10):
-            raise BadRequest("a YYYY-MM-DD date or null is required", f"{p}.due")
-        key = (_str(r.get("directive"), f"{p}.directive", 100), _str(r.get("requirement"), f"{p}.requirement", 200), due)
+        due = _due(r.get("due"), f"{p}.due")
+        key = (_id(r.get("directive"), f"{p}.directive", DIRECTIVE_ID, "directive"),
+               _id(r.get("requirement"), f"{p}.requirement", REQUIREMENT_ID, "requirement"), due)
         if key in req_rows:
             raise BadRequest("duplicate directive, requirement and due", p)
         req_rows[key] = {"agency_id": principal.agency_id, "directive": key[0], "requirement": key[1], "due": due,
@@ -102,7 +121,7 @@ def receive(db: Database, principal: Principal, body: Any) -> dict[str, Any]:
         p = f"$.directives[{i}]"
         if not isinstance(d, dict):
             raise BadRequest("an object with directive, hosts and hosts per status is required", p)
-        name = _str(d.get("directive"), f"{p}.directive", 100)
+        name = _id(d.get("directive"), f"{p}.directive", DIRECTIVE_ID, "directive")
         if name in dir_rows:
             raise BadRequest("duplicate directive", p)
         dir_rows[name] = {"agency_id": principal.agency_id, "directive": name, "shard": FEDERATED_SHARD,

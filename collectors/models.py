@@ -219,6 +219,19 @@ federated_host_directives = sa.Table(
     sa.Column("fail_min_due", sa.String(10), nullable=False, server_default=NO_DUE),
 )
 
+# Administrative actions that change who may report for a host or use a token: when, by whom
+# (the operating-system user of the command line, or the token that asked), on what.
+audit = sa.Table(
+    "audit", metadata,
+    sa.Column("id", sa.BigInteger().with_variant(sa.Integer, "sqlite"), primary_key=True, autoincrement=True),
+    sa.Column("at", sa.DateTime, nullable=False),
+    sa.Column("actor", sa.String(200), nullable=False),
+    sa.Column("action", sa.String(50), nullable=False),
+    sa.Column("subject", sa.String(200), nullable=False),
+    sa.Column("detail", sa.Text, nullable=False, server_default=""),
+    sa.Index("ix_audit_at", "at"),
+)
+
 settings = sa.Table(
     "settings", metadata,
     sa.Column("name", sa.String(100), primary_key=True),

@@ -36,7 +36,12 @@ def pct(counts: dict[str, int]) -> float | None:
 
 
 def days_left(due: str, day: dt.date) -> int | None:
-    return (dt.date.fromisoformat(due) - day).days if due else None
+    """Days from ``day`` to ``due``; None without a due date, or with one that is not a date
+    (rows stored before pushes were validated): one row never fails a whole rollup."""
+    try:
+        return (dt.date.fromisoformat(due) - day).days if due else None
+    except ValueError:
+        return None
 
 
 class _Node:

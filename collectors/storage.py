@@ -53,14 +53,13 @@ def in_list(dialect: sa.engine.Dialect, column: Any, name: str) -> Any:
 class Database:
     """An engine plus the two kinds of transaction the collector uses."""
 
-    def __init__(self, url: str = DEFAULT_DB, *, pool_size: int = 10, async_commit: bool = False) -> None:
+    def __init__(self, url: str = DEFAULT_DB, *, pool_size: int = 10) -> None:
         self.url = normalize_url(url)
         try:
             parsed = sa.engine.make_url(self.url)
         except sa.exc.ArgumentError as exc:
             raise ConfigError(f"--db: {exc}") from None
         self.dialect = parsed.get_backend_name()
-        self.async_commit = async_commit
         self._statements: dict[tuple[Any, ...], Any] = {}
         self.engine = self._engine(parsed, pool_size)
 
@@ -70,14 +69,13 @@ class Database:
 
     def _engine(self, parsed: sa.engine.URL, pool_size: int) -> Engine:
         if parsed.get_backend_name() != "sqlite":
-            # async_commit: the server does not wait for the WAL flush at commit. A crash can lose
-            # the last moments of acknowledged reports; the delta protocol heals that (the agent's
-            # next delta names a base the collector lacks, gets "resync" and sends a full report).
-            options = {"options": "-c synchronous_commit=off"} if self.async_commit else {}
+            # Commits wait for the write-ahead log to reach disk (the server's default): a report
+            # is acknowledged only once it survives a crash. Group commit (collectors.ingest_queue)
+            # pays that wait once for every report of a batch.
             # LIFO: the ingest writer gets back the connection it used last, on which the driver
             # has its statements prepared (per connection), instead of rotating through the pool.
             return sa.create_engine(parsed, pool_size=pool_size, max_overflow=pool_size // 2,
-                                    pool_recycle=1800, pool_use_lifo=True, connect_args=options)
+                                    pool_recycle=1800, pool_use_lifo=True)
         engine = sa.create_engine(parsed, connect_args={"check_same_thread": False, "timeout": 30})
 
         @sa.event.listens_for(engine, "connect")

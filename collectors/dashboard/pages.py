@@ -86,7 +86,10 @@ def yesterday() -> dt.datetime:
 
 
 def _due(value: str | None) -> dt.date | None:
-    return dt.date.fromisoformat(value) if value else None
+    try:
+        return dt.date.fromisoformat(value) if value else None
+    except ValueError:  # a row stored before federated pushes were validated
+        return None
 
 
 def met(entry: Mapping[str, Any]) -> bool:

@@ -45,6 +45,7 @@ class Agent:
     host_id: str
     hostname: str = "web-01"
     token: str = ""
+    instance: str = field(default_factory=lambda: uuid.uuid4().hex)
     sequence: int = 0
     state: dict[str, dict[str, Any]] = field(default_factory=dict)
     last_report_id: str | None = None
@@ -155,8 +156,11 @@ class Server:
         return self.http.request(method, self.url + path, headers=headers, timeout=30, **kw)
 
     def enroll(self, secret: str, agent: Agent) -> Agent:
+        # The agent's install handle (agent.credential.instance_id): the same for every
+        # enrollment of this simulated install, as a real agent's is.
         resp = self.request("POST", "/api/v1/enroll", secret, json={"host_id": agent.host_id,
-                                                                    "hostname": agent.hostname})
+                                                                    "hostname": agent.hostname,
+                                                                    "instance": agent.instance})
         assert resp.status_code == 201, resp.text
         agent.token = resp.json()["token"]
         return agent

@@ -84,7 +84,7 @@ def test_agency_forwards_rollups_and_national_shows_agencies_side_by_side(db: Da
                                json={"version": "1", "requirements": [], "directives": []})
             assert resp.status_code == 403
             resp = nat.request("PUT", "/api/v1/federation/rollups", upstream_doj,
-                               json={"version": "1", "requirements": [{"directive": "D", "requirement": "R",
+                               json={"version": "1", "requirements": [{"directive": "D", "requirement": "D.1",
                                                                        "counts": {"pass": -1}}], "directives": []})
             assert resp.status_code == 400 and resp.json()["path"] == "$.requirements[0].counts.pass"
         finally:

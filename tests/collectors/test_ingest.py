@@ -252,9 +252,10 @@ def test_digest_moved_by_stored_texts_equals_the_agents_state_digest(server: Ser
     be the agent's digest of the whole state."""
     from agent.report import canonical, digest_text, digest_value, result_hash, state_digest
 
+    # (Requirement ids follow the directive schema's pattern; the keys' findings carry the texts.)
     items = [result("Z.1", "fail", actual="naïve ✓ \"quoted\" \\ \n"), result("A.1#CVE-2024-1", "pass"),
-             result("a.1", "error", due=None), {**result("M.1"), "fields": {"b": [1, 2.5, None], "a": {"z": True}}},
-             result("É.1", "pass"), result("e.2", "fail"), result("_.1", "pass"), result("Ω.1", "waived")]
+             result("A.1#a", "error", due=None), {**result("M.1"), "fields": {"b": [1, 2.5, None], "a": {"z": True}}},
+             result("E.1#É", "pass"), result("E.1#e", "fail"), result("U.1#_", "pass"), result("O.1#Ω", "waived")]
     # A sum over the set: the order of the results does not matter, their contents do.
     assert state_digest(items) == state_digest(list(reversed(items)))
     assert state_digest(items) != state_digest(items[1:]) != state_digest([])
@@ -265,7 +266,7 @@ def test_digest_moved_by_stored_texts_equals_the_agents_state_digest(server: Ser
     assert digest_value("sha256:" + "0" * 64) is None and digest_value("sum256:xyz") is None
     agent = enrolled(server, tokens)  # through the database: texts stored, read back, digested
     assert server.submit(agent, agent.full(items)).json()["status"] == "accepted"
-    resp = server.submit(agent, agent.delta([result("Ω.1", "fail", actual="ü")], removed=["a.1"]))
+    resp = server.submit(agent, agent.delta([result("O.1#Ω", "fail", actual="ü")], removed=["A.1#a"]))
     assert resp.json()["status"] == "accepted", resp.text
 
 
@@ -327,7 +328,7 @@ def test_another_install_with_the_same_host_id_is_refused(server: Server, tokens
     from collectors.admin import release_host
 
     with db.write() as conn:
-        release_host(conn, "cloned")
+        release_host(conn, "cloned", "test")
     assert enroll("b" * 32).status_code == 201  # released: the new install claims the host
     assert enroll("a" * 32).status_code == 409  # and the old one is now the stranger
 
