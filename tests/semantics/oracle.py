@@ -22,7 +22,8 @@ import pytest
 
 Mount = Union[tuple[str, str, str], tuple[str, str]]
 
-_LAUNCHER = r"""
+# Inside the namespace: apply spec["mounts"] in order (shared with tests/semantics/worker.py).
+APPLY_MOUNTS = r"""
 import json, os, subprocess, sys
 spec = json.loads(sys.argv[1])
 for m in spec["mounts"]:
@@ -32,8 +33,8 @@ for m in spec["mounts"]:
         subprocess.run(["mount", "-t", "tmpfs", "-o", "mode=0755", "tmpfs", m[1]], check=True)
     else:
         raise SystemExit(f"unknown mount kind {m[0]!r}")
-os.execvp(spec["argv"][0], spec["argv"])
 """
+_LAUNCHER = APPLY_MOUNTS + """os.execvp(spec["argv"][0], spec["argv"])\n"""
 
 
 def isolated(argv: Sequence[str], mounts: Sequence[Mount] = (), *, net: bool = False,

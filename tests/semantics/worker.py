@@ -16,18 +16,9 @@ import sys
 from contextlib import contextmanager
 from typing import Callable, Iterator, Sequence
 
-from tests.semantics.oracle import Mount
+from tests.semantics.oracle import APPLY_MOUNTS, Mount
 
-_WORKER = r"""
-import json, subprocess, sys
-spec = json.loads(sys.argv[1])
-for m in spec["mounts"]:
-    if m[0] == "bind":
-        subprocess.run(["mount", "--bind", m[1], m[2]], check=True)
-    elif m[0] == "tmpfs":
-        subprocess.run(["mount", "-t", "tmpfs", "-o", "mode=0755", "tmpfs", m[1]], check=True)
-    else:
-        raise SystemExit(f"unknown mount kind {m[0]!r}")
+_WORKER = APPLY_MOUNTS + r"""
 print("ready", flush=True)
 for line in sys.stdin:
     request = json.loads(line)
