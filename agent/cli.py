@@ -290,7 +290,7 @@ def not_a_root(host: Any) -> list[str]:
     required: list[str] = []
     if kind("/etc") != "dir":
         required.append("/etc")
-    if not (kind("/etc/os-release") == "file" or kind("/usr/lib/os-release") == "file"):
+    if not (kind("/etc/os-release") or kind("/usr/lib/os-release")):  # there, if unreadable: judged as such
         required.append("/etc/os-release or /usr/lib/os-release")
     if required and not any(kind(p) for p in PACKAGE_DATABASES):
         required.append("dpkg or rpm database")

@@ -12,7 +12,7 @@ import fnmatch
 import re
 
 from agent.facts.context import Context, IncludeLimit, unavailable
-from agent.hosts.base import HostError, NotFound
+from agent.hosts.base import HostError
 from checks import sshd as sem
 from checks.facts import ConfigFile, ConfigSetting, FileInfo
 
@@ -175,13 +175,9 @@ class _Reader:
 
     def file(self, path: str, scope: tuple[str, ...], depth: int) -> None:
         try:
-            kind = self.ctx.host.stat(path).kind
-            if kind == "dir":
+            if self.ctx.host.stat(path).kind == "dir":
                 return  # sshd reads a directory as an empty file
-            if kind != "file":
-                self.problems.append(f"{path}: not a regular file ({kind}); not opened")
-                return
-            text = self.includes.text(path)
+            text = self.includes.text(path)  # the host refuses anything but a regular file, unopened
         except IncludeLimit:
             raise  # the whole configuration cannot be known, not one include
         except HostError as exc:
@@ -239,14 +235,8 @@ class _Reader:
 
 
 def _regular_text(ctx: Context, path: str) -> str | None:
-    """A regular file's text, None when absent; anything else is not opened (HostError)."""
-    try:
-        kind = ctx.host.stat(path).kind
-    except NotFound:
-        return None
-    if kind != "file":
-        raise HostError(f"{path}: not a regular file ({kind}); not opened")
-    return ctx.text(path)
+    """A regular file's text, None when absent; the host refuses anything else unopened."""
+    return ctx.text_or_none(path)
 
 
 def parse_sshd(ctx: Context, path: str) -> ConfigFile:

@@ -80,5 +80,5 @@ def test_an_included_fifo_is_never_opened(make_root: Callable[..., Path]) -> Non
     stack = facts.need(FactKey("pam", "/etc/pam.d/common-auth"))
     assert isinstance(policy, Sudoers) and isinstance(stack, PamStack)
     assert policy.problems == ("/etc/sudoers:2: included file /etc/sudoers.pipe unreadable: "
-                               "/etc/sudoers.pipe: not a regular file",)
-    assert stack.problems == ("/etc/pam.d/common-auth:1: /etc/pam.d/pipe unreadable: /etc/pam.d/pipe: not a regular file",)
+                               "/etc/sudoers.pipe: is a FIFO, not a regular file",)
+    assert stack.problems == ("/etc/pam.d/common-auth:1: /etc/pam.d/pipe unreadable: /etc/pam.d/pipe: is a FIFO, not a regular file",)

@@ -92,7 +92,10 @@ def test_national_view_puts_agencies_side_by_side_with_burndowns(site: Site, bro
     # the burn-down has one point per snapshot day plus today's live point, and the deadline
     chart = bod.find_element(By.CSS_SELECTOR, "svg.burndown")
     assert len(chart.find_elements(By.CSS_SELECTOR, "circle.point")) == 6
-    assert "passed" in chart.find_element(By.CSS_SELECTOR, ".deadline-label").text
+    # BOD 23-02's exposures are each due 14 days after discovery: no one deadline to draw
+    assert chart.find_elements(By.CSS_SELECTOR, ".deadline-label, line.deadline") == []
+    harden = sections["HARDEN-30D"].find_element(By.CSS_SELECTOR, "svg.burndown")
+    assert "passed" in harden.find_element(By.CSS_SELECTOR, ".deadline-label").text
     local = sections[LOCAL].find_element(By.CSS_SELECTOR, "svg.burndown")
     assert local.find_elements(By.CSS_SELECTOR, "line.deadline") and local.find_elements(By.CSS_SELECTOR, "line.ideal")
     # national reads rollups only: no links into agencies, and host pages are refused
