@@ -36,7 +36,8 @@ MAX_HOSTNAME = 253  # a DNS name; anything longer in the file is not a host name
 
 def hostname(ctx: Context) -> str:
     """The first line that is not a comment, as hostname(5) reads the file; a line too long to
-    be a host name (garbage, a disk's contents) is passed over for the next source."""
+    be a host name (garbage, a disk's contents) or holding a NUL (no host name can) is passed
+    over for the next source."""
     paths = ("/proc/sys/kernel/hostname", "/etc/hostname") if ctx.host.live else ("/etc/hostname",)
     for path in paths:
         try:
@@ -45,6 +46,6 @@ def hostname(ctx: Context) -> str:
             continue
         lines = (line.strip() for line in text.splitlines())
         name = next((line for line in lines if line and not line.startswith("#")), "")
-        if name and len(name) <= MAX_HOSTNAME:
+        if name and len(name) <= MAX_HOSTNAME and "\x00" not in name:
             return name
     return ctx.host.name

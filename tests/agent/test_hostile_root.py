@@ -431,3 +431,13 @@ def test_a_root_whose_only_os_release_points_out_of_it_is_refused_unread(case: C
     assert run.code == 2 and run.report is None
     assert run.stderr.count("\n") == 1 and "not a root filesystem (no /etc/os-release or /usr/lib/os-release)" in run.stderr
     assert SECRET not in run.stderr
+
+
+def test_a_hostname_holding_a_nul_is_passed_over(case: Case, tmp_path: Path) -> None:
+    """No host name holds a NUL (the collector refuses one in a report's header): the line is
+    passed over, as one too long to be a name is."""
+    case.write("/etc/os-release", 'ID=debian\nVERSION_ID="12"\n')
+    case.write("/etc/hostname", "web\x00evil\n")
+    run = scan(case.root, tmp_path)
+    assert run.code in (0, 1, 4) and run.report is not None
+    assert "\x00" not in run.report["host"]["hostname"] and "evil" not in run.report["host"]["hostname"]
