@@ -21,7 +21,7 @@ from typing import Iterable, Mapping
 
 from checks.model import Status
 
-__all__ = ["Status", "HostStatus", "host_status", "worst", "STRICTLY_COMPLIANT", "exit_code", "report_status",
+__all__ = ["Status", "HostStatus", "host_status", "worst", "exit_code", "report_status",
            "EXIT_OK", "EXIT_FAIL", "EXIT_USAGE", "EXIT_COULD_NOT_COMPLETE", "EXIT_INCOMPLETE"]
 
 # The agent's exit codes. 0, 1 and 4 say what the scan found (``exit_code``); 2 and 3 say
@@ -72,7 +72,6 @@ _MEANING = {
     HostStatus.COMPLIANT: "every requirement judged passes (or is waived)",
     HostStatus.NOT_APPLICABLE: "no requirement applies here",
 }
-STRICTLY_COMPLIANT = HostStatus.COMPLIANT
 
 
 def host_status(counts: Mapping[str, int]) -> HostStatus:
