@@ -133,6 +133,34 @@ class SshdOptions:
             self.config = arg
 
 
+def sshd_glob(ctx: Context, pattern: str) -> list[str]:
+    """glob(3) as sshd calls it: wildcards in any component, no dot files, sorted, only
+    what exists; a name without wildcards is itself if it exists."""
+    parts = [p for p in pattern.split("/") if p]
+    found = ["/"]
+    for index, part in enumerate(parts):
+        last = index == len(parts) - 1
+        step: list[str] = []
+        for base in found:
+            prefix = base.rstrip("/")
+            if not any(c in part for c in "*?["):
+                step.append(f"{prefix}/{part}")
+                continue
+            names = sorted(n for n in ctx.listdir(base)
+                           if fnmatch.fnmatchcase(n, part) and (part.startswith(".") or not n.startswith(".")))
+            step.extend(f"{prefix}/{n}" for n in names)
+        found = step if last else [p for p in step if _kind(ctx, p) == "dir"]
+    return sorted(p for p in found if _kind(ctx, p))
+
+
+def _kind(ctx: Context, path: str) -> str:
+    """The path's kind, or "" when it cannot be stat'ed (absent, unreadable)."""
+    try:
+        return str(ctx.host.stat(path).kind)
+    except HostError:
+        return ""
+
+
 class _Reader:
     def __init__(self, ctx: Context, origin: str) -> None:
         self.ctx = ctx
@@ -140,38 +168,6 @@ class _Reader:
         self.settings: list[ConfigSetting] = []
         self.problems: list[str] = []
         self.notes: list[str] = []
-
-    def glob(self, pattern: str) -> list[str]:
-        """glob(3) as sshd calls it: wildcards in any component, no dot files, sorted, only
-        what exists; a name without wildcards is itself if it exists."""
-        parts = [p for p in pattern.split("/") if p]
-        found = ["/"]
-        for index, part in enumerate(parts):
-            last = index == len(parts) - 1
-            step: list[str] = []
-            for base in found:
-                prefix = base.rstrip("/")
-                if not any(c in part for c in "*?["):
-                    step.append(f"{prefix}/{part}")
-                    continue
-                names = sorted(n for n in self.ctx.listdir(base)
-                               if fnmatch.fnmatchcase(n, part) and (part.startswith(".") or not n.startswith(".")))
-                step.extend(f"{prefix}/{n}" for n in names)
-            found = step if last else [p for p in step if self._is_dir(p)]
-        return sorted(p for p in found if self._exists(p))
-
-    def _is_dir(self, path: str) -> bool:
-        try:
-            return self.ctx.host.stat(path).kind == "dir"
-        except HostError:
-            return False
-
-    def _exists(self, path: str) -> bool:
-        try:
-            self.ctx.host.stat(path)
-            return True
-        except HostError:
-            return False
 
     def file(self, path: str, scope: tuple[str, ...], depth: int) -> None:
         try:
@@ -228,7 +224,7 @@ class _Reader:
                 self.problems.append(f"{where}: Include with an empty argument")
                 return
             full = pattern if pattern.startswith("/") else f"{SSHDIR}/{pattern}"
-            paths = self.glob(full)
+            paths = sshd_glob(self.ctx, full)
             self.ctx.host.prefetch(paths)
             for included in paths:
                 self.file(included, scope, depth + 1)
@@ -278,7 +274,7 @@ def gather_host_keys(ctx: Context, args: list[str]) -> dict[str, object]:
             out[path] = unavailable(exc)
             continue
         configured = sem.resolve(conf, "hostkey", None)[0] if conf.exists else " ".join(sem.DEFAULT_HOST_KEYS)
-        found = _Reader(ctx, HOST_KEY_GLOB).glob(HOST_KEY_GLOB)
+        found = sshd_glob(ctx, HOST_KEY_GLOB)
         names = sorted({*(configured or "").split(), *found})
         infos = gather_files(ctx, names)
         if any(not isinstance(i, FileInfo) for i in infos.values()):
