@@ -41,14 +41,34 @@ def make_root(tmp_path: Path) -> Callable[..., Path]:
     return make
 
 
+ROOTS = {"bookworm": "FEDHARDEN_TEST_ROOTFS", "trixie": "FEDHARDEN_TEST_ROOTFS_TRIXIE"}
+
+
+def real_root(codename: str) -> Path:
+    """A real Debian minbase root built by debootstrap (tests/run builds bookworm and trixie)."""
+    path = os.environ.get(ROOTS[codename], str(Path(__file__).parent / ".cache" / codename))
+    root = Path(path)
+    if not (root / ".complete").exists():
+        pytest.fail(f"no Debian {codename} root filesystem at {root}: run the suite through tests/run, which builds it")
+    return root
+
+
 @pytest.fixture(scope="session")
 def debian_rootfs() -> Path:
     """A real Debian 12 (bookworm) minbase root built by debootstrap; tests/run builds it."""
-    path = os.environ.get("FEDHARDEN_TEST_ROOTFS", str(Path(__file__).parent / ".cache" / "bookworm"))
-    root = Path(path)
-    if not (root / ".complete").exists():
-        pytest.fail(f"no Debian root filesystem at {root}: run the suite through tests/run, which builds it")
-    return root
+    return real_root("bookworm")
+
+
+@pytest.fixture(scope="session")
+def trixie_rootfs() -> Path:
+    """A real Debian 13 (trixie) minbase root built by debootstrap; tests/run builds it."""
+    return real_root("trixie")
+
+
+@pytest.fixture(scope="session", params=sorted(ROOTS))
+def debian_release_root(request: pytest.FixtureRequest) -> Path:
+    """Each real Debian root in turn (Debian 12, then Debian 13)."""
+    return real_root(request.param)
 
 
 @pytest.fixture

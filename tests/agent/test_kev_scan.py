@@ -616,3 +616,30 @@ def test_concurrent_updates_leave_one_complete_generation(tmp_path: Path) -> Non
     assert len(generations) == 1
     store = FeedStore(str(tmp_path / "store"), explicit=True)
     assert [store.read(info) is not None for info in store.feeds().values()] == [True, True]
+
+
+def test_trixie_root_reads_trixie_fix_data(trixie_rootfs: Path, store: Any, make_root: Callable[..., Path],
+                                           tmp_path: Path) -> None:
+    """On a real debootstrapped Debian 13 the tracker's trixie records decide, never bookworm's.
+
+    The tracker data is the real bookworm subset plus the trixie record the tracker holds for
+    CVE-2023-4911 (glibc, fixed in 2.37-12 before trixie branched). A trixie glibc planted at
+    2.37-10 is newer than bookworm's fix (2.36-9+deb12u3) but older than trixie's: only a scanner
+    that reads the target's own release finds it."""
+    tracker = json.loads((DATA / "debian-tracker" / "kev-bookworm.json").read_text())
+    tracker["glibc"]["CVE-2023-4911"]["releases"]["trixie"] = {
+        "status": "resolved", "repositories": {"trixie": "2.41-12"}, "fixed_version": "2.37-12",
+        "urgency": "not yet assigned"}
+    src = tmp_path / "tracker"
+    src.mkdir()
+    (src / "kev-trixie.json").write_text(json.dumps(tracker))
+    feeds = store(src)
+    report = scan(trixie_rootfs, feeds)
+    assert result(report, "BOD-22-01.1#packages")["status"] == "pass"
+    status = (trixie_rootfs / "var/lib/dpkg/status").read_text()
+    version = next(s for s in status.split("\n\n") if s.startswith("Package: libc6\n")).split("Version: ")[1].split("\n")[0]
+    planted = make_root({"/etc/os-release": (trixie_rootfs / "etc/os-release").read_text(),
+                         "/var/lib/dpkg/status": status.replace(f"Version: {version}\n", "Version: 2.37-10\n")})
+    report = scan(planted, feeds)
+    found = result(report, "BOD-22-01.1#CVE-2023-4911")
+    assert found["status"] == "fail" and found["fields"]["packages"][0]["fixed_version"] == "2.37-12"
