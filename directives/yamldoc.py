@@ -122,9 +122,12 @@ def read_text(path: str, error: type[DirectiveError] = DirectiveError) -> str:
 
 
 @lru_cache(maxsize=None)
-def schema_validator(name: str) -> Any:
-    """A Draft 2020-12 validator for one of the schemas shipped in directives/schemas/."""
+def schema_validator(name: str, definition: str = "") -> Any:
+    """A Draft 2020-12 validator for one of the schemas shipped in directives/schemas/, or for
+    one of its ``$defs`` (a directive folder's section file)."""
     import jsonschema
 
     schema = json.loads(resources.files("directives").joinpath(f"schemas/{name}").read_text())
+    if definition:
+        schema = {"$defs": schema["$defs"], "$ref": f"#/$defs/{definition}"}
     return jsonschema.Draft202012Validator(schema, format_checker=jsonschema.FormatChecker())
