@@ -46,7 +46,7 @@ from agent.report import state_digest, summarize  # noqa: E402
 from collectors import rollups  # noqa: E402
 from collectors.admin import add_agency, issue  # noqa: E402
 from collectors.auth import hash_secret, new_secret, now  # noqa: E402
-from collectors.ingest import directives_digest  # noqa: E402
+from collectors.plan import directives_digest  # noqa: E402
 from agent.contract import HostStatus  # noqa: E402
 from collectors.models import (HOST_STATUS_COLUMNS, SHARDS, STATUSES, agg_directives, host_directives,  # noqa: E402
                                hosts, tokens)

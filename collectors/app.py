@@ -20,7 +20,7 @@ from starlette.types import ASGIApp, Receive, Scope, Send
 
 from agent import __version__
 from collectors import BadRequest, CollectorError, ConfigError, TooLarge
-from collectors import federated_hosts, federation, ingest, inputs, reads, retention, rollups
+from collectors import enrollment, federated_hosts, federation, inputs, reads, retention, rollups, wire
 from collectors.auth import MAX_TOKEN_TTL, Principal, TokenCache, bearer, lookup
 from collectors.csv_export import csv_response
 from collectors.ingest_queue import IngestQueue
@@ -34,7 +34,7 @@ DRAIN_LIMIT = 64 * 1024 * 1024  # read (and discard) up to this much of an overs
 @dataclass
 class Settings:
     db: str = DEFAULT_DB
-    max_body: int = ingest.DEFAULT_MAX_BODY
+    max_body: int = wire.DEFAULT_MAX_BODY
     token_ttl: float = 5.0  # seconds a replica trusts a checked token; auth.MAX_TOKEN_TTL at most
     snapshot_interval: float = 300.0  # seconds between daily-history snapshots; 0 disables
     retain_days: int = retention.DEFAULT_RETAIN_DAYS
@@ -194,7 +194,7 @@ def create_app(settings: Settings, db: Database | None = None) -> FastAPI:
             chunks.append(chunk)
         if too_large:
             raise TooLarge(f"body is larger than the {limit} byte limit")
-        return ingest.decode_body(b"".join(chunks), request.headers.get("content-encoding"), limit)
+        return wire.decode_body(b"".join(chunks), request.headers.get("content-encoding"), limit)
 
     # ------------------------------------------------------------------ service
 
@@ -234,7 +234,7 @@ def create_app(settings: Settings, db: Database | None = None) -> FastAPI:
 
         def run() -> dict[str, Any]:
             principal = authenticate(bearer(header))
-            answer = ingest.enroll(db, principal, ingest.parse_json(raw))
+            answer = enrollment.enroll(db, principal, wire.parse_json(raw))
             cache.forget_host(answer["host_id"])  # the tokens it revoked stop here at once
             return answer
 
@@ -244,7 +244,7 @@ def create_app(settings: Settings, db: Database | None = None) -> FastAPI:
     def release(principal: Principal = Depends(caller)) -> dict[str, Any]:
         """The install that holds this host gives it up (token: the host's agent token): the next
         enrollment claims the host and revokes this token then."""
-        return ingest.release(db, principal)
+        return enrollment.release(db, principal)
 
     async def submit_answer(request: Request) -> JSONResponse:
         try:
@@ -276,7 +276,7 @@ def create_app(settings: Settings, db: Database | None = None) -> FastAPI:
         raw = await body(request)
 
         def run() -> dict[str, Any]:
-            return receive(db, authenticate(bearer(header)), ingest.parse_json(raw))
+            return receive(db, authenticate(bearer(header)), wire.parse_json(raw))
 
         return JSONResponse(await run_in_threadpool(run))
 
