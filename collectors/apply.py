@@ -170,12 +170,12 @@ def _apply_round(db: Database, conn: Connection, subs: Sequence[Submission]) -> 
         live.append(i)
     if live:
         st = _statements(db)
-        host_rows = {r[0]: HostState._make(r) for r in conn.execute(
-            st.hosts, {"pks": sorted({subs[i].principal.host_pk for i in live})})}
+        pks = {i: pk for i in live if (pk := subs[i].principal.host_pk) is not None}  # every agent token has one
+        host_rows = {r[0]: HostState._make(r) for r in conn.execute(st.hosts, {"pks": sorted(set(pks.values()))})}
         seen = {r.report_id: r for r in conn.execute(st.seen, {"ids": [subs[i].report["report_id"] for i in live]})}
         ready: list[tuple[int, HostState, str]] = []
         for i in live:
-            report, host = subs[i].report, host_rows.get(subs[i].principal.host_pk)  # type: ignore[arg-type]
+            report, host = subs[i].report, host_rows.get(pks.get(i, -1))
             if host is None:
                 outcomes[i] = AuthError("the host this token was issued for no longer exists")
                 continue

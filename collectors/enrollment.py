@@ -59,10 +59,12 @@ def enroll(db: Database, principal: Principal, body: Any) -> dict[str, Any]:
                            f"`fedharden collector host release {host_id}` if the old install is gone",
                            reason="other_install")
         if row is None:
-            host_pk = int(conn.execute(hosts.insert().values(
+            inserted = conn.execute(hosts.insert().values(
                 host_id=host_id, agency_id=principal.agency_id, hostname=hostname, enrolled_at=at, shard=0,
                 instance=claim,
-            )).inserted_primary_key[0])
+            )).inserted_primary_key
+            assert inserted is not None  # a single-row INSERT has one
+            host_pk = int(inserted[0])
             conn.execute(hosts.update().where(hosts.c.id == host_pk).values(shard=host_pk % SHARDS))
         else:
             host_pk = int(row.id)

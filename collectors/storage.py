@@ -186,7 +186,7 @@ class Database:
     # DB-API tuples, no result objects.
 
     def select_in(self, conn: Connection, table: sa.Table, columns: Sequence[str], column: str,
-                  values: Sequence[Any]) -> list[tuple[Any, ...]]:
+                  values: Sequence[Any]) -> Sequence[Any]:
         """``columns`` of the rows whose ``column`` is one of ``values``.
 
         IN with one placeholder per value, not = ANY(array) as in_list: for a hundred rows per
@@ -198,14 +198,14 @@ class Database:
         return conn.exec_driver_sql(sql, tuple(values)).cursor.fetchall()
 
     def select_pairs(self, conn: Connection, table: sa.Table, columns: Sequence[str], keys: tuple[str, str],
-                     types: tuple[str, str], pairs: Sequence[tuple[Any, Any]]) -> list[tuple[Any, ...]]:
+                     types: tuple[str, str], pairs: Sequence[tuple[Any, Any]]) -> Sequence[Any]:
         """``columns`` of the rows whose ``keys`` columns equal one of ``pairs`` (a primary key
         looked up by many values); ``types``: the keys' PostgreSQL types."""
         a, b = keys
         if not pairs:
             return []
         if self.is_sqlite:  # each pair looked up in the key, in turn, within any build's limit on parameters
-            out: list[tuple[Any, ...]] = []
+            out: list[Any] = []
             for at in range(0, len(pairs), SQLITE_PAIRS):
                 chunk = pairs[at:at + SQLITE_PAIRS]
                 sql = (f"SELECT {_columns(columns)} FROM (VALUES {','.join(['(?,?)'] * len(chunk))}) AS w "
@@ -223,11 +223,9 @@ class Database:
 
     def insert(self, table: sa.Table) -> Any:
         """The dialect's INSERT, which has ON CONFLICT."""
-        if self.is_sqlite:
-            from sqlalchemy.dialects.sqlite import insert
-        else:
-            from sqlalchemy.dialects.postgresql import insert
-        return insert(table)
+        from sqlalchemy.dialects import postgresql, sqlite
+
+        return sqlite.insert(table) if self.is_sqlite else postgresql.insert(table)
 
     def migrate(self) -> tuple[str | None, str | None]:
         """Bring the schema to the newest revision; a no-op when it is there. Returns (before, after)."""
