@@ -277,7 +277,7 @@ def test_fast_schema_check_agrees_with_the_agents_validator() -> None:
     import fastjsonschema
 
     from agent.report import validation_errors
-    from collectors.ingest import _fast_validator
+    from collectors.wire import _fast_validator
 
     agent = Agent("h")
     full = agent.full(BASELINE)
