@@ -17,7 +17,7 @@ from dataclasses import dataclass, field
 from typing import Any, Iterable, Mapping, NamedTuple, Sequence
 
 from agent.contract import HostStatus, host_status
-from agent.report import canonical, digest_text, digest_value, result_hash
+from agent.contract import canonical, digest_text, digest_value, result_hash
 from collectors import BadRequest, Resync
 from collectors.models import HOST_STATUS_COLUMNS, NO_DUE, STATUSES
 from collectors.wire import utc
