@@ -4,7 +4,7 @@ Each host is scanned in its own worker with its own connection and deadline; wha
 happens to one host (refused key, unreachable, timeout, a bug) is recorded as that host's
 outcome and never stops the others. One report per host is written to ``--output-dir`` as
 ``<name>.<ext>`` for each ``--format`` (json by default), a line per host is shown as hosts
-finish (a progress bar on a terminal), then a summary. With ``--submit`` each report is then
+finish (a progress bar on a terminal: agent.commands.scan), then a summary. With ``--submit`` each report is then
 sent to the collector as its host (agent.remote_fleet). Each host's state is its report's host
 status (agent.contract); the exit code is the worst over the hosts: 3 some host could not be
 scanned or its report could not be submitted, else 1 some host is non_compliant, else 4 some
@@ -14,13 +14,10 @@ errors, before anything is scanned.
 from __future__ import annotations
 
 import os
-import sys
 import time
 from concurrent.futures import Future, ThreadPoolExecutor, as_completed
 from dataclasses import dataclass, field, replace
 from typing import TYPE_CHECKING, Any, Callable, Iterator, Sequence, TypeVar
-
-import click
 
 from agent import AgentError, UsageError
 from agent.contract import (EXIT_COULD_NOT_COMPLETE, EXIT_OK, HostStatus, exit_code as status_exit, report_status,
@@ -196,34 +193,16 @@ def exit_code(outcomes: Sequence[Outcome]) -> int:
     return status_exit(worst(o.state for o in outcomes))
 
 
-def run_with_progress(entries: Sequence[Entry], job: Job, jobs: int, terminal: bool) -> list[Outcome]:
-    """A progress bar on a terminal, else one plain line per host as it finishes (stderr)."""
-    outcomes: list[Outcome] = []
-    if terminal:
-        bar: Any
-        with click.progressbar(length=len(entries), label="scanning", file=sys.stderr, show_pos=True,
-                               item_show_func=lambda o: o.entry.name if o else "") as bar:
-            for outcome in scan_all(entries, job, jobs):
-                outcomes.append(outcome)
-                bar.update(1, outcome)
-        return outcomes
-    for outcome in scan_all(entries, job, jobs):
-        outcomes.append(outcome)
-        click.echo(f"fedharden: [{len(outcomes)}/{len(entries)}] {outcome.entry.name}: {describe(outcome)}", err=True)
-    return outcomes
-
-
-def inventory_command(target: Target, formats: Sequence[str], output: str | None, output_dir: str | None,
-                      run_scan: Callable[[Any, tuple[str, ...]], dict[str, Any]], submit: Submit | None = None,
-                      quiet: bool = False) -> int:
-    """``scan --inventory``: returns the exit code; raises UsageError before any host is
-    contacted. ``quiet``: no summary on standard output (the per-host lines on standard error
-    remain)."""
+def prepare(target: Target, formats: Sequence[str], output: str | None, output_dir: str | None,
+            run_scan: Callable[[Any, tuple[str, ...]], dict[str, Any]],
+            submit: Submit | None = None) -> tuple[list[Entry], Job]:
+    """``scan --inventory``: the hosts and the job each one gets (``scan_all`` runs them);
+    raises UsageError before any host is contacted, and asks for every secret once."""
     from agent import inventory
     from agent.output import FORMATS
 
     assert target.inventory is not None
-    entries = inventory.load(target.inventory)
+    entries = list(inventory.load(target.inventory))
     if output:
         raise UsageError("--output names one file; with --inventory use --output-dir (one report per host)")
     if not output_dir:
@@ -238,8 +217,4 @@ def inventory_command(target: Target, formats: Sequence[str], output: str | None
         if name not in FORMATS:
             raise UsageError(f"--format: unknown format {name!r} (choose from {', '.join(sorted(FORMATS))})")
     settings = inventory_settings(target, entries)
-    job = Job(run_scan, names, output_dir, settings, submit)
-    outcomes = run_with_progress(entries, job, target.jobs, sys.stderr.isatty())
-    if not quiet:
-        click.echo(summary(outcomes), nl=False)
-    return exit_code(outcomes)
+    return entries, Job(run_scan, names, output_dir, settings, submit)

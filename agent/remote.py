@@ -9,9 +9,7 @@ from __future__ import annotations
 
 import time
 from dataclasses import dataclass, field, replace
-from typing import Any
-
-import click
+from typing import Any, Callable
 
 from agent import UsageError
 
@@ -34,6 +32,9 @@ class SshSettings:
     password: str | None = field(default=None, repr=False)
     keys: dict[str, Any] = field(default_factory=dict, repr=False)  # identity path -> loaded key
     sudo_command: str = "sudo"
+    # Asks the user for a secret, never echoed (the command line's terminal prompt); None: nobody
+    # to ask, so a protected key or --ask-pass is a usage error.
+    ask: Callable[[str], str] | None = field(default=None, repr=False, compare=False)
 
     def with_secrets(self, ask_pass: bool, identities: list[str], label: str) -> SshSettings:
         """Ask, once and up front, for the password and key passphrases (never shown or logged)."""
@@ -41,19 +42,27 @@ class SshSettings:
 
         password = self.password
         if ask_pass:
-            password = click.prompt(f"Password for {label}", hide_input=True, err=True, default="",
-                                    show_default=False)
+            if self.ask is None:
+                raise UsageError("--ask-pass: there is no terminal to ask the password on")
+            password = self.ask(f"Password for {label}")
         keys = dict(self.keys)
         for path in dict.fromkeys(identities):
-            keys[path] = load_key(path, ask_passphrase)
+            keys[path] = load_key(path, self.passphrase_asker())
         return replace(self, password=password, keys=keys)
 
+    def passphrase_asker(self) -> Callable[[str], str] | None:
+        """What asks for a key file's passphrase; an empty answer refuses the key."""
+        ask = self.ask
+        if ask is None:
+            return None
 
-def ask_passphrase(path: str) -> str:
-    try:
-        return str(click.prompt(f"Passphrase for {path}", hide_input=True, err=True))
-    except click.Abort:
-        raise UsageError(f"--identity: {path} is protected by a passphrase and none was given") from None
+        def passphrase(path: str) -> str:
+            answer = ask(f"Passphrase for {path}")
+            if not answer:
+                raise UsageError(f"--identity: {path} is protected by a passphrase and none was given")
+            return answer
+
+        return passphrase
 
 
 def open_ssh(target_text: str, settings: SshSettings) -> Any:
@@ -65,7 +74,7 @@ def open_ssh(target_text: str, settings: SshSettings) -> Any:
     jump = Target.parse(settings.jump, settings.user) if settings.jump else None
     connect_timeout = min(30.0, settings.timeout)
     creds = Credentials(identity=settings.identity, pkey=settings.keys.get(settings.identity or ""),
-                        password=settings.password, ask_passphrase=ask_passphrase)
+                        password=settings.password, ask_passphrase=settings.passphrase_asker())
     options = ConnectOptions(known_hosts=settings.known_hosts, accept_new=settings.accept_new,
                              timeout=connect_timeout, jump=jump)
     started = time.monotonic()

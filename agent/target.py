@@ -9,7 +9,7 @@ from __future__ import annotations
 
 import os
 from dataclasses import dataclass, field
-from typing import Any, Literal
+from typing import Any, Callable, Literal
 
 from agent import UsageError
 from agent.remote import DEFAULT_JOBS, DEFAULT_TIMEOUT, SshSettings
@@ -39,9 +39,11 @@ class Target:
     def parse(cls, *, root: str | None = None, ssh: str | None = None, inventory: str | None = None,
               identity: str | None = None, known_hosts: str | None = None, accept_new: bool = False,
               jump: str | None = None, sudo: bool = False, ask_pass: bool = False,
-              timeout: float = DEFAULT_TIMEOUT, jobs: int = DEFAULT_JOBS, what: str = "scans") -> Target:
+              timeout: float = DEFAULT_TIMEOUT, jobs: int = DEFAULT_JOBS, what: str = "scans",
+              ask: Callable[[str], str] | None = None) -> Target:
         """The target the options name; UsageError for options that do not go together
-        (``what``: the command's noun for the message, "scans" or "enrollments")."""
+        (``what``: the command's noun for the message, "scans" or "enrollments"; ``ask``: how to
+        ask the user for a password or passphrase, none when nobody can answer)."""
         if ssh and inventory:
             raise UsageError("--ssh and --inventory cannot be combined (put the host in the inventory)")
         if root and (ssh or inventory):
@@ -53,7 +55,7 @@ class Target:
                 if given[name]:
                     raise UsageError(f"--{name} applies to --ssh or --inventory {what} only")
         settings = SshSettings(identity=identity, known_hosts=known_hosts or SshSettings.known_hosts,
-                               accept_new=accept_new, jump=jump, sudo=sudo, timeout=float(timeout))
+                               accept_new=accept_new, jump=jump, sudo=sudo, timeout=float(timeout), ask=ask)
         kind: Kind = "ssh" if ssh else "inventory" if inventory else "root" if root else "local"
         return cls(kind, root or None, ssh or None, inventory or None, settings, ask_pass, int(jobs))
 

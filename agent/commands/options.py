@@ -50,6 +50,14 @@ def retry_backoff(retry_delay: float) -> Backoff:
     return Backoff(attempts=2, base=retry_delay, cap=5.0)
 
 
+def ask_secret(prompt: str) -> str:
+    """A password or passphrase typed on the terminal, never echoed; empty when none was given."""
+    try:
+        return str(click.prompt(prompt, hide_input=True, err=True, default="", show_default=False))
+    except click.Abort:
+        return ""
+
+
 def target_options(verb: str, done: str, nouns: str, root_help: str) -> Callable[[Command], Command]:
     """``--root`` and the SSH and inventory options, for a command that does ``verb`` to hosts
     (``nouns``: "scans", "enrollments"); the command receives them parsed, as ``target: Target``."""
@@ -85,7 +93,7 @@ def target_options(verb: str, done: str, nouns: str, root_help: str) -> Callable
 
             target = Target.parse(root=root, ssh=ssh_target, inventory=inventory, identity=identity,
                                   known_hosts=known_hosts, accept_new=accept_new, jump=jump, sudo=sudo,
-                                  ask_pass=ask_pass, timeout=timeout, jobs=jobs, what=nouns)
+                                  ask_pass=ask_pass, timeout=timeout, jobs=jobs, what=nouns, ask=ask_secret)
             return command(*args, target=target, **kwargs)
 
         for option in reversed(options):

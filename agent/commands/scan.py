@@ -11,7 +11,7 @@ from __future__ import annotations
 import os
 import sys
 from dataclasses import dataclass
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING, Any, Sequence
 
 import click
 
@@ -20,6 +20,8 @@ from agent.commands.options import delivery_backoff, retry_option, state_dir_opt
 from agent.output import FORMATS
 
 if TYPE_CHECKING:
+    from agent.inventory import Entry
+    from agent.inventory_scan import Job, Outcome
     from agent.target import Target
 
 SEVERITIES = ["critical", "high", "medium", "low"]
@@ -157,7 +159,7 @@ def scan_inventory(target: Target, settings: Settings, formats: tuple[str, ...],
     """``scan --inventory``: each host's reports in ``output_dir``; ``submit_to``: the state
     directory to submit each report through (agent.remote_fleet)."""
     from agent.commands.options import retry_backoff
-    from agent.inventory_scan import inventory_command
+    from agent.inventory_scan import exit_code, prepare, summary
 
     feeds = settings.feeds()
 
@@ -170,7 +172,30 @@ def scan_inventory(target: Target, settings: Settings, formats: tuple[str, ...],
 
         # One retry per host: many hosts share one collector, and the next run delivers what is spooled.
         sender = InventorySubmit(submit_to, retry_backoff(retry_delay))
-    return inventory_command(target, formats, output, output_dir, run_scan, sender, quiet)
+    entries, job = prepare(target, formats, output, output_dir, run_scan, sender)
+    outcomes = run_with_progress(entries, job, target.jobs, sys.stderr.isatty())
+    if not quiet:
+        click.echo(summary(outcomes), nl=False)
+    return exit_code(outcomes)
+
+
+def run_with_progress(entries: Sequence[Entry], job: Job, jobs: int, terminal: bool) -> list[Outcome]:
+    """A progress bar on a terminal, else one plain line per host as it finishes (stderr)."""
+    from agent.inventory_scan import describe, scan_all
+
+    outcomes: list[Outcome] = []
+    if terminal:
+        bar: Any
+        with click.progressbar(length=len(entries), label="scanning", file=sys.stderr, show_pos=True,
+                               item_show_func=lambda o: o.entry.name if o else "") as bar:
+            for outcome in scan_all(entries, job, jobs):
+                outcomes.append(outcome)
+                bar.update(1, outcome)
+        return outcomes
+    for outcome in scan_all(entries, job, jobs):
+        outcomes.append(outcome)
+        click.echo(f"fedharden: [{len(outcomes)}/{len(entries)}] {outcome.entry.name}: {describe(outcome)}", err=True)
+    return outcomes
 
 
 def submit_one(report: dict[str, Any], state_dir: str, hardware: str, remote: bool, retry_delay: float) -> None:
