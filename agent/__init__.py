@@ -9,7 +9,7 @@ tests/agent/test_exceptions.py checks it against the classes::
     │   ├── credential.IdentityMismatch    this machine is not the one that enrolled
     │   ├── credential.NotEnrolled         no credential in the state directory
     │   ├── feeds.FeedError                a feed file is missing, unreadable or invalid
-    │   ├── remote_fleet.NotSubmitted      the collector refused a remote host's report
+    │   ├── fleet.NotSubmitted             the collector refused a report (a clone, a revoked token)
     │   ├── state.StateError               the state directory cannot be used
     │   └── submit.CollectorRefused        the collector as configured cannot be used, or refused
     │       └── submit.EnrollConflict      an enrollment refused with 409
