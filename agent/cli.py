@@ -55,6 +55,10 @@ class Fedharden(click.Group):
     def invoke(self, ctx: click.Context) -> Any:
         try:
             return super().invoke(ctx)
+        except click.UsageError as exc:  # an option click itself refused: one line too, naming it
+            where = f" (see {exc.ctx.command_path} --help)" if exc.ctx is not None else ""
+            say(f"{exc.format_message()}{where}")
+            sys.exit(EXIT_USAGE)
         except (click.exceptions.Exit, click.ClickException, click.Abort):
             raise
         except AgentError as exc:  # a problem the user or the environment must fix, said in one line
