@@ -6,6 +6,7 @@ from __future__ import annotations
 import importlib
 import pkgutil
 import re
+from typing import cast
 
 import agent
 from agent import AgentError
@@ -24,10 +25,11 @@ def real_tree() -> dict[str, tuple[str | None, int]]:
     found: dict[str, tuple[str | None, int]] = {}
     for info in pkgutil.walk_packages(agent.__path__, "agent."):
         module = importlib.import_module(info.name)
-        for obj in vars(module).values():
+        for obj in list(vars(module).values()):
             if isinstance(obj, type) and issubclass(obj, AgentError) and obj.__module__ == module.__name__:
-                parent = next((b for b in obj.__bases__ if issubclass(b, AgentError)), None)
-                found[short(obj)] = (short(parent) if parent else None, obj.exit_code)
+                cls = cast("type[AgentError]", obj)
+                parent = next((b for b in cls.__bases__ if issubclass(b, AgentError)), None)
+                found[short(cls)] = (short(parent) if parent else None, cls.exit_code)
     for cls in (AgentError, *AgentError.__subclasses__()):  # the package's own module is not walked
         if cls.__module__ == "agent":
             parent = next((b for b in cls.__bases__ if issubclass(b, AgentError)), None)
