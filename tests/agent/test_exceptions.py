@@ -30,10 +30,10 @@ def real_tree() -> dict[str, tuple[str | None, int]]:
                 cls = cast("type[AgentError]", obj)
                 parent = next((b for b in cls.__bases__ if issubclass(b, AgentError)), None)
                 found[short(cls)] = (short(parent) if parent else None, cls.exit_code)
-    for cls in (AgentError, *AgentError.__subclasses__()):  # the package's own module is not walked
-        if cls.__module__ == "agent":
-            parent = next((b for b in cls.__bases__ if issubclass(b, AgentError)), None)
-            found[short(cls)] = (short(parent) if parent else None, cls.exit_code)
+    for own in (AgentError, *AgentError.__subclasses__()):  # the package's own module is not walked
+        if own.__module__ == "agent":
+            parent = next((b for b in own.__bases__ if issubclass(b, AgentError)), None)
+            found[short(own)] = (short(parent) if parent else None, own.exit_code)
     return found
 
 
