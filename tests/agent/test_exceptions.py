@@ -30,7 +30,8 @@ def real_tree() -> dict[str, tuple[str | None, int]]:
                 cls = cast("type[AgentError]", obj)
                 parent = next((b for b in cls.__bases__ if issubclass(b, AgentError)), None)
                 found[short(cls)] = (short(parent) if parent else None, cls.exit_code)
-    for own in (AgentError, *AgentError.__subclasses__()):  # the package's own module is not walked
+    own_module: list[type[AgentError]] = [AgentError, *AgentError.__subclasses__()]
+    for own in own_module:  # the package's own module is not walked
         if own.__module__ == "agent":
             parent = next((b for b in own.__bases__ if issubclass(b, AgentError)), None)
             found[short(own)] = (short(parent) if parent else None, own.exit_code)
