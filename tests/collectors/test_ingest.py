@@ -271,7 +271,7 @@ def test_digest_moved_by_stored_texts_equals_the_agents_state_digest(server: Ser
 
 
 def test_fast_schema_check_agrees_with_the_agents_validator() -> None:
-    """The compiled schema only gates; it must never accept what agent.report.validation_errors rejects."""
+    """The compiled schema only gates; it must never accept what agent.contract.validation_errors rejects."""
     import copy
 
     import fastjsonschema
