@@ -359,6 +359,7 @@ def directives_validate(files: tuple[str, ...]) -> None:
 
 # The agent as a fleet member: enrollment, the long-running mode, local status (agent.fleet).
 LAZY_COMMANDS.update({"enroll": "agent.fleet:enroll", "run": "agent.fleet:run", "status": "agent.fleet:status"})
+importlib.import_module("agent.directives_cli").register(main)  # directives coverage/profiles, scan --profile
 
 if __name__ == "__main__":  # pragma: no cover
     main()
