@@ -7,8 +7,8 @@ control's mapped rules are those of the shipped mapping (directives/controls.py)
 
 - ``covered``: every mapped rule is cited by a requirement that judges it automatically;
 - ``manual``: the benchmark marks the control manual, or every mapped rule is cited but some
-  only by manual requirements (whose check asks a human: check type ``manual``), so the
-  answer is a person's;
+  only by manual requirements (only a person's answer to a check of type ``manual`` can make
+  them pass), so the answer is a person's;
 - ``partly covered``: some mapped rules are cited, the rest are listed as missing;
 - ``not covered``: no mapped rule is cited.
 
@@ -24,7 +24,7 @@ import csv
 import io
 import json
 from dataclasses import dataclass, field
-from typing import Any, Iterable, Mapping, Sequence
+from typing import Any, Mapping, Sequence
 
 from directives.controls import Benchmark, Control
 from directives.model import Directive, Requirement
@@ -76,17 +76,22 @@ class Coverage:
 
 
 def is_manual(requirement: Requirement) -> bool:
-    """Whether the requirement's check can only ask a human (every check in it is manual)."""
-    return all(t in MANUAL_CHECK_TYPES for t in _leaf_types(requirement.check))
+    """Whether only a person can make the requirement pass: its check asks a question
+    (type ``manual``) on every way it could pass."""
+    return not _can_pass_unasked(requirement.check)
 
 
-def _leaf_types(spec: Any) -> Iterable[str]:
-    for key in ("all", "any", "none"):
-        if isinstance(spec, Mapping) and key in spec:
-            for child in spec[key]:
-                yield from _leaf_types(child)
-            return
-    yield str(spec.get("type", "")) if isinstance(spec, Mapping) else ""
+def _can_pass_unasked(spec: Any) -> bool:
+    """Whether the check can pass with no manual check answering (checks/compound.py: ``all``
+    and ``none`` pass only when every child is decided, ``any`` when one child passes)."""
+    if not isinstance(spec, Mapping):
+        return True
+    if "any" in spec:
+        return any(_can_pass_unasked(child) for child in spec["any"])
+    for key in ("all", "none"):
+        if key in spec:
+            return all(_can_pass_unasked(child) for child in spec[key])
+    return spec.get("type") not in MANUAL_CHECK_TYPES
 
 
 def citations(directives: Sequence[Directive]) -> dict[str, list[Requirement]]:

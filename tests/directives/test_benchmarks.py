@@ -77,11 +77,14 @@ def test_each_coverage_status() -> None:
                              requirement("X.1", ["a", "b"], checked),
                              requirement("X.2", ["c"], {"all": [asked, asked]}),
                              requirement("X.3", ["d"], {"any": [checked, asked]}),
-                             requirement("X.4", ["d"], asked)))]
+                             requirement("X.4", ["d"], asked),
+                             requirement("X.5", ["e"], {"all": [checked, asked]}),
+                             requirement("X.6", ["e"], {"none": [checked, asked]})))]
     controls = (Control("1", ("l1",), "automated", ("a", "b")), Control("2", ("l1",), "automated", ("a", "z")),
                 Control("3", ("l1",), "automated", ("z",)), Control("4", ("l1",), "manual", ("a",)),
                 Control("5", ("l1",), "automated", ("c",)), Control("6", ("l2",), "automated", ("d",)),
-                Control("7", ("l1",), "automated", ()), Control("8", ("l1",), "partial", ("b",)))
+                Control("7", ("l1",), "automated", ()), Control("8", ("l1",), "partial", ("b",)),
+                Control("9", ("l1",), "automated", ("e",)))
     bench = Benchmark("t", "t", "T", "1", {"l1": (), "l2": ("l1",)}, controls, COMMIT)
     result = coverage(bench, "l2", library)
     got = {c.control.id: (c.status, c.requirements, c.missing) for c in result.controls}
@@ -94,12 +97,13 @@ def test_each_coverage_status() -> None:
         "6": (COVERED, ["X.3", "X.4"], ()),  # one citer judges it
         "7": (COVERED, [], ()),  # the mapping gives no rule
         "8": (COVERED, ["X.1"], ()),
+        "9": (MANUAL, ["X.5", "X.6"], ()),  # an all or a none with a question passes only once it is answered
     }
-    assert result.totals == {"controls": 8, "automated": 6, "fully_covered": 4, "covered": 4, "manual": 2,
-                             "partly_covered": 1, "not_covered": 1, "rules": 5, "rules_cited": 4}
-    assert [c.control.id for c in coverage(bench, "l1", library).controls] == ["1", "2", "3", "4", "5", "7", "8"]
+    assert result.totals == {"controls": 9, "automated": 7, "fully_covered": 5, "covered": 4, "manual": 3,
+                             "partly_covered": 1, "not_covered": 1, "rules": 6, "rules_cited": 5}
+    assert [c.control.id for c in coverage(bench, "l1", library).controls] == ["1", "2", "3", "4", "5", "7", "8", "9"]
     table = render_table(result)
     assert "2        partly covered  X.1; missing: z" in table and "7        covered         (the mapping gives no rule)" in table
-    assert table.rstrip().endswith("t:l2: 4 of 6 automated controls fully covered (67%); 8 controls: 4 covered, 2 manual, "
-                                   "1 partly covered, 1 not covered; 4 of 5 mapped rules cited")
+    assert table.rstrip().endswith("t:l2: 5 of 7 automated controls fully covered (71%); 9 controls: 4 covered, 3 manual, "
+                                   "1 partly covered, 1 not covered; 5 of 6 mapped rules cited")
     assert render_csv(result).splitlines()[2] == "2,automated,partly covered,X.1,z,a z"
