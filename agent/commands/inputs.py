@@ -52,3 +52,16 @@ def load_baseline(path: str) -> dict[str, Any]:
     if data["kind"] != "full":
         raise UsageError(f"--baseline: {path}: a {data['kind']} report; a full report is needed")
     return data  # type: ignore[no-any-return]
+
+
+def profile_path(value: str) -> str:
+    """A shipped profile's file by name, or the file a path names; an unknown name is a usage error."""
+    from directives.cis_profiles import PROFILES, path_of
+
+    if value in PROFILES:
+        return path_of(value)
+    if os.sep in value or value.endswith((".yaml", ".yml")) or os.path.exists(value):
+        if not os.path.isfile(value):
+            raise UsageError(f"--profile: {value}: no such file")
+        return value
+    raise UsageError(f"--profile: unknown profile {value!r} (shipped: {', '.join(PROFILES)}; or the path of a copied profile)")

@@ -42,6 +42,9 @@ SEVERITIES = ["critical", "high", "medium", "low"]
               help="Accepted risks (YAML): an unexpired waiver turns a fail into waived.")
 @click.option("--tailoring", "tailoring_file", type=click.Path(dir_okay=False), metavar="FILE",
               help="Select or deselect requirements and set tunable parameters (YAML).")
+@click.option("--profile", metavar="NAME|FILE",
+              help="A shipped profile (fedharden directives profiles: cis-l1-server, ...) or a copy of one: "
+                   "a tailoring file selecting the requirements mapped to a CIS level.")
 @click.option("--baseline", "baseline_file", type=click.Path(dir_okay=False), metavar="REPORT.json",
               help="An earlier JSON report of this host: SARIF marks results new, unchanged, updated or absent.")
 @click.option("--color/--no-color", default=None,
@@ -64,12 +67,17 @@ SEVERITIES = ["critical", "high", "medium", "low"]
 @click.pass_context
 def scan(ctx: click.Context, target: Target, directive_ids: tuple[str, ...], severity: str, extra: tuple[str, ...],
          formats: tuple[str, ...], output: str | None, output_dir: str | None, waivers_file: str | None,
-         tailoring_file: str | None, baseline_file: str | None, color: bool | None, feeds_dir: str | None,
-         walk: bool, submit: bool, quiet: bool, state_dir: str, retry_delay: float, tags: tuple[str, ...]) -> None:
+         tailoring_file: str | None, profile: str | None, baseline_file: str | None, color: bool | None,
+         feeds_dir: str | None, walk: bool, submit: bool, quiet: bool, state_dir: str, retry_delay: float, tags: tuple[str, ...]) -> None:
     """Evaluate this host (or a root filesystem, or hosts over SSH) and print what fails, why, and by when."""
-    from agent.commands.inputs import load_baseline, load_directives, load_tailoring, load_waivers
+    from agent.commands.inputs import load_baseline, load_directives, load_tailoring, load_waivers, profile_path
     from agent.contract import exit_code, report_status
     from agent.output import destinations
+
+    if profile is not None:  # a profile is a tailoring file: the two are one choice
+        if tailoring_file:
+            raise UsageError("--profile and --tailoring: give one (a profile is a tailoring file; copy it to tailor it)")
+        tailoring_file = profile_path(profile)
 
     if submit:  # remote hosts: each one's credential, once reached
         from agent.fleet import preflight
