@@ -9,7 +9,9 @@ a shell /etc/shells lists that is not nologin or false, and root or a UID from U
 - ``rule: dotfiles``: no dot file named in ``forbid`` exists (of any kind: a link to
   .rhosts is read as .rhosts); every dot file is owned by its account and its primary group
   (``owned: true``); regular dot files are no wider than ``max_mode``, or the mode ``modes``
-  gives for their name (``.bash_history: "0600"``). Links and directories are judged on
+  gives for their name (``.bash_history: "0600"``); root's by ``root_max_mode`` when given
+  (benchmarks differ on root: CIS judges its dot files like everyone's, ComplianceAsCode's
+  initialization-file rule only accounts from UID_MIN up). Links and directories are judged on
   ownership only (a link's own mode means nothing).
 
 An account whose home is missing is judged by the ``homes`` rule, not here. A home that could
@@ -47,6 +49,7 @@ class HomeDirsCheck:
             "group": {"type": "boolean"},
             "owned": {"type": "boolean"},
             "max_mode": MODE,
+            "root_max_mode": MODE,
             "modes": {"type": "object", "propertyNames": {"pattern": "^\\.[^/]+$"}, "additionalProperties": MODE},
             "forbid": {"type": "array", "items": {"type": "string", "pattern": "^\\.[^/]+$"}, "minItems": 1},
         },
@@ -93,6 +96,7 @@ class HomeDirsCheck:
         parts = [f"no {', '.join(params['forbid'])}"] if params.get("forbid") else []
         parts += ["owned by the account and its primary group"] if params.get("owned") else []
         parts += [f"mode {int(params['max_mode'], 8):04o} or stricter"] if "max_mode" in params else []
+        parts += [f"root's {int(params['root_max_mode'], 8):04o} or stricter"] if "root_max_mode" in params else []
         parts += [f"{name} mode {int(mode, 8):04o} or stricter" for name, mode in params.get("modes", {}).items()]
         return ", ".join(parts)
 
@@ -125,7 +129,8 @@ class HomeDirsCheck:
                 problems.append(f"present ({info.kind})")
             if params.get("owned") and (info.uid != home.uid or info.gid != home.gid):
                 problems.append(f"owner {owner_of(info)}, group {info.group or info.gid}")
-            limit = modes.get(name, params.get("max_mode"))
+            general = params.get("root_max_mode", params.get("max_mode")) if home.uid == 0 else params.get("max_mode")
+            limit = modes.get(name, general)
             if info.kind == "file" and limit and wider(info.mode, limit):
                 problems.append(f"mode {info.mode & 0o7777:04o}")
             if problems:

@@ -38,7 +38,7 @@ PWQUALITY_OTHER = {"badwords", "dictpath", "enforce_for_root", "local_users_only
 PWQUALITY_FLAGS = {"enforce_for_root", "local_users_only"}
 UNIX_HASHES = ("md5", "bigcrypt", "sha256", "sha512", "blowfish", "gost_yescrypt", "yescrypt")
 # The return code each module gives when it refuses (what its control must treat as failure).
-REFUSAL = {"pam_pwquality": "authtok_err", "pam_pwhistory": "authtok_err", "pam_faillock": "auth_err",
+REFUSAL = {"pam_pwquality": "authtok_err", "pam_pwhistory": "authtok_err", "pam_faillock": "auth_err", "pam_wheel": "perm_denied",
            "pam_unix": "auth_err"}
 
 

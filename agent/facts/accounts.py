@@ -149,7 +149,8 @@ def _info(path: str, st: object, users: dict[int, str], groups: dict[int, str]) 
 
 def gather_homes(ctx: Context, args: list[str]) -> dict[str, object]:
     """Each interactive account's home directory (stat) and its dot files (lstat), bounded.
-    Three batches for a remote host: the account files, the homes, the dot files."""
+    Two batches for a remote host: the account files, then the homes (listing a directory
+    brings its entries' lstat along)."""
     from agent.facts.files import _names
 
     try:
@@ -183,7 +184,6 @@ def gather_homes(ctx: Context, args: list[str]) -> dict[str, object]:
             except HostError as exc:
                 problem = f"{account.home}: cannot be listed ({exc.reason})"
         listed.append((account, info, names[:MAX_DOTFILES], len(names) > MAX_DOTFILES, problem))
-    ctx.host.prefetch([f"{info.path.rstrip('/')}/{n}" for _, info, names, _, _ in listed for n in names])
     for account, info, names, cut, problem in listed:
         dots = []
         for name in names:
@@ -202,4 +202,6 @@ FAMILIES = {"passwd": gather_passwd, "shadow": gather_shadow, "group": gather_gr
             "homes": gather_homes}
 PREFETCH = {"passwd": lambda args: ["/etc/passwd"], "shadow": lambda args: ["/etc/shadow"],
             "group": lambda args: ["/etc/group"], "shells": lambda args: ["/etc/shells"],
-            "homes": lambda args: ["/etc/passwd", "/etc/group", "/etc/shells", "/etc/login.defs"]}
+            # Where homes usually are: listed with the first batch, so a remote host has root's dot
+            # files and the other homes' metadata before the accounts are even read.
+            "homes": lambda args: ["/etc/passwd", "/etc/group", "/etc/shells", "/etc/login.defs", "/root", "/home"]}
