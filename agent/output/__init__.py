@@ -8,16 +8,18 @@ only, ``baseline`` (an earlier report of the same host) to formats that show wha
 from __future__ import annotations
 
 import importlib
-from typing import Any, Protocol
+from typing import Protocol
+
+from agent.contract import Report
 
 
 class Renderer(Protocol):
-    def __call__(self, report: dict[str, Any], color: bool = False, *,
-                 baseline: dict[str, Any] | None = None) -> str: ...
+    def __call__(self, report: Report, color: bool = False, *,
+                 baseline: Report | None = None) -> str: ...
 
 
 def _lazy(module: str) -> Renderer:
-    def render(report: dict[str, Any], color: bool = False, *, baseline: dict[str, Any] | None = None) -> str:
+    def render(report: Report, color: bool = False, *, baseline: Report | None = None) -> str:
         mod = importlib.import_module(f"agent.output.{module}")
         return mod.render(report, color, baseline=baseline)  # type: ignore[no-any-return]
 
@@ -25,7 +27,7 @@ def _lazy(module: str) -> Renderer:
     return render
 
 
-def _json(report: dict[str, Any], color: bool = False, *, baseline: dict[str, Any] | None = None) -> str:
+def _json(report: Report, color: bool = False, *, baseline: Report | None = None) -> str:
     import json
 
     from agent.output.common import json_safe

@@ -17,6 +17,7 @@ import re
 import uuid
 from typing import Any
 
+from agent.contract import Report, Result, Severity
 from agent import UsageError
 from agent.output.common import evidence_text, json_safe, ordered, safe
 
@@ -28,7 +29,7 @@ _GROUP = re.compile(r"^V-\d+$")
 _RULE = re.compile(r"^SV-(\d+)")
 
 
-def _uuid(report: dict[str, Any], *parts: str) -> str:
+def _uuid(report: Report, *parts: str) -> str:
     return str(uuid.uuid5(uuid.NAMESPACE_URL, "fedharden:cklb:" + ":".join([report["report_id"], *parts])))
 
 
@@ -55,7 +56,7 @@ def stig_rules(stig_ids: list[str]) -> list[dict[str, str]]:
     return list(rules.values())
 
 
-def _rule(report: dict[str, Any], stig_uuid: str, ids: dict[str, str], results: list[dict[str, Any]]) -> dict[str, Any]:
+def _rule(report: Report, stig_uuid: str, ids: dict[str, str], results: list[Result]) -> dict[str, Any]:
     first = results[0]
     status = min((STATUS[r["status"]] for r in results), key=WORST.index)
     details = "\n\n".join(f"{r['key']}: {r['status']}\n{evidence_text(r)}".strip() for r in results)
@@ -85,7 +86,7 @@ def _rule(report: dict[str, Any], stig_uuid: str, ids: dict[str, str], results: 
         "rule_id_src": ids["rule_id_src"],
         "weight": "10.0",
         "classification": "UNCLASSIFIED",
-        "severity": SEVERITY[max((r["severity"] for r in results), key=["low", "medium", "high", "critical"].index)],
+        "severity": SEVERITY[min((Severity(r["severity"]) for r in results), key=lambda s: s.rank).value],
         "rule_version": ids["rule_version"],
         "group_title": first["title"],
         "rule_title": first["title"],
@@ -119,8 +120,8 @@ def _rule(report: dict[str, Any], stig_uuid: str, ids: dict[str, str], results: 
     }
 
 
-def build(report: dict[str, Any]) -> dict[str, Any]:
-    by_rule: dict[tuple[str, str], tuple[dict[str, str], list[dict[str, Any]]]] = {}
+def build(report: Report) -> dict[str, Any]:
+    by_rule: dict[tuple[str, str], tuple[dict[str, str], list[Result]]] = {}
     for r in ordered(report["results"]):
         for ids in stig_rules(list(r["references"].get("stig", []))):
             by_rule.setdefault((r["directive"], ids["group_id"]), (ids, []))[1].append(r)
@@ -171,5 +172,5 @@ def build(report: dict[str, Any]) -> dict[str, Any]:
     }
 
 
-def render(report: dict[str, Any], color: bool = False, *, baseline: dict[str, Any] | None = None) -> str:
+def render(report: Report, color: bool = False, *, baseline: Report | None = None) -> str:
     return json_safe(json.dumps(build(report), indent=2, ensure_ascii=False)) + "\n"

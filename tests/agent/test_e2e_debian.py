@@ -11,7 +11,7 @@ import subprocess
 import sys
 from pathlib import Path
 
-from agent.report import validation_errors
+from agent.contract import validation_errors
 from directives import load_library
 
 FEDHARDEN = str(Path(sys.executable).with_name("fedharden"))

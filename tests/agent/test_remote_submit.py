@@ -32,7 +32,7 @@ from agent.contract import HostStatus  # noqa: E402
 from agent.facts.context import Context  # noqa: E402
 from agent.hosts import LocalHost  # noqa: E402
 from agent.identity import host_id  # noqa: E402
-from agent.report import state_digest  # noqa: E402
+from agent.contract import state_digest  # noqa: E402
 from agent.state import StateDir  # noqa: E402
 
 Collector = sys.modules["fedharden_tests_collector"].Collector  # tests/collector.py
