@@ -290,6 +290,42 @@ class Account:
     home: str
     shell: str
     line: int
+    password: str = ""  # the passwd field: "x" when the hash is in /etc/shadow
+
+
+@dataclass(frozen=True)
+class Group:
+    """One line of /etc/group."""
+
+    name: str
+    gid: int
+    members: tuple[str, ...]
+    line: int
+
+
+@dataclass(frozen=True)
+class HomeDir:
+    """An interactive account's home directory and the dot files in it (lstat, never followed).
+    ``truncated``: more dot files than the gatherer lists (the check must not pass on a part)."""
+
+    user: str
+    uid: int
+    gid: int
+    path: str
+    info: FileInfo
+    dotfiles: tuple[FileInfo, ...] = ()
+    truncated: bool = False
+    problem: str = ""  # the home could not be listed: the reason
+
+
+@dataclass(frozen=True)
+class Homes:
+    """Every interactive account (a shell /etc/shells lists that is not nologin or false, UID
+    from UID_MIN up, not nobody) with its home directory; ``truncated`` past the bound."""
+
+    homes: tuple[HomeDir, ...]
+    uid_min: int
+    truncated: bool = False
 
 
 @dataclass(frozen=True)

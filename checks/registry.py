@@ -30,7 +30,7 @@ class CheckType(Protocol):
 
 def _load() -> dict[str, CheckType]:
     from checks import accounts, apt_config, audit, bootparam, cadence, compound, config, file, fswalk
-    from checks import kernel_module, kev, lifecycle, lines, listening, mount, nftables, package, pam, service
+    from checks import homes, kernel_module, kev, lifecycle, lines, listening, mount, nftables, package, pam, service
     from checks import sshd_host_keys, sudoers, sysctl, tls
 
     types: list[CheckType] = [
@@ -43,6 +43,7 @@ def _load() -> dict[str, CheckType]:
         kernel_module.CHECK,
         mount.CHECK,
         accounts.CHECK,
+        homes.CHECK,
         kev.CHECK,
         lines.CHECK,
         fswalk.CHECK,
