@@ -2,7 +2,11 @@
 
 Dialects (parsed by the agent into ConfigFile facts): ``sshd`` (judged by checks.sshd as
 ``sshd -T`` resolves it: first value wins, Match blocks per connection), ``login_defs`` and
-``keyvalue`` (``key value``, last wins), ``keyequals`` (``key=value``, last wins).
+``keyvalue`` (``key value``, last wins), ``keyequals`` (``key=value``, last wins),
+``systemd`` (a systemd configuration file such as /etc/systemd/timesyncd.conf with every
+drop-in folder systemd reads, as ``systemd-analyze cat-config`` lists them; ``key`` is
+``Section.Key``, case-sensitive; last wins) and ``postfix`` (main.cf as ``postconf -x`` reads
+it: continuation lines, last definition wins, ``$name`` expanded; case-sensitive).
 
 When the key is absent the program's built-in default applies; the directive states it
 with ``default`` so the evidence shows which value is really in force.
@@ -19,7 +23,7 @@ from checks import expect, sshd
 from checks.facts import ConfigFile, FactKey, Facts
 from checks.model import Evidence, Outcome, Status, Verdict
 
-DIALECTS = ("sshd", "login_defs", "keyvalue", "keyequals")
+DIALECTS = ("sshd", "login_defs", "keyvalue", "keyequals", "systemd", "postfix")
 
 
 def fact_key(params: Mapping[str, Any]) -> FactKey:

@@ -84,7 +84,7 @@ class FileInfo:
 
 @dataclass(frozen=True)
 class ConfigSetting:
-    key: str  # lower-cased
+    key: str  # lower-cased, unless the file's dialect is case-sensitive (ConfigFile.case_sensitive)
     value: str
     file: str
     line: int
@@ -101,16 +101,20 @@ class ConfigFile:
     first_wins: bool = False  # sshd: the first value obtained wins; others: the last
     problems: tuple[str, ...] = ()  # unreadable includes and the like
     notes: tuple[str, ...] = ()  # sshd: what it reads but fedharden does not know (unknown keywords)
+    case_sensitive: bool = False  # systemd and postfix: keys as written (``ntp=`` is not ``NTP=``)
+
+    def _key(self, key: str) -> str:
+        return key if self.case_sensitive else key.lower()
 
     def effective(self, key: str) -> ConfigSetting | None:
         """The value in force outside any Match block."""
-        hits = [s for s in self.settings if s.key == key.lower() and not s.match]
+        hits = [s for s in self.settings if s.key == self._key(key) and not s.match]
         if not hits:
             return None
         return hits[0] if self.first_wins else hits[-1]
 
     def scoped(self, key: str) -> list[ConfigSetting]:
-        return [s for s in self.settings if s.key == key.lower() and s.match]
+        return [s for s in self.settings if s.key == self._key(key) and s.match]
 
 
 @dataclass(frozen=True)
