@@ -7,6 +7,11 @@ Dialects (parsed by the agent into ConfigFile facts): ``sshd`` (judged by checks
 When the key is absent the program's built-in default applies; the directive states it
 with ``default`` so the evidence shows which value is really in force.
 
+``systemd``: systemd's own files (journald.conf, journal-upload.conf) as systemd reads them,
+the main file and every ``NAME.d/*.conf`` drop-in of /etc, /run, /usr/local/lib and /usr/lib
+(agent/facts/systemdconf.py); ``section`` names the [Section] the key must be in, and keys are
+case-sensitive.
+
 ``dropins`` names a glob of drop-in files read after the main file, in name order, as
 systemd reads ``journald.conf.d/*.conf`` (the last value wins). ``missing_file: default``
 judges an absent main file as an empty one, for programs that run on built-in defaults.
@@ -19,7 +24,7 @@ from checks import expect, sshd
 from checks.facts import ConfigFile, FactKey, Facts
 from checks.model import Evidence, Outcome, Status, Verdict
 
-DIALECTS = ("sshd", "login_defs", "keyvalue", "keyequals")
+DIALECTS = ("sshd", "login_defs", "keyvalue", "keyequals", "systemd")
 
 
 def fact_key(params: Mapping[str, Any]) -> FactKey:
@@ -39,10 +44,14 @@ class ConfigCheck:
             "key": {"type": "string", "minLength": 1},
             "default": {"type": ["string", "integer"]},
             "dropins": {"type": "string", "pattern": "^/"},
+            "section": {"type": "string", "minLength": 1},
             "missing_file": {"enum": ["fail", "not_applicable", "default"], "default": "fail"},
             **expect.SCHEMA_PROPERTIES,
         },
         "required": ["type", "path", "dialect", "key"],
+        "if": {"properties": {"dialect": {"const": "systemd"}}},
+        "then": {"required": ["section"], "not": {"required": ["dropins"]}},
+        "else": {"not": {"required": ["section"]}},
         "additionalProperties": False,
     }
 
@@ -54,6 +63,9 @@ class ConfigCheck:
         assert isinstance(conf, ConfigFile)
         key = params["key"]
         expected = f"{key} {expect.describe(params)}"
+        if conf.dialect == "systemd":
+            expected = f"[{params['section']}] {expected}"
+            key = f"{params['section']}/{key}"
         if not conf.exists and params.get("missing_file") != "default":
             status = Status.NOT_APPLICABLE if params.get("missing_file") == "not_applicable" else Status.FAIL
             return Outcome(status, (Evidence(expected, "file absent", conf.path),), f"{conf.path} does not exist")
@@ -69,7 +81,8 @@ class ConfigCheck:
         else:
             return Outcome(Status.FAIL, (Evidence(expected, "not set", conf.path),))
         ok = expect.satisfied(params, actual)
-        evidence.append(Evidence(expected, f"{key} {actual}", where, Verdict.of(ok)))
+        evidence.append(Evidence(expected, f"{params['key']}={actual}" if conf.dialect == "systemd" else f"{key} {actual}",
+                                 where, Verdict.of(ok)))
         # A weaker value inside a Match block weakens the connections it matches.
         for scoped in conf.scoped(key):
             good = expect.satisfied(params, scoped.value)

@@ -84,7 +84,7 @@ class FileInfo:
 
 @dataclass(frozen=True)
 class ConfigSetting:
-    key: str  # lower-cased
+    key: str  # lower-cased; systemd files: "Section/Key" as written
     value: str
     file: str
     line: int
@@ -104,13 +104,15 @@ class ConfigFile:
 
     def effective(self, key: str) -> ConfigSetting | None:
         """The value in force outside any Match block."""
-        hits = [s for s in self.settings if s.key == key.lower() and not s.match]
+        want = key if self.dialect == "systemd" else key.lower()  # systemd's keys are case-sensitive
+        hits = [s for s in self.settings if s.key == want and not s.match]
         if not hits:
             return None
         return hits[0] if self.first_wins else hits[-1]
 
     def scoped(self, key: str) -> list[ConfigSetting]:
-        return [s for s in self.settings if s.key == key.lower() and s.match]
+        want = key if self.dialect == "systemd" else key.lower()
+        return [s for s in self.settings if s.key == want and s.match]
 
 
 @dataclass(frozen=True)
@@ -430,3 +432,24 @@ class Probes:
     kind: str
     port: int
     probes: tuple[Probe, ...] = ()  # one per distinct listener on the port; empty when none listens
+
+
+@dataclass(frozen=True)
+class FileTree:
+    """Every regular file under ``top`` (agent.facts.filetree), as ``find -P TOP -type f``."""
+
+    top: str
+    exists: bool
+    files: tuple[WalkEntry, ...] = ()
+    unreadable: tuple[str, ...] = ()  # "path: reason" of what could not be listed or examined
+    truncated: bool = False  # the walk stopped at its bound
+
+
+@dataclass(frozen=True)
+class AppArmorProfiles:
+    """The profiles loaded in the running kernel, as /sys/kernel/security/apparmor/profiles
+    lists them (``NAME (MODE)``); ``enabled`` is False when the kernel has no AppArmor."""
+
+    enabled: bool
+    profiles: tuple[tuple[str, str], ...] = ()  # (name, mode)
+    where: str = "/sys/kernel/security/apparmor/profiles"

@@ -34,6 +34,10 @@ def parse(ctx: Context, dialect: str, path: str, dropins: str = "") -> ConfigFil
         from agent.facts.sshd import parse_sshd
 
         return parse_sshd(ctx, path)
+    if dialect == "systemd":
+        from agent.facts import systemdconf
+
+        return systemdconf.parse(ctx, path)
     try:
         text = ctx.text(path)
     except NotFound:
