@@ -3,7 +3,8 @@
 Files (systemd.syntax(7), the "cat-config" order): the main file is the first of
 /etc/systemd/NAME, /run/systemd/NAME, /usr/local/lib/systemd/NAME and /usr/lib/systemd/NAME
 that exists; then the drop-ins ``*.conf`` of NAME.d in those four folders, a file name in an
-earlier folder hiding the same name in later ones, all read in file-name order. Lines
+earlier folder hiding the same name in later ones (a link to /dev/null hides it and adds
+nothing; names starting with a dot are skipped), all read in file-name order. Lines
 (conf-parser.c): blank lines and lines starting with ``#`` or ``;`` are skipped; a line ending
 in a backslash continues on the next (the backslash becomes a space); ``[Section]`` starts a
 section; ``Key=value`` splits at the first ``=`` with white space stripped around both; keys
@@ -43,7 +44,7 @@ def files(ctx: Context, path: str) -> list[str]:
     for folder in FOLDERS:
         directory = f"{folder}/{name}.d"
         for entry in ctx.listdir(directory):
-            if entry.endswith(".conf") and entry not in dropins:
+            if entry.endswith(".conf") and not entry.startswith(".") and entry not in dropins:
                 dropins[entry] = f"{directory}/{entry}"
     for entry in sorted(dropins):
         try:
