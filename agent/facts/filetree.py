@@ -1,7 +1,7 @@
 """Every regular file under a directory, with its owner, group and mode (``file_tree``).
 
 As ``find -P DIR -type f`` lists them: symbolic links are neither followed nor listed, and a
-directory that is a link is not entered. The walk stops at ``MAX_FILES`` files and says so;
+directory that is a link is not entered. The walk stops at ``MAX_FILES`` files or ``MAX_DIRS`` directories and says so;
 a directory that cannot be listed is named, and the fact is then an error, since a file in it
 could be the one that fails.
 """
@@ -13,6 +13,7 @@ from agent.hosts.base import HostError, NotFound
 from checks.facts import FileTree, WalkEntry
 
 MAX_FILES = 20000
+MAX_DIRS = 5000  # a tree of empty directories is bounded too
 
 
 def _names(ctx: Context, path: str) -> dict[int, str]:
@@ -32,7 +33,11 @@ def walk(ctx: Context, top: str) -> FileTree:
     entries: list[WalkEntry] = []
     unreadable: list[str] = []
     pending = [top]
+    visited = 0
     while pending:
+        if visited >= MAX_DIRS:
+            return FileTree(top, True, tuple(sorted(entries, key=lambda e: e.path)), tuple(unreadable), truncated=True)
+        visited += 1
         directory = pending.pop()
         try:
             names = sorted(ctx.host.listdir(directory))
@@ -50,7 +55,8 @@ def walk(ctx: Context, top: str) -> FileTree:
                 pending.append(path)
             elif st.kind == "file":
                 if len(entries) >= MAX_FILES:
-                    return FileTree(top, True, tuple(entries), tuple(unreadable), truncated=True)
+                    return FileTree(top, True, tuple(sorted(entries, key=lambda e: e.path)), tuple(unreadable),
+                                    truncated=True)
                 entries.append(WalkEntry(path, "file", st.mode, st.uid, st.gid,
                                          users.get(st.uid, ""), groups.get(st.gid, "")))
     return FileTree(top, True, tuple(sorted(entries, key=lambda e: e.path)), tuple(unreadable))
