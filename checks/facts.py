@@ -470,3 +470,24 @@ class Probes:
     kind: str
     port: int
     probes: tuple[Probe, ...] = ()  # one per distinct listener on the port; empty when none listens
+
+
+@dataclass(frozen=True)
+class FileTree:
+    """Every regular file under ``top`` (agent.facts.filetree), as ``find -P TOP -type f``."""
+
+    top: str
+    exists: bool
+    files: tuple[WalkEntry, ...] = ()
+    unreadable: tuple[str, ...] = ()  # "path: reason" of what could not be listed or examined
+    truncated: bool = False  # the walk stopped at its bound
+
+
+@dataclass(frozen=True)
+class AppArmorProfiles:
+    """The profiles loaded in the running kernel, as /sys/kernel/security/apparmor/profiles
+    lists them (``NAME (MODE)``); ``enabled`` is False when the kernel has no AppArmor."""
+
+    enabled: bool
+    profiles: tuple[tuple[str, str], ...] = ()  # (name, mode)
+    where: str = "/sys/kernel/security/apparmor/profiles"
