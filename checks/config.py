@@ -2,7 +2,10 @@
 
 Dialects (parsed by the agent into ConfigFile facts): ``sshd`` (judged by checks.sshd as
 ``sshd -T`` resolves it: first value wins, Match blocks per connection), ``login_defs`` and
-``keyvalue`` (``key value``, last wins), ``keyequals`` (``key=value``, last wins).
+``keyvalue`` (``key value``, last wins), ``keyequals`` (``key=value``, last wins), ``shell``
+(a file a POSIX shell sources, such as /etc/default/ufw, evaluated without running it as
+agent.facts.grub does; the drop-ins are sourced after it; names are case-sensitive; what
+cannot be evaluated is an error).
 
 When the key is absent the program's built-in default applies; the directive states it
 with ``default`` so the evidence shows which value is really in force.
@@ -19,7 +22,7 @@ from checks import expect, sshd
 from checks.facts import ConfigFile, FactKey, Facts
 from checks.model import Evidence, Outcome, Status, Verdict
 
-DIALECTS = ("sshd", "login_defs", "keyvalue", "keyequals")
+DIALECTS = ("sshd", "login_defs", "keyvalue", "keyequals", "shell")
 
 
 def fact_key(params: Mapping[str, Any]) -> FactKey:

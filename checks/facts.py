@@ -101,10 +101,12 @@ class ConfigFile:
     first_wins: bool = False  # sshd: the first value obtained wins; others: the last
     problems: tuple[str, ...] = ()  # unreadable includes and the like
     notes: tuple[str, ...] = ()  # sshd: what it reads but fedharden does not know (unknown keywords)
+    case_sensitive: bool = False  # shell: variable names keep their case
 
     def effective(self, key: str) -> ConfigSetting | None:
         """The value in force outside any Match block."""
-        hits = [s for s in self.settings if s.key == key.lower() and not s.match]
+        wanted = key if self.case_sensitive else key.lower()
+        hits = [s for s in self.settings if s.key == wanted and not s.match]
         if not hits:
             return None
         return hits[0] if self.first_wins else hits[-1]
@@ -280,6 +282,41 @@ class NftRuleset:
     files: tuple[str, ...] = ()
     refused: str = ""  # nft would reject the file: nothing is loaded
     error: str = ""  # fedharden cannot evaluate the file
+
+
+@dataclass(frozen=True)
+class IptRule:
+    """One rule of an iptables-restore file: its chain and its words after ``-A CHAIN``
+    (quotes removed, as iptables-restore splits them)."""
+
+    chain: str
+    args: tuple[str, ...]
+    where: str  # file:line
+
+
+@dataclass(frozen=True)
+class IptChain:
+    table: str
+    name: str
+    policy: str = ""  # ACCEPT or DROP for a built-in chain; "" for a user-defined one
+    rules: tuple[IptRule, ...] = ()
+    where: str = ""  # file:line that set the policy; "" when it is the kernel's default
+
+
+@dataclass(frozen=True)
+class IptRuleset:
+    """What ``iptables-restore < PATH`` (or ip6tables-restore) would load: every chain of every
+    table the file commits. ``refused`` is why iptables-restore rejects the file (its loaders
+    test it first and then load nothing); ``error`` why fedharden cannot evaluate it."""
+
+    path: str
+    exists: bool
+    chains: tuple[IptChain, ...] = ()
+    refused: str = ""
+    error: str = ""
+
+    def chain(self, name: str, table: str = "filter") -> IptChain | None:
+        return next((c for c in self.chains if c.table == table and c.name == name), None)
 
 
 @dataclass(frozen=True)

@@ -30,7 +30,7 @@ class CheckType(Protocol):
 
 def _load() -> dict[str, CheckType]:
     from checks import accounts, apt_config, audit, bootparam, cadence, compound, config, file, fswalk
-    from checks import kernel_module, kev, lifecycle, lines, listening, mount, nftables, package, pam, service
+    from checks import iptables, kernel_module, kev, lifecycle, lines, listening, mount, nftables, package, pam, service
     from checks import sshd_host_keys, sudoers, sysctl, tls
 
     types: list[CheckType] = [
@@ -54,6 +54,7 @@ def _load() -> dict[str, CheckType]:
         sudoers.CHECK,
         pam.CHECK,
         nftables.CHECK,
+        iptables.CHECK,
         audit.CHECK,
         bootparam.CHECK,
         *compound.CHECKS,

@@ -7,7 +7,7 @@ from __future__ import annotations
 from agent.facts import logindefs
 from agent.facts.context import Context, unavailable
 from agent.hosts.base import HostError, NotFound
-from checks.facts import ConfigFile, ConfigSetting
+from checks.facts import ConfigFile, ConfigSetting, Unavailable
 
 
 def _key_value(text: str, path: str, equals: bool) -> list[ConfigSetting]:
@@ -28,12 +28,37 @@ def _key_value(text: str, path: str, equals: bool) -> list[ConfigSetting]:
     return out
 
 
-def parse(ctx: Context, dialect: str, path: str, dropins: str = "") -> ConfigFile:
+def sourced(ctx: Context, path: str, dropins: str) -> ConfigFile | Unavailable:
+    """The variables after a shell sources ``path`` and then each drop-in (ufw-init sources
+    /etc/default/ufw, then /etc/ufw/ufw.conf), evaluated as agent.facts.grub does, never run."""
+    from agent.facts.grub import NotEvaluated, Shell
+
+    shell = Shell()
+    found = False
+    for name in [path, *(ctx.glob(dropins) if dropins else [])]:
+        text = ctx.text_or_none(name)
+        if text is None:
+            continue
+        found |= name == path
+        try:
+            shell.source(text, name)
+        except NotEvaluated as exc:
+            return Unavailable(f"not evaluated: {exc}")
+    settings = []
+    for key, value in sorted(shell.vars.items()):
+        file, _, line = shell.where[key].rpartition(":")
+        settings.append(ConfigSetting(key, value, file, int(line) if line.isdigit() else 0))
+    return ConfigFile(path, "shell", found, tuple(settings), case_sensitive=True)
+
+
+def parse(ctx: Context, dialect: str, path: str, dropins: str = "") -> ConfigFile | Unavailable:
     """Raises HostError when the main file or a drop-in exists but cannot be read."""
     if dialect == "sshd":
         from agent.facts.sshd import parse_sshd
 
         return parse_sshd(ctx, path)
+    if dialect == "shell":
+        return sourced(ctx, path, dropins)
     try:
         text = ctx.text(path)
     except NotFound:
