@@ -267,6 +267,15 @@ class NftChain:
     policy: str = ""  # accept or drop for a base chain
     where: str = ""  # file:line of the declaration that set the policy (or created the chain)
     dormant: bool = False  # its table has "flags dormant": no hook is registered
+    rules: tuple[NftRule, ...] = ()  # in the order the chain holds them
+
+
+@dataclass(frozen=True)
+class NftRule:
+    """One rule of a chain, as its words (quotes removed; an anonymous set is one ``{...}`` word)."""
+
+    words: tuple[str, ...]
+    where: str
 
 
 @dataclass(frozen=True)

@@ -15,6 +15,8 @@ One aspect per spec:
 - ``open_ports: CHAIN``: every socket listening on a non-loopback address (a running host's
   socket table) has a rule in CHAIN for its protocol and port (``-p tcp --dport 22``,
   multiport ``--dports``, ranges); an image has no listeners to judge (not applicable).
+  ``family: ipv4`` judges IPv4 sockets and IPv6 wildcard ones (they take IPv4 too), ``ipv6``
+  IPv6 sockets only.
 """
 from __future__ import annotations
 
@@ -188,6 +190,9 @@ class IptablesCheck:
                 "additionalProperties": False,
             },
             "open_ports": {"type": "string", "minLength": 1},
+            # with open_ports: the sockets whose packets this file filters (an IPv6 wildcard
+            # socket takes IPv4 too)
+            "family": {"enum": ["ipv4", "ipv6"]},
         },
         "required": ["type", "path"],
         "oneOf": [{"required": ["default_drop"]}, {"required": ["loopback"]}, {"required": ["open_ports"]}],
@@ -207,7 +212,7 @@ class IptablesCheck:
             return self.policies(params["default_drop"], ruleset)
         if "loopback" in params:
             return self.loopback(params["loopback"], ruleset)
-        return self.open_ports(params["open_ports"], ruleset, facts)
+        return self.open_ports(params["open_ports"], ruleset, facts, params.get("family", ""))
 
     def loaded(self, ruleset: IptRuleset) -> str:
         """Why nothing is loaded, or ""."""
@@ -252,7 +257,7 @@ class IptablesCheck:
                 evidence.append(Evidence(expected, why, ruleset.path, Verdict.VIOLATION))
         return Outcome.of(ok, evidence)
 
-    def open_ports(self, chain_name: str, ruleset: IptRuleset, facts: Facts) -> Outcome:
+    def open_ports(self, chain_name: str, ruleset: IptRuleset, facts: Facts, family: str) -> Outcome:
         notes: list[str] = []
         sockets = facts.runtime(SOCKETS, notes, "listening ports")
         if not isinstance(sockets, tuple):
@@ -271,6 +276,9 @@ class IptablesCheck:
             if proto not in ("tcp", "udp") or (proto, sock.port) in seen:
                 continue
             if exposure(sock.address) == LOOPBACK:
+                continue
+            v6 = sock.proto.endswith("6")
+            if (family == "ipv6" and not v6) or (family == "ipv4" and v6 and sock.address not in ("::", "*")):
                 continue
             seen.add((proto, sock.port))
             hit = next((r for r, m in rules if governs(m, proto, sock.port)), None)

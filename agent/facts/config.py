@@ -90,7 +90,12 @@ def gather_config(ctx: Context, args: list[str]) -> dict[str, object]:
 
 
 def hint_config(args: list[str]) -> list[str]:
-    paths = [arg.partition(":")[2] for arg in args]
+    paths = []
+    for arg in args:
+        path, _, dropins = arg.partition(":")[2].partition("|")
+        paths.append(path)
+        if dropins:  # the drop-ins' folder (a glob is listed there), or the one file named
+            paths.append(dropins.rpartition("/")[0] if any(c in dropins for c in "*?[") else dropins)
     if any(arg.startswith("sshd:") for arg in args):
         paths += ["/etc/ssh/sshd_config.d", "/etc/default/ssh"]  # where distributions point Include; SSHD_OPTS
     return paths
