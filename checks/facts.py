@@ -329,6 +329,35 @@ class IptRuleset:
 
 
 @dataclass(frozen=True)
+class DconfValue:
+    value: str  # as written after "=" (GVariant text), surrounding blanks dropped
+    where: str  # file:line
+
+
+@dataclass(frozen=True)
+class DconfSource:
+    """One database of a dconf profile: a system database's keyfiles (/etc/dconf/db/NAME.d) as
+    ``dconf update`` compiles them, or a database fedharden cannot read (``readable`` False:
+    the user's own, a binary file-db)."""
+
+    kind: str  # user-db, system-db, file-db, service-db
+    name: str
+    readable: bool
+    values: Mapping[str, DconfValue] = field(default_factory=dict)  # by full key path /org/gnome/x/key
+    locks: Mapping[str, str] = field(default_factory=dict)  # locked key -> file:line
+
+
+@dataclass(frozen=True)
+class DconfProfile:
+    """A dconf profile (/etc/dconf/profile/NAME, else /usr/share/dconf/profile/NAME) and its
+    databases, first (highest priority) first."""
+
+    name: str
+    path: str  # the profile file read; "" when none exists
+    sources: tuple[DconfSource, ...] = ()
+
+
+@dataclass(frozen=True)
 class Account:
     name: str
     uid: int

@@ -29,7 +29,7 @@ class CheckType(Protocol):
 
 
 def _load() -> dict[str, CheckType]:
-    from checks import accounts, apt_config, audit, bootparam, cadence, compound, config, file, fswalk
+    from checks import accounts, apt_config, audit, bootparam, cadence, compound, config, dconf, file, fswalk
     from checks import iptables, kernel_module, kev, lifecycle, lines, listening, mount, nftables, package, pam, service
     from checks import sshd_host_keys, sudoers, sysctl, tls
 
@@ -55,6 +55,7 @@ def _load() -> dict[str, CheckType]:
         pam.CHECK,
         nftables.CHECK,
         iptables.CHECK,
+        dconf.CHECK,
         audit.CHECK,
         bootparam.CHECK,
         *compound.CHECKS,
