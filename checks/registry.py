@@ -31,7 +31,7 @@ class CheckType(Protocol):
 def _load() -> dict[str, CheckType]:
     from checks import accounts, apt_config, audit, bootparam, cadence, compound, config, dconf, file, fswalk
     from checks import iptables, kernel_module, kev, lifecycle, lines, listening, mount, nftables, package, pam, service
-    from checks import sshd_host_keys, sudoers, sysctl, tls
+    from checks import sshd_host_keys, sudoers, sysctl, tls, wireless
 
     types: list[CheckType] = [
         file.CHECK,
@@ -56,6 +56,7 @@ def _load() -> dict[str, CheckType]:
         nftables.CHECK,
         iptables.CHECK,
         dconf.CHECK,
+        wireless.CHECK,
         audit.CHECK,
         bootparam.CHECK,
         *compound.CHECKS,
