@@ -5,7 +5,8 @@ Dialects (parsed by the agent into ConfigFile facts): ``sshd`` (judged by checks
 ``keyvalue`` (``key value``, last wins), ``keyequals`` (``key=value``, last wins), ``shell``
 (a file a POSIX shell sources, such as /etc/default/ufw, evaluated without running it as
 agent.facts.grub does; the drop-ins are sourced after it; names are case-sensitive; what
-cannot be evaluated is an error).
+cannot be evaluated is an error), ``keyfile`` (a GLib key file such as GDM's daemon.conf: keys are
+``group/key``, case-sensitive, the later value wins).
 
 When the key is absent the program's built-in default applies; the directive states it
 with ``default`` so the evidence shows which value is really in force.
@@ -22,7 +23,7 @@ from checks import expect, sshd
 from checks.facts import ConfigFile, FactKey, Facts
 from checks.model import Evidence, Outcome, Status, Verdict
 
-DIALECTS = ("sshd", "login_defs", "keyvalue", "keyequals", "shell")
+DIALECTS = ("sshd", "login_defs", "keyvalue", "keyequals", "shell", "keyfile")
 
 
 def fact_key(params: Mapping[str, Any]) -> FactKey:

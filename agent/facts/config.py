@@ -51,6 +51,39 @@ def sourced(ctx: Context, path: str, dropins: str) -> ConfigFile | Unavailable:
     return ConfigFile(path, "shell", found, tuple(settings), case_sensitive=True)
 
 
+def keyfile(text: str, path: str) -> ConfigFile:
+    """A GKeyFile (GLib 2.74 gkeyfile.c), as GDM reads /etc/gdm3/daemon.conf: lines are
+    comments (``#`` after optional blanks, or blank), ``[group]`` headers, or ``key=value``
+    pairs (the key's trailing blanks and the value's leading blanks dropped; the value's
+    trailing blanks kept). A key set twice keeps the later value; a group given twice is one.
+    The first line of any other kind stops the parse: what was read before it stays in force
+    (GDM goes on with it), and the line is reported. Keys are ``group/key``, case-sensitive."""
+    settings: list[ConfigSetting] = []
+    problems: list[str] = []
+    group = None
+    for number, raw in enumerate(text.split("\n"), 1):
+        line = raw.lstrip(" \t\r\f\v")
+        if not line or line.startswith("#"):
+            continue
+        if line.startswith("["):
+            header = line.rstrip(" \t\r\f\v")
+            name = header[1:-1]
+            if header.endswith("]") and name and "[" not in name and "]" not in name:
+                group = name
+                continue
+        elif "=" in line and group is not None:
+            key, _, value = line.partition("=")
+            key = key.rstrip(" \t\r\f\v")
+            if key and "[" not in key and "]" not in key:
+                settings.append(ConfigSetting(f"{group}/{key}", value.lstrip(" \t\r\f\v"), path, number))
+                continue
+            if key and key.endswith("]") and "[" in key:  # a translated value (key[locale]): another key
+                continue
+        problems.append(f"{path}:{number}: not a group, key=value or comment: the rest of the file is not read")
+        break
+    return ConfigFile(path, "keyfile", True, tuple(settings), problems=tuple(problems), case_sensitive=True)
+
+
 def parse(ctx: Context, dialect: str, path: str, dropins: str = "") -> ConfigFile | Unavailable:
     """Raises HostError when the main file or a drop-in exists but cannot be read."""
     if dialect == "sshd":
@@ -71,6 +104,8 @@ def parse(ctx: Context, dialect: str, path: str, dropins: str = "") -> ConfigFil
             extra.extend(_key_value(more, dropin, equals=dialect == "keyequals"))
     if text is None:
         return ConfigFile(path, dialect, False, tuple(extra))
+    if dialect == "keyfile":
+        return keyfile(text, path)
     if dialect == "login_defs":
         return ConfigFile(path, dialect, True, tuple(logindefs.parse(text, path) + extra))
     settings = _key_value(text, path, equals=dialect == "keyequals")
