@@ -19,12 +19,13 @@ from __future__ import annotations
 
 import json
 import random
+from collections import Counter
 import sys
 from pathlib import Path
 
 from agent.facts.iptables import parse
 from checks.facts import IptRuleset
-from checks.iptables import matches
+from checks.iptables import loopback_in, loopback_out, loopback_source_dropped, matches
 from tests.semantics.oracle import isolated, require
 
 CASES = 300
@@ -152,6 +153,7 @@ def test_iptables_restore_matches_iptables(tmp_path: Path) -> None:
     assert done.returncode == 0, done.stderr
     disagreements = []
     refused = loaded = 0
+    seen: Counter[str] = Counter()
     for (path, v6), answer in zip(cases, json.loads(done.stdout)):
         mine = parse(Path(path).read_text(), path)
         assert not mine.error, mine.error
@@ -168,6 +170,12 @@ def test_iptables_restore_matches_iptables(tmp_path: Path) -> None:
             ours = {name: ("ACCEPT", ()) for name in CHAINS}
         if ours != theirs:
             disagreements.append((path, ours, theirs))
+        source = "::1/128" if v6 else "127.0.0.0/8"
+        for m in (m for c in mine.chains for r in c.rules for m in matches(r)):
+            seen["lo in"] += loopback_in(m)
+            seen["lo out"] += loopback_out(m)
+            seen["lo source"] += loopback_source_dropped(m, source)
     (tmp_path / "disagreements.txt").write_text("\n\n".join(repr(d) for d in disagreements))
     assert disagreements == [], (len(disagreements), tmp_path / "disagreements.txt")
     assert refused > CASES // 20 and loaded > CASES // 2, (refused, loaded)
+    assert min(seen.values()) >= 20 and len(seen) == 3, seen  # what the loopback requirements look for
