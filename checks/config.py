@@ -5,8 +5,12 @@ Dialects (parsed by the agent into ConfigFile facts): ``sshd`` (judged by checks
 ``keyvalue`` (``key value``, last wins), ``keyequals`` (``key=value``, last wins),
 ``systemd`` (a systemd configuration file such as /etc/systemd/timesyncd.conf with every
 drop-in folder systemd reads, as ``systemd-analyze cat-config`` lists them; ``section`` names
-the [Section] the case-sensitive ``key`` must be in; last wins) and ``postfix`` (main.cf as ``postconf -x`` reads
-it: continuation lines, last definition wins, ``$name`` expanded; case-sensitive).
+the [Section] the case-sensitive ``key`` must be in; last wins), ``postfix`` (main.cf as
+``postconf -x`` reads it: continuation lines, last definition wins, ``$name`` expanded;
+case-sensitive), ``shell`` (a file a POSIX shell sources, such as /etc/default/ufw, evaluated
+without running it as agent.facts.grub does; the drop-ins are sourced after it; names are
+case-sensitive; what cannot be evaluated is an error) and ``keyfile`` (a GLib key file such as
+GDM's daemon.conf: keys are ``group/key``, case-sensitive, the later value wins).
 
 When the key is absent the program's built-in default applies; the directive states it
 with ``default`` so the evidence shows which value is really in force.
@@ -23,7 +27,7 @@ from checks import expect, sshd
 from checks.facts import ConfigFile, FactKey, Facts
 from checks.model import Evidence, Outcome, Status, Verdict
 
-DIALECTS = ("sshd", "login_defs", "keyvalue", "keyequals", "systemd", "postfix")
+DIALECTS = ("sshd", "login_defs", "keyvalue", "keyequals", "systemd", "postfix", "shell", "keyfile")
 
 
 def fact_key(params: Mapping[str, Any]) -> FactKey:

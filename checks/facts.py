@@ -101,7 +101,7 @@ class ConfigFile:
     first_wins: bool = False  # sshd: the first value obtained wins; others: the last
     problems: tuple[str, ...] = ()  # unreadable includes and the like
     notes: tuple[str, ...] = ()  # sshd: what it reads but fedharden does not know (unknown keywords)
-    case_sensitive: bool = False  # systemd and postfix: keys as written (``ntp=`` is not ``NTP=``)
+    case_sensitive: bool = False  # systemd, postfix, shell and keyfile: keys as written (``ntp=`` is not ``NTP=``)
 
     def _key(self, key: str) -> str:
         return key if self.case_sensitive else key.lower()
@@ -269,6 +269,15 @@ class NftChain:
     policy: str = ""  # accept or drop for a base chain
     where: str = ""  # file:line of the declaration that set the policy (or created the chain)
     dormant: bool = False  # its table has "flags dormant": no hook is registered
+    rules: tuple[NftRule, ...] = ()  # in the order the chain holds them
+
+
+@dataclass(frozen=True)
+class NftRule:
+    """One rule of a chain, as its words (quotes removed; an anonymous set is one ``{...}`` word)."""
+
+    words: tuple[str, ...]
+    where: str
 
 
 @dataclass(frozen=True)
@@ -284,6 +293,70 @@ class NftRuleset:
     files: tuple[str, ...] = ()
     refused: str = ""  # nft would reject the file: nothing is loaded
     error: str = ""  # fedharden cannot evaluate the file
+
+
+@dataclass(frozen=True)
+class IptRule:
+    """One rule of an iptables-restore file: its chain and its words after ``-A CHAIN``
+    (quotes removed, as iptables-restore splits them)."""
+
+    chain: str
+    args: tuple[str, ...]
+    where: str  # file:line
+
+
+@dataclass(frozen=True)
+class IptChain:
+    table: str
+    name: str
+    policy: str = ""  # ACCEPT or DROP for a built-in chain; "" for a user-defined one
+    rules: tuple[IptRule, ...] = ()
+    where: str = ""  # file:line that set the policy; "" when it is the kernel's default
+
+
+@dataclass(frozen=True)
+class IptRuleset:
+    """What ``iptables-restore < PATH`` (or ip6tables-restore) would load: every chain of every
+    table the file commits. ``refused`` is why iptables-restore rejects the file (its loaders
+    test it first and then load nothing); ``error`` why fedharden cannot evaluate it."""
+
+    path: str
+    exists: bool
+    chains: tuple[IptChain, ...] = ()
+    refused: str = ""
+    error: str = ""
+
+    def chain(self, name: str, table: str = "filter") -> IptChain | None:
+        return next((c for c in self.chains if c.table == table and c.name == name), None)
+
+
+@dataclass(frozen=True)
+class DconfValue:
+    value: str  # as written after "=" (GVariant text), surrounding blanks dropped
+    where: str  # file:line
+
+
+@dataclass(frozen=True)
+class DconfSource:
+    """One database of a dconf profile: a system database's keyfiles (/etc/dconf/db/NAME.d) as
+    ``dconf update`` compiles them, or a database fedharden cannot read (``readable`` False:
+    the user's own, a binary file-db)."""
+
+    kind: str  # user-db, system-db, file-db, service-db
+    name: str
+    readable: bool
+    values: Mapping[str, DconfValue] = field(default_factory=dict)  # by full key path /org/gnome/x/key
+    locks: Mapping[str, str] = field(default_factory=dict)  # locked key -> file:line
+
+
+@dataclass(frozen=True)
+class DconfProfile:
+    """A dconf profile (/etc/dconf/profile/NAME, else /usr/share/dconf/profile/NAME) and its
+    databases, first (highest priority) first."""
+
+    name: str
+    path: str  # the profile file read; "" when none exists
+    sources: tuple[DconfSource, ...] = ()
 
 
 @dataclass(frozen=True)

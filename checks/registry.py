@@ -29,10 +29,9 @@ class CheckType(Protocol):
 
 
 def _load() -> dict[str, CheckType]:
-    from checks import accounts, apt_config, audit, bootparam, cadence, compound, config, file, fswalk
-    from checks import homes, kernel_module, kev, lifecycle, lines, listening, mount, nftables, package, pam, service
-    from checks import sshd_host_keys, sudoers, sysctl, tls
-    from checks import apparmor, banner, log_files, manual
+    from checks import accounts, apparmor, apt_config, audit, banner, bootparam, cadence, compound, config, dconf
+    from checks import file, fswalk, homes, iptables, kernel_module, kev, lifecycle, lines, listening, log_files
+    from checks import manual, mount, nftables, package, pam, service, sshd_host_keys, sudoers, sysctl, tls, wireless
 
     types: list[CheckType] = [
         file.CHECK,
@@ -56,6 +55,9 @@ def _load() -> dict[str, CheckType]:
         sudoers.CHECK,
         pam.CHECK,
         nftables.CHECK,
+        iptables.CHECK,
+        dconf.CHECK,
+        wireless.CHECK,
         audit.CHECK,
         bootparam.CHECK,
         manual.CHECK,
