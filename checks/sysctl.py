@@ -20,7 +20,7 @@ from typing import Any, Mapping
 
 from checks import expect
 from checks import sysctld
-from checks.facts import FactKey, Facts, SysctlSetting, Unavailable, persisted_sysctl
+from checks.facts import FactKey, Facts, SysctlSetting, Unavailable
 from checks.model import Evidence, Outcome, Status, Verdict
 
 PERSISTED = FactKey("sysctl_persisted")
@@ -206,7 +206,7 @@ class SysctlCheck:
 
         persisted = facts.need(PERSISTED)
         assert isinstance(persisted, tuple)
-        setting = persisted_sysctl(persisted, key)
+        setting = sysctld.persisted_sysctl(persisted, key)
         if setting is not None:
             good = expect.satisfied(params, setting.value)
             ok &= good
