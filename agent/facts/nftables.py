@@ -17,7 +17,6 @@ from __future__ import annotations
 import fnmatch
 import re
 from dataclasses import dataclass, field, replace
-from typing import Union
 
 from agent.facts.context import Context, unavailable
 from agent.hosts.base import HostError, NotFound
@@ -49,7 +48,7 @@ class Token:
 
 @dataclass
 class Statement:
-    items: list[Union[Token, "Block"]] = field(default_factory=list)
+    items: list[Token | Block] = field(default_factory=list)
 
     @property
     def words(self) -> list[str]:

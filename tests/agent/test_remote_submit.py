@@ -117,6 +117,7 @@ def closed_port() -> int:
 def table(stdout: str) -> dict[str, list[str]]:
     """The inventory summary: each host's row and the lines under it, by host name."""
     rows: dict[str, list[str]] = {}
+    last = ""
     for line in stdout.splitlines()[1:-1]:
         if line.startswith(" "):
             rows[last].append(line.strip())
