@@ -179,7 +179,7 @@ def do_enroll(state: StateDir, host: Any, access: CollectorAccess, *, anchor: bo
         state_now = sd.load_state() or (AgentState(host_id=hid) if known_head else None)
         if state_now is not None:
             state_now.needs_full = True
-            if known_head and head not in state_now.history:
+            if isinstance(head, str) and isinstance(head_sequence, int) and head not in state_now.history:
                 state_now.sequence = max(state_now.sequence, head_sequence)
                 state_now.history = [*state_now.history, head][-HISTORY:]
             sd.save_state(state_now)

@@ -79,7 +79,10 @@ def _where(setting: SysctlSetting | None) -> str:
 def evaluate_interfaces(params: Mapping[str, Any], facts: Facts) -> Outcome:
     key, rule = params["key"], params["interfaces"]
     family, parameter = split_interface_key(key)
-    name = lambda iface: sysctld.dotted(f"{family}/{iface}/{parameter}")  # noqa: E731
+
+    def name(iface: str) -> str:
+        return sysctld.dotted(f"{family}/{iface}/{parameter}")
+
     expected = f"{name('*')} {expect.describe(params)}" + ("" if rule == "own" else f" ({rule} of all and the interface's own)")
     evidence: list[Evidence] = []
     ok = True
@@ -208,6 +211,7 @@ class SysctlCheck:
         assert isinstance(persisted, tuple)
         setting = sysctld.persisted_sysctl(persisted, key)
         if setting is not None:
+            assert setting.value is not None  # an exclusion (``-key``) applies no value: None above
             good = expect.satisfied(params, setting.value)
             ok &= good
             evidence.append(Evidence(expected, f"{key} = {setting.value} (persisted)", f"{setting.file}:{setting.line}",

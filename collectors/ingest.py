@@ -32,7 +32,7 @@ from collectors import AuthError, BadRequest, CollectorError, Conflict, Forbidde
 from collectors.auth import ENROLL, Principal, create_token, now
 from collectors.models import (HOST_STATUS_COLUMNS, NO_DUE, SHARDS, STATUSES, agg_directives, agg_requirements,
                                events, host_directives, host_tags, hosts, reports, results, tokens)
-from collectors.storage import Database, in_list
+from collectors.storage import Database, in_list, inserted_id
 
 DEFAULT_MAX_BODY = 16 * 1024 * 1024
 SQLITE_PAIRS = 10_000  # (host, key) pairs per lookup: 20,000 parameters, under SQLite's 32,766
@@ -160,10 +160,10 @@ def enroll(db: Database, principal: Principal, body: Any) -> dict[str, Any]:
                            f"`fedharden collector host release {host_id}` if the old install is gone",
                            reason="other_install")
         if row is None:
-            host_pk = int(conn.execute(hosts.insert().values(
+            host_pk = inserted_id(conn.execute(hosts.insert().values(
                 host_id=host_id, agency_id=principal.agency_id, hostname=hostname, enrolled_at=at, shard=0,
                 instance=claim,
-            )).inserted_primary_key[0])
+            )))
             conn.execute(hosts.update().where(hosts.c.id == host_pk).values(shard=host_pk % SHARDS))
         else:
             host_pk = int(row.id)
@@ -468,8 +468,8 @@ def _apply_round(db: Database, conn: Connection, subs: Sequence[Submission]) -> 
         live.append(i)
     if live:
         st = _statements(db)
-        host_rows = {r.id: r for r in conn.execute(st.hosts, {"pks": sorted({subs[i].principal.host_pk
-                                                                               for i in live})})}
+        pks = sorted({pk for i in live if (pk := subs[i].principal.host_pk) is not None})
+        host_rows = {r.id: r for r in conn.execute(st.hosts, {"pks": pks})}
         seen = {r.report_id: r for r in conn.execute(st.seen, {"ids": [subs[i].report["report_id"] for i in live]})}
         ready: list[tuple[int, Any, str]] = []
         for i in live:

@@ -37,6 +37,14 @@ def _binds(columns: Iterable[str]) -> dict[str, Any]:
     return {c: sa.bindparam(f"v_{c}") for c in columns}
 
 
+def inserted_id(result: sa.CursorResult[Any]) -> int:
+    """The primary key a single-row INSERT gave its row."""
+    key = result.inserted_primary_key
+    if key is None:
+        raise RuntimeError("the INSERT reported no primary key")
+    return int(key[0])
+
+
 def in_list(dialect: sa.engine.Dialect, column: Any, name: str) -> Any:
     """``column`` is one of the list bound as ``name``: for lookups by key of a few dozen values.
 
@@ -176,10 +184,12 @@ class Database:
     def insert(self, table: sa.Table) -> Any:
         """The dialect's INSERT, which has ON CONFLICT."""
         if self.is_sqlite:
-            from sqlalchemy.dialects.sqlite import insert
-        else:
-            from sqlalchemy.dialects.postgresql import insert
-        return insert(table)
+            from sqlalchemy.dialects import sqlite
+
+            return sqlite.insert(table)
+        from sqlalchemy.dialects import postgresql
+
+        return postgresql.insert(table)
 
     def migrate(self) -> tuple[str | None, str | None]:
         """Bring the schema to the newest revision; a no-op when it is there. Returns (before, after)."""
