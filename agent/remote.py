@@ -6,7 +6,6 @@ Nothing here imports paramiko; agent.hosts.ssh does, when a host is opened.
 """
 from __future__ import annotations
 
-import sys
 import time
 from dataclasses import dataclass, field, replace
 from typing import Any, Callable
@@ -143,7 +142,3 @@ def single(root: str | None, options: dict[str, Any]) -> Any:
     for warning in host.warnings:
         click.echo(f"fedharden: warning: {warning}", err=True)
     return host
-
-
-def stderr_is_terminal() -> bool:
-    return sys.stderr.isatty()

@@ -27,11 +27,6 @@ def add_agency(conn: Connection, code: str, name: str) -> int:
     return inserted_id(conn.execute(agencies.insert().values(code=code, name=name or code, created_at=now())))
 
 
-def ensure_agency(conn: Connection, code: str, name: str = "") -> int:
-    row = conn.execute(sa.select(agencies.c.id).where(agencies.c.code == code)).first()
-    return int(row.id) if row else add_agency(conn, code, name)
-
-
 def list_agencies(conn: Connection) -> list[dict[str, Any]]:
     counts: dict[int, int] = dict(conn.execute(sa.select(hosts.c.agency_id, sa.func.count()).group_by(hosts.c.agency_id)).all())
     return [{"code": r.code, "name": r.name, "hosts": counts.get(r.id, 0)}

@@ -300,9 +300,6 @@ class _Statements:
     summaries: Any
 
 
-HOST_UPDATE_COLUMNS = ("hostname", "target", "os", "agent_version", "last_seen", "last_scan", "last_report_id",
-                       "last_sequence", "state_digest", "directives_digest", "total", "fail_min_due", "tags",
-                       *(f"n_{s}" for s in STATUSES))
 RESULT_COLUMNS = ("directive", "requirement", "status", "due", "updated_at", "doc")
 STORED_COLUMNS = "r.host_pk, r.key, r.directive, r.requirement, r.status, r.due, r.doc"  # host, key, Stored
 

@@ -245,12 +245,12 @@ class _Ruleset:
         elif verb == "undefine":
             self.defines.pop(words[1] if len(words) > 1 else "", None)
         elif verb == "table":
-            self.table(words[1:], st.block, where, create=True)
+            self.table(words[1:], st.block, where)
         elif verb == "chain" and st.block is not None:
             raise Refused(f"{where}: a chain block outside a table")
         elif verb in ("add", "create") and len(words) > 1 and words[1] in ("table", "chain"):
             if words[1] == "table":
-                self.table(words[2:], st.block, where, create=True, exclusive=verb == "create")
+                self.table(words[2:], st.block, where, exclusive=verb == "create")
             else:
                 family, rest = self.family(words[2:])
                 if len(rest) != 2:
@@ -283,7 +283,7 @@ class _Ruleset:
             return words[0], words[1:]
         return "ip", words  # nft's default family
 
-    def table(self, words: list[str], block: Block | None, where: str, create: bool, exclusive: bool = False) -> None:
+    def table(self, words: list[str], block: Block | None, where: str, exclusive: bool = False) -> None:
         family, rest = self.family(words)
         if len(rest) != 1:
             raise Unsupported(f"{where}: table {' '.join(words)}")

@@ -8,7 +8,6 @@ from typing import Any, Iterable
 from agent.contract import HostStatus
 
 LOCATION = re.compile(r"^(/[^\s:]*)(?::(\d+))?(?:\s.*)?$")
-SEVERITY_ORDER = {"critical": 0, "high": 1, "medium": 2, "low": 3}
 
 
 def natural(key: str) -> list[object]:
