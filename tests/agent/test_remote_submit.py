@@ -35,6 +35,8 @@ from agent.identity import host_id  # noqa: E402
 from agent.report import state_digest  # noqa: E402
 from agent.state import StateDir  # noqa: E402
 
+pytestmark = pytest.mark.slow  # end to end: a real sshd and collector
+
 Collector = sys.modules["fedharden_tests_collector"].Collector  # tests/collector.py
 FEDHARDEN = str(Path(sys.executable).with_name("fedharden"))
 DIRECTIVE = ("--directive", "BOD-23-02")  # ten requirements: enough to report, quick to scan

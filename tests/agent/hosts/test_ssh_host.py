@@ -21,6 +21,8 @@ from agent.scan import Scan
 from checks.facts import FactKey, Unavailable
 from directives import load_library
 
+pytestmark = pytest.mark.slow  # a real sshd
+
 Sshd = sys.modules["fedharden_tests_sshd"].Sshd  # loaded by tests/agent/conftest.py
 
 LIBRARY = load_library()
