@@ -125,13 +125,6 @@ class SysctlSetting:
     line: int
 
 
-def persisted_sysctl(settings: tuple[SysctlSetting, ...], key: str) -> SysctlSetting | None:
-    """The assignment systemd-sysctl leaves ``key`` with (checks.sysctld), or None."""
-    from checks import sysctld
-
-    return sysctld.applied(sysctld.options(settings), sysctld.normalize(key))
-
-
 @dataclass(frozen=True)
 class Package:
     name: str

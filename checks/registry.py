@@ -7,6 +7,7 @@ from __future__ import annotations
 
 from typing import Any, Mapping, Protocol
 
+from checks import compound
 from checks.facts import FactKey, Facts, FactUnavailable
 from checks.model import Evidence, Outcome, Status, Verdict, settled
 
@@ -93,3 +94,8 @@ def evaluate(spec: Mapping[str, Any], facts: Facts) -> Outcome:
     except FactUnavailable as exc:
         status = Status.NOT_APPLICABLE if exc.why.not_applicable else Status.ERROR
         return Outcome(status, (Evidence("", "unavailable", str(exc.key), Verdict.INFO),), exc.why.reason)
+
+
+# Compound checks judge their children through this registry (see checks.compound).
+for _compound in compound.CHECKS:
+    _compound.bind(needs, evaluate)

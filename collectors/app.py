@@ -18,8 +18,7 @@ from fastapi.responses import JSONResponse
 from starlette.concurrency import run_in_threadpool
 from starlette.types import ASGIApp, Receive, Scope, Send
 
-from agent import __version__
-from collectors import BadRequest, CollectorError, ConfigError
+from collectors import BadRequest, CollectorError, ConfigError, __version__
 from collectors import federation, inputs, retention, rollups, wire
 from collectors.auth import MAX_TOKEN_TTL, TokenCache
 from collectors.ingest_queue import IngestQueue

@@ -117,8 +117,8 @@ class IngestQueue:
         if unknown:
             with self.db.read() as conn:
                 found = lookup_many(conn, unknown)
-            for secret, principal in found.items():
-                self.cache.put(secret, principal)
+            for secret, known in found.items():
+                self.cache.put(secret, known)
         for i, parked in enumerate(batch):
             try:
                 principal = parked.principal or found.get(parked.secret)

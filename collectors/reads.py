@@ -80,7 +80,7 @@ def list_hosts(conn: Connection, ids: list[int] | None, *, directive: str | None
     host_status_filter(status)  # checked before any query
 
     day = today().isoformat()
-    parts = []
+    parts: list[sa.Select[Any]] = []
     if enrolled:
         parts.append(_enrolled_hosts(ids, directive=directive, status=status, overdue=overdue, tag=tag, day=day))
     if federated and tag is None and federated_hosts.present(conn, ids):

@@ -38,6 +38,14 @@ def _binds(columns: Iterable[str]) -> dict[str, Any]:
     return {c: sa.bindparam(f"v_{c}") for c in columns}
 
 
+def inserted_id(result: sa.CursorResult[Any]) -> int:
+    """The primary key a single-row INSERT gave its row."""
+    key = result.inserted_primary_key
+    if key is None:
+        raise RuntimeError("the INSERT reported no primary key")
+    return int(key[0])
+
+
 def in_list(dialect: sa.engine.Dialect, column: Any, name: str) -> Any:
     """``column`` is one of the list bound as ``name``: for lookups by key of a few dozen values.
 

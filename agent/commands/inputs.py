@@ -4,9 +4,12 @@ directories, waivers, a tailoring, a baseline report. Problems raise DirectiveEr
 from __future__ import annotations
 
 import os
-from typing import Any, Sequence
+from typing import TYPE_CHECKING, Any, Sequence, cast
 
 from agent import UsageError
+
+if TYPE_CHECKING:
+    from agent.contract import Report
 
 
 def load_directives(extra: Sequence[str]) -> list[Any]:
@@ -33,7 +36,7 @@ def load_tailoring(path: str, loaded: Sequence[Any]) -> Any:
     return load(path, loaded)
 
 
-def load_baseline(path: str) -> dict[str, Any]:
+def load_baseline(path: str) -> Report:
     """An earlier full report, validated against the report schema."""
     import json
 
@@ -51,7 +54,7 @@ def load_baseline(path: str) -> dict[str, Any]:
         raise UsageError(f"--baseline: {path}: not a fedharden report: {problems[0]}")
     if data["kind"] != "full":
         raise UsageError(f"--baseline: {path}: a {data['kind']} report; a full report is needed")
-    return data  # type: ignore[no-any-return]
+    return cast("Report", data)  # valid against the schema, so of its shape
 
 
 def profile_path(value: str) -> str:

@@ -20,6 +20,7 @@ from agent.commands.options import delivery_backoff, retry_option, state_dir_opt
 from agent.output import FORMATS
 
 if TYPE_CHECKING:
+    from agent.contract import Report
     from agent.inventory import Entry
     from agent.inventory_scan import Job, Outcome
     from agent.target import Target
@@ -128,14 +129,14 @@ class Settings:
         feeds.generation()  # a feeds directory that was named but does not exist is a usage error
         return feeds
 
-    def scan(self, host: Any, feeds: Any, tags: tuple[str, ...], **kwargs: Any) -> dict[str, Any]:
+    def scan(self, host: Any, feeds: Any, tags: tuple[str, ...], **kwargs: Any) -> Report:
         from agent.scan import Scan, Selection
 
         return Scan(host, self.loaded, Selection(self.directive_ids, self.severity, self.walk), waivers=self.waivers,
                     feeds=feeds, tailoring=self.tailoring, tags=tags, **kwargs).run()
 
 
-def scan_one(target: Target, settings: Settings, state_dir: str, anchor: bool) -> tuple[dict[str, Any], str]:
+def scan_one(target: Target, settings: Settings, state_dir: str, anchor: bool) -> tuple[Report, str]:
     """The report of this host, a root or one SSH host, and (``anchor``: for --submit) the
     hardware id read over the still-open host."""
     hardware = ""
@@ -171,7 +172,7 @@ def scan_inventory(target: Target, settings: Settings, formats: tuple[str, ...],
 
     feeds = settings.feeds()
 
-    def run_scan(host: Any, tags: tuple[str, ...]) -> dict[str, Any]:
+    def run_scan(host: Any, tags: tuple[str, ...]) -> Report:
         return settings.scan(host, feeds, tags)
 
     sender = None
@@ -206,7 +207,7 @@ def run_with_progress(entries: Sequence[Entry], job: Job, jobs: int, terminal: b
     return outcomes
 
 
-def submit_one(report: dict[str, Any], state_dir: str, hardware: str, remote: bool, retry_delay: float) -> None:
+def submit_one(report: Report, state_dir: str, hardware: str, remote: bool, retry_delay: float) -> None:
     """``--submit`` after one host's scan: what was delivered, on standard error."""
     from agent.fleet import check_delivered, submit_scanned
 

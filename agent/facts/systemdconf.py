@@ -97,8 +97,8 @@ def parse_systemd_conf(ctx: Context, path: str) -> ConfigFile:
     settings: list[ConfigSetting] = []
     problems: list[str] = []
     for file, body in files:
-        found, trouble, whole = parse_unit_text(body, file)
-        settings += found
+        read, trouble, whole = parse_unit_text(body, file)
+        settings += read
         problems += trouble
         if not whole:
             break

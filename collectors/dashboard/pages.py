@@ -179,7 +179,7 @@ def agency(conn: Connection, principal: Principal, code: str, filters: HostFilte
     fixed = reads.changes(conn, ids, since=since, until=None, only="fixes", directive=filters.directive,
                           limit=LIST_SIZE)["changes"]
     kev = reads.overdue_findings(conn, ids, limit=LIST_SIZE)
-    agency_doc = summary["agencies"][0] if summary["agencies"] else {"agency": code, "name": code, "directives": []}
+    agency_doc: dict[str, Any] = summary["agencies"][0] if summary["agencies"] else {"agency": code, "name": code, "directives": []}
     for d in agency_doc["directives"]:
         d["met"] = met(d)
     pages = max(1, -(-listing["total"] // PAGE_SIZE))

@@ -11,8 +11,12 @@ import subprocess
 import sys
 from pathlib import Path
 
+import pytest
+
 from agent.contract import validation_errors
 from directives import load_library
+
+pytestmark = pytest.mark.slow  # end to end: whole scans of real Debian roots
 
 FEDHARDEN = str(Path(sys.executable).with_name("fedharden"))
 EXPECTED_FAILS = {

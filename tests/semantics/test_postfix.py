@@ -3,10 +3,11 @@
 machine's /etc/postfix).
 
 CASES files seeded with SEED (``random.Random``): inet_interfaces set zero to three times, with
-values continued on indented lines, comment lines (indented or not) between them, references
-to other parameters (``$name``, ``${name}``, ``$(name)``, chained), a stray indented line at the
-top and lines without ``=`` (postconf stops on those, and fedharden must refuse the same files). Values are loopback ones only: postconf resolves inet_interfaces
-and stops on an address this machine does not have.
+values continued on indented lines, comment lines (indented or not) between them, references to
+other parameters (``$name``, ``${name}``, ``$(name)``, chained), a stray indented line at the
+top and lines without ``=`` (postconf stops on those, and fedharden must refuse the same files).
+Values are loopback ones only: postconf resolves inet_interfaces and stops on an address this
+machine does not have.
 """
 from __future__ import annotations
 
