@@ -3,9 +3,12 @@
 ``gather(host, keys)`` groups the requested keys by family and calls each family's
 gatherer once, with every argument asked for, so a remote host can batch its reads.
 Each family module exports ``FAMILIES: dict[str, Gatherer]``, and may export
-``PREFETCH: dict[str, Hinter]``: the paths a family will read for given arguments. They are
-handed to ``host.prefetch`` in one batch before any gatherer runs, so a remote host fetches
-the first level of everything in a few round trips (gatherers prefetch deeper levels).
+``PREFETCH: dict[str, Hinter]``: the paths a family will read for given arguments, and
+``PREFETCH_METADATA: dict[str, Hinter]``: the paths of which it only asks the kind, size or
+link target (a binary that must exist, a link to resolve: fetching their contents would be a
+waste). They are handed to ``host.prefetch`` in one batch before any gatherer runs, so a remote
+host fetches the first level of everything in a few round trips (gatherers prefetch deeper
+levels, each level in one call).
 """
 from __future__ import annotations
 
@@ -18,22 +21,24 @@ Gatherer = Callable[[Context, list[str]], dict[str, object]]
 Hinter = Callable[[list[str]], list[str]]
 
 
-def _families() -> tuple[dict[str, Gatherer], dict[str, Hinter]]:
+def _families() -> tuple[dict[str, Gatherer], dict[str, Hinter], dict[str, Hinter]]:
     from agent.facts import accounts, agentstate, apparmor, apt, audit, config, dconf, files, filetree, fswalk
     from agent.facts import grub, iptables, lifecycle, modules, mounts, network, nftables, osinfo, packages, pam
     from agent.facts import sshd, sudoers, sysctl, systemd, text, tlsprobe, vulns, wireless
 
     table: dict[str, Gatherer] = {}
     hints: dict[str, Hinter] = {}
+    metadata: dict[str, Hinter] = {}
     for module in (accounts, agentstate, apparmor, apt, audit, config, dconf, files, filetree, fswalk, grub, iptables,
                    lifecycle, modules, mounts, network, nftables, osinfo, packages, pam, sshd, sudoers, sysctl, systemd,
                    text, tlsprobe, vulns, wireless):
         table.update(module.FAMILIES)
         hints.update(getattr(module, "PREFETCH", {}))
-    return table, hints
+        metadata.update(getattr(module, "PREFETCH_METADATA", {}))
+    return table, hints, metadata
 
 
-FAMILIES, PREFETCH = _families()
+FAMILIES, PREFETCH, PREFETCH_METADATA = _families()
 
 
 def gather(ctx: Context, keys: Iterable[FactKey], also: Iterable[str] = ()) -> Facts:
@@ -44,7 +49,9 @@ def gather(ctx: Context, keys: Iterable[FactKey], also: Iterable[str] = ()) -> F
     for key in sorted(set(keys)):
         by_family.setdefault(key.family, []).append(key.arg)
     paths = [p for family, args in by_family.items() if family in PREFETCH for p in PREFETCH[family](args)]
-    ctx.host.prefetch([*paths, *also])
+    metadata = [p for family, args in by_family.items() if family in PREFETCH_METADATA
+                for p in PREFETCH_METADATA[family](args)]
+    ctx.host.prefetch([*paths, *also], metadata)
     values: dict[FactKey, object] = {}
     for family, args in by_family.items():
         gatherer = FAMILIES.get(family)

@@ -54,3 +54,4 @@ def gather_last_scan(ctx: Context, args: list[str]) -> dict[str, object]:
 
 
 FAMILIES = {"last_scan": gather_last_scan}
+PREFETCH = {"last_scan": lambda args: [PATH]}  # the agent's default state directory

@@ -150,5 +150,11 @@ def hint_config(args: list[str]) -> list[str]:
     return paths
 
 
+def hint_config_metadata(args: list[str]) -> list[str]:
+    """sshd's glob(3) of an Include stats each directory on the way (/etc/ssh/sshd_config.d/*)."""
+    return ["/etc", "/etc/ssh"] if any(arg.startswith("sshd:") for arg in args) else []
+
+
 FAMILIES = {"config": gather_config}
 PREFETCH = {"config": hint_config}
+PREFETCH_METADATA = {"config": hint_config_metadata}

@@ -32,33 +32,37 @@ def walk(ctx: Context, top: str) -> FileTree:
         return FileTree(top, exists=False)
     entries: list[WalkEntry] = []
     unreadable: list[str] = []
-    pending = [top]
+    level = [top]
     visited = 0
-    while pending:
+    while level:  # level by level: a remote host lists every directory of a level in one batch
         if visited >= MAX_DIRS:
             return FileTree(top, True, tuple(sorted(entries, key=lambda e: e.path)), tuple(unreadable), truncated=True)
-        visited += 1
-        directory = pending.pop()
-        try:
-            names = sorted(ctx.host.listdir(directory))
-        except HostError as exc:
-            unreadable.append(f"{directory}: {exc.reason}")
-            continue
-        for name in names:
-            path = f"{directory.rstrip('/')}/{name}"
+        level, rest = level[:MAX_DIRS - visited], level[MAX_DIRS - visited:]
+        visited += len(level)
+        ctx.host.prefetch(level)
+        deeper: list[str] = []
+        for directory in level:
             try:
-                st = ctx.host.stat(path, follow=False)
+                names = sorted(ctx.host.listdir(directory))
             except HostError as exc:
-                unreadable.append(f"{path}: {exc.reason}")
+                unreadable.append(f"{directory}: {exc.reason}")
                 continue
-            if st.kind == "dir":
-                pending.append(path)
-            elif st.kind == "file":
-                if len(entries) >= MAX_FILES:
-                    return FileTree(top, True, tuple(sorted(entries, key=lambda e: e.path)), tuple(unreadable),
-                                    truncated=True)
-                entries.append(WalkEntry(path, "file", st.mode, st.uid, st.gid,
-                                         users.get(st.uid, ""), groups.get(st.gid, "")))
+            for name in names:
+                path = f"{directory.rstrip('/')}/{name}"
+                try:
+                    st = ctx.host.stat(path, follow=False)
+                except HostError as exc:
+                    unreadable.append(f"{path}: {exc.reason}")
+                    continue
+                if st.kind == "dir":
+                    deeper.append(path)
+                elif st.kind == "file":
+                    if len(entries) >= MAX_FILES:
+                        return FileTree(top, True, tuple(sorted(entries, key=lambda e: e.path)), tuple(unreadable),
+                                        truncated=True)
+                    entries.append(WalkEntry(path, "file", st.mode, st.uid, st.gid,
+                                             users.get(st.uid, ""), groups.get(st.gid, "")))
+        level = rest + deeper
     return FileTree(top, True, tuple(sorted(entries, key=lambda e: e.path)), tuple(unreadable))
 
 

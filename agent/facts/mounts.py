@@ -175,5 +175,6 @@ def gather_boot(ctx: Context, paths: list[str]) -> dict[str, object]:
 
 
 FAMILIES = {"mounts": gather_runtime, "fstab": gather_fstab, "boot_mounts": gather_boot}
-PREFETCH = {"mounts": lambda args: ["/proc/self/mounts"], "fstab": lambda args: ["/etc/fstab"],
+PREFETCH = {"mounts": lambda args: ["/proc/1/mounts", "/proc/self/mounts"], "fstab": lambda args: ["/etc/fstab"],
             "boot_mounts": lambda args: ["/etc/fstab", *UNIT_DIRS_FIRST, *UNIT_DIRS_LAST]}
+PREFETCH_METADATA = {"boot_mounts": lambda args: list(SYSTEMD_BINARIES)}  # does systemd mount /dev/shm

@@ -15,14 +15,17 @@ def gather_wireless(ctx: Context, args: list[str]) -> dict[str, object]:
         return {a: Unavailable(reason, not_applicable=True) for a in args}
     try:
         names = sorted(ctx.host.listdir(NET))
-        ctx.host.prefetch([p for n in names for p in (f"{NET}/{n}/wireless", f"{NET}/{n}/operstate")])
-        found = []
+        ctx.host.prefetch([], metadata=[f"{NET}/{n}/wireless" for n in names])  # most hosts: none, one round trip
+        wireless = []
         for name in names:
             try:
-                if ctx.host.stat(f"{NET}/{name}/wireless").kind != "dir":
-                    continue
+                if ctx.host.stat(f"{NET}/{name}/wireless").kind == "dir":
+                    wireless.append(name)
             except NotFound:
                 continue
+        ctx.host.prefetch([f"{NET}/{n}/operstate" for n in wireless])
+        found = []
+        for name in wireless:
             try:
                 state = ctx.text(f"{NET}/{name}/operstate").strip()
             except NotFound:

@@ -119,9 +119,10 @@ class Host(Protocol):
     def readlink(self, path: str) -> str:
         ...
 
-    def prefetch(self, paths: Sequence[str]) -> None:
-        """A hint that these paths will be read (files) or listed (directories): a remote
-        host fetches them, their metadata and link targets in one batch."""
+    def prefetch(self, paths: Sequence[str], metadata: Sequence[str] = ()) -> None:
+        """A hint that these paths will be read (files) or listed (directories), and that of
+        ``metadata`` only the kind, mode, size or link target will be asked: a remote host
+        fetches them all, with their metadata and link targets, in one batch."""
         ...
 
     def run(self, argv: Sequence[str], timeout: float = 10.0) -> CommandResult:

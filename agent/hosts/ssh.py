@@ -5,8 +5,9 @@ sftp-server, or with ``sudo`` that same program run as root in read-only mode, `
 Requests are pipelined in waves (see agent.hosts.sftp), and everything is cached for the
 scan, so a batch of reads costs a few round trips whatever its size:
 
-- ``prefetch(paths)``: stat and lstat every path; then read regular files, read links,
-  and list directories (with every entry's lstat and link target) in the next waves;
+- ``prefetch(paths, metadata)``: stat and lstat every path; then read regular files, read
+  links, and list directories (with every entry's lstat and link target) in the next waves;
+  of ``metadata`` paths only the stat, lstat and link target are fetched;
 - a listed directory answers later stat(follow=False)/readlink of its entries, and says
   NotFound for names it does not contain, without asking again.
 
@@ -327,12 +328,18 @@ class SSHHost:
 
     # Host primitives --------------------------------------------------------------------------
 
-    def prefetch(self, paths: Sequence[str]) -> None:
+    def prefetch(self, paths: Sequence[str], metadata: Sequence[str] = ()) -> None:
         jobs: dict[Hashable, Job[Any]] = {}
         for path in dict.fromkeys(paths):
             if path in self._data or path in self._dir or isinstance(self._known_lstat(path), HostError):
                 continue
             jobs[path] = self._probe_job(path, content=True, listing=True)
+        for path in dict.fromkeys(metadata):
+            if path in jobs or path in self._stat or isinstance(self._known_lstat(path), HostError):
+                continue
+            jobs[("m", path)] = self._probe_job(path, content=False, listing=False)
+        if self._little_endian is None and any(p.startswith("/proc/net/") for p in paths):
+            jobs["exe"] = self._head_job()  # the byte order the socket tables are printed in
         if jobs:
             self._run(jobs)
 
