@@ -3,10 +3,12 @@
 ``gather(host, keys)`` groups the requested keys by family and calls each family's
 gatherer once, with every argument asked for, so a remote host can batch its reads.
 Each family module exports ``FAMILIES: dict[str, Gatherer]``, and may export
-``PREFETCH: dict[str, Hinter]``: the paths a family will read for given arguments, and
+``PREFETCH: dict[str, Hinter]``: the paths a family will read for given arguments,
 ``PREFETCH_METADATA: dict[str, Hinter]``: the paths of which it only asks the kind, size or
 link target (a binary that must exist, a link to resolve: fetching their contents would be a
-waste). They are handed to ``host.prefetch`` in one batch before any gatherer runs, so a remote
+waste), and ``PREFETCH_CONTENTS: dict[str, Hinter]``: the drop-in folders whose files it
+reads (listed and read in the same batch, instead of one more batch per family). They are
+handed to ``host.prefetch`` in one batch before any gatherer runs, so a remote
 host fetches the first level of everything in a few round trips (gatherers prefetch deeper
 levels, each level in one call).
 """
@@ -21,7 +23,7 @@ Gatherer = Callable[[Context, list[str]], dict[str, object]]
 Hinter = Callable[[list[str]], list[str]]
 
 
-def _families() -> tuple[dict[str, Gatherer], dict[str, Hinter], dict[str, Hinter]]:
+def _families() -> tuple[dict[str, Gatherer], dict[str, Hinter], dict[str, Hinter], dict[str, Hinter]]:
     from agent.facts import accounts, agentstate, apparmor, apt, audit, config, dconf, files, filetree, fswalk
     from agent.facts import grub, iptables, lifecycle, modules, mounts, network, nftables, osinfo, packages, pam
     from agent.facts import sshd, sudoers, sysctl, systemd, text, tlsprobe, vulns, wireless
@@ -29,16 +31,22 @@ def _families() -> tuple[dict[str, Gatherer], dict[str, Hinter], dict[str, Hinte
     table: dict[str, Gatherer] = {}
     hints: dict[str, Hinter] = {}
     metadata: dict[str, Hinter] = {}
+    contents: dict[str, Hinter] = {}
     for module in (accounts, agentstate, apparmor, apt, audit, config, dconf, files, filetree, fswalk, grub, iptables,
                    lifecycle, modules, mounts, network, nftables, osinfo, packages, pam, sshd, sudoers, sysctl, systemd,
                    text, tlsprobe, vulns, wireless):
         table.update(module.FAMILIES)
         hints.update(getattr(module, "PREFETCH", {}))
         metadata.update(getattr(module, "PREFETCH_METADATA", {}))
-    return table, hints, metadata
+        contents.update(getattr(module, "PREFETCH_CONTENTS", {}))
+    return table, hints, metadata, contents
 
 
-FAMILIES, PREFETCH, PREFETCH_METADATA = _families()
+FAMILIES, PREFETCH, PREFETCH_METADATA, PREFETCH_CONTENTS = _families()
+
+
+def _hints(table: dict[str, Hinter], by_family: dict[str, list[str]]) -> list[str]:
+    return [p for family, args in by_family.items() if family in table for p in table[family](args)]
 
 
 def gather(ctx: Context, keys: Iterable[FactKey], also: Iterable[str] = ()) -> Facts:
@@ -48,10 +56,8 @@ def gather(ctx: Context, keys: Iterable[FactKey], also: Iterable[str] = ()) -> F
     by_family: dict[str, list[str]] = {}
     for key in sorted(set(keys)):
         by_family.setdefault(key.family, []).append(key.arg)
-    paths = [p for family, args in by_family.items() if family in PREFETCH for p in PREFETCH[family](args)]
-    metadata = [p for family, args in by_family.items() if family in PREFETCH_METADATA
-                for p in PREFETCH_METADATA[family](args)]
-    ctx.host.prefetch([*paths, *also], metadata)
+    ctx.host.prefetch([*_hints(PREFETCH, by_family), *also], _hints(PREFETCH_METADATA, by_family),
+                      _hints(PREFETCH_CONTENTS, by_family))
     values: dict[FactKey, object] = {}
     for family, args in by_family.items():
         gatherer = FAMILIES.get(family)

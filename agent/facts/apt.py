@@ -300,4 +300,5 @@ def gather_apt(ctx: Context, args: list[str]) -> dict[str, object]:
 
 
 FAMILIES = {"apt_config": gather_apt}
-PREFETCH = {"apt_config": lambda args: [PARTS, MAIN]}
+PREFETCH = {"apt_config": lambda args: [MAIN]}
+PREFETCH_CONTENTS = {"apt_config": lambda args: [PARTS]}

@@ -299,7 +299,7 @@ def gather_audit(ctx: Context, args: list[str]) -> dict[str, object]:
 
 
 FAMILIES = {"audit_rules": gather_audit}
-PREFETCH = {"audit_rules": lambda args: [a or RULES_DIR for a in args]}
+PREFETCH_CONTENTS = {"audit_rules": lambda args: [a or RULES_DIR for a in args]}
 # host_awk's links: Debian's alternatives link and the two awks it may name
 PREFETCH_METADATA = {"audit_rules": lambda args: ["/usr/bin/awk", "/etc/alternatives/awk", "/usr/bin/gawk",
                                                   "/usr/bin/mawk"]}

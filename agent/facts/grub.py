@@ -240,4 +240,5 @@ def gather_grub(ctx: Context, args: list[str]) -> dict[str, object]:
 
 
 FAMILIES = {"grub_defaults": gather_grub}
-PREFETCH = {"grub_defaults": lambda args: [MAIN, DROPINS]}
+PREFETCH = {"grub_defaults": lambda args: [MAIN]}
+PREFETCH_CONTENTS = {"grub_defaults": lambda args: [DROPINS]}

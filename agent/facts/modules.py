@@ -141,5 +141,5 @@ def gather_loaded(ctx: Context, args: list[str]) -> dict[str, object]:
 
 
 FAMILIES = {"modules_loaded": gather_loaded, "modprobe": gather_modprobe}
-PREFETCH = {"modules_loaded": lambda args: ["/proc/modules"],
-            "modprobe": lambda args: list(MODPROBE_DIRS)}
+PREFETCH = {"modules_loaded": lambda args: ["/proc/modules"]}
+PREFETCH_CONTENTS = {"modprobe": lambda args: list(MODPROBE_DIRS)}

@@ -314,9 +314,6 @@ def gather_sudoers(ctx: Context, args: list[str]) -> dict[str, object]:
     return out
 
 
-def hint_sudoers(args: list[str]) -> list[str]:
-    return [*args, "/etc/sudoers.d"]
-
-
 FAMILIES = {"sudoers": gather_sudoers}
-PREFETCH = {"sudoers": hint_sudoers}
+PREFETCH = {"sudoers": list}
+PREFETCH_CONTENTS = {"sudoers": lambda args: ["/etc/sudoers.d"]}  # where distributions' @includedir points

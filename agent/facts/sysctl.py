@@ -115,5 +115,5 @@ def gather_interfaces(ctx: Context, patterns: list[str]) -> dict[str, object]:
 
 FAMILIES = {"sysctl": gather_runtime, "sysctl_persisted": gather_persisted, "sysctl_interfaces": gather_interfaces}
 PREFETCH = {"sysctl": lambda keys: ["/proc/sys/" + k.replace(".", "/") for k in keys],
-            "sysctl_persisted": lambda args: list(SYSCTL_DIRS),
             "sysctl_interfaces": lambda patterns: ["/proc/sys/" + p.partition("/*/")[0] for p in patterns]}
+PREFETCH_CONTENTS = {"sysctl_persisted": lambda args: list(SYSCTL_DIRS)}

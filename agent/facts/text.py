@@ -71,10 +71,20 @@ def _listed(ctx: Context, pattern: str) -> list[str]:
         return []
 
 
+def _wild(pattern: str) -> bool:
+    return any(c in pattern.rpartition("/")[2] for c in "*?[")
+
+
 def hint_lines(patterns: list[str]) -> list[str]:
-    """A pattern's file, or the directory its wildcards list."""
-    return [p.rpartition("/")[0] or "/" if any(c in p.rpartition("/")[2] for c in "*?[") else p for p in patterns]
+    """A pattern's file."""
+    return [p for p in patterns if not _wild(p)]
+
+
+def hint_folders(patterns: list[str]) -> list[str]:
+    """The directory a pattern's wildcards list: its files are read."""
+    return [p.rpartition("/")[0] or "/" for p in patterns if _wild(p)]
 
 
 FAMILIES = {"lines": gather_lines, "raw_text": gather_raw_text}
 PREFETCH = {"lines": hint_lines, "raw_text": list}
+PREFETCH_CONTENTS = {"lines": hint_folders}

@@ -119,9 +119,10 @@ class Host(Protocol):
     def readlink(self, path: str) -> str:
         ...
 
-    def prefetch(self, paths: Sequence[str], metadata: Sequence[str] = ()) -> None:
-        """A hint that these paths will be read (files) or listed (directories), and that of
-        ``metadata`` only the kind, mode, size or link target will be asked: a remote host
+    def prefetch(self, paths: Sequence[str], metadata: Sequence[str] = (), contents: Sequence[str] = ()) -> None:
+        """A hint that these paths will be read (files) or listed (directories), that of
+        ``metadata`` only the kind, mode, size or link target will be asked, and that the
+        files in the ``contents`` directories will be read (drop-in folders): a remote host
         fetches them all, with their metadata and link targets, in one batch."""
         ...
 

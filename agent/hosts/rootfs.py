@@ -151,7 +151,7 @@ class RootfsHost:
                     else:
                         yield path, "file" if st.S_ISREG(mode) else "other", st.S_IMODE(mode), s.st_uid, s.st_gid
 
-    def prefetch(self, paths: Sequence[str], metadata: Sequence[str] = ()) -> None:
+    def prefetch(self, paths: Sequence[str], metadata: Sequence[str] = (), contents: Sequence[str] = ()) -> None:
         """Local reads are cheap; nothing to batch."""
 
     def run(self, argv: Sequence[str], timeout: float = 10.0) -> CommandResult:

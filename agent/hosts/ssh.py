@@ -7,7 +7,8 @@ scan, so a batch of reads costs a few round trips whatever its size:
 
 - ``prefetch(paths, metadata)``: stat and lstat every path; then read regular files, read
   links, and list directories (with every entry's lstat and link target) in the next waves;
-  of ``metadata`` paths only the stat, lstat and link target are fetched;
+  of ``metadata`` paths only the stat, lstat and link target are fetched; ``contents``
+  directories are listed and their regular files read, all in the same waves;
 - a listed directory answers later stat(follow=False)/readlink of its entries, and says
   NotFound for names it does not contain, without asking again.
 
@@ -254,7 +255,9 @@ class SSHHost:
         got = yield from sftp.readlink_job(path)
         self._link[path] = self._error(path, got) if isinstance(got, SftpError) else got
 
-    def _list_job(self, path: str, links: bool) -> Job[None]:
+    def _list_job(self, path: str, links: bool, contents: bool = False) -> Job[None]:
+        """A listing, every entry's lstat, with ``links`` their link targets, with
+        ``contents`` also the regular files it holds (directly or through a link) read."""
         got = yield from sftp.listdir_job(path, self._close_later)
         if isinstance(got, SftpError):
             self._dir[path] = self._error(path, got)
@@ -266,6 +269,10 @@ class SSHHost:
             self._lstat.setdefault(entry, _pathstat(attrs))
             if attrs.kind != "link":
                 self._stat.setdefault(entry, _pathstat(attrs))
+                if contents and attrs.kind == "file" and entry not in self._data and (attrs.size or 0) <= PREFETCH_MAX:
+                    to_read.append(self._read_job(entry, attrs.size))
+            elif contents:
+                to_read.append(self._probe_job(entry, content=True, listing=False))
             elif links and entry not in self._link:
                 to_read.append(self._readlink_job(entry))
         if to_read:
@@ -276,8 +283,9 @@ class SSHHost:
         cache = self._stat if follow else self._lstat
         cache[path] = self._error(path, got) if isinstance(got, SftpError) else _pathstat(got)
 
-    def _probe_job(self, path: str, content: bool, listing: bool) -> Job[None]:
-        """Everything about a path: lstat and stat, then its link, contents or listing."""
+    def _probe_job(self, path: str, content: bool, listing: bool, files: bool = False) -> Job[None]:
+        """Everything about a path: lstat and stat, then its link, contents or listing (with
+        ``files``, and the regular files of that listing)."""
         first = [self._stat_job(path, follow) for follow, cache in ((False, self._lstat), (True, self._stat))
                  if path not in cache]
         if first:
@@ -290,7 +298,7 @@ class SSHHost:
             if content and stat.kind == "file" and path not in self._data and stat.size <= PREFETCH_MAX:
                 then.append(self._read_job(path, stat.size))
             if listing and stat.kind == "dir" and path not in self._dir:
-                then.append(self._list_job(path, links=True))
+                then.append(self._list_job(path, links=True, contents=files))
         if then:
             yield from parallel(then)
 
@@ -328,9 +336,14 @@ class SSHHost:
 
     # Host primitives --------------------------------------------------------------------------
 
-    def prefetch(self, paths: Sequence[str], metadata: Sequence[str] = ()) -> None:
+    def prefetch(self, paths: Sequence[str], metadata: Sequence[str] = (), contents: Sequence[str] = ()) -> None:
         jobs: dict[Hashable, Job[Any]] = {}
+        for path in dict.fromkeys(contents):
+            if path not in self._dir and not isinstance(self._known_lstat(path), HostError):
+                jobs[path] = self._probe_job(path, content=True, listing=True, files=True)
         for path in dict.fromkeys(paths):
+            if path in jobs:
+                continue
             if path in self._data or path in self._dir or isinstance(self._known_lstat(path), HostError):
                 continue
             jobs[path] = self._probe_job(path, content=True, listing=True)

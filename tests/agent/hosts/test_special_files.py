@@ -138,3 +138,15 @@ def test_over_ssh_nothing_but_a_regular_file_is_opened(ssh_server: Any, special_
         assert reasons(host, prefix=str(special_root)) == EXPECTED
     finally:
         host.close()
+    # Drop-in folders whose files are read with their listing: only the regular files are opened,
+    # a link only once its target is stat-ed and found regular.
+    (special_root / "etc/ssh/link").symlink_to("sshd_config")
+    host = fresh()
+    try:
+        within(20, lambda: host.prefetch([], contents=[f"{special_root}/etc", f"{special_root}/etc/ssh"]))
+        assert reasons(host, prefix=str(special_root)) == EXPECTED
+        assert host.read(f"{special_root}/etc/regular.conf") == b"PermitRootLogin no\n"
+        with pytest.raises(HostError, match=f"^{special_root}/etc/ssh/link: is a FIFO, not a regular file$"):
+            within(10, lambda: host.read(f"{special_root}/etc/ssh/link"))
+    finally:
+        host.close()
