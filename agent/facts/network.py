@@ -23,5 +23,6 @@ def gather_addresses(ctx: Context, args: list[str]) -> dict[str, object]:
 
 
 FAMILIES = {"sockets": gather_sockets, "addresses": gather_addresses}
-PREFETCH = {"sockets": lambda args: [path for _, path in procfs.NET_FILES],
+# /proc is listed for the processes that own the listening sockets
+PREFETCH = {"sockets": lambda args: [*(path for _, path in procfs.NET_FILES), "/proc"],
             "addresses": lambda args: list(procfs.ADDRESS_FILES)}

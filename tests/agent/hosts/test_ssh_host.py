@@ -110,9 +110,13 @@ def test_a_full_scan_takes_few_round_trips(ssh_server: Any) -> None:
         report = Scan(host, LIBRARY).run()
         assert report["host"]["target"] == f"ssh:root@127.0.0.1:{ssh_server.port}"
         assert report["scan"]["live"] is True
-        # every shipped directive; about 130 file, directory and link lookups plus /proc walks, and
-        # one more level for the listings of interactive accounts' homes outside /root (HARDEN-30D.USER.8)
-        assert host.round_trips - opened <= 62, host.round_trips
+        # Every shipped directive: about 200 hinted files, folders and links in one first batch of
+        # 5 to 8 waves (drop-in folders listed and read in it), then one batch per further level:
+        # interactive accounts' homes (HARDEN-30D.USER.8), each level of the /var/log tree, the
+        # per-interface sysctls, systemd's .wants folders, then unit files, wireless interfaces,
+        # and the owners of listening sockets (three batches). 31 on the machine that set this;
+        # the rest is room for a deeper /var/log, a longer socket table or bigger folders.
+        assert host.round_trips - opened <= 40, host.round_trips
     finally:
         host.close()
 
