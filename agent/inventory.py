@@ -15,7 +15,9 @@
         timeout: 600
         tags: [prod, dmz]
 
-Every problem is reported as one line ``FILE:LINE: hosts[i].field: message`` (UsageError).
+Every problem is reported as one line ``FILE:LINE: hosts[i].field: message`` (UsageError); a
+problem with the YAML itself (a syntax error, a duplicate key) as every policy file reports it,
+``FILE:LINE: $.hosts[i].field: message`` (directives/yamldoc.py reads the file).
 """
 from __future__ import annotations
 
@@ -24,6 +26,7 @@ from dataclasses import dataclass
 from typing import Any
 
 from agent import UsageError
+from directives.yamldoc import YamlDoc
 
 FIELDS = {"host", "name", "user", "port", "identity", "jump", "sudo", "timeout", "tags"}
 DEFAULT_FIELDS = FIELDS - {"host", "name"}
@@ -45,15 +48,19 @@ class Entry:
 
 
 class _Problem(Exception):
-    def __init__(self, node: Any, where: str, message: str) -> None:
+    def __init__(self, line: int, where: str, message: str) -> None:
         super().__init__(message)
-        self.line = node.start_mark.line + 1 if node is not None else 1
+        self.line = line
         self.where = where
         self.message = message
 
 
-def _compose(path: str) -> Any:
-    import yaml
+NodePath = tuple[Any, ...]  # a node's place in the document, as YamlDoc records its line
+
+
+def _read(path: str) -> YamlDoc:
+    """The inventory parsed by the product's one line-aware YAML loader."""
+    from directives.errors import DirectiveError
 
     try:
         with open(path, encoding="utf-8") as fh:
@@ -63,77 +70,75 @@ def _compose(path: str) -> Any:
     except UnicodeDecodeError:
         raise UsageError(f"--inventory: {path}: not UTF-8 text") from None
     try:
-        return yaml.compose(text, Loader=yaml.SafeLoader)
-    except yaml.YAMLError as exc:
-        mark = getattr(exc, "problem_mark", None)
-        line = mark.line + 1 if mark is not None else 1
-        problem = getattr(exc, "problem", None) or str(exc).splitlines()[0]
-        raise UsageError(f"{path}:{line}: invalid YAML: {problem}") from None
+        doc = YamlDoc(text, path, empty_ok=True)
+    except DirectiveError as exc:  # invalid YAML: one line, file:line
+        raise UsageError(exc.problems[0]) from None
+    if doc.problems:  # a duplicate key, a merge key
+        raise UsageError(doc.problems[0])
+    return doc
 
 
-def _mapping(node: Any, where: str) -> dict[str, tuple[Any, Any]]:
-    """key -> (key node, value node); duplicate and non-string keys are errors."""
-    if node is None or node.tag != "tag:yaml.org,2002:map":
-        raise _Problem(node, where, "must be a mapping")
-    out: dict[str, tuple[Any, Any]] = {}
-    for key, value in node.value:
-        if key.tag != "tag:yaml.org,2002:str":
-            raise _Problem(key, where, f"key {key.value!r} must be a string")
-        if key.value in out:
-            raise _Problem(key, f"{where}.{key.value}",
-                           f"duplicate key (first on line {out[key.value][0].start_mark.line + 1})")
-        out[key.value] = (key, value)
-    return out
-
-
-def _scalar(node: Any, where: str, kind: str) -> Any:
-    import yaml
-
-    if not isinstance(node, yaml.ScalarNode):
-        raise _Problem(node, where, f"must be {kind}")
-    value = yaml.SafeLoader(  # resolve the scalar's type as a YAML loader does
-        "").construct_object(node, deep=True)
+def _mapping(doc: YamlDoc, path: NodePath, where: str) -> dict[str, Any]:
+    value = _at(doc, path)
+    if not isinstance(value, dict):
+        raise _Problem(doc.line(path), where, "must be a mapping")
     return value
 
 
-def _field(name: str, node: Any, where: str) -> Any:
-    value = _scalar(node, where, "a value") if name != "tags" else None
+def _at(doc: YamlDoc, path: NodePath) -> Any:
+    value = doc.data
+    for part in path:
+        value = value[part]
+    return value
+
+
+def _scalar(doc: YamlDoc, path: NodePath, where: str, kind: str) -> Any:
+    value = _at(doc, path)
+    if isinstance(value, (dict, list)):
+        raise _Problem(doc.line(path), where, f"must be {kind}")
+    return value
+
+
+def _field(doc: YamlDoc, name: str, path: NodePath, where: str) -> Any:
+    value = _scalar(doc, path, where, "a value") if name != "tags" else None
+    line = doc.line(path)
     if name in ("host", "name", "user", "identity", "jump"):
         if not isinstance(value, str) or not value.strip():
-            raise _Problem(node, where, "must be a non-empty string")
+            raise _Problem(line, where, "must be a non-empty string")
         if name == "name" and not NAME.match(value):
-            raise _Problem(node, where, "must be letters, digits, '.', '_' or '-' (it names the report file)")
+            raise _Problem(line, where, "must be letters, digits, '.', '_' or '-' (it names the report file)")
         return value.strip()
     if name == "port":
         if isinstance(value, bool) or not isinstance(value, int) or not 1 <= value <= 65535:
-            raise _Problem(node, where, "must be an integer from 1 to 65535")
+            raise _Problem(line, where, "must be an integer from 1 to 65535")
         return value
     if name == "sudo":
         if not isinstance(value, bool):
-            raise _Problem(node, where, "must be true or false")
+            raise _Problem(line, where, "must be true or false")
         return value
     if name == "timeout":
         if isinstance(value, bool) or not isinstance(value, (int, float)) or value < 1:
-            raise _Problem(node, where, "must be a number of seconds, at least 1")
+            raise _Problem(line, where, "must be a number of seconds, at least 1")
         return float(value)
     # tags
-    if node.tag != "tag:yaml.org,2002:seq":
-        raise _Problem(node, where, "must be a list of strings")
+    items = _at(doc, path)
+    if not isinstance(items, list):
+        raise _Problem(line, where, "must be a list of strings")
     tags = []
-    for i, item in enumerate(node.value):
-        tag = _scalar(item, f"{where}[{i}]", "a string")
+    for i in range(len(items)):
+        tag = _scalar(doc, (*path, i), f"{where}[{i}]", "a string")
         if not isinstance(tag, str) or not tag:
-            raise _Problem(item, f"{where}[{i}]", "must be a non-empty string")
+            raise _Problem(doc.line((*path, i)), f"{where}[{i}]", "must be a non-empty string")
         tags.append(tag)
     return tuple(tags)
 
 
-def _fields(mapping: dict[str, tuple[Any, Any]], where: str, allowed: set[str]) -> dict[str, Any]:
+def _fields(doc: YamlDoc, path: NodePath, where: str, allowed: set[str]) -> dict[str, Any]:
     out = {}
-    for name, (key, value) in mapping.items():
+    for name in _mapping(doc, path, where):
         if name not in allowed:
-            raise _Problem(key, f"{where}.{name}", f"unknown field (known: {', '.join(sorted(allowed))})")
-        out[name] = _field(name, value, f"{where}.{name}")
+            raise _Problem(doc.key_line(path, name), f"{where}.{name}", f"unknown field (known: {', '.join(sorted(allowed))})")
+        out[name] = _field(doc, name, (*path, name), f"{where}.{name}")
     return out
 
 
@@ -145,40 +150,41 @@ def _default_name(target: str) -> str:
     return re.sub(r"[^A-Za-z0-9._-]", "_", name).lstrip("._-") or "host"
 
 
-def _entries(root: Any) -> list[Entry]:
+def _entries(doc: YamlDoc) -> list[Entry]:
     from agent.hosts.sshconnect import Target
 
-    top = _mapping(root, "$")
-    for name, (key, _) in top.items():
+    top = _mapping(doc, (), "$")
+    for name in top:
         if name not in ("defaults", "hosts"):
-            raise _Problem(key, name, "unknown top-level key (known: defaults, hosts)")
-    defaults = _fields(_mapping(top["defaults"][1], "defaults"), "defaults", DEFAULT_FIELDS) if "defaults" in top else {}
+            raise _Problem(doc.key_line((), name), name, "unknown top-level key (known: defaults, hosts)")
+    defaults = _fields(doc, ("defaults",), "defaults", DEFAULT_FIELDS) if "defaults" in top else {}
     if "hosts" not in top:
-        raise _Problem(root, "hosts", "missing: the list of hosts to scan")
-    hosts_node = top["hosts"][1]
-    if hosts_node.tag != "tag:yaml.org,2002:seq" or not hosts_node.value:
-        raise _Problem(hosts_node, "hosts", "must be a non-empty list")
+        raise _Problem(doc.line(()), "hosts", "missing: the list of hosts to scan")
+    hosts = top["hosts"]
+    if not isinstance(hosts, list) or not hosts:
+        raise _Problem(doc.line(("hosts",)), "hosts", "must be a non-empty list")
     entries: list[Entry] = []
     seen: dict[str, int] = {}
-    for i, node in enumerate(hosts_node.value):
+    for i, node in enumerate(hosts):
         where = f"hosts[{i}]"
-        if node.tag == "tag:yaml.org,2002:map":
-            fields = _fields(_mapping(node, where), where, FIELDS)
+        path: NodePath = ("hosts", i)
+        line = doc.line(path)
+        if isinstance(node, dict):
+            fields = _fields(doc, path, where, FIELDS)
             if "host" not in fields:
-                raise _Problem(node, f"{where}.host", "missing")
-            target_node = _mapping(node, where)["host"][1]
+                raise _Problem(line, f"{where}.host", "missing")
+            target_path: NodePath = (*path, "host")
         else:
-            fields = {"host": _field("host", node, where)}
-            target_node = node
+            fields = {"host": _field(doc, "host", path, where)}
+            target_path = path
         merged = {**defaults, **fields}
         try:
             target = Target.parse(merged["host"], merged.get("user", ""), merged.get("port", 22))
         except UsageError as exc:
-            raise _Problem(target_node, f"{where}.host", str(exc)) from None
+            raise _Problem(doc.line(target_path), f"{where}.host", str(exc)) from None
         name = fields.get("name") or _default_name(merged["host"])
-        line = node.start_mark.line + 1
         if name in seen:
-            raise _Problem(node, f"{where}.name", f"{name!r} is already used on line {seen[name]} "
+            raise _Problem(line, f"{where}.name", f"{name!r} is already used on line {seen[name]} "
                                                   "(give each host its own name)")
         seen[name] = line
         entries.append(Entry(name=name, target=f"{target.user + '@' if target.user else ''}"
@@ -192,10 +198,10 @@ def _entries(root: Any) -> list[Entry]:
 
 def load(path: str) -> list[Entry]:
     """The inventory's hosts; raises UsageError with one line naming file:line and field."""
-    root = _compose(path)
-    if root is None:
+    doc = _read(path)
+    if doc.data is None:
         raise UsageError(f"{path}:1: hosts: missing: the inventory is empty")
     try:
-        return _entries(root)
+        return _entries(doc)
     except _Problem as problem:
         raise UsageError(f"{path}:{problem.line}: {problem.where}: {problem.message}") from None

@@ -42,7 +42,7 @@ sys.path.insert(0, str(ROOT))
 import requests  # noqa: E402
 import sqlalchemy as sa  # noqa: E402
 
-from agent.report import state_digest, summarize  # noqa: E402
+from agent.contract import state_digest, summarize  # noqa: E402
 from collectors import rollups  # noqa: E402
 from collectors.admin import add_agency, issue  # noqa: E402
 from collectors.auth import hash_secret, new_secret, now  # noqa: E402

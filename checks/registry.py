@@ -30,8 +30,9 @@ class CheckType(Protocol):
 
 def _load() -> dict[str, CheckType]:
     from checks import accounts, apt_config, audit, bootparam, cadence, compound, config, file, fswalk
-    from checks import kernel_module, kev, lifecycle, lines, listening, mount, nftables, package, pam, service
+    from checks import homes, kernel_module, kev, lifecycle, lines, listening, mount, nftables, package, pam, service
     from checks import sshd_host_keys, sudoers, sysctl, tls
+    from checks import apparmor, banner, log_files, manual
 
     types: list[CheckType] = [
         file.CHECK,
@@ -43,6 +44,7 @@ def _load() -> dict[str, CheckType]:
         kernel_module.CHECK,
         mount.CHECK,
         accounts.CHECK,
+        homes.CHECK,
         kev.CHECK,
         lines.CHECK,
         fswalk.CHECK,
@@ -56,6 +58,10 @@ def _load() -> dict[str, CheckType]:
         nftables.CHECK,
         audit.CHECK,
         bootparam.CHECK,
+        manual.CHECK,
+        banner.CHECK,
+        log_files.CHECK,
+        apparmor.CHECK,
         *compound.CHECKS,
     ]
     return {t.name: t for t in types}

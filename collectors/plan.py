@@ -5,7 +5,7 @@ its per-directive summaries), a valid report is checked against that state (orde
 directives, removed keys, ``state_digest``) and turned into a Plan: the rows to write, the
 events, the changes of the shared counters, and the answer. A full report comes with every
 stored result of its host; a delta with only the rows it replaces, and moves the stored digest
-(a sum, agent.report.state_digest) and the summaries by them, so its cost does not grow with
+(a sum, agent.contract.state_digest) and the summaries by them, so its cost does not grow with
 the host's state. collectors.apply loads the state, and writes the plans of a round together.
 """
 from __future__ import annotations
@@ -17,7 +17,7 @@ from dataclasses import dataclass, field
 from typing import Any, Iterable, Mapping, NamedTuple, Sequence
 
 from agent.contract import HostStatus, host_status
-from agent.report import canonical, digest_text, digest_value, result_hash
+from agent.contract import canonical, digest_text, digest_value, result_hash
 from collectors import BadRequest, Resync
 from collectors.models import HOST_STATUS_COLUMNS, NO_DUE, STATUSES
 from collectors.wire import utc

@@ -10,7 +10,7 @@ import zlib
 from functools import lru_cache
 from typing import Any
 
-from agent.report import validation_errors
+from agent.contract import validation_errors
 from collectors import BadRequest, TooLarge, inputs
 
 DEFAULT_MAX_BODY = 16 * 1024 * 1024
@@ -44,7 +44,7 @@ def _fast_validator() -> Any:
     import fastjsonschema
     import jsonschema
 
-    from agent.report import schema
+    from agent.contract import schema
 
     checker = jsonschema.FormatChecker()
     formats = {name: (lambda value, name=name: checker.conforms(value, name)) for name in ("date", "date-time")}

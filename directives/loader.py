@@ -9,6 +9,7 @@ import datetime as dt
 import hashlib
 import json
 import os
+import re
 from functools import lru_cache
 from importlib import resources
 from typing import Any, Iterable
@@ -67,45 +68,140 @@ def digest_of(text: str) -> str:
 
 
 def parse(text: str, name: str) -> Directive:
-    """Validate one directive's text; raises DirectiveError listing every problem."""
+    """Validate one single-file directive's text; raises DirectiveError listing every problem."""
     doc = YamlDoc(text, name)
-    data = doc.data
-    if not isinstance(data, dict):
+    if not isinstance(doc.data, dict):
         raise DirectiveError([f"{name}:1: $: a directive must be a mapping"])
+    if "sections" in doc.data:
+        doc.problem(("sections",), f"sections belong in a directive folder's {HEADER} (this file holds requirements)")
     digest = digest_of(text)
-    full = digest not in validated_digests()
-    if full:
+    if digest not in validated_digests():
         doc.validate(schema_validator("directive.schema.json"))
-    declared = _parameters(data, doc, full)
-    defaults = {p.id: p.default for p in declared}
-    raw = data.get("requirements")
-    requirements: list[Any] = raw if isinstance(raw, list) else []
-    seen: dict[str, int] = {}
-    for i, req in enumerate(requirements):
-        if not isinstance(req, dict):
+    return _build(doc, [doc], name, digest)
+
+
+HEADER = "directive.yaml"  # a directive folder's header file; its sections are <stem>.yaml beside it
+
+
+def folder_digest(files: Iterable[tuple[str, str]]) -> str:
+    """The digest of a directive folder as a whole: SHA-256 over each file (directive.yaml, then
+    the sections in order) written as its name, NUL, its length in bytes, NUL, its bytes; a
+    section moved, renamed or edited changes it."""
+    sha = hashlib.sha256()
+    for name, text in files:
+        data = text.encode()
+        sha.update(f"{name}\0{len(data)}\0".encode())
+        sha.update(data)
+    return "sha256:" + sha.hexdigest()
+
+
+def parse_folder(path: str) -> Directive:
+    """Validate a directive folder: directive.yaml and its section files; raises DirectiveError
+    listing every problem, each at its own file and line."""
+    header_path = os.path.join(path, HEADER)
+    head_text = read_text(header_path)
+    head = YamlDoc(head_text, header_path)
+    if not isinstance(head.data, dict):
+        raise DirectiveError([f"{header_path}:1: $: a directive must be a mapping"])
+    if "requirements" in head.data:
+        head.problem(("requirements",), "a directive folder keeps its requirements in section files (list them in sections:)")
+    stems = _section_stems(head)
+    head.raise_problems()
+    listed = {f"{stem}.yaml" for stem in stems}
+    try:
+        names = sorted(os.listdir(path))
+    except OSError as exc:
+        raise DirectiveError([f"{path}: cannot read: {exc.strerror or exc}"]) from None
+    problems = [f"{os.path.join(path, n)}: not a section of {header_path} (list its stem in sections: or remove it)"
+                for n in names if n != HEADER and n not in listed and not n.startswith(".")]
+    texts: list[tuple[str, str]] = [(HEADER, head_text)]
+    parts: list[YamlDoc] = []
+    for i, stem in enumerate(stems):
+        file = os.path.join(path, f"{stem}.yaml")
+        if not os.path.isfile(file):
+            problems.append(f"{head.where(('sections', i))}: $.sections[{i}]: section file {file} does not exist")
             continue
-        resolvable = _check_references(req, i, defaults, doc)
-        for key in ("check", "only_if"):
-            if key in req and full and resolvable:
-                _validate_check(params.resolve(req[key], defaults), doc, ("requirements", i, key))
-        rid = req.get("id")
-        if isinstance(rid, str):
-            if rid in seen:
-                doc.problem(("requirements", i, "id"), f"duplicate requirement id {rid} (also requirements[{seen[rid]}])")
-            seen.setdefault(rid, i)
-            if isinstance(data.get("id"), str) and not rid.startswith(data["id"] + "."):
-                doc.problem(("requirements", i, "id"), f"requirement id {rid} must start with {data['id']}.")
+        try:
+            text = read_text(file)
+            parts.append(YamlDoc(text, file))
+        except DirectiveError as exc:
+            problems.extend(exc.problems)
+            continue
+        texts.append((f"{stem}.yaml", text))
+    if problems:
+        raise DirectiveError(problems)
+    digest = folder_digest(texts)
+    if digest not in validated_digests():
+        head.validate(schema_validator("directive.schema.json"))
+        for part in parts:
+            if not isinstance(part.data, dict):
+                part.problem((), "a section file must be a mapping holding requirements:")
+            else:
+                part.validate(schema_validator("directive.schema.json", "section"))
+    return _build(head, parts, path, digest)
+
+
+def _section_stems(head: YamlDoc) -> list[str]:
+    """The header's section stems; every one a plain file stem (never a path), none twice."""
+    raw = head.data.get("sections")
+    if not isinstance(raw, list) or not raw:
+        head.problem(("sections",), "a directive folder's directive.yaml lists its section file stems in sections:")
+        return []
+    stems: list[str] = []
+    for i, stem in enumerate(raw):
+        if not isinstance(stem, str) or not SECTION_STEM.match(stem):
+            head.problem(("sections", i), f"{stem!r} is not a section stem (lower-case letters, digits, '-' and '_')")
+        elif stem in stems:
+            head.problem(("sections", i), f"section {stem} is listed twice")
+        else:
+            stems.append(stem)
+    return stems
+
+
+SECTION_STEM = re.compile(r"^[a-z0-9][a-z0-9_-]*$")
+
+
+def _build(head: YamlDoc, parts: list[YamlDoc], source: str, digest: str) -> Directive:
+    """The directive from its header document and the documents holding its requirements (the
+    header itself for a single file); problems are reported in the file they are in."""
+    data = head.data
+    full = digest not in validated_digests()
+    declared = _parameters(data, head, full)
+    defaults = {p.id: p.default for p in declared}
+    requirements: list[dict[str, Any]] = []
+    seen: dict[str, tuple[YamlDoc, int]] = {}
+    for doc in parts:
+        raw = doc.data.get("requirements") if isinstance(doc.data, dict) else None
+        for i, req in enumerate(raw if isinstance(raw, list) else []):
+            if not isinstance(req, dict):
+                continue
+            requirements.append(req)
+            resolvable = _check_references(req, i, defaults, doc)
+            for key in ("check", "only_if"):
+                if key in req and full and resolvable:
+                    _validate_check(params.resolve(req[key], defaults), doc, ("requirements", i, key))
+            rid = req.get("id")
+            if isinstance(rid, str):
+                if rid in seen:
+                    other, j = seen[rid]
+                    also = f"requirements[{j}]" if other is doc else f"{other.where(('requirements', j, 'id'))}"
+                    doc.problem(("requirements", i, "id"), f"duplicate requirement id {rid} (also {also})")
+                seen.setdefault(rid, (doc, i))
+                if isinstance(data.get("id"), str) and not rid.startswith(data["id"] + "."):
+                    doc.problem(("requirements", i, "id"), f"requirement id {rid} must start with {data['id']}.")
     applies = data.get("applies_to")
     if full and isinstance(applies, dict) and isinstance(applies.get("evident"), dict):
-        _validate_check(applies["evident"], doc, ("applies_to", "evident"))
-    doc.raise_problems()
+        _validate_check(applies["evident"], head, ("applies_to", "evident"))
+    problems = [*head.problems, *(p for doc in parts if doc is not head for p in doc.problems)]
+    if problems:
+        raise DirectiveError(problems)
 
     issued = dt.date.fromisoformat(data["issued"])
     reqs = tuple(build_requirement(r, data["id"], issued, defaults) for r in requirements)
     return Directive(
         id=data["id"], title=data["title"], issuer=data["issuer"], kind=data["kind"], issued=issued,
         url=data.get("url", ""), summary=data.get("summary", ""), applies_to=data.get("applies_to", {}),
-        requirements=reqs, source=name, digest=digest, parameters=tuple(declared),
+        requirements=reqs, source=source, digest=digest, parameters=tuple(declared),
     )
 
 
@@ -157,22 +253,34 @@ def _check_references(req: dict[str, Any], i: int, values: dict[str, Any], doc: 
 
 
 def load_file(path: str) -> Directive:
+    """A directive from a file, or from a directive folder (a directory holding directive.yaml,
+    or that directive.yaml itself)."""
+    if os.path.isdir(path):
+        if not os.path.isfile(os.path.join(path, HEADER)):
+            try:
+                os.listdir(path)
+            except OSError as exc:
+                raise DirectiveError([f"{path}: cannot read: {exc.strerror or exc}"]) from None
+            raise DirectiveError([f"{path}: not a directive folder (no {HEADER} in it)"])
+        return parse_folder(path)
+    folder = os.path.dirname(path) or "."
+    if os.path.basename(path) == HEADER:
+        return parse_folder(folder)
+    if os.path.isfile(os.path.join(folder, HEADER)):
+        raise DirectiveError([f"{path}: a section of the directive folder {folder}; load the folder"])
     return parse(read_text(path), path)
 
 
 def write_manifest() -> str:
-    """Validate every shipped file in full and record its digest (run after editing the library)."""
-    entries = {}
-    for path in library_paths():
-        with open(path, encoding="utf-8") as fh:
-            text = fh.read()
-        entries[os.path.basename(path)] = digest_of(text)
+    """Validate every shipped directive in full and record its digest (a folder's is over all its
+    files: folder_digest); run after editing the library."""
     target = str(resources.files("directives").joinpath(MANIFEST))
     validated_digests.cache_clear()
     with open(target, "w", encoding="utf-8") as fh:
         fh.write("{}\n")
     validated_digests.cache_clear()
-    load_paths(library_paths())  # raises DirectiveError when any shipped file is invalid
+    loaded = load_paths(library_paths())  # raises DirectiveError when any shipped directive is invalid
+    entries = {os.path.basename(d.source): d.digest for d in loaded}
     with open(target, "w", encoding="utf-8") as fh:
         fh.write(json.dumps(entries, indent=2, sort_keys=True) + "\n")
     validated_digests.cache_clear()
@@ -180,15 +288,14 @@ def write_manifest() -> str:
 
 
 def library_paths() -> list[str]:
-    """The directive files shipped with the package."""
-    root = resources.files("directives").joinpath("library")
-    return sorted(str(p) for p in root.iterdir() if p.name.endswith((".yaml", ".yml")))
+    """The directives shipped with the package: single files and directive folders."""
+    return directory_files(str(resources.files("directives").joinpath("library")))
 
 
 
 def load_paths(paths: Iterable[str]) -> list[Directive]:
-    """Load several files; problems from every file are reported together. Directive and
-    requirement ids must be unique across the set."""
+    """Load several directives (files or folders); problems from every one are reported together.
+    Directive and requirement ids must be unique across the set."""
     problems: list[str] = []
     loaded: list[Directive] = []
     for path in paths:
@@ -212,5 +319,14 @@ def load_library(extra: Iterable[str] = ()) -> list[Directive]:
 
 
 def directory_files(path: str) -> list[str]:
-    """YAML files of a directory, sorted, for ``--directives DIR``."""
-    return sorted(os.path.join(path, n) for n in os.listdir(path) if n.endswith((".yaml", ".yml")))
+    """The directives of a directory, sorted, for ``--directives DIR``: the directory itself when it
+    is a directive folder (holds directive.yaml), else its YAML files and directive folders."""
+    if os.path.isfile(os.path.join(path, HEADER)):
+        return [path]
+    try:
+        names = sorted(os.listdir(path))
+    except OSError:
+        return [path]  # loading it says why it cannot be read
+    return [os.path.join(path, n) for n in names
+            if n.endswith((".yaml", ".yml")) and os.path.isfile(os.path.join(path, n))
+            or os.path.isfile(os.path.join(path, n, HEADER))]

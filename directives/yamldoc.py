@@ -28,11 +28,13 @@ def json_path(parts: Iterable[Any]) -> str:
 class YamlDoc:
     """A YAML document turned into JSON-compatible data, remembering each node's line.
 
-    Dates become ISO strings; duplicate keys and merge keys are problems. Unparseable or
-    empty text raises ``error`` (a DirectiveError subclass) at once.
+    Dates become ISO strings; duplicate keys and merge keys are problems. Unparseable text
+    raises ``error`` (a DirectiveError subclass) at once, and so does empty text unless
+    ``empty_ok`` (then ``data`` is None). Every YAML file the product reads goes through this
+    class (tests/test_one_yaml_loader.py), so each reports problems the same way.
     """
 
-    def __init__(self, text: str, name: str, error: type[DirectiveError] = DirectiveError) -> None:
+    def __init__(self, text: str, name: str, error: type[DirectiveError] = DirectiveError, empty_ok: bool = False) -> None:
         self.name = name
         self.error = error
         self.lines: dict[tuple[Any, ...], int] = {}
@@ -48,7 +50,10 @@ class YamlDoc:
         finally:
             loader.dispose()
         if node is None:
-            raise error([f"{name}:1: $: empty document"])
+            if not empty_ok:
+                raise error([f"{name}:1: $: empty document"])
+            self.data: Any = None
+            return
         self._loader = _Loader("")
         self.data = self._convert(node, ())
         self._loader.dispose()
@@ -62,6 +67,10 @@ class YamlDoc:
     def problem(self, path: Iterable[Any], message: str) -> None:
         parts = tuple(path)
         self.problems.append(f"{self.name}:{self.line(parts)}: {json_path(parts)}: {message}")
+
+    def key_line(self, path: Iterable[Any], key: str) -> int:
+        """The line of a mapping key itself (a problem with the key, not its value)."""
+        return self.lines.get((*path, key, "#first"), self.line(path))
 
     def where(self, path: Iterable[Any]) -> str:
         """``file:line`` of a node, for reports that point back at the policy file."""
@@ -122,9 +131,12 @@ def read_text(path: str, error: type[DirectiveError] = DirectiveError) -> str:
 
 
 @lru_cache(maxsize=None)
-def schema_validator(name: str) -> Any:
-    """A Draft 2020-12 validator for one of the schemas shipped in directives/schemas/."""
+def schema_validator(name: str, definition: str = "") -> Any:
+    """A Draft 2020-12 validator for one of the schemas shipped in directives/schemas/, or for
+    one of its ``$defs`` (a directive folder's section file)."""
     import jsonschema
 
     schema = json.loads(resources.files("directives").joinpath(f"schemas/{name}").read_text())
+    if definition:
+        schema = {"$defs": schema["$defs"], "$ref": f"#/$defs/{definition}"}
     return jsonschema.Draft202012Validator(schema, format_checker=jsonschema.FormatChecker())

@@ -22,11 +22,13 @@ def _families() -> tuple[dict[str, Gatherer], dict[str, Hinter]]:
     from agent.facts import accounts, agentstate, apt, audit, config, files, fswalk, grub, lifecycle, modules
     from agent.facts import mounts, network, nftables, osinfo, packages, pam, sshd, sudoers, sysctl, systemd, text
     from agent.facts import tlsprobe, vulns
+    from agent.facts import apparmor, filetree
 
     table: dict[str, Gatherer] = {}
     hints: dict[str, Hinter] = {}
     for module in (accounts, agentstate, apt, audit, config, files, fswalk, grub, lifecycle, modules, mounts, network,
-                   nftables, osinfo, packages, pam, sshd, sudoers, sysctl, systemd, text, tlsprobe, vulns):
+                   nftables, osinfo, packages, pam, sshd, sudoers, sysctl, systemd, text, tlsprobe, vulns,
+                   apparmor, filetree):
         table.update(module.FAMILIES)
         hints.update(getattr(module, "PREFETCH", {}))
     return table, hints

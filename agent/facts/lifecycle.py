@@ -6,21 +6,20 @@ from functools import lru_cache
 from importlib import resources
 from typing import Any
 
-import yaml
-
 from agent.facts.context import Context
 from agent.facts.osinfo import os_release
 from checks.facts import Lifecycle, OsLifecycle, OsRelease
+from directives.yamldoc import YamlDoc
 
 TABLE = "data/end_of_support.yaml"
 
 
 @lru_cache(maxsize=None)
 def table() -> dict[str, Any]:
-    loader = getattr(yaml, "CSafeLoader", yaml.SafeLoader)  # the C parser: this runs in every scan
-    data = yaml.load(resources.files("directives").joinpath(TABLE).read_text(), Loader=loader)
-    assert isinstance(data, dict)
-    return data
+    doc = YamlDoc(resources.files("directives").joinpath(TABLE).read_text(), f"directives/{TABLE}")
+    doc.raise_problems()  # shipped data: a duplicate key is a packaging bug, not a silent overwrite
+    assert isinstance(doc.data, dict)
+    return doc.data
 
 
 def lookup(release: OsRelease, rows: list[dict[str, Any]]) -> Lifecycle | None:

@@ -29,6 +29,6 @@ def readyz(db: Db) -> dict[str, Any]:
 @router.get("/api/v1/schema/report.json")
 def report_schema() -> dict[str, Any]:
     """The report JSON Schema this collector validates against (the agent's own)."""
-    from agent.report import schema
+    from agent.contract import schema
 
     return schema()

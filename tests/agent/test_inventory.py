@@ -42,7 +42,7 @@ hosts:
     ("hosts:\n  - host: a\n    port: 70000\n", "hosts.yaml:3: hosts[0].port: must be an integer from 1 to 65535"),
     ("hosts:\n  - host: a\n    prot: 22\n", "hosts.yaml:3: hosts[0].prot: unknown field (known: "),
     ("hosts:\n  - a\n  - host: b\n    name: a\n", "hosts.yaml:3: hosts[1].name: 'a' is already used on line 2"),
-    ("hosts:\n  - host: a\n    host: b\n", "hosts.yaml:3: hosts[0].host: duplicate key (first on line 2)"),
+    ("hosts:\n  - host: a\n    host: b\n", "hosts.yaml:3: $.hosts[0].host: duplicate key 'host' (first at line 2)"),
     ("hosts:\n  - host: a\n    sudo: maybe\n", "hosts.yaml:3: hosts[0].sudo: must be true or false"),
     ("hosts:\n  - host: a\n    tags: prod\n", "hosts.yaml:3: hosts[0].tags: must be a list of strings"),
     ("hosts:\n  - port: 22\n", "hosts.yaml:2: hosts[0].host: missing"),
@@ -51,7 +51,7 @@ hosts:
     ("defaults:\n  name: x\nhosts: [a]\n", "hosts.yaml:2: defaults.name: unknown field"),
     ("hosts: []\n", "hosts.yaml:1: hosts: must be a non-empty list"),
     ("servers: [a]\n", "hosts.yaml:1: servers: unknown top-level key"),
-    ("hosts:\n  - host: a\n   port: 2\n", "hosts.yaml:3: invalid YAML: "),
+    ("hosts:\n  - host: a\n   port: 2\n", "hosts.yaml:3: $: invalid YAML: "),
     ("", "hosts.yaml:1: hosts: missing"),
 ])
 def test_mistakes_are_one_line_with_file_line_and_field(tmp_path: Path, text: str, message: str) -> None:

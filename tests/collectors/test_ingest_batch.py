@@ -9,7 +9,7 @@ from typing import Any
 import sqlalchemy as sa
 from tests.collectors.collector_support import Agent, Server, Tokens, from_counters, recount, result
 
-from agent.report import state_digest
+from agent.contract import state_digest
 from collectors import Conflict, Forbidden, Resync
 from collectors.auth import Principal, lookup
 from collectors.apply import Submission, ingest, ingest_many

@@ -6,7 +6,7 @@ from typing import Any
 
 import pytest
 
-from agent.report import canonical, state_digest
+from agent.contract import canonical, state_digest
 from collectors import BadRequest, Resync
 from collectors.models import NO_DUE
 from collectors.plan import (DIRECTIVE_COUNTERS, HostState, Stored, StoredState, directives_digest, plan_writes,

@@ -31,12 +31,11 @@ import socket
 from pathlib import Path
 from typing import Any, Callable, Mapping
 
-import yaml
-
 from agent.hosts.base import NotSupported
 from agent.hosts.rootfs import RootfsHost
 from agent.scan import Scan, Selection
 from directives.model import Directive, Requirement
+from directives.yamldoc import YamlDoc, read_text
 
 HERE = Path(__file__).parent / "scenarios"
 NOW = dt.datetime(2026, 11, 26, 12, 0, tzinfo=dt.timezone.utc)
@@ -52,15 +51,28 @@ PASSWD = "root:x:0:0:root:/root:/bin/bash\ndaemon:x:1:1:daemon:/usr/sbin:/usr/sb
 GROUP = "root:x:0:\ndaemon:x:1:\nshadow:x:42:\nsudo:x:27:\n"
 
 
+def scenario_files() -> list[Path]:
+    """Every scenario file: one per single-file directive, and a folder per directive folder
+    holding one file per section (scenarios/harden-30d/ssh.yaml for library/harden-30d/ssh.yaml)."""
+    return sorted([*HERE.glob("*.yaml"), *HERE.glob("*/*.yaml")])
+
+
+def load_file(path: Path) -> dict[str, dict[str, Any]]:
+    """Requirement id -> scenario name -> spec, from one scenario file (read as the product reads
+    its own YAML: line-aware, no duplicate keys)."""
+    doc = YamlDoc(read_text(str(path)), str(path))
+    doc.raise_problems()
+    data = doc.data
+    assert isinstance(data, dict), f"{path}: a scenario file is a mapping"
+    return {rid: scenarios for rid, scenarios in data.items() if not rid.startswith("x-")}  # x-: YAML anchors only
+
+
 def load_scenarios() -> dict[str, dict[str, dict[str, Any]]]:
     """Requirement id -> scenario name -> spec, from every scenario file."""
     out: dict[str, dict[str, dict[str, Any]]] = {}
-    for path in sorted(HERE.glob("*.yaml")):
-        data = yaml.safe_load(path.read_text()) or {}
-        for rid, scenarios in data.items():
-            if rid.startswith("x-"):  # YAML anchors only
-                continue
-            assert rid not in out, f"{path.name}: {rid} has scenarios in two files"
+    for path in scenario_files():
+        for rid, scenarios in load_file(path).items():
+            assert rid not in out, f"{path.relative_to(HERE)}: {rid} has scenarios in two files"
             out[rid] = scenarios
     return out
 

@@ -96,3 +96,80 @@ def test_ids_unique_across_files(tmp_path: Path) -> None:
     with pytest.raises(DirectiveError) as info:
         load_paths([str(a), str(b)])
     assert f"{b}:1: $.id: id AGENCY-X is already used by {a}" in info.value.problems
+
+
+def folder(tmp_path: Path, sections: dict[str, str], listed: list[str] | None = None) -> Path:
+    """A directive folder: directive.yaml listing ``listed`` (default: the sections given)."""
+    root = tmp_path / "agency-x"
+    root.mkdir()
+    stems = list(sections) if listed is None else listed
+    (root / "directive.yaml").write_text(HEAD + "sections:\n" + "".join(f"  - {s}\n" for s in stems))
+    for stem, body in sections.items():
+        (root / f"{stem}.yaml").write_text(f"# section {stem}\nrequirements:\n" + body)
+    return root
+
+
+def folder_problems(path: Path, root: Path) -> list[str]:
+    with pytest.raises(DirectiveError) as info:
+        load_file(str(path))
+    return [p.replace(str(root) + "/", "") for p in info.value.problems]
+
+
+def test_a_folder_is_one_directive_in_section_order(tmp_path: Path) -> None:
+    root = folder(tmp_path, {"b": GOOD_REQ.replace("X.1", "X.2"), "a": GOOD_REQ})
+    directive = load_file(str(root))
+    assert (directive.id, [r.id for r in directive.requirements]) == ("AGENCY-X", ["AGENCY-X.2", "AGENCY-X.1"])
+    assert load_file(str(root / "directive.yaml")).digest == directive.digest
+    # the digest covers the whole folder: reordering the sections changes it
+    (root / "directive.yaml").write_text(HEAD + "sections:\n  - a\n  - b\n")
+    assert load_file(str(root)).digest != directive.digest
+
+
+def test_folder_files_and_sections_agree(tmp_path: Path) -> None:
+    root = folder(tmp_path, {"a": GOOD_REQ, "stray": GOOD_REQ.replace("X.1", "X.2")}, listed=["a", "gone"])
+    assert folder_problems(root, tmp_path) == [
+        "agency-x/stray.yaml: not a section of agency-x/directive.yaml (list its stem in sections: or remove it)",
+        "agency-x/directive.yaml:8: $.sections[1]: section file agency-x/gone.yaml does not exist",
+    ]
+    (root / "directive.yaml").write_text(HEAD + "sections:\n  - a\n  - ../a\n  - a\n")
+    assert folder_problems(root, tmp_path) == [
+        "agency-x/directive.yaml:8: $.sections[1]: '../a' is not a section stem (lower-case letters, digits, '-' and '_')",
+        "agency-x/directive.yaml:9: $.sections[2]: section a is listed twice",
+    ]
+
+
+def test_section_problems_name_their_file_and_line(tmp_path: Path) -> None:
+    root = folder(tmp_path, {"a": GOOD_REQ, "b": GOOD_REQ.replace("severity: high", "severity: urgent").replace("X.1", "X.2") + GOOD_REQ})
+    assert folder_problems(root, tmp_path) == [
+        "agency-x/b.yaml:5: $.requirements[0].severity: 'urgent' is not one of ['critical', 'high', 'medium', 'low']",
+        "agency-x/b.yaml:11: $.requirements[1].id: duplicate requirement id AGENCY-X.1 (also agency-x/a.yaml:3)",
+    ]
+    (root / "b.yaml").write_text("requirements: [\n")
+    assert folder_problems(root, tmp_path)[0].startswith("agency-x/b.yaml:2: $: invalid YAML:")
+    (root / "b.yaml").write_text("id: AGENCY-X\nrequirements:\n" + GOOD_REQ.replace("X.1", "X.2"))
+    assert folder_problems(root, tmp_path) == ["agency-x/b.yaml:1: $: Additional properties are not allowed ('id' was unexpected)"]
+
+
+def test_a_section_file_alone_is_not_a_directive(tmp_path: Path) -> None:
+    root = folder(tmp_path, {"a": GOOD_REQ})
+    assert folder_problems(root / "a.yaml", tmp_path) == ["agency-x/a.yaml: a section of the directive folder agency-x; load the folder"]
+    (root / "directive.yaml").write_text(HEAD + "sections: [a]\nrequirements:\n" + GOOD_REQ)
+    assert folder_problems(root, tmp_path)[0] == (
+        "agency-x/directive.yaml:8: $.requirements: a directive folder keeps its requirements in section files (list them in sections:)")
+
+
+def test_sections_only_in_a_folder(tmp_path: Path) -> None:
+    assert problems(tmp_path, HEAD + "sections: [a]\nrequirements:\n" + GOOD_REQ) == [
+        "d.yaml:6: $.sections: sections belong in a directive folder's directive.yaml (this file holds requirements)"]
+
+
+def test_directories_hold_files_and_folders(tmp_path: Path) -> None:
+    from directives.loader import directory_files
+
+    root = folder(tmp_path, {"a": GOOD_REQ})
+    (tmp_path / "other.yaml").write_text(HEAD.replace("AGENCY-X", "AGENCY-Y") + "requirements:\n"
+                                         + GOOD_REQ.replace("AGENCY-X", "AGENCY-Y"))
+    (tmp_path / "notes").mkdir()
+    assert directory_files(str(tmp_path)) == [str(root), str(tmp_path / "other.yaml")]
+    assert directory_files(str(root)) == [str(root)]
+    assert [d.id for d in load_paths(directory_files(str(tmp_path)))] == ["AGENCY-X", "AGENCY-Y"]

@@ -38,3 +38,20 @@ def test_scenario(rid: str, name: str, tmp_path: Path, servers: Any) -> None:
     assert {r["requirement"] for r in results} == {rid}
     detail = [(r["key"], r["status"], r["message"], [e["actual"] for e in r["evidence"]]) for r in results]
     assert scenario.worst([r["status"] for r in results]) == scenario.expectation(name), detail
+
+
+def test_scenario_files_mirror_directive_folders() -> None:
+    """A directive folder's scenarios live in a folder of the same name, one file per section,
+    each holding the scenarios of exactly that section's requirements."""
+    from directives.loader import HEADER, library_paths
+    from directives.yamldoc import YamlDoc, read_text
+
+    folders = [Path(p) for p in library_paths() if Path(p).is_dir()]
+    assert folders
+    for folder in folders:
+        sections = YamlDoc(read_text(str(folder / HEADER)), HEADER).data["sections"]
+        mirror = scenario.HERE / folder.name
+        assert sorted(p.stem for p in mirror.glob("*.yaml")) == sorted(sections), mirror
+        for stem in sections:
+            part = YamlDoc(read_text(str(folder / f"{stem}.yaml")), stem).data
+            assert set(scenario.load_file(mirror / f"{stem}.yaml")) == {r["id"] for r in part["requirements"]}, stem

@@ -15,7 +15,7 @@ What this proves is the merge (which files, in which order, which lines, where `
 ``-b``/``-f`` go). What ``auditctl -R`` makes of each merged line cannot be asked without
 loading it into the kernel; that reading (watches, arches, ``-C`` symmetry, ``-W``/``-d``/
 ``-D -k`` removals) follows auditctl(8) and is pinned by the scenarios in
-tests/directives/scenarios/harden-30d.yaml and the cases below.
+tests/directives/scenarios/harden-30d/audit.yaml and the cases below.
 """
 from __future__ import annotations
 
