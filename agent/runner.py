@@ -47,7 +47,6 @@ class Runner:
         self.schedule = Backoff(attempts=0, base=RETRY_FIRST, cap=max(interval, RETRY_FIRST), rand=rand)
         self.python = python
         self.stop = threading.Event()
-        self.cycles = 0
 
     def _on_signal(self, signum: int, frame: FrameType | None) -> None:
         if not self.stop.is_set():
@@ -66,7 +65,6 @@ class Runner:
 
     def cycle(self) -> int:
         """One ``run --once`` in a child process; its exit code."""
-        self.cycles += 1
         started = time.monotonic()
         child = subprocess.Popen([self.python, "-m", "agent.cli", *self.cycle_args], stdin=subprocess.DEVNULL,
                                  start_new_session=True)  # terminal signals reach the parent only

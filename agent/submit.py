@@ -156,7 +156,6 @@ class HttpCollector:
         # Passed on every request: a session-level setting would lose to $REQUESTS_CA_BUNDLE.
         self.verify: str | bool = ca_file or True
         self.timeout = timeout
-        self.bytes_sent = 0
 
     def send(self, body: bytes) -> Answer:
         data, headers = wire_body(body)
@@ -168,7 +167,6 @@ class HttpCollector:
             return Answer(REFUSED, f"TLS verification of {self.url} failed: {_reason(exc)}")
         except requests.RequestException as exc:
             return Answer(UNAVAILABLE, f"{self.url} unreachable: {_reason(exc)}")
-        self.bytes_sent += len(data)
         return classify(response)
 
 

@@ -10,12 +10,7 @@ from __future__ import annotations
 
 import importlib
 from dataclasses import dataclass
-from typing import Any, Protocol
-
-
-class Renderer(Protocol):
-    def __call__(self, report: dict[str, Any], color: bool = False, *,
-                 baseline: dict[str, Any] | None = None) -> str: ...
+from typing import Any
 
 
 @dataclass(frozen=True)
@@ -26,7 +21,7 @@ class Format:
 
     def __call__(self, report: dict[str, Any], color: bool = False, *,
                  baseline: dict[str, Any] | None = None) -> str:
-        """Render ``report`` (a Format is a Renderer)."""
+        """Render ``report`` with the format's module."""
         mod = importlib.import_module(f"agent.output.{self.module}")
         return mod.render(report, color, baseline=baseline)  # type: ignore[no-any-return]
 
