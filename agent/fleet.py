@@ -19,6 +19,7 @@ from agent.reporting import CLONE, REFUSED, Backoff, Delivery, Recorded
 from agent.state import StateDir, write_atomic
 
 if TYPE_CHECKING:
+    from agent.contract import Report
     import requests
 
     from agent.credential import Credential
@@ -192,7 +193,7 @@ def host_anchor(host: Any) -> str:
     return anchor(Context(host))
 
 
-def submit_report(report: dict[str, Any], sd: StateDir, backoff: Backoff, *, anchor: str = "",
+def submit_report(report: Report, sd: StateDir, backoff: Backoff, *, anchor: str = "",
                   session: requests.Session | None = None, lock_wait: float = LOCK_WAIT,
                   enroll_hint: str | None = None) -> Submitted:
     """Record the scan (state + spool), then deliver what is queued, retrying an unavailable
@@ -243,7 +244,7 @@ def delivery_problem(delivery: Delivery) -> str | None:
     return None
 
 
-def submit_scanned(report: dict[str, Any], state_dir: str, anchor: str, backoff: Backoff,
+def submit_scanned(report: Report, state_dir: str, anchor: str, backoff: Backoff,
                    remote: bool = False) -> Submitted:
     """``scan --submit``: record and deliver one scan's report. ``anchor``: the scanned host's
     hardware id (empty for a root); ``remote``: a host scanned over SSH, submitted through its

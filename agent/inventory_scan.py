@@ -17,8 +17,9 @@ import os
 import time
 from concurrent.futures import Future, ThreadPoolExecutor, as_completed
 from dataclasses import dataclass, field, replace
-from typing import TYPE_CHECKING, Any, Callable, Iterator, Sequence, TypeVar
+from typing import TYPE_CHECKING, Any, Callable, Iterator, Mapping, Sequence, TypeVar, cast
 
+from agent.contract import Report
 from agent import AgentError, UsageError
 from agent.contract import (EXIT_COULD_NOT_COMPLETE, EXIT_OK, HostStatus, exit_code as status_exit, report_status,
                             worst)
@@ -35,7 +36,7 @@ T = TypeVar("T")
 # credential was bound to) and its report, once the files are written; returns one line
 # saying what was delivered, raises AgentError when the report could not be submitted
 # (agent.remote_fleet.InventorySubmit).
-Submit = Callable[[Entry, Any, dict[str, Any]], str]
+Submit = Callable[[Entry, Any, Report], str]
 
 
 @dataclass
@@ -60,7 +61,7 @@ class Job:
     """Everything one host's scan needs, shared read-only by the workers. ``run_scan`` is the
     command line's scan (directives, selection, waivers, tailoring, feeds) applied to a host."""
 
-    run_scan: Callable[[Any, tuple[str, ...]], dict[str, Any]]
+    run_scan: Callable[[Any, tuple[str, ...]], Report]
     formats: Sequence[str]
     output_dir: str
     settings: SshSettings
@@ -85,7 +86,7 @@ class Job:
                      for f in self.formats]
             write_all(files)
             outcome.files = [path for path, _ in files]
-            outcome.counts = dict(report["summary"]["counts"])
+            outcome.counts = dict(cast("Mapping[str, int]", report["summary"]["counts"]))
             outcome.state = report_status(report).value
             if self.submit is not None:
                 self.send(entry, host, report, outcome)
@@ -100,7 +101,7 @@ class Job:
             outcome.seconds = time.monotonic() - started
         return outcome
 
-    def send(self, entry: Entry, host: Any, report: dict[str, Any], outcome: Outcome) -> None:
+    def send(self, entry: Entry, host: Any, report: Report, outcome: Outcome) -> None:
         """Submit a scanned host's report; a problem is this host's, recorded, never raised."""
         assert self.submit is not None
         try:
@@ -194,7 +195,7 @@ def exit_code(outcomes: Sequence[Outcome]) -> int:
 
 
 def prepare(target: Target, formats: Sequence[str], output: str | None, output_dir: str | None,
-            run_scan: Callable[[Any, tuple[str, ...]], dict[str, Any]],
+            run_scan: Callable[[Any, tuple[str, ...]], Report],
             submit: Submit | None = None) -> tuple[list[Entry], Job]:
     """``scan --inventory``: the hosts and the job each one gets (``scan_all`` runs them);
     raises UsageError before any host is contacted, and asks for every secret once."""

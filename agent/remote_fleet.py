@@ -22,6 +22,7 @@ from agent.reporting import Backoff
 from agent.state import StateDir
 
 if TYPE_CHECKING:
+    from agent.contract import Report
     from agent.credential import Credential
     from agent.target import Target
 
@@ -101,7 +102,7 @@ class InventorySubmit:
         self.state = StateDir(state_dir)
         self.backoff = backoff
 
-    def __call__(self, entry: Entry, host: Any, report: dict[str, Any]) -> str:
+    def __call__(self, entry: Entry, host: Any, report: Report) -> str:
         sd = self.state.remote(report["host"]["id"])
         # The hardware id is read over the still-open connection: a cloned VM is caught here.
         done = submit_report(report, sd, self.backoff, anchor=host_anchor(host), enroll_hint=REMOTE_HINT)

@@ -19,6 +19,7 @@ import time
 from dataclasses import dataclass, field
 from typing import Any, Callable, Protocol
 
+from agent.contract import Report
 from agent.delta import Delta, build, next_report, snapshot
 from agent.spool import Entry, Spool, encode
 from agent.state import AgentState, StateDir
@@ -64,7 +65,7 @@ class Backoff:
 
 @dataclass(frozen=True)
 class Recorded:
-    report: dict[str, Any]
+    report: Report
     delta: Delta
     entry: Entry
     folded: bool  # the spool was full: queued deltas were folded into this full snapshot
@@ -89,7 +90,7 @@ class Delivery:
         return out
 
 
-def record(state_dir: StateDir, spool: Spool, scanned: dict[str, Any], force_full: bool = False) -> Recorded:
+def record(state_dir: StateDir, spool: Spool, scanned: Report, force_full: bool = False) -> Recorded:
     """Turn a scan into the next report and commit it to the spool and the state."""
     previous = state_dir.load_state()
     spool.reconcile(previous.sequence if previous else 0)

@@ -1,5 +1,7 @@
-"""``fedharden directives list|show|validate``."""
+"""``fedharden directives list|show|validate|coverage|profiles``."""
 from __future__ import annotations
+
+import sys
 
 import click
 
@@ -67,3 +69,39 @@ def directives_validate(ctx: click.Context, files: tuple[str, ...]) -> None:
             continue
         click.echo(f"{path}: ok ({d.id}, {len(d.requirements)} requirements)")
     ctx.exit(EXIT_USAGE if bad else EXIT_OK)
+
+
+@directives.command("coverage")
+@click.option("--against", "against", required=True, metavar="BENCHMARK[:LEVEL]",
+              help="cis-debian12:l1_server, cis-debian12:l2_server, cis-debian12:l1_workstation, "
+                   "cis-debian12:l2_workstation or stig-ubuntu2204.")
+@click.option("--format", "fmt", type=click.Choice(["table", "json", "csv"]), default="table", show_default=True)
+@click.option("--directives", "extra", multiple=True, type=click.Path(exists=True), metavar="PATH",
+              help="Also count these directive files or folders.")
+def coverage(against: str, fmt: str, extra: tuple[str, ...]) -> None:
+    """Per control of a benchmark level: covered (by which requirements), partly covered (which
+    mapped rules are missing), manual, or not covered; then totals."""
+    from directives.controls import parse_against
+    from directives.coverage import RENDERERS, coverage as measure
+
+    try:
+        bench, level = parse_against(against)
+    except ValueError as exc:
+        raise UsageError(f"--against: {exc}") from None
+    sys.stdout.write(RENDERERS[fmt](measure(bench, level, load_directives(extra))))
+
+
+@directives.command("profiles")
+def profiles() -> None:
+    """The shipped profiles (scan --profile NAME), with how many requirements each selects."""
+    from directives.cis_profiles import PROFILES, path_of
+    from directives.controls import benchmark
+    from directives.coverage import coverage as measure
+    from directives.tailoring import load_tailoring
+
+    loaded = load_directives(())
+    for name, (bench_name, level, title) in PROFILES.items():
+        tailoring = load_tailoring(path_of(name), loaded)
+        totals = measure(benchmark(bench_name), level, loaded).totals
+        click.echo(f"{name:<20} {len(tailoring.select):>3} requirements  {totals['fully_covered']:>3} of "
+                   f"{totals['automated']} automated controls fully covered  {title}")

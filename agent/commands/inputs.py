@@ -4,9 +4,12 @@ directories, waivers, a tailoring, a baseline report. Problems raise DirectiveEr
 from __future__ import annotations
 
 import os
-from typing import Any, Sequence
+from typing import TYPE_CHECKING, Any, Sequence, cast
 
 from agent import UsageError
+
+if TYPE_CHECKING:
+    from agent.contract import Report
 
 
 def load_directives(extra: Sequence[str]) -> list[Any]:
@@ -33,11 +36,11 @@ def load_tailoring(path: str, loaded: Sequence[Any]) -> Any:
     return load(path, loaded)
 
 
-def load_baseline(path: str) -> dict[str, Any]:
+def load_baseline(path: str) -> Report:
     """An earlier full report, validated against the report schema."""
     import json
 
-    from agent.report import validation_errors
+    from agent.contract import validation_errors
 
     try:
         with open(path, encoding="utf-8") as fh:
@@ -51,4 +54,17 @@ def load_baseline(path: str) -> dict[str, Any]:
         raise UsageError(f"--baseline: {path}: not a fedharden report: {problems[0]}")
     if data["kind"] != "full":
         raise UsageError(f"--baseline: {path}: a {data['kind']} report; a full report is needed")
-    return data  # type: ignore[no-any-return]
+    return cast("Report", data)  # valid against the schema, so of its shape
+
+
+def profile_path(value: str) -> str:
+    """A shipped profile's file by name, or the file a path names; an unknown name is a usage error."""
+    from directives.cis_profiles import PROFILES, path_of
+
+    if value in PROFILES:
+        return path_of(value)
+    if os.sep in value or value.endswith((".yaml", ".yml")) or os.path.exists(value):
+        if not os.path.isfile(value):
+            raise UsageError(f"--profile: {value}: no such file")
+        return value
+    raise UsageError(f"--profile: unknown profile {value!r} (shipped: {', '.join(PROFILES)}; or the path of a copied profile)")

@@ -20,6 +20,7 @@ from agent.commands.options import delivery_backoff, retry_option, state_dir_opt
 from agent.output import FORMATS
 
 if TYPE_CHECKING:
+    from agent.contract import Report
     from agent.inventory import Entry
     from agent.inventory_scan import Job, Outcome
     from agent.target import Target
@@ -42,6 +43,9 @@ SEVERITIES = ["critical", "high", "medium", "low"]
               help="Accepted risks (YAML): an unexpired waiver turns a fail into waived.")
 @click.option("--tailoring", "tailoring_file", type=click.Path(dir_okay=False), metavar="FILE",
               help="Select or deselect requirements and set tunable parameters (YAML).")
+@click.option("--profile", metavar="NAME|FILE",
+              help="A shipped profile (fedharden directives profiles: cis-l1-server, ...) or a copy of one: "
+                   "a tailoring file selecting the requirements mapped to a CIS level.")
 @click.option("--baseline", "baseline_file", type=click.Path(dir_okay=False), metavar="REPORT.json",
               help="An earlier JSON report of this host: SARIF marks results new, unchanged, updated or absent.")
 @click.option("--color/--no-color", default=None,
@@ -64,12 +68,17 @@ SEVERITIES = ["critical", "high", "medium", "low"]
 @click.pass_context
 def scan(ctx: click.Context, target: Target, directive_ids: tuple[str, ...], severity: str, extra: tuple[str, ...],
          formats: tuple[str, ...], output: str | None, output_dir: str | None, waivers_file: str | None,
-         tailoring_file: str | None, baseline_file: str | None, color: bool | None, feeds_dir: str | None,
-         walk: bool, submit: bool, quiet: bool, state_dir: str, retry_delay: float, tags: tuple[str, ...]) -> None:
+         tailoring_file: str | None, profile: str | None, baseline_file: str | None, color: bool | None,
+         feeds_dir: str | None, walk: bool, submit: bool, quiet: bool, state_dir: str, retry_delay: float, tags: tuple[str, ...]) -> None:
     """Evaluate this host (or a root filesystem, or hosts over SSH) and print what fails, why, and by when."""
-    from agent.commands.inputs import load_baseline, load_directives, load_tailoring, load_waivers
+    from agent.commands.inputs import load_baseline, load_directives, load_tailoring, load_waivers, profile_path
     from agent.contract import exit_code, report_status
     from agent.output import destinations
+
+    if profile is not None:  # a profile is a tailoring file: the two are one choice
+        if tailoring_file:
+            raise UsageError("--profile and --tailoring: give one (a profile is a tailoring file; copy it to tailor it)")
+        tailoring_file = profile_path(profile)
 
     if submit:  # remote hosts: each one's credential, once reached
         from agent.fleet import preflight
@@ -120,14 +129,14 @@ class Settings:
         feeds.generation()  # a feeds directory that was named but does not exist is a usage error
         return feeds
 
-    def scan(self, host: Any, feeds: Any, tags: tuple[str, ...], **kwargs: Any) -> dict[str, Any]:
+    def scan(self, host: Any, feeds: Any, tags: tuple[str, ...], **kwargs: Any) -> Report:
         from agent.scan import Scan, Selection
 
         return Scan(host, self.loaded, Selection(self.directive_ids, self.severity, self.walk), waivers=self.waivers,
                     feeds=feeds, tailoring=self.tailoring, tags=tags, **kwargs).run()
 
 
-def scan_one(target: Target, settings: Settings, state_dir: str, anchor: bool) -> tuple[dict[str, Any], str]:
+def scan_one(target: Target, settings: Settings, state_dir: str, anchor: bool) -> tuple[Report, str]:
     """The report of this host, a root or one SSH host, and (``anchor``: for --submit) the
     hardware id read over the still-open host."""
     hardware = ""
@@ -163,7 +172,7 @@ def scan_inventory(target: Target, settings: Settings, formats: tuple[str, ...],
 
     feeds = settings.feeds()
 
-    def run_scan(host: Any, tags: tuple[str, ...]) -> dict[str, Any]:
+    def run_scan(host: Any, tags: tuple[str, ...]) -> Report:
         return settings.scan(host, feeds, tags)
 
     sender = None
@@ -198,7 +207,7 @@ def run_with_progress(entries: Sequence[Entry], job: Job, jobs: int, terminal: b
     return outcomes
 
 
-def submit_one(report: dict[str, Any], state_dir: str, hardware: str, remote: bool, retry_delay: float) -> None:
+def submit_one(report: Report, state_dir: str, hardware: str, remote: bool, retry_delay: float) -> None:
     """``--submit`` after one host's scan: what was delivered, on standard error."""
     from agent.fleet import check_delivered, submit_scanned
 

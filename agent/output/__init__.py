@@ -10,7 +10,14 @@ from __future__ import annotations
 
 import importlib
 from dataclasses import dataclass
-from typing import Any
+from typing import Protocol
+
+from agent.contract import Report
+
+
+class Renderer(Protocol):
+    def __call__(self, report: Report, color: bool = False, *,
+                 baseline: Report | None = None) -> str: ...
 
 
 @dataclass(frozen=True)
@@ -19,9 +26,9 @@ class Format:
     ext: str  # file name extension for --output-dir (fedharden.EXT, or HOST.EXT with --inventory)
     module: str  # agent.output.MODULE renders it
 
-    def __call__(self, report: dict[str, Any], color: bool = False, *,
-                 baseline: dict[str, Any] | None = None) -> str:
-        """Render ``report`` with the format's module."""
+    def __call__(self, report: Report, color: bool = False, *,
+                 baseline: Report | None = None) -> str:
+        """Render ``report`` (a Format is a Renderer)."""
         mod = importlib.import_module(f"agent.output.{self.module}")
         return mod.render(report, color, baseline=baseline)  # type: ignore[no-any-return]
 

@@ -11,8 +11,9 @@ import os
 import stat
 import tempfile
 from dataclasses import dataclass
-from typing import Any, Sequence
+from typing import Sequence
 
+from agent.contract import Report
 from agent import UsageError
 from agent.output import FORMATS
 
@@ -69,8 +70,8 @@ def plan(specs: Sequence[str], output: str | None = None, output_dir: str | None
     return out
 
 
-def render(destinations: Sequence[Destination], report: dict[str, Any], color: bool,
-           baseline: dict[str, Any] | None = None) -> list[tuple[Destination, str]]:
+def render(destinations: Sequence[Destination], report: Report, color: bool,
+           baseline: Report | None = None) -> list[tuple[Destination, str]]:
     """Every output rendered in memory; color only for the one that goes to a terminal.
 
     A format that has nothing to say for this report (a checklist without STIG ids) raises

@@ -1,7 +1,7 @@
-"""Each mistake a user can make on the command line (options that do not go together, files
-that are missing or not what they should be, a bad inventory) is one line on standard error
-naming the option or file at fault (a policy file's problem as ``file:line: message``), exit 2, nothing on standard output and no traceback; and
-nothing is scanned or contacted before it is said."""
+"""Each mistake a user can make on the command line (options that do not go together, files that
+are missing or not what they should be, a bad inventory) is one line on standard error naming
+the option or file at fault (a policy file's problem as ``file:line: message``), exit 2, nothing
+on standard output and no traceback; and nothing is scanned or contacted before it is said."""
 from __future__ import annotations
 
 from pathlib import Path

@@ -32,8 +32,10 @@ from agent.contract import HostStatus  # noqa: E402
 from agent.facts.context import Context  # noqa: E402
 from agent.hosts import LocalHost  # noqa: E402
 from agent.identity import host_id  # noqa: E402
-from agent.report import state_digest  # noqa: E402
+from agent.contract import state_digest  # noqa: E402
 from agent.state import StateDir  # noqa: E402
+
+pytestmark = pytest.mark.slow  # end to end: a real sshd and collector
 
 Collector = sys.modules["fedharden_tests_collector"].Collector  # tests/collector.py
 FEDHARDEN = str(Path(sys.executable).with_name("fedharden"))
@@ -117,6 +119,7 @@ def closed_port() -> int:
 def table(stdout: str) -> dict[str, list[str]]:
     """The inventory summary: each host's row and the lines under it, by host name."""
     rows: dict[str, list[str]] = {}
+    last = ""
     for line in stdout.splitlines()[1:-1]:
         if line.startswith(" "):
             rows[last].append(line.strip())

@@ -18,7 +18,7 @@ import pytest
 
 from agent.reporting import (ACCEPTED, DUPLICATE, REJECTED, RESYNC, UNAVAILABLE, Answer, Backoff, deliver,
                              record)
-from agent.report import state_digest, summarize, validation_errors
+from agent.contract import state_digest, summarize, validation_errors
 from agent.spool import Spool
 from agent.state import LockBusy, StateDir, write_atomic
 
