@@ -12,7 +12,7 @@ import pytest
 from click.testing import CliRunner
 
 from agent.cli import main
-from agent.report import validation_errors
+from agent.contract import validation_errors
 
 pytestmark = pytest.mark.slow  # a real sshd
 
