@@ -23,6 +23,8 @@ from collectors.storage import Database
 from tests.collectors.collector_support import Agent, Server, Tokens, empty, provision, result
 from tests.collectors.dashboard_support import login
 
+pytestmark = pytest.mark.slow  # real collector servers federating
+
 
 @pytest.fixture
 def national(request: pytest.FixtureRequest, tmp_path: Path, db_url: str) -> Iterator[Database]:
