@@ -31,7 +31,7 @@ class CheckType(Protocol):
 def _load() -> dict[str, CheckType]:
     from checks import accounts, apt_config, audit, bootparam, cadence, compound, config, file, fswalk
     from checks import homes, kernel_module, kev, lifecycle, lines, listening, mount, nftables, package, pam, service
-    from checks import sshd_host_keys, sudoers, sysctl, tls
+    from checks import rootpath, sshd_host_keys, sudoers, sysctl, tls
 
     types: list[CheckType] = [
         file.CHECK,
@@ -44,6 +44,7 @@ def _load() -> dict[str, CheckType]:
         mount.CHECK,
         accounts.CHECK,
         homes.CHECK,
+        rootpath.CHECK,
         kev.CHECK,
         lines.CHECK,
         fswalk.CHECK,

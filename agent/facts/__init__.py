@@ -20,13 +20,13 @@ Hinter = Callable[[list[str]], list[str]]
 
 def _families() -> tuple[dict[str, Gatherer], dict[str, Hinter]]:
     from agent.facts import accounts, agentstate, apt, audit, config, files, fswalk, grub, lifecycle, modules
-    from agent.facts import mounts, network, nftables, osinfo, packages, pam, sshd, sudoers, sysctl, systemd, text
+    from agent.facts import mounts, network, nftables, osinfo, packages, pam, rootpath, sshd, sudoers, sysctl, systemd, text
     from agent.facts import tlsprobe, vulns
 
     table: dict[str, Gatherer] = {}
     hints: dict[str, Hinter] = {}
     for module in (accounts, agentstate, apt, audit, config, files, fswalk, grub, lifecycle, modules, mounts, network,
-                   nftables, osinfo, packages, pam, sshd, sudoers, sysctl, systemd, text, tlsprobe, vulns):
+                   nftables, osinfo, packages, pam, rootpath, sshd, sudoers, sysctl, systemd, text, tlsprobe, vulns):
         table.update(module.FAMILIES)
         hints.update(getattr(module, "PREFETCH", {}))
     return table, hints
