@@ -2,7 +2,8 @@
 
 Root's PATH is what login, su, sudo or sshd start it with and what the shell's startup files
 then assign; fedharden runs none of them. It collects every PATH value those files can give:
-ENV_SUPATH of /etc/login.defs (login and su for root), PATH= of /etc/environment (pam_env),
+ENV_SUPATH of /etc/login.defs (login and su for root), PATH= of /etc/environment and
+/etc/security/pam_env.conf (pam_env),
 sudo's ``secure_path`` (every Defaults entry, as sudo reads the policy), and each ``PATH=...`` assignment (optionally after ``export``, ``readonly``, ``;``) of
 /etc/profile, /etc/profile.d/*.sh, /etc/bash.bashrc and root's .bash_profile, .bash_login,
 .profile and .bashrc. Quotes are removed, ``$PATH`` / ``${PATH}`` entries are the value kept
@@ -21,7 +22,8 @@ from checks.facts import FileInfo, PathEntry, RootPath
 
 SHELL_FILES = ("/etc/profile", "/etc/profile.d/*.sh", "/etc/bash.bashrc", "/root/.bash_profile", "/root/.bash_login",
                "/root/.profile", "/root/.bashrc")
-ASSIGNMENT = re.compile(r"""(?:^|[\s;&|(])(?:(?:export|readonly|declare\s+-\w+|local)\s+)?PATH=("[^"]*"|'[^']*'|[^\s;&|)]*)""")
+ASSIGNMENT = re.compile(r"""(?:^|[\s;&|(])(?:(?:export|readonly|declare\s+-\w+|typeset\s+-\w+|local)\s+)?PATH(\+?)="""
+                        r"""("[^"]*"|'[^']*'|[^\s;&|)]*)""")
 KEEP = {"$PATH", "${PATH}"}
 MAX_LINKS = 16
 
@@ -32,7 +34,10 @@ def _values(text: str, path: str) -> list[tuple[str, str]]:
         if line.lstrip().startswith("#"):
             continue
         for found in ASSIGNMENT.finditer(line):
-            out.append((found.group(1).strip("\"'"), f"{path}:{number}"))
+            value = found.group(2).strip("\"'")
+            if found.group(1):  # PATH+=":/x" appends to the value before: its leading ':' joins them
+                value = value.removeprefix(":")
+            out.append((value, f"{path}:{number}"))
     return out
 
 
@@ -51,6 +56,19 @@ def _environment(text: str, path: str) -> list[tuple[str, str]]:
         found = re.match(r"\s*(?:export\s+)?PATH=(.*)$", line)
         if found:
             out.append((found.group(1).strip().strip("\"'"), f"{path}:{number}"))
+    return out
+
+
+def _pam_env(text: str, path: str) -> list[tuple[str, str]]:
+    """pam_env.conf(5): ``PATH DEFAULT=value OVERRIDE=value`` (either may be absent)."""
+    out = []
+    for number, line in enumerate(text.splitlines(), 1):
+        words = line.split("#", 1)[0].split()
+        if words[:1] == ["PATH"]:
+            for word in words[1:]:
+                key, _, value = word.partition("=")
+                if key in ("DEFAULT", "OVERRIDE"):
+                    out.append((value.strip("\"'"), f"{path}:{number} ({key})"))
     return out
 
 
@@ -94,7 +112,8 @@ def gather_root_path(ctx: Context, args: list[str]) -> dict[str, object]:
     try:
         values: list[tuple[str, str]] = []
         sources: list[str] = []
-        for path, reader in (("/etc/login.defs", _login_defs), ("/etc/environment", _environment)):
+        for path, reader in (("/etc/login.defs", _login_defs), ("/etc/environment", _environment),
+                             ("/etc/security/pam_env.conf", _pam_env)):
             text = ctx.text_or_none(path)
             if text is not None:
                 sources.append(path)
@@ -119,7 +138,7 @@ def gather_root_path(ctx: Context, args: list[str]) -> dict[str, object]:
             for entry in value.split(":"):
                 if entry in KEEP:
                     continue
-                if "$" in entry or "`" in entry:
+                if "$" in entry or "`" in entry or "@{" in entry:
                     unresolved.append(PathEntry(entry, where))
                     continue
                 if not entry.startswith("/"):
@@ -139,7 +158,7 @@ def gather_root_path(ctx: Context, args: list[str]) -> dict[str, object]:
 
 FAMILIES = {"root_path": gather_root_path}
 # The usual PATH directories hang off /, /usr and /usr/local: their listings answer the stats.
-PREFETCH = {"root_path": lambda args: ["/etc/login.defs", "/etc/environment", "/etc/profile", "/etc/profile.d",
+PREFETCH = {"root_path": lambda args: ["/etc/login.defs", "/etc/environment", "/etc/security/pam_env.conf", "/etc/profile", "/etc/profile.d",
                                        "/etc/bash.bashrc", "/root", "/etc/passwd", "/etc/group", "/etc/sudoers",
                                        "/etc/sudoers.d", "/", "/usr",
                                        "/usr/local"]}

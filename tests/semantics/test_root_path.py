@@ -3,7 +3,7 @@ judges, and a PATH with an empty, '.' or relative entry is failed.
 
 Hypothesis generates /etc/login.defs (ENV_SUPATH), /etc/profile (with Debian's uid branch),
 /etc/profile.d snippets and root's .profile / .bash_profile / .bashrc, with assignments that
-prepend, append, replace, quote, export, sit in conditions, or add '.', an empty entry or a
+prepend, append (``+=`` too), replace, quote, export, sit in conditions, or add '.', an empty entry or a
 relative one. fedharden reads the tree through a RootfsHost; bash runs it as root would log in
 (``env -i HOME=/root PATH=<ENV_SUPATH> bash -l -c 'printf %s "$PATH"'``) in a private mount
 namespace with the generated /etc/profile, /etc/profile.d and /root bound over the real ones.
@@ -50,8 +50,10 @@ def assignment(draw: Any) -> str:
     quote = draw(st.sampled_from(['"', "", "'"]))
     if quote == "'" and "$" in value:
         quote = '"'
-    form = draw(st.integers(0, 4))
+    form = draw(st.integers(0, 5))
     text = f"PATH={quote}{value}{quote}"
+    if form == 5:  # bash's append
+        return f'PATH+=":{draw(st.sampled_from(DIRS))}"'
     if form == 1:
         return f"export {text}"
     if form == 2:
