@@ -4,8 +4,9 @@ directories owned by root that neither group nor others can write.
 The fact (agent/facts/rootpath.py) gathers every PATH value login.defs, pam_env, sudo's
 secure_path and the shell startup files can give root, whichever branch a session takes. Any
 bad entry among them fails; all good passes. An entry naming a variable or a command
-(``$HOME/bin``, ``$(...)``) cannot be judged from files: when nothing fails, the result is then
-``manual``, with the question.
+(``$HOME/bin``, ``$(...)``), or a missing directory set where root may not get it (a branch of
+/etc/profile for other users), cannot be judged from files: when nothing fails, the result is
+then ``manual``, with the question.
 """
 from __future__ import annotations
 
@@ -16,9 +17,13 @@ from checks.model import Evidence, Outcome, Status, Verdict
 
 ROOT_PATH = FactKey("root_path")
 EXPECTED = "an existing directory owned by root, not writable by group or others; no empty, '.' or relative entry"
-QUESTION = ("Do the PATH entries that name a variable or command (listed) expand, for root, only to existing "
-            "directories owned by root that neither group nor others can write (env -i HOME=/root bash -l -c "
-            "'echo $PATH' as root)?")
+QUESTION = ("Do the PATH entries listed (naming a variable or command, or a directory that does not exist) "
+            "stay out of root's PATH, or expand only to existing directories owned by root that neither group "
+            "nor others can write (env -i HOME=/root bash -l -c 'echo $PATH' as root)?")
+
+
+def surely_roots(item: PathEntry) -> bool:
+    return "(ENV_SUPATH)" in item.where or item.where.startswith("/root/")
 
 
 def problem(item: PathEntry) -> str:
@@ -31,9 +36,8 @@ def problem(item: PathEntry) -> str:
     info = item.info
     if not info.exists:
         # A missing directory is root's only when root surely gets it (login.defs, root's own files);
-        # elsewhere it may sit in a branch for other users (Debian's /etc/profile): asked, not failed.
-        sure = "(ENV_SUPATH)" in item.where or item.where.startswith("/root/")
-        return f"{item.entry}: does not exist" if sure else ""
+        # elsewhere it may sit in a branch for other users (Debian's /etc/profile): asked (below).
+        return f"{item.entry}: does not exist" if surely_roots(item) else ""
     if info.kind != "dir":
         return f"{item.entry}: a {info.kind}, not a directory"
     if info.uid != 0:
@@ -62,11 +66,12 @@ class RootPathCheck:
         if bad:
             return Outcome(Status.FAIL, tuple(bad))
         seen = dict.fromkeys(item.entry for item in found.entries)
-        if not found.unresolved:
+        missing = [item for item in found.entries if item.info is not None and not item.info.exists]
+        if not found.unresolved and not missing:
             return Outcome(Status.PASS, (Evidence(EXPECTED, f"{len(seen)} directories: {', '.join(seen)}",
                                                   ", ".join(found.sources) or "no startup file"),))
         evidence_missing = [Evidence(EXPECTED, f"{item.entry}: does not exist", item.where, Verdict.INFO)
-                            for item in found.entries if item.info is not None and not item.info.exists]
+                            for item in missing]
         evidence = [Evidence(EXPECTED, f"{len(seen)} directories: {', '.join(seen)}",
                              ", ".join(found.sources) or "no startup file", Verdict.INFO)]
         evidence += evidence_missing

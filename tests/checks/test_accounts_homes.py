@@ -172,8 +172,8 @@ def test_root_path() -> None:
                 PathEntry("/home/a/bin", "/etc/profile:1", FileInfo("/home/a/bin", True, "dir", 0o755, 1000, 1000)),
                 PathEntry("/usr/bin/ls", "/etc/profile:1", FileInfo("/usr/bin/ls", True, "file", 0o755, 0, 0))):
         assert judge(spec, root_path=RootPath((bad,), ())) is Status.FAIL, bad
-    # A directory missing from another user's branch of /etc/profile is not root's; a variable is asked.
+    # A directory missing from another user's branch of /etc/profile, or a variable, is asked.
     other = PathEntry("/usr/games", "/etc/profile:7", FileInfo("/usr/games", False))
-    assert judge(spec, root_path=RootPath((other,), ())) is Status.PASS
+    assert judge(spec, root_path=RootPath((other,), ())) is Status.MANUAL
     asked = RootPath((PathEntry("/usr/bin", "/etc/profile:3", good),), (), (PathEntry("$HOME/bin", "/root/.bashrc:4"),))
     assert judge(spec, root_path=asked) is Status.MANUAL
