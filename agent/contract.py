@@ -20,7 +20,7 @@ import json
 from enum import Enum
 from functools import lru_cache
 from importlib import resources
-from typing import Any, Iterable, Literal, Mapping, NotRequired, Sequence, TypedDict, cast
+from typing import Any, Iterable, Literal, Mapping, NotRequired, Sequence, TypedDict
 
 from checks.model import Severity, Status
 
@@ -312,7 +312,7 @@ def summarize(results: Sequence[Mapping[str, Any]]) -> Summary:
             "counts": (c := counts(r["status"] for r in rs)),
             "score": score(c),
             "overdue": sum(1 for r in rs if r["overdue"]),
-            "status": cast(HostStatusName, host_status(c).value),
+            "status": host_status(c).value,
         }
         for d, rs in sorted(by_directive.items())
     }
@@ -322,7 +322,7 @@ def summarize(results: Sequence[Mapping[str, Any]]) -> Summary:
         "counts": total,
         "score": score(total),
         "overdue": sum(1 for r in results if r["overdue"]),
-        "status": cast(HostStatusName, status.value),
+        "status": status.value,
         "compliant": status is HostStatus.COMPLIANT,
         "directives": directives,
     }

@@ -19,7 +19,7 @@ import datetime as dt
 import hashlib
 import uuid
 from dataclasses import dataclass, field
-from typing import Any, Iterable, Literal, Mapping, cast
+from typing import Any, Iterable, Literal, Mapping, Sequence, cast
 
 from agent.contract import Report, Result, canonical, state_digest, summarize
 from agent.state import HISTORY, AgentState
@@ -77,7 +77,7 @@ def classify(old: Mapping[str, Any] | None, new: Mapping[str, Any]) -> str:
     return "changed"
 
 
-def compare(old: Mapping[str, Mapping[str, Any]], scanned: list[dict[str, Any]],
+def compare(old: Mapping[str, Mapping[str, Any]], scanned: Sequence[Mapping[str, Any]],
             now: str) -> tuple[dict[str, dict[str, Any]], Delta]:
     """The state after this scan (key -> result as it will be reported) and what changed.
 
@@ -141,7 +141,7 @@ def new_report_id() -> str:
     return uuid.uuid4().hex
 
 
-def next_report(previous: AgentState | None, scanned: dict[str, Any],
+def next_report(previous: AgentState | None, scanned: Report,
                 force_full: bool = False) -> tuple[Report, AgentState, Delta]:
     """The report to send after ``scanned`` (a full report from Scan.run) and the state
     that follows it. Nothing is written here: agent.reporting commits both."""
@@ -152,7 +152,7 @@ def next_report(previous: AgentState | None, scanned: dict[str, Any],
     results, delta = compare(old, scanned["results"], scanned["scan"]["started_at"])
     full = (force_full or usable is None or usable.needs_full or usable.report_id is None
             or usable.directives_digest != digest)
-    header = {k: scanned[k] for k in HEADER if k in scanned}
+    header: dict[str, Any] = {k: v for k, v in scanned.items() if k in HEADER}
     header["generated_at"] = scanned["generated_at"]
     report_id = new_report_id()
     state = AgentState(host_id=host_id, sequence=(previous.sequence if previous else 0) + 1,

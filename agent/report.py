@@ -6,9 +6,6 @@ import datetime as dt
 from dataclasses import dataclass, field
 from typing import Any, Literal, Mapping
 
-# Re-exported for the collector and the CLI until they import the contract itself.
-from agent.contract import (canonical, digest_text, digest_value, result_hash, schema,  # noqa: F401
-                            state_digest, validation_errors)
 from checks.model import Evidence, Status
 
 SCHEMA_VERSION: Literal["1.0"] = "1.0"

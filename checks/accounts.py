@@ -248,9 +248,9 @@ class AccountsCheck:
                 first.setdefault(a.name, a)
             return Outcome.of(not ev, ev[:MAX_EVIDENCE] or [Evidence("unique user names", "all unique", "/etc/passwd")])
         if rule == "uid0_only_root":
-            bad = [a for a in accounts if a.uid == 0 and a.name != "root"]
-            ev = [Evidence("only root has UID 0", f"{a.name} has UID 0", f"/etc/passwd:{a.line}") for a in bad]
-            return Outcome.of(not bad, ev or [Evidence("only root has UID 0", "only root", "/etc/passwd")])
+            others = [a for a in accounts if a.uid == 0 and a.name != "root"]
+            ev = [Evidence("only root has UID 0", f"{a.name} has UID 0", f"/etc/passwd:{a.line}") for a in others]
+            return Outcome.of(not others, ev or [Evidence("only root has UID 0", "only root", "/etc/passwd")])
         if rule == "unique_uids":
             seen: dict[int, Account] = {}
             ev = []
@@ -260,9 +260,9 @@ class AccountsCheck:
                                        f"/etc/passwd:{a.line}"))
                 seen.setdefault(a.uid, a)
             return Outcome.of(not ev, ev or [Evidence("unique UIDs", "all unique", "/etc/passwd")])
-        bad = [a for a in accounts if a.uid < 1000 and a.name not in SPECIAL and a.shell not in NOLOGIN]
-        ev = [Evidence("non-login shell", f"{a.name}: {a.shell}", f"/etc/passwd:{a.line}") for a in bad]
-        return Outcome.of(not bad, ev or [Evidence("non-login shell", "all system accounts", "/etc/passwd")])
+        shells = [a for a in accounts if a.uid < 1000 and a.name not in SPECIAL and a.shell not in NOLOGIN]
+        ev = [Evidence("non-login shell", f"{a.name}: {a.shell}", f"/etc/passwd:{a.line}") for a in shells]
+        return Outcome.of(not shells, ev or [Evidence("non-login shell", "all system accounts", "/etc/passwd")])
 
 
 CHECK = AccountsCheck()

@@ -15,7 +15,7 @@ from typing import Sequence
 
 from agent.contract import Report
 from agent import UsageError
-from agent.output import EXTENSIONS, FORMATS
+from agent.output import FORMATS
 
 
 @dataclass(frozen=True)
@@ -50,7 +50,7 @@ def plan(specs: Sequence[str], output: str | None = None, output_dir: str | None
             elif output_dir:
                 if bare.count(name) > 1:
                     raise UsageError(f"--format: {name} given twice without a file")
-                target = os.path.join(output_dir, f"fedharden.{EXTENSIONS[name]}")
+                target = os.path.join(output_dir, f"fedharden.{FORMATS[name].ext}")
             elif len(bare) > 1:
                 raise UsageError(f"--format: only one format can go to standard output ({', '.join(bare)} given); "
                                  "write the others as FMT=FILE or use --output-dir")

@@ -25,6 +25,8 @@ requests = pytest.importorskip("requests")
 from agent.contract import state_digest  # noqa: E402
 from agent.state import StateDir  # noqa: E402
 
+pytestmark = pytest.mark.slow  # end to end: agents against a real collector
+
 MakeRoot = Callable[..., Path]
 FEDHARDEN = str(Path(sys.executable).with_name("fedharden"))
 MACHINE_A = "0123456789abcdef0123456789abcdef\n"

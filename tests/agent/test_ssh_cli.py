@@ -15,6 +15,8 @@ from click.testing import CliRunner
 from agent.cli import main
 from agent.contract import validation_errors
 
+pytestmark = pytest.mark.slow  # a real sshd
+
 FEDHARDEN = str(Path(sys.executable).with_name("fedharden"))
 
 
