@@ -19,9 +19,9 @@ import datetime as dt
 import hashlib
 import uuid
 from dataclasses import dataclass, field
-from typing import Any, Iterable, Mapping
+from typing import Any, Iterable, Literal, Mapping, cast
 
-from agent.report import canonical, state_digest, summarize
+from agent.contract import Report, Result, canonical, state_digest, summarize
 from agent.state import HISTORY, AgentState
 
 VOLATILE = frozenset({"days_left", "failing_since"})
@@ -114,11 +114,12 @@ def compare(old: Mapping[str, Mapping[str, Any]], scanned: list[dict[str, Any]],
     return state, delta
 
 
-def build(state: AgentState, kind: str, base: str | None, changes: list[dict[str, Any]] | None = None,
-          removed: list[str] | None = None) -> dict[str, Any]:
+def build(state: AgentState, kind: Literal["full", "delta"], base: str | None, changes: list[dict[str, Any]] | None = None,
+          removed: list[str] | None = None) -> Report:
     """A report (full or delta) for ``state``, which must already hold the new sequence."""
-    results = state.ordered_results()
-    report: dict[str, Any] = {k: state.header[k] for k in HEADER if k in state.header}
+    results = cast(list[Result], state.ordered_results())  # stored as reported: the schema's shape
+    assert state.report_id is not None, "the state holds the new report id"
+    report = cast(Report, {k: state.header[k] for k in HEADER if k in state.header})
     report.update({
         "kind": kind,
         "report_id": state.report_id,
@@ -131,7 +132,7 @@ def build(state: AgentState, kind: str, base: str | None, changes: list[dict[str
     if kind == "full":
         report["results"] = results
     else:
-        report["changes"] = changes or []
+        report["changes"] = cast(list[Result], changes or [])
         report["removed"] = removed or []
     return report
 
@@ -141,7 +142,7 @@ def new_report_id() -> str:
 
 
 def next_report(previous: AgentState | None, scanned: dict[str, Any],
-                force_full: bool = False) -> tuple[dict[str, Any], AgentState, Delta]:
+                force_full: bool = False) -> tuple[Report, AgentState, Delta]:
     """The report to send after ``scanned`` (a full report from Scan.run) and the state
     that follows it. Nothing is written here: agent.reporting commits both."""
     host_id = scanned["host"]["id"]
@@ -165,7 +166,7 @@ def next_report(previous: AgentState | None, scanned: dict[str, Any],
     return build(state, "delta", usable.report_id, changes, list(delta.removed)), state, delta
 
 
-def snapshot(previous: AgentState) -> tuple[dict[str, Any], AgentState]:
+def snapshot(previous: AgentState) -> tuple[Report, AgentState]:
     """A full snapshot of ``previous`` under a new sequence and report id (after a resync,
     or folding a full spool). The results are the same objects: nothing is rescanned."""
     header = {**previous.header, "generated_at": dt.datetime.now(dt.timezone.utc).isoformat(timespec="seconds")}

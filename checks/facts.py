@@ -101,7 +101,7 @@ class ConfigFile:
     first_wins: bool = False  # sshd: the first value obtained wins; others: the last
     problems: tuple[str, ...] = ()  # unreadable includes and the like
     notes: tuple[str, ...] = ()  # sshd: what it reads but fedharden does not know (unknown keywords)
-    case_sensitive: bool = False  # systemd and postfix: keys as written (``ntp=`` is not ``NTP=``)
+    case_sensitive: bool = False  # systemd, postfix, shell and keyfile: keys as written (``ntp=`` is not ``NTP=``)
 
     def _key(self, key: str) -> str:
         return key if self.case_sensitive else key.lower()
@@ -269,6 +269,15 @@ class NftChain:
     policy: str = ""  # accept or drop for a base chain
     where: str = ""  # file:line of the declaration that set the policy (or created the chain)
     dormant: bool = False  # its table has "flags dormant": no hook is registered
+    rules: tuple[NftRule, ...] = ()  # in the order the chain holds them
+
+
+@dataclass(frozen=True)
+class NftRule:
+    """One rule of a chain, as its words (quotes removed; an anonymous set is one ``{...}`` word)."""
+
+    words: tuple[str, ...]
+    where: str
 
 
 @dataclass(frozen=True)
@@ -287,6 +296,70 @@ class NftRuleset:
 
 
 @dataclass(frozen=True)
+class IptRule:
+    """One rule of an iptables-restore file: its chain and its words after ``-A CHAIN``
+    (quotes removed, as iptables-restore splits them)."""
+
+    chain: str
+    args: tuple[str, ...]
+    where: str  # file:line
+
+
+@dataclass(frozen=True)
+class IptChain:
+    table: str
+    name: str
+    policy: str = ""  # ACCEPT or DROP for a built-in chain; "" for a user-defined one
+    rules: tuple[IptRule, ...] = ()
+    where: str = ""  # file:line that set the policy; "" when it is the kernel's default
+
+
+@dataclass(frozen=True)
+class IptRuleset:
+    """What ``iptables-restore < PATH`` (or ip6tables-restore) would load: every chain of every
+    table the file commits. ``refused`` is why iptables-restore rejects the file (its loaders
+    test it first and then load nothing); ``error`` why fedharden cannot evaluate it."""
+
+    path: str
+    exists: bool
+    chains: tuple[IptChain, ...] = ()
+    refused: str = ""
+    error: str = ""
+
+    def chain(self, name: str, table: str = "filter") -> IptChain | None:
+        return next((c for c in self.chains if c.table == table and c.name == name), None)
+
+
+@dataclass(frozen=True)
+class DconfValue:
+    value: str  # as written after "=" (GVariant text), surrounding blanks dropped
+    where: str  # file:line
+
+
+@dataclass(frozen=True)
+class DconfSource:
+    """One database of a dconf profile: a system database's keyfiles (/etc/dconf/db/NAME.d) as
+    ``dconf update`` compiles them, or a database fedharden cannot read (``readable`` False:
+    the user's own, a binary file-db)."""
+
+    kind: str  # user-db, system-db, file-db, service-db
+    name: str
+    readable: bool
+    values: Mapping[str, DconfValue] = field(default_factory=dict)  # by full key path /org/gnome/x/key
+    locks: Mapping[str, str] = field(default_factory=dict)  # locked key -> file:line
+
+
+@dataclass(frozen=True)
+class DconfProfile:
+    """A dconf profile (/etc/dconf/profile/NAME, else /usr/share/dconf/profile/NAME) and its
+    databases, first (highest priority) first."""
+
+    name: str
+    path: str  # the profile file read; "" when none exists
+    sources: tuple[DconfSource, ...] = ()
+
+
+@dataclass(frozen=True)
 class Account:
     name: str
     uid: int
@@ -294,6 +367,42 @@ class Account:
     home: str
     shell: str
     line: int
+    password: str = ""  # the passwd field: "x" when the hash is in /etc/shadow
+
+
+@dataclass(frozen=True)
+class Group:
+    """One line of /etc/group."""
+
+    name: str
+    gid: int
+    members: tuple[str, ...]
+    line: int
+
+
+@dataclass(frozen=True)
+class HomeDir:
+    """An interactive account's home directory and the dot files in it (lstat, never followed).
+    ``truncated``: more dot files than the gatherer lists (the check must not pass on a part)."""
+
+    user: str
+    uid: int
+    gid: int
+    path: str
+    info: FileInfo
+    dotfiles: tuple[FileInfo, ...] = ()
+    truncated: bool = False
+    problem: str = ""  # the home could not be listed: the reason
+
+
+@dataclass(frozen=True)
+class Homes:
+    """Every interactive account (a shell /etc/shells lists that is not nologin or false, UID
+    from UID_MIN up, not nobody) with its home directory; ``truncated`` past the bound."""
+
+    homes: tuple[HomeDir, ...]
+    uid_min: int
+    truncated: bool = False
 
 
 @dataclass(frozen=True)
@@ -434,3 +543,24 @@ class Probes:
     kind: str
     port: int
     probes: tuple[Probe, ...] = ()  # one per distinct listener on the port; empty when none listens
+
+
+@dataclass(frozen=True)
+class FileTree:
+    """Every regular file under ``top`` (agent.facts.filetree), as ``find -P TOP -type f``."""
+
+    top: str
+    exists: bool
+    files: tuple[WalkEntry, ...] = ()
+    unreadable: tuple[str, ...] = ()  # "path: reason" of what could not be listed or examined
+    truncated: bool = False  # the walk stopped at its bound
+
+
+@dataclass(frozen=True)
+class AppArmorProfiles:
+    """The profiles loaded in the running kernel, as /sys/kernel/security/apparmor/profiles
+    lists them (``NAME (MODE)``); ``enabled`` is False when the kernel has no AppArmor."""
+
+    enabled: bool
+    profiles: tuple[tuple[str, str], ...] = ()  # (name, mode)
+    where: str = "/sys/kernel/security/apparmor/profiles"

@@ -29,9 +29,9 @@ class CheckType(Protocol):
 
 
 def _load() -> dict[str, CheckType]:
-    from checks import accounts, apt_config, audit, bootparam, cadence, compound, config, file, fswalk
-    from checks import kernel_module, kev, lifecycle, lines, listening, mount, nftables, package, pam, service
-    from checks import sshd_host_keys, sudoers, sysctl, tls
+    from checks import accounts, apparmor, apt_config, audit, banner, bootparam, cadence, compound, config, dconf
+    from checks import file, fswalk, homes, iptables, kernel_module, kev, lifecycle, lines, listening, log_files
+    from checks import manual, mount, nftables, package, pam, service, sshd_host_keys, sudoers, sysctl, tls, wireless
 
     types: list[CheckType] = [
         file.CHECK,
@@ -43,6 +43,7 @@ def _load() -> dict[str, CheckType]:
         kernel_module.CHECK,
         mount.CHECK,
         accounts.CHECK,
+        homes.CHECK,
         kev.CHECK,
         lines.CHECK,
         fswalk.CHECK,
@@ -54,8 +55,15 @@ def _load() -> dict[str, CheckType]:
         sudoers.CHECK,
         pam.CHECK,
         nftables.CHECK,
+        iptables.CHECK,
+        dconf.CHECK,
+        wireless.CHECK,
         audit.CHECK,
         bootparam.CHECK,
+        manual.CHECK,
+        banner.CHECK,
+        log_files.CHECK,
+        apparmor.CHECK,
         *compound.CHECKS,
     ]
     return {t.name: t for t in types}

@@ -92,6 +92,19 @@ def checkout_on_pythonpath() -> Iterator[None]:
 
 
 @pytest.fixture(scope="session", autouse=True)
+def retries_without_waiting() -> Iterator[None]:
+    """Agents that tests start retry an unavailable collector at once (``--retry-delay 0``): the
+    retries still happen, the waits between them do not (tests/agent/test_state.py times them)."""
+    before = os.environ.get("FEDHARDEN_RETRY_DELAY")
+    os.environ["FEDHARDEN_RETRY_DELAY"] = "0"
+    yield
+    if before is None:
+        os.environ.pop("FEDHARDEN_RETRY_DELAY", None)
+    else:
+        os.environ["FEDHARDEN_RETRY_DELAY"] = before
+
+
+@pytest.fixture(scope="session", autouse=True)
 def empty_feed_store() -> Iterator[Path]:
     """Scans in tests use the shipped KEV snapshot, never a feed store this machine may have.
     World-readable, for the tests that scan as an unprivileged user."""

@@ -13,7 +13,7 @@ from sqlalchemy.engine import Connection
 
 from agent.contract import HostStatus, host_status
 from collectors import BadRequest
-from collectors import reads, rollups
+from collectors import host_filters, reads, rollups
 from collectors.auth import Principal
 from collectors.dashboard.charts import Point, burndown
 from collectors.federated_hosts import forwarding_agencies
@@ -44,7 +44,7 @@ class HostFilters:
             return value or None
 
         status, overdue = opt("status"), opt("overdue")
-        chosen = reads.host_status_filter(status)  # checked; the earlier "noncompliant" still accepted
+        chosen = host_filters.host_status_filter(status)  # checked; the earlier "noncompliant" still accepted
         status = chosen.value if chosen else None
         if overdue is not None and overdue not in OVERDUE:
             raise BadRequest("overdue must be yes or no", "$.query.overdue")

@@ -22,7 +22,7 @@ import pytest
 pytest.importorskip("collectors.app", reason="needs the collector and its extra")
 requests = pytest.importorskip("requests")
 
-from agent.report import state_digest  # noqa: E402
+from agent.contract import state_digest  # noqa: E402
 from agent.state import StateDir  # noqa: E402
 
 MakeRoot = Callable[..., Path]

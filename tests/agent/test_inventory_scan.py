@@ -11,7 +11,7 @@ from typing import Any
 from click.testing import CliRunner
 
 from agent.cli import main
-from agent.report import validation_errors
+from agent.contract import validation_errors
 
 FEDHARDEN = str(Path(sys.executable).with_name("fedharden"))
 

@@ -14,7 +14,7 @@ from click.testing import CliRunner
 from agent.cli import main
 from agent.feeds.store import FeedStore
 from agent.hosts import RootfsHost
-from agent.report import validation_errors
+from agent.contract import validation_errors
 from agent.scan import Scan, Selection
 from directives import load_library
 

@@ -1,6 +1,6 @@
-"""systemd's configuration files: which files fedharden reads for /etc/systemd/timesyncd.conf,
-and in which order, against the real ``systemd-analyze cat-config --root=ROOT
-systemd/timesyncd.conf`` on generated trees (never this machine's /etc).
+"""systemd's configuration files: which files fedharden reads for /etc/systemd/timesyncd.conf (and journald.conf,
+journal-upload.conf) and in which order, against the real ``systemd-analyze cat-config --root=ROOT
+systemd/NAME`` on generated trees (never this machine's /etc).
 
 CASES trees seeded with SEED (``random.Random``): the main file in none, one or several of
 /etc, /run, /usr/local/lib and /usr/lib; drop-ins ``NN-name.conf`` in the four
@@ -17,6 +17,8 @@ import os
 import random
 from pathlib import Path
 
+import pytest
+
 from agent.facts.context import Context
 from agent.facts.systemdconf import conf_files, parse_unit_text
 from agent.hosts.rootfs import RootfsHost
@@ -29,33 +31,36 @@ ROOTS = ("etc", "run", "usr/local/lib", "usr/lib")
 NAMES = ("10-a.conf", "50-agency.conf", "50-agency.conf.disabled", "90-z.conf")
 
 
-def build(root: Path, rng: random.Random) -> None:
+def build(root: Path, rng: random.Random, conf: str) -> None:
     for base in ROOTS:
         folder = root / base / "systemd"
-        (folder / "timesyncd.conf.d").mkdir(parents=True)
+        (folder / f"{conf}.d").mkdir(parents=True)
         if rng.random() < 0.3:
-            (folder / "timesyncd.conf").write_text(f"[Time]\n#NTP= main in {base}\n")
+            (folder / conf).write_text(f"[Time]\n#NTP= main in {base}\n")
         for name in NAMES:
             roll = rng.random()
             if roll < 0.25:
-                (folder / "timesyncd.conf.d" / name).write_text(f"[Time]\nNTP={base.replace('/', '-')}.example\n")
+                (folder / f"{conf}.d" / name).write_text(f"[Time]\nNTP={base.replace('/', '-')}.example\n")
             elif roll < 0.32:
-                os.symlink("/dev/null", folder / "timesyncd.conf.d" / name)
+                os.symlink("/dev/null", folder / f"{conf}.d" / name)
 
 
-def test_files_and_order_match_systemd_analyze_cat_config(tmp_path: Path) -> None:
+# The files HARDEN-30D reads this way: TIME.3 timesyncd.conf, LOG.1/10/11/13 journald.conf,
+# LOG.7 journal-upload.conf.
+@pytest.mark.parametrize("conf", ["timesyncd.conf", "journald.conf", "journal-upload.conf"])
+def test_files_and_order_match_systemd_analyze_cat_config(tmp_path: Path, conf: str) -> None:
     analyze = require("systemd-analyze")
     rng = random.Random(SEED)
     disagreements, lengths = [], set()
     for number in range(CASES):
         root = tmp_path / f"tree{number}"
-        build(root, rng)
-        result = isolated([analyze, "cat-config", f"--root={root}", "systemd/timesyncd.conf"], check=True)
+        build(root, rng, conf)
+        result = isolated([analyze, "cat-config", f"--root={root}", f"systemd/{conf}"], check=True)
         # cat-config shows a masked drop-in as an empty file; fedharden skips it: neither reads a line.
         theirs = [path for path in (line[2:].removeprefix(str(root)) for line in result.stdout.splitlines()
                                     if line.startswith(f"# {root}/"))
                   if not (root / path.lstrip("/")).is_symlink()]
-        ours = [path for path, _ in conf_files(Context(RootfsHost(str(root))), "/etc/systemd/timesyncd.conf")]
+        ours = [path for path, _ in conf_files(Context(RootfsHost(str(root))), f"/etc/systemd/{conf}")]
         lengths.add(len(ours))
         if ours != theirs:
             disagreements.append((root.name, ours, theirs))

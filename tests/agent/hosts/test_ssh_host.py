@@ -107,8 +107,9 @@ def test_a_full_scan_takes_few_round_trips(ssh_server: Any) -> None:
         report = Scan(host, LIBRARY).run()
         assert report["host"]["target"] == f"ssh:root@127.0.0.1:{ssh_server.port}"
         assert report["scan"]["live"] is True
-        # every shipped directive; about 130 file, directory and link lookups plus /proc walks
-        assert host.round_trips - opened <= 60, host.round_trips
+        # every shipped directive; about 130 file, directory and link lookups plus /proc walks, and
+        # one more level for the listings of interactive accounts' homes outside /root (HARDEN-30D.USER.8)
+        assert host.round_trips - opened <= 62, host.round_trips
     finally:
         host.close()
 
