@@ -69,7 +69,11 @@ def gather_config(ctx: Context, args: list[str]) -> dict[str, object]:
 
 
 def hint_config(args: list[str]) -> list[str]:
-    paths = [arg.partition(":")[2] for arg in args]
+    paths = [arg.partition(":")[2].partition("|")[0] for arg in args]
+    if any(arg.startswith("systemd:") for arg in args):
+        from agent.facts.systemdconf import places
+
+        paths += [p for arg in args if arg.startswith("systemd:") for p in places(arg.partition(":")[2])]
     if any(arg.startswith("sshd:") for arg in args):
         paths += ["/etc/ssh/sshd_config.d", "/etc/default/ssh"]  # where distributions point Include; SSHD_OPTS
     return paths

@@ -28,9 +28,16 @@ def name_of(path: str) -> str:
     return path.rsplit("/", 1)[-1]
 
 
+def places(path: str) -> list[str]:
+    """Where systemd looks for the main file ``path`` and its drop-ins (to fetch them at once)."""
+    name = name_of(path)
+    return [f"{folder}/{name}" for folder in FOLDERS] + [f"{folder}/{name}.d" for folder in FOLDERS]
+
+
 def files(ctx: Context, path: str) -> list[str]:
     """The files systemd reads for the main file ``path``, in order (raises HostError)."""
     name = name_of(path)
+    ctx.host.prefetch(places(path))
     out: list[str] = []
     for folder in FOLDERS:
         candidate = f"{folder}/{name}"
@@ -46,6 +53,7 @@ def files(ctx: Context, path: str) -> list[str]:
         for entry in ctx.listdir(directory):
             if entry.endswith(".conf") and not entry.startswith(".") and entry not in dropins:
                 dropins[entry] = f"{directory}/{entry}"
+    ctx.host.prefetch([dropins[entry] for entry in sorted(dropins)])
     for entry in sorted(dropins):
         try:
             if ctx.host.stat(dropins[entry]).kind == "file":  # a link to /dev/null hides the name
