@@ -32,7 +32,7 @@ class CheckType(Protocol):
 def _load() -> dict[str, CheckType]:
     from checks import accounts, apparmor, apt_config, audit, banner, bootparam, cadence, compound, config, dconf
     from checks import file, fswalk, homes, iptables, kernel_module, kev, lifecycle, lines, listening, log_files
-    from checks import manual, mount, nftables, package, pam, service, sshd_host_keys, sudoers, sysctl, tls, wireless
+    from checks import manual, mount, nftables, package, pam, rootpath, service, sshd_host_keys, sudoers, sysctl, tls, wireless
 
     types: list[CheckType] = [
         file.CHECK,
@@ -45,6 +45,7 @@ def _load() -> dict[str, CheckType]:
         mount.CHECK,
         accounts.CHECK,
         homes.CHECK,
+        rootpath.CHECK,
         kev.CHECK,
         lines.CHECK,
         fswalk.CHECK,

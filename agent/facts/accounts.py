@@ -99,6 +99,18 @@ def names_by_id(text: str) -> dict[int, str]:
     return out
 
 
+def names(ctx: Context, path: str) -> dict[int, str]:
+    """uid -> name (/etc/passwd) or gid -> name (/etc/group), read once per scan; empty when
+    unreadable (a file's owner is then shown by number)."""
+    def load() -> dict[int, str]:
+        try:
+            return names_by_id(ctx.text(path))
+        except HostError:
+            return {}
+
+    return ctx.memo(f"names:{path}", load)
+
+
 def passwd(ctx: Context) -> tuple[Account, ...]:
     return ctx.memo("passwd", lambda: parse_passwd(ctx.text("/etc/passwd")))
 
@@ -151,13 +163,11 @@ def gather_homes(ctx: Context, args: list[str]) -> dict[str, object]:
     """Each interactive account's home directory (stat) and its dot files (lstat), bounded.
     Two batches for a remote host: the account files, then the homes (listing a directory
     brings its entries' lstat along)."""
-    from agent.facts.files import _names
-
     try:
         accounts, valid, low = passwd(ctx), shells(ctx), uid_min(ctx)
     except HostError as exc:
         return {"": unavailable(exc)}
-    users, groups = _names(ctx, "/etc/passwd"), _names(ctx, "/etc/group")
+    users, groups = names(ctx, "/etc/passwd"), names(ctx, "/etc/group")
     chosen = [a for a in accounts if interactive(a, valid, low)]
     truncated = len(chosen) > MAX_HOMES
     chosen = chosen[:MAX_HOMES]
@@ -176,17 +186,17 @@ def gather_homes(ctx: Context, args: list[str]) -> dict[str, object]:
         except HostError as exc:
             listed.append((account, FileInfo(account.home, False), [], False, exc.reason))
             continue
-        names: list[str] = []
+        dotfiles: list[str] = []
         problem = ""
         if info.kind == "dir":
             try:
-                names = [n for n in ctx.host.listdir(account.home) if n.startswith(".") and n not in (".", "..")]
+                dotfiles = [n for n in ctx.host.listdir(account.home) if n.startswith(".") and n not in (".", "..")]
             except HostError as exc:
                 problem = f"{account.home}: cannot be listed ({exc.reason})"
-        listed.append((account, info, names[:MAX_DOTFILES], len(names) > MAX_DOTFILES, problem))
-    for account, info, names, cut, problem in listed:
+        listed.append((account, info, dotfiles[:MAX_DOTFILES], len(dotfiles) > MAX_DOTFILES, problem))
+    for account, info, found, cut, problem in listed:
         dots = []
-        for name in names:
+        for name in found:
             path = f"{info.path.rstrip('/')}/{name}"
             try:
                 dots.append(_info(path, ctx.host.stat(path, follow=False), users, groups))

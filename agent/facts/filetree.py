@@ -32,16 +32,19 @@ def walk(ctx: Context, top: str) -> FileTree:
         return FileTree(top, exists=False)
     entries: list[WalkEntry] = []
     unreadable: list[str] = []
-    level = [top]
+    level = [top]  # one depth at a time, so a remote host lists each level's directories at once
     visited = 0
-    while level:  # level by level: a remote host lists every directory of a level in one batch
-        if visited >= MAX_DIRS:
-            return FileTree(top, True, tuple(sorted(entries, key=lambda e: e.path)), tuple(unreadable), truncated=True)
-        level, rest = level[:MAX_DIRS - visited], level[MAX_DIRS - visited:]
-        visited += len(level)
+
+    def result(truncated: bool = False) -> FileTree:
+        return FileTree(top, True, tuple(sorted(entries, key=lambda e: e.path)), tuple(unreadable), truncated)
+
+    while level:
         ctx.host.prefetch(level)
         deeper: list[str] = []
         for directory in level:
+            if visited >= MAX_DIRS:
+                return result(truncated=True)
+            visited += 1
             try:
                 names = sorted(ctx.host.listdir(directory))
             except HostError as exc:
@@ -50,7 +53,7 @@ def walk(ctx: Context, top: str) -> FileTree:
             for name in names:
                 path = f"{directory.rstrip('/')}/{name}"
                 try:
-                    st = ctx.host.stat(path, follow=False)
+                    st = ctx.host.stat(path, follow=False)  # known from the listing on a remote host
                 except HostError as exc:
                     unreadable.append(f"{path}: {exc.reason}")
                     continue
@@ -58,12 +61,11 @@ def walk(ctx: Context, top: str) -> FileTree:
                     deeper.append(path)
                 elif st.kind == "file":
                     if len(entries) >= MAX_FILES:
-                        return FileTree(top, True, tuple(sorted(entries, key=lambda e: e.path)), tuple(unreadable),
-                                        truncated=True)
+                        return result(truncated=True)
                     entries.append(WalkEntry(path, "file", st.mode, st.uid, st.gid,
                                              users.get(st.uid, ""), groups.get(st.gid, "")))
-        level = rest + deeper
-    return FileTree(top, True, tuple(sorted(entries, key=lambda e: e.path)), tuple(unreadable))
+        level = deeper
+    return result()
 
 
 def gather_file_tree(ctx: Context, tops: list[str]) -> dict[str, object]:
