@@ -134,6 +134,8 @@ def gather_root_path(ctx: Context, args: list[str]) -> dict[str, object]:
         users, groups = names_by_id(ctx.text_or_none("/etc/passwd") or ""), names_by_id(ctx.text_or_none("/etc/group") or "")
         entries: list[PathEntry] = []
         unresolved: list[PathEntry] = []
+        # every directory named, in one batch (the common ones are known from the listings hinted below)
+        ctx.host.prefetch([], metadata=[e for value, _ in values for e in value.split(":") if e.startswith("/")])
         for value, where in values:
             for entry in value.split(":"):
                 if entry in KEEP:
