@@ -9,8 +9,10 @@ link target (a binary that must exist, a link to resolve: fetching their content
 waste), and ``PREFETCH_CONTENTS: dict[str, Hinter]``: the drop-in folders whose files it
 reads (listed and read in the same batch, instead of one more batch per family). They are
 handed to ``host.prefetch`` in one batch before any gatherer runs, so a remote
-host fetches the first level of everything in a few round trips (gatherers prefetch deeper
-levels, each level in one call).
+host fetches the first level of everything in a few round trips. ``PREFETCH_NEXT:
+dict[str, NextHinter]`` names the second level from what the first batch brought (the homes
+of the accounts /etc/passwd lists, the folders below a tree's top): every family's second
+level is fetched in one more batch. Gatherers prefetch deeper levels, each level in one call.
 """
 from __future__ import annotations
 
@@ -21,9 +23,12 @@ from checks.facts import FactKey, Facts, Unavailable
 
 Gatherer = Callable[[Context, list[str]], dict[str, object]]
 Hinter = Callable[[list[str]], list[str]]
+# The next level: (paths to read or list, paths only stat-ed), from what the first batch fetched.
+NextHinter = Callable[[Context, list[str]], tuple[list[str], list[str]]]
 
 
-def _families() -> tuple[dict[str, Gatherer], dict[str, Hinter], dict[str, Hinter], dict[str, Hinter]]:
+def _families() -> tuple[dict[str, Gatherer], dict[str, Hinter], dict[str, Hinter], dict[str, Hinter],
+                         dict[str, NextHinter]]:
     from agent.facts import accounts, agentstate, apparmor, apt, audit, config, dconf, files, filetree, fswalk
     from agent.facts import grub, iptables, lifecycle, modules, mounts, network, nftables, osinfo, packages, pam, rootpath
     from agent.facts import sshd, sudoers, sysctl, systemd, text, tlsprobe, vulns, wireless
@@ -32,6 +37,7 @@ def _families() -> tuple[dict[str, Gatherer], dict[str, Hinter], dict[str, Hinte
     hints: dict[str, Hinter] = {}
     metadata: dict[str, Hinter] = {}
     contents: dict[str, Hinter] = {}
+    deeper: dict[str, NextHinter] = {}
     for module in (accounts, agentstate, apparmor, apt, audit, config, dconf, files, filetree, fswalk, grub, iptables,
                    lifecycle, modules, mounts, network, nftables, osinfo, packages, pam, rootpath, sshd, sudoers, sysctl, systemd,
                    text, tlsprobe, vulns, wireless):
@@ -39,10 +45,11 @@ def _families() -> tuple[dict[str, Gatherer], dict[str, Hinter], dict[str, Hinte
         hints.update(getattr(module, "PREFETCH", {}))
         metadata.update(getattr(module, "PREFETCH_METADATA", {}))
         contents.update(getattr(module, "PREFETCH_CONTENTS", {}))
-    return table, hints, metadata, contents
+        deeper.update(getattr(module, "PREFETCH_NEXT", {}))
+    return table, hints, metadata, contents, deeper
 
 
-FAMILIES, PREFETCH, PREFETCH_METADATA, PREFETCH_CONTENTS = _families()
+FAMILIES, PREFETCH, PREFETCH_METADATA, PREFETCH_CONTENTS, PREFETCH_NEXT = _families()
 
 
 def _hints(table: dict[str, Hinter], by_family: dict[str, list[str]]) -> list[str]:
@@ -58,6 +65,14 @@ def gather(ctx: Context, keys: Iterable[FactKey], also: Iterable[str] = ()) -> F
         by_family.setdefault(key.family, []).append(key.arg)
     ctx.host.prefetch([*_hints(PREFETCH, by_family), *also], _hints(PREFETCH_METADATA, by_family),
                       _hints(PREFETCH_CONTENTS, by_family))
+    paths: list[str] = []
+    metadata: list[str] = []
+    for family, args in by_family.items():
+        if family in PREFETCH_NEXT:
+            more, more_metadata = PREFETCH_NEXT[family](ctx, args)
+            paths += more
+            metadata += more_metadata
+    ctx.host.prefetch(paths, metadata)
     values: dict[FactKey, object] = {}
     for family, args in by_family.items():
         gatherer = FAMILIES.get(family)

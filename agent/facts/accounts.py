@@ -159,16 +159,29 @@ def _info(path: str, st: object, users: dict[int, str], groups: dict[int, str]) 
     return FileInfo(path, True, st.kind, st.mode, st.uid, st.gid, users.get(st.uid, ""), groups.get(st.gid, ""))
 
 
+def interactive_accounts(ctx: Context) -> tuple[list[Account], int]:
+    """The accounts and the UID_MIN that made them interactive; raises HostError when an
+    account file cannot be read."""
+    accounts, valid, low = passwd(ctx), shells(ctx), uid_min(ctx)
+    return [a for a in accounts if interactive(a, valid, low)], low
+
+
+def next_homes(ctx: Context, args: list[str]) -> tuple[list[str], list[str]]:
+    try:
+        return [a.home for a in interactive_accounts(ctx)[0][:MAX_HOMES] if a.home.startswith("/")], []
+    except HostError:
+        return [], []  # gather_homes says why
+
+
 def gather_homes(ctx: Context, args: list[str]) -> dict[str, object]:
     """Each interactive account's home directory (stat) and its dot files (lstat), bounded.
     Two batches for a remote host: the account files, then the homes (listing a directory
     brings its entries' lstat along)."""
     try:
-        accounts, valid, low = passwd(ctx), shells(ctx), uid_min(ctx)
+        chosen, low = interactive_accounts(ctx)
     except HostError as exc:
         return {"": unavailable(exc)}
     users, groups = names(ctx, "/etc/passwd"), names(ctx, "/etc/group")
-    chosen = [a for a in accounts if interactive(a, valid, low)]
     truncated = len(chosen) > MAX_HOMES
     chosen = chosen[:MAX_HOMES]
     ctx.host.prefetch([a.home for a in chosen if a.home.startswith("/")])
@@ -215,3 +228,4 @@ PREFETCH = {"passwd": lambda args: ["/etc/passwd"], "shadow": lambda args: ["/et
             # Where homes usually are: listed with the first batch, so a remote host has root's dot
             # files and the other homes' metadata before the accounts are even read.
             "homes": lambda args: ["/etc/passwd", "/etc/group", "/etc/shells", "/etc/login.defs", "/root", "/home"]}
+PREFETCH_NEXT = {"homes": next_homes}

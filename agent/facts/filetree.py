@@ -80,3 +80,20 @@ def gather_file_tree(ctx: Context, tops: list[str]) -> dict[str, object]:
 
 FAMILIES = {"file_tree": gather_file_tree}
 PREFETCH = {"file_tree": lambda tops: ["/etc/passwd", "/etc/group", *tops]}
+
+
+def next_tree(ctx: Context, tops: list[str]) -> tuple[list[str], list[str]]:
+    """The folders right below each top, from the listing the first batch brought."""
+    below: list[str] = []
+    for top in tops:
+        try:
+            for name in ctx.host.listdir(top):
+                path = f"{top.rstrip('/')}/{name}"
+                if ctx.host.stat(path, follow=False).kind == "dir":
+                    below.append(path)
+        except HostError:
+            continue  # walk says why
+    return below[:MAX_DIRS], []
+
+
+PREFETCH_NEXT = {"file_tree": next_tree}

@@ -117,3 +117,18 @@ FAMILIES = {"sysctl": gather_runtime, "sysctl_persisted": gather_persisted, "sys
 PREFETCH = {"sysctl": lambda keys: ["/proc/sys/" + k.replace(".", "/") for k in keys],
             "sysctl_interfaces": lambda patterns: ["/proc/sys/" + p.partition("/*/")[0] for p in patterns]}
 PREFETCH_CONTENTS = {"sysctl_persisted": lambda args: list(SYSCTL_DIRS)}
+
+
+def next_interfaces(ctx: Context, patterns: list[str]) -> tuple[list[str], list[str]]:
+    """Each interface's file, from the listing the first batch brought."""
+    paths: list[str] = []
+    for pattern in patterns if ctx.host.live else []:
+        family, _, parameter = pattern.partition("/*/")
+        try:
+            paths += [f"/proc/sys/{family}/{name}/{parameter}" for name in ctx.host.listdir("/proc/sys/" + family)]
+        except HostError:
+            continue  # gather_interfaces says why
+    return paths, []
+
+
+PREFETCH_NEXT = {"sysctl_interfaces": next_interfaces}

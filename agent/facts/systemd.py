@@ -32,13 +32,16 @@ INIT_D = "/etc/init.d"
 RC_DIRS = tuple(f"/etc/rc{level}.d" for level in "2345S")
 
 
+def _wants_dirs(ctx: Context) -> list[str]:
+    return [f"{base}/{sub}" for base in ENABLE_DIRS for sub in ctx.listdir(base) if sub.endswith((".wants", ".requires"))]
+
+
 def _wanted(ctx: Context) -> dict[str, str]:
     """Unit name -> the link that enables it, from every *.wants/*.requires directory."""
 
     def load() -> dict[str, str]:
         found: dict[str, str] = {}
-        ctx.host.prefetch([f"{base}/{sub}" for base in ENABLE_DIRS for sub in ctx.listdir(base)
-                           if sub.endswith((".wants", ".requires"))])
+        ctx.host.prefetch(_wants_dirs(ctx))
         for base in ENABLE_DIRS:
             for sub in ctx.listdir(base):
                 if sub.endswith((".wants", ".requires")):
@@ -152,3 +155,11 @@ def gather_units(ctx: Context, names: list[str]) -> dict[str, object]:
 
 FAMILIES = {"unit": gather_units}
 PREFETCH = {"unit": lambda names: list(dict.fromkeys([*UNIT_DIRS, *ENABLE_DIRS, INIT_D, *RC_DIRS]))}
+
+
+def next_units(ctx: Context, names: list[str]) -> tuple[list[str], list[str]]:
+    """The .wants folders and the unit files, both found in the listings of the first batch."""
+    return [*_wants_dirs(ctx), *_unit_files(ctx, names)], []
+
+
+PREFETCH_NEXT = {"unit": next_units}

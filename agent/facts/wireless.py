@@ -40,3 +40,13 @@ def gather_wireless(ctx: Context, args: list[str]) -> dict[str, object]:
 
 FAMILIES = {"wireless": gather_wireless}
 PREFETCH = {"wireless": lambda args: [NET]}
+
+
+def next_wireless(ctx: Context, args: list[str]) -> tuple[list[str], list[str]]:
+    try:
+        return [], [f"{NET}/{n}/wireless" for n in ctx.host.listdir(NET)] if ctx.host.live else []
+    except HostError:
+        return [], []  # gather_wireless says why
+
+
+PREFETCH_NEXT = {"wireless": next_wireless}
