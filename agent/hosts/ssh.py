@@ -5,7 +5,7 @@ sftp-server, or with ``sudo`` that same program run as root in read-only mode, `
 Requests are pipelined in waves (see agent.hosts.sftp), and everything is cached for the
 scan, so a batch of reads costs a few round trips whatever its size:
 
-- ``prefetch(paths, metadata)``: stat and lstat every path; then read regular files, read
+- ``prefetch(paths, metadata, contents)``: stat and lstat every path; then read regular files, read
   links, and list directories (with every entry's lstat and link target) in the next waves;
   of ``metadata`` paths only the stat, lstat and link target are fetched; ``contents``
   directories are listed and their regular files read, all in the same waves;
