@@ -75,7 +75,11 @@ HARDENED = {
     "/etc/systemd/journald.conf.d/50-persistent.conf": "[Journal]\nStorage=persistent\n",
     "/var/log/.keep": "",
     "/etc/chrony/chrony.conf": "server time.agency.example iburst\n",
-    "/etc/nftables.conf": "table inet filter {\n  chain input {\n    type filter hook input priority 0; policy drop;\n  }\n}\n",
+    "/etc/nftables.conf": (
+        "table inet filter {\n  chain input {\n    type filter hook input priority 0; policy drop;\n"
+        "    iif \"lo\" accept\n    ip saddr 127.0.0.0/8 drop\n    ip6 saddr ::1 drop\n  }\n"
+        "  chain forward {\n    type filter hook forward priority 0; policy drop;\n  }\n"
+        "  chain output {\n    type filter hook output priority 0; policy drop;\n    oif \"lo\" accept\n  }\n}\n"),
     "/etc/apt/apt.conf.d/20auto-upgrades": 'APT::Periodic::Update-Package-Lists "1";\nAPT::Periodic::Unattended-Upgrade "1";\n',
     "/usr/lib/systemd/system/apt-daily.timer": "[Timer]\nOnCalendar=daily\n[Install]\nWantedBy=timers.target\n",
     "/usr/lib/systemd/system/apt-daily-upgrade.timer": "[Timer]\nOnCalendar=daily\n[Install]\nWantedBy=timers.target\n",
@@ -132,7 +136,11 @@ def test_hardened_root_is_compliant_and_report_is_valid(make_root: MakeRoot) -> 
     assert {k for k, s in got.items() if s == "not_applicable"} == {
         *(f"HARDEN-30D.SSH.{i}" for i in range(1, 18)), *(f"HARDEN-30D.SUDO.{i}" for i in range(1, 5)),
         "HARDEN-30D.SVC.8", "HARDEN-30D.FS.3", "HARDEN-30D.FS.4", "HARDEN-30D.FS.5", "HARDEN-30D.FS.6",
-        "HARDEN-30D.FS.7", "HARDEN-30D.FS.8", "HARDEN-30D.LOG.3", "HARDEN-30D.MGMT.1"}
+        "HARDEN-30D.FS.7", "HARDEN-30D.FS.8", "HARDEN-30D.LOG.3", "HARDEN-30D.MGMT.1",
+        # an image has no network interfaces; nftables is the firewall in use, so the rules of ufw
+        # and iptables-persistent do not apply; no gdm3
+        "HARDEN-30D.NET.15", *(f"HARDEN-30D.FW.{i}" for i in (4, 5, 6, 7, *range(12, 20))),
+        *(f"HARDEN-30D.GDM.{i}" for i in range(1, 7))}
     assert report["scan"]["live"] is False and report["host"]["hostname"] == "golden"
     result = next(r for r in report["results"] if r["key"] == "HARDEN-30D.FILE.1")
     assert result["references"] == {"nist_800_53": ["AC-6", "IA-5"],
@@ -154,15 +162,15 @@ def test_weak_root_fails_with_evidence_and_overdue(make_root: MakeRoot) -> None:
     failing = {k for k, s in statuses(report).items() if s == "fail"}
     # toor: a second UID 0 (ACCT.1), a shared UID (ACCT.3), a system account with a shell (ACCT.8);
     # no enabling links were made, so time sync, auditd, the firewall and the apt timers are not enabled
-    # (SVC.6, SVC.7, FW.1, UPD.1).
+    # (SVC.6, SVC.7, FW.1, UPD.1), and no firewall at all is not exactly one (FW.3).
     assert failing == {"HARDEN-30D.ACCT.1", "HARDEN-30D.ACCT.3", "HARDEN-30D.ACCT.4", "HARDEN-30D.ACCT.8",
                        "HARDEN-30D.FILE.1", "HARDEN-30D.SVC.6", "HARDEN-30D.SVC.7", "HARDEN-30D.FW.1",
-                       "HARDEN-30D.UPD.1"}
+                       "HARDEN-30D.FW.3", "HARDEN-30D.UPD.1"}
     acct4 = next(r for r in report["results"] if r["key"] == "HARDEN-30D.ACCT.4")
     assert acct4["overdue"] is True  # the 30-day window closed on 2026-07-02
     assert acct4["evidence"] == [{"expected": "PASS_MAX_DAYS at least 1 and at most 365", "actual": "PASS_MAX_DAYS 99999",
                                   "where": "/etc/login.defs:1", "verdict": "violation"}]
-    assert report["summary"]["directives"]["HARDEN-30D"]["counts"]["fail"] == 9
+    assert report["summary"]["directives"]["HARDEN-30D"]["counts"]["fail"] == 10
 
 
 def test_table_output(make_root: MakeRoot) -> None:
