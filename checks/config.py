@@ -2,11 +2,15 @@
 
 Dialects (parsed by the agent into ConfigFile facts): ``sshd`` (judged by checks.sshd as
 ``sshd -T`` resolves it: first value wins, Match blocks per connection), ``login_defs`` and
-``keyvalue`` (``key value``, last wins), ``keyequals`` (``key=value``, last wins), ``shell``
-(a file a POSIX shell sources, such as /etc/default/ufw, evaluated without running it as
-agent.facts.grub does; the drop-ins are sourced after it; names are case-sensitive; what
-cannot be evaluated is an error), ``keyfile`` (a GLib key file such as GDM's daemon.conf: keys are
-``group/key``, case-sensitive, the later value wins).
+``keyvalue`` (``key value``, last wins), ``keyequals`` (``key=value``, last wins),
+``systemd`` (a systemd configuration file such as /etc/systemd/timesyncd.conf with every
+drop-in folder systemd reads, as ``systemd-analyze cat-config`` lists them; ``section`` names
+the [Section] the case-sensitive ``key`` must be in; last wins), ``postfix`` (main.cf as
+``postconf -x`` reads it: continuation lines, last definition wins, ``$name`` expanded;
+case-sensitive), ``shell`` (a file a POSIX shell sources, such as /etc/default/ufw, evaluated
+without running it as agent.facts.grub does; the drop-ins are sourced after it; names are
+case-sensitive; what cannot be evaluated is an error) and ``keyfile`` (a GLib key file such as
+GDM's daemon.conf: keys are ``group/key``, case-sensitive, the later value wins).
 
 When the key is absent the program's built-in default applies; the directive states it
 with ``default`` so the evidence shows which value is really in force.
@@ -23,7 +27,7 @@ from checks import expect, sshd
 from checks.facts import ConfigFile, FactKey, Facts
 from checks.model import Evidence, Outcome, Status, Verdict
 
-DIALECTS = ("sshd", "login_defs", "keyvalue", "keyequals", "shell", "keyfile")
+DIALECTS = ("sshd", "login_defs", "keyvalue", "keyequals", "systemd", "postfix", "shell", "keyfile")
 
 
 def fact_key(params: Mapping[str, Any]) -> FactKey:
@@ -43,10 +47,14 @@ class ConfigCheck:
             "key": {"type": "string", "minLength": 1},
             "default": {"type": ["string", "integer"]},
             "dropins": {"type": "string", "pattern": "^/"},
+            "section": {"type": "string", "minLength": 1},
             "missing_file": {"enum": ["fail", "not_applicable", "default"], "default": "fail"},
             **expect.SCHEMA_PROPERTIES,
         },
         "required": ["type", "path", "dialect", "key"],
+        "if": {"properties": {"dialect": {"const": "systemd"}}},
+        "then": {"required": ["section"], "not": {"required": ["dropins"]}},
+        "else": {"not": {"required": ["section"]}},
         "additionalProperties": False,
     }
 
@@ -58,6 +66,9 @@ class ConfigCheck:
         assert isinstance(conf, ConfigFile)
         key = params["key"]
         expected = f"{key} {expect.describe(params)}"
+        if conf.dialect == "systemd":
+            expected = f"[{params['section']}] {expected}"
+            key = f"{params['section']}.{key}"  # as agent/facts/systemdconf.py records it
         if not conf.exists and params.get("missing_file") != "default":
             status = Status.NOT_APPLICABLE if params.get("missing_file") == "not_applicable" else Status.FAIL
             return Outcome(status, (Evidence(expected, "file absent", conf.path),), f"{conf.path} does not exist")
@@ -73,7 +84,8 @@ class ConfigCheck:
         else:
             return Outcome(Status.FAIL, (Evidence(expected, "not set", conf.path),))
         ok = expect.satisfied(params, actual)
-        evidence.append(Evidence(expected, f"{key} {actual}", where, Verdict.of(ok)))
+        evidence.append(Evidence(expected, f"{params['key']}={actual}" if conf.dialect == "systemd" else f"{key} {actual}",
+                                 where, Verdict.of(ok)))
         # A weaker value inside a Match block weakens the connections it matches.
         for scoped in conf.scoped(key):
             good = expect.satisfied(params, scoped.value)

@@ -84,7 +84,7 @@ class FileInfo:
 
 @dataclass(frozen=True)
 class ConfigSetting:
-    key: str  # lower-cased
+    key: str  # lower-cased, unless the file's dialect is case-sensitive (ConfigFile.case_sensitive)
     value: str
     file: str
     line: int
@@ -101,18 +101,20 @@ class ConfigFile:
     first_wins: bool = False  # sshd: the first value obtained wins; others: the last
     problems: tuple[str, ...] = ()  # unreadable includes and the like
     notes: tuple[str, ...] = ()  # sshd: what it reads but fedharden does not know (unknown keywords)
-    case_sensitive: bool = False  # shell: variable names keep their case
+    case_sensitive: bool = False  # systemd, postfix, shell and keyfile: keys as written (``ntp=`` is not ``NTP=``)
+
+    def _key(self, key: str) -> str:
+        return key if self.case_sensitive else key.lower()
 
     def effective(self, key: str) -> ConfigSetting | None:
         """The value in force outside any Match block."""
-        wanted = key if self.case_sensitive else key.lower()
-        hits = [s for s in self.settings if s.key == wanted and not s.match]
+        hits = [s for s in self.settings if s.key == self._key(key) and not s.match]
         if not hits:
             return None
         return hits[0] if self.first_wins else hits[-1]
 
     def scoped(self, key: str) -> list[ConfigSetting]:
-        return [s for s in self.settings if s.key == key.lower() and s.match]
+        return [s for s in self.settings if s.key == self._key(key) and s.match]
 
 
 @dataclass(frozen=True)
@@ -121,13 +123,6 @@ class SysctlSetting:
     value: str | None  # None: a ``-key`` exclusion, which keeps globs off the key
     file: str
     line: int
-
-
-def persisted_sysctl(settings: tuple[SysctlSetting, ...], key: str) -> SysctlSetting | None:
-    """The assignment systemd-sysctl leaves ``key`` with (checks.sysctld), or None."""
-    from checks import sysctld
-
-    return sysctld.applied(sysctld.options(settings), sysctld.normalize(key))
 
 
 @dataclass(frozen=True)
@@ -365,6 +360,42 @@ class Account:
     home: str
     shell: str
     line: int
+    password: str = ""  # the passwd field: "x" when the hash is in /etc/shadow
+
+
+@dataclass(frozen=True)
+class Group:
+    """One line of /etc/group."""
+
+    name: str
+    gid: int
+    members: tuple[str, ...]
+    line: int
+
+
+@dataclass(frozen=True)
+class HomeDir:
+    """An interactive account's home directory and the dot files in it (lstat, never followed).
+    ``truncated``: more dot files than the gatherer lists (the check must not pass on a part)."""
+
+    user: str
+    uid: int
+    gid: int
+    path: str
+    info: FileInfo
+    dotfiles: tuple[FileInfo, ...] = ()
+    truncated: bool = False
+    problem: str = ""  # the home could not be listed: the reason
+
+
+@dataclass(frozen=True)
+class Homes:
+    """Every interactive account (a shell /etc/shells lists that is not nologin or false, UID
+    from UID_MIN up, not nobody) with its home directory; ``truncated`` past the bound."""
+
+    homes: tuple[HomeDir, ...]
+    uid_min: int
+    truncated: bool = False
 
 
 @dataclass(frozen=True)
@@ -505,3 +536,24 @@ class Probes:
     kind: str
     port: int
     probes: tuple[Probe, ...] = ()  # one per distinct listener on the port; empty when none listens
+
+
+@dataclass(frozen=True)
+class FileTree:
+    """Every regular file under ``top`` (agent.facts.filetree), as ``find -P TOP -type f``."""
+
+    top: str
+    exists: bool
+    files: tuple[WalkEntry, ...] = ()
+    unreadable: tuple[str, ...] = ()  # "path: reason" of what could not be listed or examined
+    truncated: bool = False  # the walk stopped at its bound
+
+
+@dataclass(frozen=True)
+class AppArmorProfiles:
+    """The profiles loaded in the running kernel, as /sys/kernel/security/apparmor/profiles
+    lists them (``NAME (MODE)``); ``enabled`` is False when the kernel has no AppArmor."""
+
+    enabled: bool
+    profiles: tuple[tuple[str, str], ...] = ()  # (name, mode)
+    where: str = "/sys/kernel/security/apparmor/profiles"

@@ -170,7 +170,7 @@ class NftablesCheck:
             chains = hooked(ruleset, "input", families)
             keyword, source = LOOPBACK_SOURCES[protocol]
             wanted = ((f'{protocol}: iif "lo" accept', accepts_loopback),
-                      (f"{protocol}: {keyword} saddr {source} drop", lambda r: drops_loopback_source(r, protocol)))
+                      (f"{protocol}: {keyword} saddr {source} drop", lambda r, p=protocol: drops_loopback_source(r, p)))
             for expected, test in wanted:
                 hits = [(c, r) for c in chains for r in c.rules if c.family in families and test(r)]
                 ok &= bool(hits)

@@ -7,6 +7,7 @@ from __future__ import annotations
 
 from typing import Any, Mapping, Protocol
 
+from checks import compound
 from checks.facts import FactKey, Facts, FactUnavailable
 from checks.model import Evidence, Outcome, Status, Verdict, settled
 
@@ -29,9 +30,9 @@ class CheckType(Protocol):
 
 
 def _load() -> dict[str, CheckType]:
-    from checks import accounts, apt_config, audit, bootparam, cadence, compound, config, dconf, file, fswalk
-    from checks import iptables, kernel_module, kev, lifecycle, lines, listening, mount, nftables, package, pam, service
-    from checks import sshd_host_keys, sudoers, sysctl, tls, wireless
+    from checks import accounts, apparmor, apt_config, audit, banner, bootparam, cadence, compound, config, dconf
+    from checks import file, fswalk, homes, iptables, kernel_module, kev, lifecycle, lines, listening, log_files
+    from checks import manual, mount, nftables, package, pam, service, sshd_host_keys, sudoers, sysctl, tls, wireless
 
     types: list[CheckType] = [
         file.CHECK,
@@ -43,6 +44,7 @@ def _load() -> dict[str, CheckType]:
         kernel_module.CHECK,
         mount.CHECK,
         accounts.CHECK,
+        homes.CHECK,
         kev.CHECK,
         lines.CHECK,
         fswalk.CHECK,
@@ -59,6 +61,10 @@ def _load() -> dict[str, CheckType]:
         wireless.CHECK,
         audit.CHECK,
         bootparam.CHECK,
+        manual.CHECK,
+        banner.CHECK,
+        log_files.CHECK,
+        apparmor.CHECK,
         *compound.CHECKS,
     ]
     return {t.name: t for t in types}
@@ -88,3 +94,8 @@ def evaluate(spec: Mapping[str, Any], facts: Facts) -> Outcome:
     except FactUnavailable as exc:
         status = Status.NOT_APPLICABLE if exc.why.not_applicable else Status.ERROR
         return Outcome(status, (Evidence("", "unavailable", str(exc.key), Verdict.INFO),), exc.why.reason)
+
+
+# Compound checks judge their children through this registry (see checks.compound).
+for _compound in compound.CHECKS:
+    _compound.bind(needs, evaluate)

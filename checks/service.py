@@ -1,4 +1,12 @@
-"""service: a systemd unit is enabled, not enabled, or masked; optionally active or not.
+"""service: a systemd unit is enabled, not enabled, masked or unmasked; optionally active or not.
+
+``unmasked``: the unit exists and is not masked, so something may start it (the service a
+timer runs: a masked one makes the enabled timer do nothing).
+
+``enabled_or_static``: started at boot either way, for units that have no [Install] section
+and are pulled in by another unit (systemd-journald.service is static: ``systemctl
+is-enabled`` says "static" and it cannot be disabled, only masked). With a list of names,
+``enabled`` and ``enabled_or_static`` want any of them, the other states all of them.
 
 Unit-file state is read from the unit directories and their .wants/.requires links, so it
 works on offline images; the active state exists only on a running system.
@@ -10,7 +18,8 @@ from typing import Any, Mapping
 from checks.facts import FactKey, Facts, UnitFile
 from checks.model import Evidence, Outcome, Status, Verdict
 
-STATES = ("enabled", "not_enabled", "masked")
+STATES = ("enabled", "enabled_or_static", "not_enabled", "masked", "unmasked")
+ANY = ("enabled", "enabled_or_static")  # states one unit of a list satisfies
 
 
 def unit_names(params: Mapping[str, Any]) -> list[str]:
@@ -20,11 +29,16 @@ def unit_names(params: Mapping[str, Any]) -> list[str]:
 
 
 def unit_in_state(found: str, wanted: str) -> bool:
-    """Whether one unit file state is the wanted one (enabled, not_enabled, or masked/absent)."""
+    """Whether one unit file state is the wanted one (enabled, not_enabled, masked/absent, or
+    present and not masked)."""
     if wanted == "enabled":
         return found == "enabled"
+    if wanted == "enabled_or_static":
+        return found in ("enabled", "static")
     if wanted == "not_enabled":
         return found in ("disabled", "masked", "not-found", "static")
+    if wanted == "unmasked":
+        return found in ("enabled", "disabled", "static")
     return found in ("masked", "not-found")
 
 
@@ -53,13 +67,13 @@ class ServiceCheck:
         state = params.get("state")
         if state:
             shown = [u for u in units if isinstance(u, UnitFile)]
-            if state == "enabled" and any(u.state == "enabled" for u in shown):
-                shown = [u for u in shown if u.state == "enabled"]  # the alternative that satisfies it
+            if state in ANY and any(unit_in_state(u.state, state) for u in shown):
+                shown = [u for u in shown if unit_in_state(u.state, state)]  # the alternatives that satisfy it
             for unit in shown:
                 evidence.append(Evidence(state.replace("_", " "), unit.state, unit.path or unit.name,
                                          Verdict.of(unit_in_state(unit.state, state))))
             states = [u.state for u in units if isinstance(u, UnitFile)]
-            if state == "enabled":
+            if state in ANY:
                 ok &= any(unit_in_state(s, state) for s in states)
             else:
                 ok &= all(unit_in_state(s, state) for s in states)

@@ -18,7 +18,11 @@ collectors.cli, the command line)::
 """
 from __future__ import annotations
 
+from importlib.metadata import version
 from typing import Any
+
+# One distribution: the collector is the version of the fedharden package it was installed with.
+__version__ = version("fedharden")
 
 
 class CollectorError(Exception):

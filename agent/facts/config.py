@@ -1,10 +1,12 @@
 """Configuration files parsed with each program's own rules (see checks.config).
 
-sshd_config is read by agent.facts.sshd with sshd's own rules (checks.sshd).
+sshd_config is read by agent.facts.sshd with sshd's own rules (checks.sshd), systemd's own
+files (timesyncd.conf and its drop-ins) by agent.facts.systemdconf, Postfix's main.cf by
+agent.facts.postfix.
 """
 from __future__ import annotations
 
-from agent.facts import logindefs
+from agent.facts import logindefs, postfix, systemdconf
 from agent.facts.context import Context, unavailable
 from agent.hosts.base import HostError, NotFound
 from checks.facts import ConfigFile, ConfigSetting, Unavailable
@@ -90,6 +92,16 @@ def parse(ctx: Context, dialect: str, path: str, dropins: str = "") -> ConfigFil
         from agent.facts.sshd import parse_sshd
 
         return parse_sshd(ctx, path)
+    if dialect == "systemd":
+        return systemdconf.parse_systemd_conf(ctx, path)
+    if dialect == "postfix":
+        text = ctx.text_or_none(path)
+        if text is None:
+            return ConfigFile(path, dialect, exists=False)
+        try:
+            return postfix.parse_main_cf(text, path)
+        except postfix.MainCfError as exc:
+            raise HostError(str(exc)) from exc
     if dialect == "shell":
         return sourced(ctx, path, dropins)
     try:
@@ -131,6 +143,8 @@ def hint_config(args: list[str]) -> list[str]:
         paths.append(path)
         if dropins:  # the drop-ins' folder (a glob is listed there), or the one file named
             paths.append(dropins.rpartition("/")[0] if any(c in dropins for c in "*?[") else dropins)
+        if arg.startswith("systemd:"):
+            paths += systemdconf.hint(path)
     if any(arg.startswith("sshd:") for arg in args):
         paths += ["/etc/ssh/sshd_config.d", "/etc/default/ssh"]  # where distributions point Include; SSHD_OPTS
     return paths

@@ -171,9 +171,10 @@ def command(chains: dict[str, _Chain], argv: list[str], table: str, where: str) 
             raise Refused(f"{where}: chain {name} already exists")
         chains[name] = _Chain("")
         return
-    chain = chains.get(name)
-    if chain is None:
+    found = chains.get(name)
+    if found is None:
         raise Refused(f"{where}: no chain {name!r}")
+    chain = found
     if verb == "flush":
         chain.rules.clear()
     elif verb == "policy":

@@ -7,8 +7,10 @@ starting with a dot, and may match nothing); ``define``; ``flush ruleset [FAMILY
 ``table``/``add table``/``create table`` blocks (a table declared twice is one table),
 ``delete``/``destroy table``, ``flags dormant``; chains declared in a table block or with
 ``add``/``create chain``, their ``type T hook H priority P`` and ``policy``, ``delete``/``destroy``
-and ``rename chain``. Sets and maps are skipped: chains, hooks and policies are judged, and rules by their words (``add rule``, ``insert rule`` without a position, rules in a
-chain block, ``flush chain``/``flush table``). nft loads a file as one transaction: what it refuses (a policy on a regular chain, a
+and ``rename chain``. Sets and maps are skipped: chains, hooks and policies are judged, and
+rules by their words (``add rule``, ``insert rule`` without a position, rules in a chain block,
+``flush chain``/``flush table``). nft loads a file as one transaction: what it refuses (a policy
+on a regular chain, a
 base chain redeclared with another hook or priority, a policy set twice in one block, a chain
 in a table that does not exist, a missing include) loads nothing, and is reported as such.
 """
@@ -17,7 +19,6 @@ from __future__ import annotations
 import fnmatch
 import re
 from dataclasses import dataclass, field, replace
-from typing import Union
 
 from agent.facts.context import Context, unavailable
 from agent.hosts.base import HostError, NotFound
@@ -49,7 +50,7 @@ class Token:
 
 @dataclass
 class Statement:
-    items: list[Union[Token, "Block"]] = field(default_factory=list)
+    items: list[Token | Block] = field(default_factory=list)
 
     @property
     def words(self) -> list[str]:
@@ -262,12 +263,12 @@ class _Ruleset:
         elif verb == "undefine":
             self.defines.pop(words[1] if len(words) > 1 else "", None)
         elif verb == "table":
-            self.table(words[1:], st.block, where, create=True)
+            self.table(words[1:], st.block, where)
         elif verb == "chain" and st.block is not None:
             raise Refused(f"{where}: a chain block outside a table")
         elif verb in ("add", "create") and len(words) > 1 and words[1] in ("table", "chain"):
             if words[1] == "table":
-                self.table(words[2:], st.block, where, create=True, exclusive=verb == "create")
+                self.table(words[2:], st.block, where, exclusive=verb == "create")
             else:
                 family, rest = self.family(words[2:])
                 if len(rest) != 2:
@@ -314,7 +315,7 @@ class _Ruleset:
             return words[0], words[1:]
         return "ip", words  # nft's default family
 
-    def table(self, words: list[str], block: Block | None, where: str, create: bool, exclusive: bool = False) -> None:
+    def table(self, words: list[str], block: Block | None, where: str, exclusive: bool = False) -> None:
         family, rest = self.family(words)
         if len(rest) != 1:
             raise Unsupported(f"{where}: table {' '.join(words)}")

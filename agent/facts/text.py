@@ -33,6 +33,24 @@ def read_files(ctx: Context, pattern: str) -> TextFiles:
     return TextFiles(pattern, tuple(files))
 
 
+def every_line(text: str) -> tuple[tuple[int, str], ...]:
+    """Every non-blank line, as shown (a banner's ``#`` line is text, not a comment)."""
+    return tuple((n, line.rstrip()) for n, line in enumerate(text.splitlines()[:MAX_LINES], 1) if line.strip())
+
+
+def gather_raw_text(ctx: Context, paths: list[str]) -> dict[str, object]:
+    """One file's every line (``raw_text``): a TextFile, or None when the file does not exist."""
+    out: dict[str, object] = {}
+    for path in paths:
+        try:
+            text = ctx.text_or_none(path)
+        except HostError as exc:
+            out[path] = unavailable(exc)
+            continue
+        out[path] = None if text is None else TextFile(path, every_line(text))
+    return out
+
+
 def gather_lines(ctx: Context, patterns: list[str]) -> dict[str, object]:
     out: dict[str, object] = {}
     ctx.host.prefetch([path for pattern in patterns for path in _listed(ctx, pattern)])
@@ -58,5 +76,5 @@ def hint_lines(patterns: list[str]) -> list[str]:
     return [p.rpartition("/")[0] or "/" if any(c in p.rpartition("/")[2] for c in "*?[") else p for p in patterns]
 
 
-FAMILIES = {"lines": gather_lines}
-PREFETCH = {"lines": hint_lines}
+FAMILIES = {"lines": gather_lines, "raw_text": gather_raw_text}
+PREFETCH = {"lines": hint_lines, "raw_text": list}

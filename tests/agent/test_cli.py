@@ -15,7 +15,7 @@ import pytest
 from click.testing import CliRunner
 
 from agent.cli import main
-from agent.report import validation_errors
+from agent.contract import validation_errors
 
 MakeRoot = Callable[..., Path]
 FEDHARDEN = str(Path(sys.executable).with_name("fedharden"))

@@ -204,13 +204,15 @@ def test_an_error_line_escapes_what_it_quotes(tmp_path: Path) -> None:
 ])
 def test_the_scheduler_reads_the_scans_exit_code(tmp_path: Path, capsys: pytest.CaptureFixture[str],
                                                  code: int, said: str) -> None:
+    from agent.reporting import Backoff
     from agent.runner import Runner
     from agent.state import StateDir
 
     scan_exits = tmp_path / "scan"  # stands in for the interpreter running one scan
     scan_exits.write_text(f"#!/bin/sh\nexit {code}\n")
     scan_exits.chmod(0o755)
-    runner = Runner([], StateDir(tmp_path / "state"), interval=60, splay=0, python=str(scan_exits))
+    runner = Runner([], StateDir(tmp_path / "state"), Backoff(attempts=1), interval=60, splay=0,
+                    python=str(scan_exits))
     assert runner.cycle() == code
     logged = capsys.readouterr().err
     assert (said in logged) if said else logged == ""

@@ -34,7 +34,7 @@ import pytest
 import checks
 from agent.facts.context import MAX_INCLUDED_FILES
 from agent.hosts.base import MAX_READ
-from agent.report import validation_errors
+from agent.contract import validation_errors
 from checks.facts import FactKey
 from directives import load_library
 

@@ -137,7 +137,7 @@ def test_hosts_enrolled_without_an_instance_are_held_after_the_migration(tmp_pat
     from collectors import Conflict
     from collectors.admin import add_agency, release_host
     from collectors.auth import ENROLL, Principal
-    from collectors.ingest import enroll
+    from collectors.enrollment import enroll
 
     old = Database(f"sqlite:///{tmp_path}/old.sqlite3", pool_size=1)
     with old.write() as conn:
