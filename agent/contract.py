@@ -14,14 +14,22 @@ so that "compliant" means the same everywhere. Unknown is never compliant:
 
 A host's overall status is the worst of its directives' statuses, in the order above.
 """
-from __future__ import annotations
 
+import hashlib
+import json
 from enum import Enum
-from typing import Iterable, Mapping
+from functools import lru_cache
+from importlib import resources
+from typing import Any, Iterable, Literal, Mapping, NotRequired, Sequence, TypedDict
 
-from checks.model import Status
+from checks.model import Severity, Status
 
-__all__ = ["Status", "HostStatus", "host_status", "worst", "exit_code", "report_status",
+__all__ = ["Status", "Severity", "HostStatus", "STATUSES", "SEVERITIES", "HOST_STATUSES",
+           "host_status", "worst", "exit_code", "report_status", "counts", "score", "summarize",
+           "canonical", "result_hash", "state_digest", "digest_text", "digest_value", "DIGEST_PREFIX",
+           "schema", "validation_errors",
+           "Report", "Result", "Evidence", "Summary", "DirectiveSummary", "Counts", "DirectiveRef",
+           "HostInfo", "OsInfo", "ScanInfo", "Feed", "Waiver", "Tailoring", "AgentInfo",
            "EXIT_OK", "EXIT_FAIL", "EXIT_USAGE", "EXIT_COULD_NOT_COMPLETE", "EXIT_INCOMPLETE"]
 
 # The agent's exit codes. 0, 1 and 4 say what the scan found (``exit_code``); 2 and 3 say
@@ -64,6 +72,12 @@ class HostStatus(str, Enum):
 
 
 _ORDER = tuple(HostStatus)
+
+# The vocabularies as the strings a report carries, in their order (worst first for severities
+# and host statuses; a result's statuses in the schema's order).
+STATUSES: tuple[str, ...] = tuple(s.value for s in Status)
+SEVERITIES: tuple[str, ...] = tuple(s.value for s in Severity)
+HOST_STATUSES: tuple[str, ...] = tuple(s.value for s in HostStatus)
 _MEANING = {
     HostStatus.NON_COMPLIANT: "at least one requirement fails",
     HostStatus.INCOMPLETE: "nothing fails, but some requirements could not be judged (ERROR): "
@@ -74,10 +88,10 @@ _MEANING = {
 }
 
 
-def host_status(counts: Mapping[str, int]) -> HostStatus:
+def host_status(counts: "Counts | Mapping[str, int]") -> HostStatus:
     """The status of a directive (or a whole host) from its result counts by status name."""
     def n(status: Status) -> int:
-        return int(counts.get(status.value, 0) or 0)
+        return int(counts.get(status.value, 0) or 0)  # type: ignore[call-overload]  # Counts or a plain mapping
 
     if n(Status.FAIL):
         return HostStatus.NON_COMPLIANT
@@ -109,3 +123,265 @@ def report_status(report: Mapping[str, object]) -> HostStatus:
     summary = report["summary"]
     assert isinstance(summary, Mapping)
     return HostStatus(summary["status"])
+
+
+# --- The report as it travels (agent/schemas/report.schema.json) ------------------------------
+# A report stays a JSON-shaped dict on the wire and on disk; these types name its fields so that
+# the agent, every renderer and the collector read them by name and a type checker catches a
+# misspelt one. tests/agent/test_contract.py holds them equal to the schema, key for key.
+
+StatusName = Literal["pass", "fail", "error", "not_applicable", "waived", "manual"]
+SeverityName = Literal["critical", "high", "medium", "low"]
+HostStatusName = Literal["non_compliant", "incomplete", "needs_review", "compliant", "not_applicable"]
+
+
+class Evidence(TypedDict):
+    expected: str
+    actual: str
+    where: str
+    verdict: NotRequired[Literal["ok", "violation", "info"]]
+
+
+class Waiver(TypedDict):
+    requirement: str
+    justification: str
+    expires: str
+    state: Literal["active", "expired", "pending"]
+    finding: NotRequired[str]
+    approver: NotRequired[str]
+    start: NotRequired[str | None]
+    ticket: NotRequired[str]
+    source: NotRequired[str]
+    hosts: NotRequired[list[str]]
+    tags: NotRequired[list[str]]
+
+
+class Result(TypedDict):
+    key: str
+    directive: str
+    requirement: str
+    title: str
+    severity: SeverityName
+    status: StatusName
+    evidence: list[Evidence]
+    due: str | None
+    overdue: bool
+    references: dict[str, list[str]]
+    message: NotRequired[str]
+    days_left: NotRequired[int | None]
+    remediation: NotRequired[str]
+    finding: NotRequired[str]
+    cve: NotRequired[str]
+    fields: NotRequired[dict[str, object]]
+    waiver: NotRequired[Waiver]
+    failing_since: NotRequired[str | None]
+
+
+# "pass" is a keyword, hence the functional form.
+Counts = TypedDict("Counts", {"pass": int, "fail": int, "error": int, "not_applicable": int,
+                              "waived": int, "manual": int}, total=False)
+
+
+class DirectiveSummary(TypedDict):
+    counts: Counts
+    score: float | None
+    overdue: int
+    status: HostStatusName
+
+
+class Summary(TypedDict):
+    total: int
+    counts: Counts
+    score: float | None
+    overdue: int
+    status: HostStatusName
+    directives: dict[str, DirectiveSummary]
+    compliant: NotRequired[bool]
+
+
+class AgentInfo(TypedDict):
+    name: Literal["fedharden"]
+    version: str
+
+
+class OsInfo(TypedDict, total=False):
+    id: str
+    version_id: str
+    pretty_name: str
+    codename: str
+    family: str
+
+
+class HostInfo(TypedDict):
+    id: str
+    hostname: str
+    target: str
+    agency: NotRequired[str]
+    tags: NotRequired[list[str]]
+    os: NotRequired[OsInfo]
+
+
+class Feed(TypedDict):
+    name: str
+    version: str
+    source: NotRequired[str]
+    released: NotRequired[str | None]
+    age_hours: NotRequired[float | None]
+    stale: NotRequired[bool]
+    title: NotRequired[str]
+    detail: NotRequired[str]
+    checked_at: NotRequired[str | None]
+    kev_catalog: NotRequired[str]
+
+
+class Tailoring(TypedDict):
+    title: str
+    digest: str
+    select: list[str]
+    deselect: list[dict[str, str]]
+    parameters: list[dict[str, object]]
+    description: NotRequired[str]
+    version: NotRequired[str]
+    source: NotRequired[str]
+
+
+class ScanInfo(TypedDict):
+    started_at: str
+    finished_at: str
+    live: bool
+    duration_ms: NotRequired[int]
+    feeds: NotRequired[list[Feed]]
+    waivers: NotRequired[list[Waiver]]
+    tailoring: NotRequired[Tailoring]
+
+
+class DirectiveRef(TypedDict):
+    id: str
+    title: str
+    issued: str
+    digest: str
+    kind: NotRequired[str]
+    url: NotRequired[str]
+    requirements: NotRequired[int]
+
+
+class Report(TypedDict):
+    schema_version: Literal["1.0"]
+    kind: Literal["full", "delta"]
+    report_id: str
+    generated_at: str
+    agent: AgentInfo
+    host: HostInfo
+    scan: ScanInfo
+    directives: list[DirectiveRef]
+    summary: Summary
+    sequence: int
+    state_digest: str
+    base: NotRequired[str | None]
+    results: NotRequired[list[Result]]  # kind=full
+    changes: NotRequired[list[Result]]  # kind=delta
+    removed: NotRequired[list[str]]  # kind=delta
+    warnings: NotRequired[list[str]]
+
+
+# --- Summaries: counts, score and host status per directive and overall -------------------------
+
+def counts(statuses: Iterable[str]) -> Counts:
+    out: dict[str, int] = dict.fromkeys(STATUSES, 0)
+    for status in statuses:
+        out[status] += 1
+    return out  # type: ignore[return-value]  # every status, by the schema's names
+
+
+def score(c: Counts | Mapping[str, int]) -> float | None:
+    """pass / (pass + fail); waived, error, manual and not_applicable are shown, not scored."""
+    judged = c["pass"] + c["fail"]
+    return round(c["pass"] / judged, 4) if judged else None
+
+
+def summarize(results: Sequence[Mapping[str, Any]]) -> Summary:
+    """Counts, score and host status per directive and overall (agent.contract.host_status);
+    the overall status is the worst of the directives', so an unjudged directive is never
+    hidden by the others."""
+    by_directive: dict[str, list[Mapping[str, Any]]] = {}
+    for r in results:
+        by_directive.setdefault(r["directive"], []).append(r)
+    total = counts(r["status"] for r in results)
+    directives: dict[str, DirectiveSummary] = {
+        d: {
+            "counts": (c := counts(r["status"] for r in rs)),
+            "score": score(c),
+            "overdue": sum(1 for r in rs if r["overdue"]),
+            "status": host_status(c).value,
+        }
+        for d, rs in sorted(by_directive.items())
+    }
+    status = worst(HostStatus(d["status"]) for d in directives.values())
+    return {
+        "total": len(results),
+        "counts": total,
+        "score": score(total),
+        "overdue": sum(1 for r in results if r["overdue"]),
+        "status": status.value,
+        "compliant": status is HostStatus.COMPLIANT,
+        "directives": directives,
+    }
+
+
+# --- The wire: canonical JSON, the state digest, the schema -------------------------------------
+
+_CANONICAL = json.JSONEncoder(sort_keys=True, separators=(",", ":"), ensure_ascii=False)
+
+
+def canonical(value: Any) -> bytes:
+    """UTF-8 JSON with sorted keys and no spaces (one encoder for all: json.dumps with these
+    options would build a new one per call, a sixth of the time for a result)."""
+    return _CANONICAL.encode(value).encode()
+
+
+DIGEST_PREFIX = "sum256:"
+_MOD = 1 << 256
+
+
+def result_hash(doc: bytes) -> int:
+    """One result's share of the state digest: SHA-256 of its canonical JSON, as an integer."""
+    return int.from_bytes(hashlib.sha256(doc).digest(), "big")
+
+
+def state_digest(results: Iterable[Mapping[str, Any]]) -> str:
+    """The digest both sides compute over a full state (see the schema's description): the sum
+    modulo 2**256 of every result's hash. A sum, not a hash of the whole list, so that the
+    collector checks a delta from the stored digest and the rows the delta replaces alone,
+    whatever the size of the state (agent and collector keys are unique, so a sum over a set)."""
+    return digest_text(sum(result_hash(canonical(r)) for r in results))
+
+
+def digest_text(total: int) -> str:
+    return f"{DIGEST_PREFIX}{total % _MOD:064x}"
+
+
+def digest_value(digest: str) -> int | None:
+    """The sum a digest text stands for; None for a text of another form (an older agent's)."""
+    if not digest.startswith(DIGEST_PREFIX) or len(digest) != len(DIGEST_PREFIX) + 64:
+        return None
+    try:
+        return int(digest[len(DIGEST_PREFIX):], 16)
+    except ValueError:
+        return None
+
+
+@lru_cache(maxsize=None)
+def schema() -> dict[str, Any]:
+    return json.loads(resources.files("agent").joinpath("schemas/report.schema.json").read_text())
+
+
+def validation_errors(report: Any) -> list[str]:
+    """Every schema violation as ``$.json.path: message``; empty when the report is valid."""
+    import jsonschema  # type: ignore[import-untyped]  # no stubs; imported on use, off the scan path
+
+    validator = jsonschema.Draft202012Validator(schema(), format_checker=jsonschema.FormatChecker())
+    out = []
+    for error in sorted(validator.iter_errors(report), key=lambda e: list(map(str, e.absolute_path))):
+        path = "$" + "".join(f"[{p}]" if isinstance(p, int) else f".{p}" for p in error.absolute_path)
+        out.append(f"{path}: {error.message}")
+    return out

@@ -19,9 +19,9 @@ import datetime as dt
 import hashlib
 import uuid
 from dataclasses import dataclass, field
-from typing import Any, Iterable, Mapping
+from typing import Any, Iterable, Literal, Mapping, Sequence, cast
 
-from agent.report import canonical, state_digest, summarize
+from agent.contract import Report, Result, canonical, state_digest, summarize
 from agent.state import HISTORY, AgentState
 
 VOLATILE = frozenset({"days_left", "failing_since"})
@@ -77,7 +77,7 @@ def classify(old: Mapping[str, Any] | None, new: Mapping[str, Any]) -> str:
     return "changed"
 
 
-def compare(old: Mapping[str, Mapping[str, Any]], scanned: list[dict[str, Any]],
+def compare(old: Mapping[str, Mapping[str, Any]], scanned: Sequence[Mapping[str, Any]],
             now: str) -> tuple[dict[str, dict[str, Any]], Delta]:
     """The state after this scan (key -> result as it will be reported) and what changed.
 
@@ -114,11 +114,12 @@ def compare(old: Mapping[str, Mapping[str, Any]], scanned: list[dict[str, Any]],
     return state, delta
 
 
-def build(state: AgentState, kind: str, base: str | None, changes: list[dict[str, Any]] | None = None,
-          removed: list[str] | None = None) -> dict[str, Any]:
+def build(state: AgentState, kind: Literal["full", "delta"], base: str | None, changes: list[dict[str, Any]] | None = None,
+          removed: list[str] | None = None) -> Report:
     """A report (full or delta) for ``state``, which must already hold the new sequence."""
-    results = state.ordered_results()
-    report: dict[str, Any] = {k: state.header[k] for k in HEADER if k in state.header}
+    results = cast(list[Result], state.ordered_results())  # stored as reported: the schema's shape
+    assert state.report_id is not None, "the state holds the new report id"
+    report = cast(Report, {k: state.header[k] for k in HEADER if k in state.header})
     report.update({
         "kind": kind,
         "report_id": state.report_id,
@@ -131,7 +132,7 @@ def build(state: AgentState, kind: str, base: str | None, changes: list[dict[str
     if kind == "full":
         report["results"] = results
     else:
-        report["changes"] = changes or []
+        report["changes"] = cast(list[Result], changes or [])
         report["removed"] = removed or []
     return report
 
@@ -140,8 +141,8 @@ def new_report_id() -> str:
     return uuid.uuid4().hex
 
 
-def next_report(previous: AgentState | None, scanned: dict[str, Any],
-                force_full: bool = False) -> tuple[dict[str, Any], AgentState, Delta]:
+def next_report(previous: AgentState | None, scanned: Report,
+                force_full: bool = False) -> tuple[Report, AgentState, Delta]:
     """The report to send after ``scanned`` (a full report from Scan.run) and the state
     that follows it. Nothing is written here: agent.reporting commits both."""
     host_id = scanned["host"]["id"]
@@ -151,7 +152,7 @@ def next_report(previous: AgentState | None, scanned: dict[str, Any],
     results, delta = compare(old, scanned["results"], scanned["scan"]["started_at"])
     full = (force_full or usable is None or usable.needs_full or usable.report_id is None
             or usable.directives_digest != digest)
-    header = {k: scanned[k] for k in HEADER if k in scanned}
+    header: dict[str, Any] = {k: v for k, v in scanned.items() if k in HEADER}
     header["generated_at"] = scanned["generated_at"]
     report_id = new_report_id()
     state = AgentState(host_id=host_id, sequence=(previous.sequence if previous else 0) + 1,
@@ -165,7 +166,7 @@ def next_report(previous: AgentState | None, scanned: dict[str, Any],
     return build(state, "delta", usable.report_id, changes, list(delta.removed)), state, delta
 
 
-def snapshot(previous: AgentState) -> tuple[dict[str, Any], AgentState]:
+def snapshot(previous: AgentState) -> tuple[Report, AgentState]:
     """A full snapshot of ``previous`` under a new sequence and report id (after a resync,
     or folding a full spool). The results are the same objects: nothing is rescanned."""
     header = {**previous.header, "generated_at": dt.datetime.now(dt.timezone.utc).isoformat(timespec="seconds")}

@@ -1,33 +1,30 @@
-"""The agent as a member of a fleet: ``enroll``, ``scan --submit``, ``run`` and ``status``.
+"""The agent as a member of a fleet: enrollment, submission after a scan, delivery retries and
+the local status; the commands ``enroll``, ``scan --submit``, ``run`` and ``status``
+(agent.commands) call these and print what they return.
 
 This host, a mounted root (``--root``) and remote hosts over SSH (``--ssh``, ``--inventory``;
 agent.remote_fleet) enroll and submit through the same functions here; a remote host's state
-directory is ``<state-dir>/remote/<host_id>/`` (agent.state).
+directory is ``<state-dir>/remote/<host_id>/`` (agent.state). Problems are raised as
+agent exceptions carrying their exit code, never printed here.
 
-Loaded lazily by agent.cli; requests comes in with agent.submit, only when a command here
-talks to the collector.
+requests comes in with agent.submit, only when a function here talks to the collector.
 """
 from __future__ import annotations
 
-import json
-import os
-import sys
 from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any
 
-import click
-
-from agent import AgentError, ScanError, UsageError
-from agent.remote import ssh_options
+from agent import ScanError, UsageError
 from agent.reporting import CLONE, REFUSED, Backoff, Delivery, Recorded
-from agent.state import DEFAULT_STATE_DIR, StateDir, write_atomic
+from agent.state import StateDir, write_atomic
 
 if TYPE_CHECKING:
+    from agent.contract import Report
     import requests
 
     from agent.credential import Credential
+    from agent.target import Target
 
-STATE_ENV = "FEDHARDEN_STATE_DIR"
 SECRET_ENV = "FEDHARDEN_ENROLL_SECRET"
 LOCK_WAIT = 120.0  # seconds a run waits for another to finish before giving up
 REMOTE_HINT = "run fedharden enroll --collector URL --inventory HOSTS.yaml (or --ssh USER@HOST)"
@@ -39,73 +36,35 @@ ALREADY_REPORTS = ("host {host_id} is already enrolled in this collector by anot
                    "agent is gone for good, an admin can run `fedharden collector host release {host_id}`")
 
 
-def state_dir_option(f: Any) -> Any:
-    return click.option("--state-dir", default=DEFAULT_STATE_DIR, show_default=True, envvar=STATE_ENV,
-                        type=click.Path(file_okay=False),
-                        help=f"Where the agent keeps its state, credential and spool (or ${STATE_ENV}).")(f)
-
-
-def fail(message: str, code: int = 2) -> None:
-    from agent.cli import fail as cli_fail
-
-    cli_fail(message, code)
+class NotSubmitted(UsageError):
+    """The collector refused a report for a reason a human must fix (a clone, a revoked token)."""
 
 
 # ------------------------------------------------------------------------------ enroll
 
 
-@click.command()
-@click.option("--collector", "url", required=True, metavar="URL", help="The collector's base URL (https).")
-@click.option("--secret", default=None, envvar=SECRET_ENV, metavar="SECRET",
-              help=f"The agency's enrollment secret (better: ${SECRET_ENV} or --secret-file).")
-@click.option("--secret-file", type=click.Path(exists=True, dir_okay=False), help="Read the enrollment secret here.")
-@click.option("--agency", default=None, metavar="CODE", help="Expected agency; enrollment fails if the secret's differs.")
-@click.option("--ca-file", type=click.Path(exists=True, dir_okay=False),
-              help="Verify the collector's certificate against this CA (PEM) instead of the system's.")
-@click.option("--pin-sha256", default=None, metavar="HEX", help="Also require the collector certificate's SHA-256.")
-@click.option("--root", type=click.Path(file_okay=False),
-              help="Enroll the system whose root filesystem is here (its machine-id is the identity).")
-@state_dir_option
-@ssh_options("enroll", "enrolled")
-def enroll(url: str, secret: str | None, secret_file: str | None, agency: str | None, ca_file: str | None,
-           pin_sha256: str | None, root: str | None, state_dir: str, **remote: Any) -> None:
-    """Register this host (or hosts over SSH) with a collector and keep each one's credential
-    (mode 0600) in the state directory."""
-    from agent.remote import check_combination
-
-    try:
-        check_combination(root, remote, "enrollments")
-    except UsageError as exc:
-        fail(str(exc))
+def enrollment_secret(secret: str | None, secret_file: str | None) -> str:
+    """The agency's enrollment secret, from its file when one is named."""
     if secret_file:
-        with open(secret_file, encoding="utf-8") as fh:
-            secret = fh.read().strip()
-    if not secret:
-        fail(f"enroll needs the agency's enrollment secret: --secret-file, ${SECRET_ENV} or --secret")
-    assert secret is not None
-    sd = StateDir(state_dir)
-    try:
-        access = collector_access(url, secret, agency, ca_file, pin_sha256)
-    except AgentError as exc:
-        fail(str(exc))
-    if remote["ssh_target"] or remote["inventory"]:
-        from agent.remote_fleet import enroll_remote
-
-        sys.exit(enroll_remote(sd, access, remote))
-    from agent.cli import open_host
-
-    try:
-        host = open_host(root)
         try:
-            cred = do_enroll(sd, host, access, anchor=root is None)
-        finally:
-            host.close()
-    except AgentError as exc:
-        fail(str(exc))
+            with open(secret_file, encoding="utf-8") as fh:
+                secret = fh.read().strip()
+        except OSError as exc:
+            raise UsageError(f"--secret-file: {secret_file}: cannot read: {exc.strerror or exc}") from None
+    if not secret:
+        raise UsageError(f"enroll needs the agency's enrollment secret: --secret-file, ${SECRET_ENV} or --secret")
+    return secret
+
+
+def enroll_here(state: StateDir, target: Target, access: CollectorAccess) -> Credential:
+    """Enroll this host, or the system whose root filesystem ``target`` names, into ``state``."""
+    host = target.open()
+    try:
+        return do_enroll(state, host, access, anchor=target.root is None)
     except OSError as exc:
-        fail(f"enrollment not saved: {state_dir}: {exc.strerror or exc}")
-    click.echo(f"enrolled host {cred.host_id} ({cred.hostname}) in agency {cred.agency} at {cred.collector}; "
-               f"credential in {sd.credential_file}")
+        raise UsageError(f"enrollment not saved: {state.path}: {exc.strerror or exc}") from None
+    finally:
+        host.close()
 
 
 @dataclass(frozen=True)
@@ -164,10 +123,10 @@ def do_enroll(state: StateDir, host: Any, access: CollectorAccess, *, anchor: bo
                 raise submit.EnrollConflict(ALREADY_REPORTS.format(host_id=hid), exc.reason) from None
             raise
         if answer.get("host_id") not in (None, hid):
-            raise submit.SubmitError(f"the collector enrolled host {answer.get('host_id')}, not {hid}")
+            raise submit.CollectorRefused(f"the collector enrolled host {answer.get('host_id')}, not {hid}")
         got_agency = str(answer.get("agency") or access.agency or "")
         if access.agency and got_agency != access.agency:
-            raise submit.SubmitError(f"the enrollment secret belongs to agency {got_agency}, not {access.agency}")
+            raise submit.CollectorRefused(f"the enrollment secret belongs to agency {got_agency}, not {access.agency}")
         cred = credential.new(access.url, answer["token"], hid, name, got_agency, instance, hardware, ca_file,
                               access.pin)
         credential.save(sd, cred)
@@ -179,7 +138,7 @@ def do_enroll(state: StateDir, host: Any, access: CollectorAccess, *, anchor: bo
         state_now = sd.load_state() or (AgentState(host_id=hid) if known_head else None)
         if state_now is not None:
             state_now.needs_full = True
-            if known_head and head not in state_now.history:
+            if isinstance(head, str) and isinstance(head_sequence, int) and head not in state_now.history:
                 state_now.sequence = max(state_now.sequence, head_sequence)
                 state_now.history = [*state_now.history, head][-HISTORY:]
             sd.save_state(state_now)
@@ -234,11 +193,12 @@ def host_anchor(host: Any) -> str:
     return anchor(Context(host))
 
 
-def submit_report(report: dict[str, Any], sd: StateDir, *, anchor: str = "", session: requests.Session | None = None,
-                  backoff: Backoff | None = None, lock_wait: float = LOCK_WAIT,
+def submit_report(report: Report, sd: StateDir, backoff: Backoff, *, anchor: str = "",
+                  session: requests.Session | None = None, lock_wait: float = LOCK_WAIT,
                   enroll_hint: str | None = None) -> Submitted:
-    """Record the scan (state + spool), then deliver what is queued. Raises AgentError for a
-    problem the user must fix (not enrolled, a clone, a refused credential)."""
+    """Record the scan (state + spool), then deliver what is queued, retrying an unavailable
+    collector as ``backoff`` says. Raises UsageError for a problem the user must fix (not
+    enrolled, a clone); a collector that stays unavailable leaves the report spooled."""
     from agent import credential, submit
     from agent.reporting import deliver, record
     from agent.spool import Spool
@@ -250,11 +210,11 @@ def submit_report(report: dict[str, Any], sd: StateDir, *, anchor: str = "", ses
         recorded = record(sd, spool, report)
         transport = submit.HttpCollector(cred.collector, cred.token,
                                          session or submit.make_session(cred.ca_file, cred.pin_sha256), cred.ca_file)
-        delivery = deliver(sd, spool, transport, backoff or Backoff(attempts=4, base=1.0, cap=15.0))
+        delivery = deliver(sd, spool, transport, backoff)
     return Submitted(recorded, delivery)
 
 
-def flush(sd: StateDir, *, session: requests.Session | None = None, backoff: Backoff | None = None,
+def flush(sd: StateDir, backoff: Backoff, *, session: requests.Session | None = None,
           lock_wait: float = LOCK_WAIT) -> Delivery:
     """Deliver what is queued without scanning (run mode retries between scans)."""
     from agent import credential, submit
@@ -265,7 +225,7 @@ def flush(sd: StateDir, *, session: requests.Session | None = None, backoff: Bac
     with sd.locked(wait=lock_wait):
         transport = submit.HttpCollector(cred.collector, cred.token,
                                          session or submit.make_session(cred.ca_file, cred.pin_sha256), cred.ca_file)
-        return deliver(sd, Spool(sd.spool_dir), transport, backoff or Backoff(attempts=2, base=1.0, cap=5.0))
+        return deliver(sd, Spool(sd.spool_dir), transport, backoff)
 
 
 def delivery_problem(delivery: Delivery) -> str | None:
@@ -284,36 +244,38 @@ def delivery_problem(delivery: Delivery) -> str | None:
     return None
 
 
-def after_scan(report: dict[str, Any], state_dir: str, anchor: str, remote: bool = False) -> None:
-    """``scan --submit``: one line on stderr; exits when submission needs a human. ``anchor``:
-    the scanned host's hardware id (empty for a root); ``remote``: a host scanned over SSH,
-    submitted through its own state directory."""
+def submit_scanned(report: Report, state_dir: str, anchor: str, backoff: Backoff,
+                   remote: bool = False) -> Submitted:
+    """``scan --submit``: record and deliver one scan's report. ``anchor``: the scanned host's
+    hardware id (empty for a root); ``remote``: a host scanned over SSH, submitted through its
+    own state directory.
+
+    A collector that cannot be reached is not an error here: the report waits in the spool for
+    the next run (``Submitted.delivery.error``), and the scan exits with its own status. Raises
+    UsageError for what a human must fix (not enrolled, a clone, a refused credential:
+    NotSubmitted, after the report was recorded), ScanError when the report could not even be
+    recorded (the state directory locked or unwritable)."""
+    top = StateDir(state_dir)
+    sd = top.remote(report["host"]["id"]) if remote else top
     try:
-        top = StateDir(state_dir)
-        sd = top.remote(report["host"]["id"]) if remote else top
-        done = submit_report(report, sd, anchor=anchor, enroll_hint=REMOTE_HINT if remote else None)
-    except UsageError as exc:
-        fail(str(exc))
+        return submit_report(report, sd, backoff, anchor=anchor, enroll_hint=REMOTE_HINT if remote else None)
     except ScanError as exc:
-        fail(f"not submitted: {exc}", 3)
+        raise ScanError(f"not submitted: {exc}") from exc
     except OSError as exc:
-        fail(f"not submitted: {state_dir}: {exc.strerror or exc}", 3)
-    click.echo(f"fedharden: {done.line()}", err=True)
+        raise ScanError(f"not submitted: {state_dir}: {exc.strerror or exc}") from exc
+
+
+def check_delivered(done: Submitted) -> None:
+    """Raise NotSubmitted when delivery stopped for a reason a human must fix."""
     problem = delivery_problem(done.delivery)
     if problem:
-        fail(problem)
-    if done.delivery.error is not None:
-        click.echo(f"fedharden: collector unavailable ({done.delivery.error.detail}); "
-                   f"{done.delivery.remaining} report(s) spooled for the next run", err=True)
+        raise NotSubmitted(problem)
 
 
 # ------------------------------------------------------------------------------ status
 
 
-@click.command()
-@state_dir_option
-@click.option("--json", "as_json", is_flag=True, help="Machine-readable.")
-def status(state_dir: str, as_json: bool) -> None:
+def status(state_dir: str) -> dict[str, Any]:
     """Enrollment, last scan, last report and spool depth (never the token)."""
     from agent import credential
     from agent.spool import Spool
@@ -323,17 +285,12 @@ def status(state_dir: str, as_json: bool) -> None:
         cred = credential.load(sd)
     except UsageError:
         cred = None
-    try:
-        last = sd.read_json(sd.last_scan_file)
-    except UsageError as exc:
-        fail(str(exc))
+    last = sd.read_json(sd.last_scan_file)
     state = sd.load_state()
     entries = Spool(sd.spool_dir).entries()
-    try:  # hosts scanned over SSH and enrolled as themselves (agent.remote_fleet)
-        remote_hosts = sum(1 for r in sd.remote_hosts() if r.credential_file.exists())
-    except UsageError as exc:
-        fail(str(exc))
-    doc = {
+    # hosts scanned over SSH and enrolled as themselves (agent.remote_fleet)
+    remote_hosts = sum(1 for r in sd.remote_hosts() if r.credential_file.exists())
+    return {
         "enrolled": cred is not None,
         "collector": cred.collector if cred else None,
         "host_id": cred.host_id if cred else None,
@@ -347,37 +304,4 @@ def status(state_dir: str, as_json: bool) -> None:
         "spooled_bytes": sum(e.size for e in entries),
         "remote_hosts": remote_hosts,
     }
-    if as_json:
-        click.echo(json.dumps(doc, indent=2))
-        return
-    for key, value in doc.items():
-        click.echo(f"{key:<14} {value if value is not None else '-'}")
 
-
-# ------------------------------------------------------------------------------ run
-
-
-@click.command(context_settings={"ignore_unknown_options": True})
-@click.option("--interval", default=3600.0, show_default=True, type=click.FloatRange(1.0),
-              help="Seconds between scans.")
-@click.option("--splay", default=300.0, show_default=True, type=click.FloatRange(0.0),
-              help="Up to this many seconds added at random to each interval, so a fleet does not scan in step.")
-@click.option("--once", is_flag=True, help="One scan and submission, then exit with the scan's exit code.")
-@state_dir_option
-@click.argument("scan_args", nargs=-1, type=click.UNPROCESSED, metavar="[SCAN OPTIONS]...")
-def run(interval: float, splay: float, once: bool, state_dir: str, scan_args: tuple[str, ...]) -> None:
-    """Scan on start, then every interval (plus a random splay), submitting each time; stop on SIGTERM.
-
-    Other options are those of ``fedharden scan`` (--root, --directive, --waivers, --walk, --ssh,
-    --inventory, ...)."""
-    # Hosts scanned over SSH submit through their own credentials, not this host's.
-    remote = any(a.split("=", 1)[0] in ("--ssh", "--inventory") for a in scan_args)
-    try:
-        preflight(state_dir, remote)
-    except UsageError as exc:
-        fail(str(exc))
-    from agent.runner import Runner
-
-    args = ["scan", "--submit", "--quiet", "--state-dir", os.path.abspath(state_dir), *scan_args]
-    runner = Runner(args, StateDir(state_dir), interval=interval, splay=splay)
-    sys.exit(runner.cycle() if once else runner.run())

@@ -15,7 +15,9 @@
         timeout: 600
         tags: [prod, dmz]
 
-Every problem is reported as one line ``FILE:LINE: hosts[i].field: message`` (UsageError).
+Every problem is reported as one line ``FILE:LINE: hosts[i].field: message`` (UsageError); a
+problem with the YAML itself (a syntax error, a duplicate key) as every policy file reports it,
+``FILE:LINE: $.hosts[i].field: message`` (directives/yamldoc.py reads the file).
 """
 from __future__ import annotations
 
@@ -53,7 +55,7 @@ class _Problem(Exception):
         self.message = message
 
 
-Path = tuple[Any, ...]  # a node's place in the document, as YamlDoc records its line
+NodePath = tuple[Any, ...]  # a node's place in the document, as YamlDoc records its line
 
 
 def _read(path: str) -> YamlDoc:
@@ -76,28 +78,28 @@ def _read(path: str) -> YamlDoc:
     return doc
 
 
-def _mapping(doc: YamlDoc, path: Path, where: str) -> dict[str, Any]:
+def _mapping(doc: YamlDoc, path: NodePath, where: str) -> dict[str, Any]:
     value = _at(doc, path)
     if not isinstance(value, dict):
         raise _Problem(doc.line(path), where, "must be a mapping")
     return value
 
 
-def _at(doc: YamlDoc, path: Path) -> Any:
+def _at(doc: YamlDoc, path: NodePath) -> Any:
     value = doc.data
     for part in path:
         value = value[part]
     return value
 
 
-def _scalar(doc: YamlDoc, path: Path, where: str, kind: str) -> Any:
+def _scalar(doc: YamlDoc, path: NodePath, where: str, kind: str) -> Any:
     value = _at(doc, path)
     if isinstance(value, (dict, list)):
         raise _Problem(doc.line(path), where, f"must be {kind}")
     return value
 
 
-def _field(doc: YamlDoc, name: str, path: Path, where: str) -> Any:
+def _field(doc: YamlDoc, name: str, path: NodePath, where: str) -> Any:
     value = _scalar(doc, path, where, "a value") if name != "tags" else None
     line = doc.line(path)
     if name in ("host", "name", "user", "identity", "jump"):
@@ -131,7 +133,7 @@ def _field(doc: YamlDoc, name: str, path: Path, where: str) -> Any:
     return tuple(tags)
 
 
-def _fields(doc: YamlDoc, path: Path, where: str, allowed: set[str]) -> dict[str, Any]:
+def _fields(doc: YamlDoc, path: NodePath, where: str, allowed: set[str]) -> dict[str, Any]:
     out = {}
     for name in _mapping(doc, path, where):
         if name not in allowed:
@@ -165,13 +167,13 @@ def _entries(doc: YamlDoc) -> list[Entry]:
     seen: dict[str, int] = {}
     for i, node in enumerate(hosts):
         where = f"hosts[{i}]"
-        path: Path = ("hosts", i)
+        path: NodePath = ("hosts", i)
         line = doc.line(path)
         if isinstance(node, dict):
             fields = _fields(doc, path, where, FIELDS)
             if "host" not in fields:
                 raise _Problem(line, f"{where}.host", "missing")
-            target_path: Path = (*path, "host")
+            target_path: NodePath = (*path, "host")
         else:
             fields = {"host": _field(doc, "host", path, where)}
             target_path = path

@@ -4,7 +4,7 @@ Each host is scanned in its own worker with its own connection and deadline; wha
 happens to one host (refused key, unreachable, timeout, a bug) is recorded as that host's
 outcome and never stops the others. One report per host is written to ``--output-dir`` as
 ``<name>.<ext>`` for each ``--format`` (json by default), a line per host is shown as hosts
-finish (a progress bar on a terminal), then a summary. With ``--submit`` each report is then
+finish (a progress bar on a terminal: agent.commands.scan), then a summary. With ``--submit`` each report is then
 sent to the collector as its host (agent.remote_fleet). Each host's state is its report's host
 status (agent.contract); the exit code is the worst over the hosts: 3 some host could not be
 scanned or its report could not be submitted, else 1 some host is non_compliant, else 4 some
@@ -14,20 +14,21 @@ errors, before anything is scanned.
 from __future__ import annotations
 
 import os
-import sys
 import time
 from concurrent.futures import Future, ThreadPoolExecutor, as_completed
 from dataclasses import dataclass, field, replace
-from typing import Any, Callable, Iterator, Sequence, TypeVar
+from typing import TYPE_CHECKING, Any, Callable, Iterator, Mapping, Sequence, TypeVar, cast
 
-import click
-
+from agent.contract import Report
 from agent import AgentError, UsageError
-from agent.contract import (EXIT_COULD_NOT_COMPLETE, EXIT_OK, EXIT_USAGE, HostStatus, exit_code as status_exit,
-                            report_status, worst)
+from agent.contract import (EXIT_COULD_NOT_COMPLETE, EXIT_OK, HostStatus, exit_code as status_exit, report_status,
+                            worst)
 from agent.inventory import Entry
 from agent.output.common import safe
-from agent.remote import SshSettings, check_combination, open_ssh
+from agent.remote import SshSettings, open_ssh
+
+if TYPE_CHECKING:
+    from agent.target import Target
 
 T = TypeVar("T")
 
@@ -35,7 +36,7 @@ T = TypeVar("T")
 # credential was bound to) and its report, once the files are written; returns one line
 # saying what was delivered, raises AgentError when the report could not be submitted
 # (agent.remote_fleet.InventorySubmit).
-Submit = Callable[[Entry, Any, dict[str, Any]], str]
+Submit = Callable[[Entry, Any, Report], str]
 
 
 @dataclass
@@ -60,7 +61,7 @@ class Job:
     """Everything one host's scan needs, shared read-only by the workers. ``run_scan`` is the
     command line's scan (directives, selection, waivers, tailoring, feeds) applied to a host."""
 
-    run_scan: Callable[[Any, tuple[str, ...]], dict[str, Any]]
+    run_scan: Callable[[Any, tuple[str, ...]], Report]
     formats: Sequence[str]
     output_dir: str
     settings: SshSettings
@@ -70,7 +71,7 @@ class Job:
         return entry_settings(self.settings, entry)
 
     def run(self, entry: Entry) -> Outcome:
-        from agent.output import EXTENSIONS, FORMATS
+        from agent.output import FORMATS
         from agent.output.destinations import write_all
 
         outcome = Outcome(entry)
@@ -81,11 +82,11 @@ class Job:
             report = self.run_scan(host, entry.tags)
             outcome.round_trips = host.round_trips
             outcome.warnings = list(host.warnings)  # this host's own (sudo refused); the rest are in its report
-            files = [(os.path.join(self.output_dir, f"{entry.name}.{EXTENSIONS[f]}"), FORMATS[f](report, False))
+            files = [(os.path.join(self.output_dir, f"{entry.name}.{FORMATS[f].ext}"), FORMATS[f](report, False))
                      for f in self.formats]
             write_all(files)
             outcome.files = [path for path, _ in files]
-            outcome.counts = dict(report["summary"]["counts"])
+            outcome.counts = dict(cast("Mapping[str, int]", report["summary"]["counts"]))
             outcome.state = report_status(report).value
             if self.submit is not None:
                 self.send(entry, host, report, outcome)
@@ -100,7 +101,7 @@ class Job:
             outcome.seconds = time.monotonic() - started
         return outcome
 
-    def send(self, entry: Entry, host: Any, report: dict[str, Any], outcome: Outcome) -> None:
+    def send(self, entry: Entry, host: Any, report: Report, outcome: Outcome) -> None:
         """Submit a scanned host's report; a problem is this host's, recorded, never raised."""
         assert self.submit is not None
         try:
@@ -123,12 +124,12 @@ def entry_settings(settings: SshSettings, entry: Entry) -> SshSettings:
                    timeout=entry.timeout or s.timeout)
 
 
-def inventory_settings(options: dict[str, Any], entries: Sequence[Entry]) -> SshSettings:
+def inventory_settings(target: Target, entries: Sequence[Entry]) -> SshSettings:
     """The command line's SSH settings with every secret asked for once, before any host is
     contacted (raises UsageError for a passphrase that was not given)."""
-    settings = SshSettings.from_options(options)
+    settings = target.ssh
     identities = [p for p in {settings.identity, *(e.identity for e in entries)} if p]
-    return settings.with_secrets(bool(options.get("ask_pass")), sorted(identities), "the inventory's hosts")
+    return settings.with_secrets(target.ask_pass, sorted(identities), "the inventory's hosts")
 
 
 def parallel(entries: Sequence[Entry], work: Callable[[Entry], T], jobs: int) -> Iterator[T]:
@@ -193,58 +194,28 @@ def exit_code(outcomes: Sequence[Outcome]) -> int:
     return status_exit(worst(o.state for o in outcomes))
 
 
-def run_with_progress(entries: Sequence[Entry], job: Job, jobs: int, terminal: bool) -> list[Outcome]:
-    """A progress bar on a terminal, else one plain line per host as it finishes (stderr)."""
-    outcomes: list[Outcome] = []
-    if terminal:
-        bar: Any
-        with click.progressbar(length=len(entries), label="scanning", file=sys.stderr, show_pos=True,
-                               item_show_func=lambda o: o.entry.name if o else "") as bar:
-            for outcome in scan_all(entries, job, jobs):
-                outcomes.append(outcome)
-                bar.update(1, outcome)
-        return outcomes
-    for outcome in scan_all(entries, job, jobs):
-        outcomes.append(outcome)
-        click.echo(f"fedharden: [{len(outcomes)}/{len(entries)}] {outcome.entry.name}: {describe(outcome)}", err=True)
-    return outcomes
-
-
-def inventory_command(options: dict[str, Any], root: str | None, formats: tuple[str, ...], output: str | None,
-                      output_dir: str | None, run_scan: Callable[[Any, tuple[str, ...]], dict[str, Any]],
-                      submit: Submit | None = None, quiet: bool = False) -> int:
-    """``scan --inventory``: returns the exit code (usage errors print one line and return 2).
-    ``quiet``: no summary on standard output (the per-host lines on standard error remain)."""
+def prepare(target: Target, formats: Sequence[str], output: str | None, output_dir: str | None,
+            run_scan: Callable[[Any, tuple[str, ...]], Report],
+            submit: Submit | None = None) -> tuple[list[Entry], Job]:
+    """``scan --inventory``: the hosts and the job each one gets (``scan_all`` runs them);
+    raises UsageError before any host is contacted, and asks for every secret once."""
     from agent import inventory
     from agent.output import FORMATS
 
-    def usage(message: str) -> int:
-        click.echo(f"fedharden: {message}", err=True)
-        return EXIT_USAGE
-
-    try:
-        check_combination(root, options)
-        entries = inventory.load(options["inventory"])
-    except UsageError as exc:
-        return usage(str(exc))
+    assert target.inventory is not None
+    entries = list(inventory.load(target.inventory))
     if output:
-        return usage("--output names one file; with --inventory use --output-dir (one report per host)")
+        raise UsageError("--output names one file; with --inventory use --output-dir (one report per host)")
     if not output_dir:
-        return usage("--inventory needs --output-dir DIR for the reports (one per host)")
+        raise UsageError("--inventory needs --output-dir DIR for the reports (one per host)")
     if not os.path.isdir(output_dir):
-        return usage(f"--output-dir: {output_dir}: not a directory")
+        raise UsageError(f"--output-dir: {output_dir}: not a directory")
     names = list(formats or ("json",))
     for name in names:
         if "=" in name:
-            return usage(f"--format: {name!r}: with --inventory each host's reports go to --output-dir; give format names only")
+            raise UsageError(f"--format: {name!r}: with --inventory each host's reports go to --output-dir; "
+                             "give format names only")
         if name not in FORMATS:
-            return usage(f"--format: unknown format {name!r} (choose from {', '.join(sorted(FORMATS))})")
-    try:
-        settings = inventory_settings(options, entries)
-    except UsageError as exc:
-        return usage(str(exc))
-    job = Job(run_scan, names, output_dir, settings, submit)
-    outcomes = run_with_progress(entries, job, int(options.get("jobs") or 1), sys.stderr.isatty())
-    if not quiet:
-        click.echo(summary(outcomes), nl=False)
-    return exit_code(outcomes)
+            raise UsageError(f"--format: unknown format {name!r} (choose from {', '.join(sorted(FORMATS))})")
+    settings = inventory_settings(target, entries)
+    return entries, Job(run_scan, names, output_dir, settings, submit)

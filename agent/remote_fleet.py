@@ -11,25 +11,20 @@ the host's own agent (409: the host reports for itself already).
 """
 from __future__ import annotations
 
-from typing import Any
-
-import click
+from dataclasses import dataclass
+from typing import TYPE_CHECKING, Any, Iterator
 
 from agent import AgentError, ScanError, UsageError
-from agent.contract import EXIT_COULD_NOT_COMPLETE, EXIT_OK, EXIT_USAGE
-from agent.fleet import (REMOTE_HINT, CollectorAccess, delivery_problem, do_enroll, host_anchor,
+from agent.fleet import (REMOTE_HINT, CollectorAccess, NotSubmitted, delivery_problem, do_enroll, host_anchor,
                          submit_report)
 from agent.inventory import Entry
-from agent.remote import DEFAULT_JOBS, open_ssh
 from agent.reporting import Backoff
 from agent.state import StateDir
 
-# One retry per host: many hosts share one collector, and the next run delivers what is spooled.
-INVENTORY_BACKOFF = Backoff(attempts=2, base=1.0, cap=5.0)
-
-
-def say(message: str) -> None:
-    click.echo(f"fedharden: {message}", err=True)
+if TYPE_CHECKING:
+    from agent.contract import Report
+    from agent.credential import Credential
+    from agent.target import Target
 
 
 def problem_text(exc: BaseException) -> str:
@@ -45,61 +40,44 @@ def enrolled_line(cred: Any) -> str:
     return f"enrolled host {cred.host_id} ({cred.hostname}) in agency {cred.agency}"
 
 
-def enroll_remote(state: StateDir, access: CollectorAccess, options: dict[str, Any]) -> int:
-    """``enroll --ssh`` or ``enroll --inventory``: the exit code."""
-    if options.get("inventory"):
-        return enroll_inventory(state, access, options)
-    return enroll_one(state, access, options)
-
-
-def usable(state: StateDir) -> bool:
-    """Whether the hosts' state can be kept (said in one line if not), before any host is contacted."""
+def enroll_one(state: StateDir, access: CollectorAccess, target: Target) -> tuple[Credential, list[str]]:
+    """``enroll --ssh``: the credential and the host's warnings (sudo refused). Raises
+    ScanError (exit 3) when the host or the collector cannot be reached, UsageError (exit 2)
+    for a problem to fix (the collector's refusal), each naming the host."""
+    state.ensure_remote_dir()  # before the host is contacted
     try:
-        state.ensure_remote_dir()
-    except UsageError as exc:
-        say(str(exc))
-        return False
-    return True
-
-
-def enroll_one(state: StateDir, access: CollectorAccess, options: dict[str, Any]) -> int:
-    """One host: 0 enrolled, 2 a problem to fix (the collector's refusal), 3 not reached."""
-    from agent.remote import single
-
-    target = options["ssh_target"]
-    if not usable(state):
-        return EXIT_USAGE
-    try:
-        host = single(None, options)  # asks for secrets, verifies the host key, prints --sudo warnings
+        host = target.open()  # asks for secrets, verifies the host key
         try:
-            cred = do_enroll(state, host, access, remote=True)
+            return do_enroll(state, host, access, remote=True), list(host.warnings)
         finally:
             host.close()
-    except ScanError as exc:  # unreachable, authentication, host key, timeout
-        say(f"{target}: not enrolled: {exc}")
-        return EXIT_COULD_NOT_COMPLETE
+    except ScanError as exc:  # unreachable host or collector, authentication, host key, timeout
+        raise ScanError(f"{target.address}: not enrolled: {exc}") from exc
     except (AgentError, OSError) as exc:
-        say(f"{target}: not enrolled: {problem_text(exc)}")
-        return EXIT_USAGE
-    click.echo(f"{enrolled_line(cred)} at {cred.collector}; credential in "
-               f"{state.remote(cred.host_id).credential_file}")
-    return EXIT_OK
+        raise UsageError(f"{target.address}: not enrolled: {problem_text(exc)}") from exc
 
 
-def enroll_inventory(state: StateDir, access: CollectorAccess, options: dict[str, Any]) -> int:
-    """Every host of the inventory, ``--jobs`` at a time, one line each as it finishes; a host
-    that fails never stops the others. 0 all enrolled, 3 some host not enrolled."""
+@dataclass
+class Enrollments:
+    """``enroll --inventory`` under way: the hosts, and each one's outcome as it finishes
+    (entry, enrolled, one line saying what happened)."""
+
+    entries: list[Entry]
+    outcomes: Iterator[tuple[Entry, bool, str]]
+
+
+def enroll_inventory(state: StateDir, access: CollectorAccess, target: Target) -> Enrollments:
+    """Every host of the inventory, ``target.jobs`` at a time; a host that fails never stops
+    the others. The inventory, the secrets and the state directory are checked (UsageError)
+    before any host is contacted."""
     from agent import inventory
     from agent.inventory_scan import entry_settings, inventory_settings, parallel
+    from agent.remote import open_ssh
 
-    try:
-        entries = inventory.load(options["inventory"])
-        settings = inventory_settings(options, entries)
-    except UsageError as exc:
-        say(str(exc))
-        return EXIT_USAGE
-    if not usable(state):
-        return EXIT_USAGE
+    assert target.inventory is not None
+    entries = list(inventory.load(target.inventory))
+    settings = inventory_settings(target, entries)
+    state.ensure_remote_dir()
 
     def enroll_entry(entry: Entry) -> tuple[Entry, bool, str]:
         host = None
@@ -113,32 +91,22 @@ def enroll_inventory(state: StateDir, access: CollectorAccess, options: dict[str
             if host is not None:
                 host.close()
 
-    done: list[bool] = []
-    for entry, ok, line in parallel(entries, enroll_entry, int(options.get("jobs") or DEFAULT_JOBS)):
-        done.append(ok)
-        click.echo(f"[{len(done)}/{len(entries)}] {entry.name}: {line}")
-    click.echo(f"{len(done)} hosts: {done.count(True)} enrolled, {done.count(False)} not enrolled "
-               f"(credentials in {state.remote_dir})")
-    return EXIT_OK if all(done) else EXIT_COULD_NOT_COMPLETE
+    return Enrollments(entries, parallel(entries, enroll_entry, target.jobs))
 
 
 class InventorySubmit:
     """agent.inventory_scan.Submit for ``scan --inventory --submit``: each report through its
     host's own state directory, holding only that host's lock."""
 
-    def __init__(self, state_dir: str) -> None:
+    def __init__(self, state_dir: str, backoff: Backoff) -> None:
         self.state = StateDir(state_dir)
+        self.backoff = backoff
 
-    def __call__(self, entry: Entry, host: Any, report: dict[str, Any]) -> str:
+    def __call__(self, entry: Entry, host: Any, report: Report) -> str:
         sd = self.state.remote(report["host"]["id"])
         # The hardware id is read over the still-open connection: a cloned VM is caught here.
-        done = submit_report(report, sd, anchor=host_anchor(host), enroll_hint=REMOTE_HINT,
-                             backoff=INVENTORY_BACKOFF)
+        done = submit_report(report, sd, self.backoff, anchor=host_anchor(host), enroll_hint=REMOTE_HINT)
         problem = delivery_problem(done.delivery)
         if problem:
             raise NotSubmitted(problem)
         return done.short()
-
-
-class NotSubmitted(UsageError):
-    """The collector refused a host's report for a reason a human must fix."""

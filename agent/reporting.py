@@ -19,6 +19,7 @@ import time
 from dataclasses import dataclass, field
 from typing import Any, Callable, Protocol
 
+from agent.contract import Report
 from agent.delta import Delta, build, next_report, snapshot
 from agent.spool import Entry, Spool, encode
 from agent.state import AgentState, StateDir
@@ -47,7 +48,10 @@ class Transport(Protocol):
 
 @dataclass(frozen=True)
 class Backoff:
-    """Exponential backoff with full jitter, bounded in attempts and in each delay."""
+    """Exponential backoff with jitter: ``delay(n)`` is the wait after the n-th failed try
+    (``base`` doubled n times, at most ``cap``, times a random 0.5..1); ``attempts`` bounds the
+    tries of one delivery. Its users take it as a parameter, so a test passes one that does
+    not sleep (``sleep``) or a command line one that does not wait (``--retry-delay 0``)."""
 
     attempts: int = 5
     base: float = 1.0
@@ -56,12 +60,12 @@ class Backoff:
     rand: Callable[[], float] = random.random
 
     def delay(self, attempt: int) -> float:
-        return float(min(self.cap, self.base * 2.0 ** attempt) * (0.5 + 0.5 * self.rand()))
+        return float(min(self.cap, self.base * 2.0 ** min(attempt, 64)) * (0.5 + 0.5 * self.rand()))
 
 
 @dataclass(frozen=True)
 class Recorded:
-    report: dict[str, Any]
+    report: Report
     delta: Delta
     entry: Entry
     folded: bool  # the spool was full: queued deltas were folded into this full snapshot
@@ -86,7 +90,7 @@ class Delivery:
         return out
 
 
-def record(state_dir: StateDir, spool: Spool, scanned: dict[str, Any], force_full: bool = False) -> Recorded:
+def record(state_dir: StateDir, spool: Spool, scanned: Report, force_full: bool = False) -> Recorded:
     """Turn a scan into the next report and commit it to the spool and the state."""
     previous = state_dir.load_state()
     spool.reconcile(previous.sequence if previous else 0)
@@ -130,7 +134,7 @@ def foreign_head(state: AgentState | None, body: dict[str, Any]) -> bool:
     return their_sequence >= oldest_known and theirs not in state.history
 
 
-def deliver(state_dir: StateDir, spool: Spool, transport: Transport, backoff: Backoff = Backoff(),
+def deliver(state_dir: StateDir, spool: Spool, transport: Transport, backoff: Backoff,
             max_resyncs: int = 2) -> Delivery:
     """Send queued reports oldest first until the spool is empty or the collector cannot
     take more. The caller holds the lock."""

@@ -4,7 +4,8 @@ Each scan runs in a child process (``fedharden run --once``), so the long-runnin
 stays small whatever a scan allocates: memory in run mode is that of one manual scan, and a
 crash in a scan cannot take the scheduler down. Between scans, while reports wait in the
 spool (this host's, or a remote host's under ``remote/``), the parent retries delivery with
-exponential backoff and jitter.
+exponential backoff and jitter (``schedule``: from 30 seconds up to the interval), each
+retry itself trying the collector as ``backoff`` says.
 
 SIGTERM or SIGINT: no new scan starts; a scan in progress gets ``grace`` seconds to finish
 (its writes are atomic, so stopping it later is safe too), then the process exits 0.
@@ -22,6 +23,7 @@ from typing import Callable, Sequence
 
 from agent import AgentError
 from agent.contract import EXIT_FAIL, EXIT_INCOMPLETE, EXIT_OK, EXIT_USAGE
+from agent.reporting import Backoff
 from agent.spool import Spool
 from agent.state import StateDir
 
@@ -33,16 +35,18 @@ def log(message: str) -> None:
 
 
 class Runner:
-    def __init__(self, cycle_args: Sequence[str], state_dir: StateDir, *, interval: float, splay: float,
-                 grace: float = 60.0, rand: Callable[[], float] = random.random,
+    def __init__(self, cycle_args: Sequence[str], state_dir: StateDir, backoff: Backoff, *, interval: float,
+                 splay: float, grace: float = 60.0, rand: Callable[[], float] = random.random,
                  python: str = sys.executable) -> None:
         self.cycle_args = list(cycle_args)
         self.state_dir = state_dir
+        self.backoff = backoff  # each delivery retry's own attempts
         self.interval, self.splay, self.grace = interval, splay, grace
         self.rand = rand
+        # When to retry delivery between scans: the same jittered doubling, in its own units.
+        self.schedule = Backoff(attempts=0, base=RETRY_FIRST, cap=max(interval, RETRY_FIRST), rand=rand)
         self.python = python
         self.stop = threading.Event()
-        self.cycles = 0
 
     def _on_signal(self, signum: int, frame: FrameType | None) -> None:
         if not self.stop.is_set():
@@ -61,7 +65,6 @@ class Runner:
 
     def cycle(self) -> int:
         """One ``run --once`` in a child process; its exit code."""
-        self.cycles += 1
         started = time.monotonic()
         child = subprocess.Popen([self.python, "-m", "agent.cli", *self.cycle_args], stdin=subprocess.DEVNULL,
                                  start_new_session=True)  # terminal signals reach the parent only
@@ -92,8 +95,8 @@ class Runner:
     def pause(self, seconds: float) -> None:
         """Wait ``seconds`` or until stopped, retrying delivery while reports are spooled."""
         deadline = time.monotonic() + seconds
-        retry = RETRY_FIRST
-        next_retry = time.monotonic() + retry * (0.5 + 0.5 * self.rand())
+        failed = 0
+        next_retry = time.monotonic() + self.schedule.delay(failed)
         while not self.stop.is_set():
             now = time.monotonic()
             if now >= deadline:
@@ -102,8 +105,8 @@ class Runner:
                 if self.flush(waiting):
                     next_retry = deadline
                 else:
-                    retry = min(retry * 2, max(self.interval, RETRY_FIRST))
-                    next_retry = time.monotonic() + retry * (0.5 + 0.5 * self.rand())
+                    failed += 1
+                    next_retry = time.monotonic() + self.schedule.delay(failed)
             self.stop.wait(max(0.0, min(deadline, next_retry) - time.monotonic()))
 
     def waiting(self) -> list[StateDir]:
@@ -124,7 +127,7 @@ class Runner:
         for sd in self.waiting() if dirs is None else dirs:
             which = "" if sd is self.state_dir else f" (remote host {sd.path.name})"
             try:
-                delivery = flush(sd, lock_wait=5.0)
+                delivery = flush(sd, self.backoff, lock_wait=5.0)
             except (AgentError, OSError) as exc:
                 log(f"delivery retry{which}: {exc}")
                 empty = False

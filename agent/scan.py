@@ -5,7 +5,7 @@ import datetime as dt
 import time
 import uuid
 from dataclasses import dataclass, field
-from typing import Any, Mapping, Sequence
+from typing import Any, Mapping, Sequence, cast
 
 import checks
 from agent import __version__
@@ -16,7 +16,9 @@ from agent.hosts.base import Host
 from agent.facts import osinfo
 from agent.identity import PATHS as IDENTITY_PATHS
 from agent.identity import host_id, hostname
-from agent.report import SCHEMA_VERSION, Result, state_digest, summarize, valid_text
+from agent import contract
+from agent.contract import state_digest, summarize
+from agent.report import SCHEMA_VERSION, Result, valid_text
 from agent.waivers import apply as apply_waivers
 from agent.waivers import for_host
 from checks.facts import FactKey, Facts, OsRelease, Unavailable
@@ -64,7 +66,7 @@ class Scan:
         chosen = [d for d in self.directives if not self.selection.directives or d.id in self.selection.directives]
         return self.tailoring.apply(chosen) if self.tailoring else chosen
 
-    def run(self) -> dict[str, Any]:
+    def run(self) -> contract.Report:
         started = time.monotonic()
         from agent.feeds.store import FeedStore
 
@@ -100,26 +102,26 @@ class Scan:
         if unwalked:
             warnings.append(f"not evaluated, they walk every local filesystem: {', '.join(unwalked)} (scan with --walk)")
         finished = dt.datetime.now(dt.timezone.utc)
-        os_json = {}
+        os_json: contract.OsInfo = {}
         if isinstance(release, OsRelease):
             os_json = {"id": release.id, "version_id": release.version_id, "pretty_name": release.pretty_name,
                        "codename": release.codename, "family": release.family}
-        host: dict[str, Any] = {"id": hid, "hostname": name, "target": self.host.name, "os": os_json}
+        host: contract.HostInfo = {"id": hid, "hostname": name, "target": self.host.name, "os": os_json}
         if self.agency:
             host["agency"] = self.agency
         if self.tags:
             host["tags"] = list(self.tags)
-        scan: dict[str, Any] = {
+        scan: contract.ScanInfo = {
             "started_at": self.now.isoformat(timespec="seconds"),
             "finished_at": finished.isoformat(timespec="seconds"),
             "duration_ms": int((time.monotonic() - started) * 1000),
             "live": self.host.live,
-            "feeds": feeds,
+            "feeds": cast(list[contract.Feed], feeds),
         }
         if self.waivers is not None:
-            scan["waivers"] = [w.to_json(self.now.date()) for w in waivers]
+            scan["waivers"] = [cast(contract.Waiver, w.to_json(self.now.date())) for w in waivers]
         if self.tailoring is not None:
-            scan["tailoring"] = self.tailoring.to_json(self.directives)
+            scan["tailoring"] = cast(contract.Tailoring, self.tailoring.to_json(self.directives))
         return {
             "schema_version": SCHEMA_VERSION,
             "kind": "full",

@@ -44,6 +44,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any, Iterator
 
+from agent.contract import Report
 from agent import ScanError, UsageError
 
 DEFAULT_STATE_DIR = "/var/lib/fedharden"
@@ -261,7 +262,7 @@ class StateDir:
     def write_json(self, path: Path, value: dict[str, Any], mode: int = 0o600) -> None:
         write_atomic(path, json.dumps(value, indent=2, ensure_ascii=False).encode() + b"\n", mode)
 
-    def write_last_scan(self, report: dict[str, Any]) -> None:
+    def write_last_scan(self, report: Report) -> None:
         """When the last scan finished and what it judged: the cadence checks read this."""
         doc = {
             "version": 1,

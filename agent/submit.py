@@ -25,7 +25,7 @@ from typing import Any
 import requests
 from requests.adapters import HTTPAdapter
 
-from agent import UsageError, __version__
+from agent import ScanError, UsageError, __version__
 from agent.reporting import ACCEPTED, DUPLICATE, REFUSED, REJECTED, RESYNC, UNAVAILABLE, Answer
 
 TIMEOUT = (5.0, 30.0)  # connect, read
@@ -33,11 +33,16 @@ GZIP_ABOVE = 1024  # bytes; the collector accepts Content-Encoding: gzip
 USER_AGENT = f"fedharden-agent/{__version__}"
 
 
-class SubmitError(UsageError):
-    """The collector could not be used as configured (URL, TLS, credential)."""
+class SubmitError(ScanError):
+    """The collector cannot be reached now (network, its own trouble): try again later (exit 3)."""
 
 
-class EnrollConflict(SubmitError):
+class CollectorRefused(UsageError):
+    """The collector cannot be used as configured (URL, TLS, pin), or refused what was sent
+    (the enrollment secret, the agency): a human must fix it (exit 2)."""
+
+
+class EnrollConflict(CollectorRefused):
     """The collector refused an enrollment with 409: ``reason`` is its code (``other_install``:
     another install already enrolled this host id; ``other_agency``), empty if it gave none."""
 
@@ -51,7 +56,7 @@ def normalize_pin(pin: str) -> str:
     if value.startswith("sha256/") or value.startswith("sha256:"):
         value = value[7:]
     if len(value) != 64 or any(c not in "0123456789abcdef" for c in value):
-        raise SubmitError("--pin-sha256: 64 hex digits (the SHA-256 of the collector certificate), colons allowed")
+        raise CollectorRefused("--pin-sha256: 64 hex digits (the SHA-256 of the collector certificate), colons allowed")
     return value
 
 
@@ -59,11 +64,11 @@ def check_url(url: str) -> str:
     """The collector's base URL, without a trailing slash; https, or http on loopback only."""
     parsed = urllib.parse.urlsplit(url)
     if parsed.scheme not in ("https", "http") or not parsed.hostname:
-        raise SubmitError(f"--collector: {url!r} is not an http(s) URL")
+        raise CollectorRefused(f"--collector: {url!r} is not an http(s) URL")
     if parsed.username or parsed.password or parsed.query or parsed.fragment:
-        raise SubmitError("--collector: give the base URL only (no credentials, query or fragment)")
+        raise CollectorRefused("--collector: give the base URL only (no credentials, query or fragment)")
     if parsed.scheme == "http" and not _loopback(parsed.hostname):
-        raise SubmitError("--collector: plain http is only allowed on loopback; use https")
+        raise CollectorRefused("--collector: plain http is only allowed on loopback; use https")
     return url.rstrip("/")
 
 
@@ -104,7 +109,7 @@ def fetch_pinned_certificate(url: str, pin: str, timeout: float = TIMEOUT[0]) ->
     """The collector's certificate (PEM), accepted only if its SHA-256 equals ``pin``."""
     parsed = urllib.parse.urlsplit(url)
     if parsed.scheme != "https":
-        raise SubmitError("--pin-sha256 needs an https collector URL")
+        raise CollectorRefused("--pin-sha256 needs an https collector URL")
     assert parsed.hostname is not None
     try:
         pem = ssl.get_server_certificate((parsed.hostname, parsed.port or 443), timeout=timeout)
@@ -112,7 +117,7 @@ def fetch_pinned_certificate(url: str, pin: str, timeout: float = TIMEOUT[0]) ->
         raise SubmitError(f"cannot reach {url}: {exc}") from None
     got = hashlib.sha256(ssl.PEM_cert_to_DER_cert(pem)).hexdigest()
     if got != normalize_pin(pin):
-        raise SubmitError(f"the collector's certificate does not match the pin (its SHA-256 is {got})")
+        raise CollectorRefused(f"the collector's certificate does not match the pin (its SHA-256 is {got})")
     return pem
 
 
@@ -151,7 +156,6 @@ class HttpCollector:
         # Passed on every request: a session-level setting would lose to $REQUESTS_CA_BUNDLE.
         self.verify: str | bool = ca_file or True
         self.timeout = timeout
-        self.bytes_sent = 0
 
     def send(self, body: bytes) -> Answer:
         data, headers = wire_body(body)
@@ -163,7 +167,6 @@ class HttpCollector:
             return Answer(REFUSED, f"TLS verification of {self.url} failed: {_reason(exc)}")
         except requests.RequestException as exc:
             return Answer(UNAVAILABLE, f"{self.url} unreachable: {_reason(exc)}")
-        self.bytes_sent += len(data)
         return classify(response)
 
 
@@ -191,14 +194,16 @@ def enroll(url: str, secret: str, body: dict[str, Any], session: requests.Sessio
                                 verify=ca_file or True, allow_redirects=False,
                                 headers={"Authorization": f"Bearer {secret}"})
     except requests.exceptions.SSLError as exc:
-        raise SubmitError(f"TLS verification of {url} failed: {_reason(exc)} (see --ca-file, --pin-sha256)") from None
+        raise CollectorRefused(f"TLS verification of {url} failed: {_reason(exc)} (see --ca-file, --pin-sha256)") from None
     except requests.RequestException as exc:
         raise SubmitError(f"cannot reach {url}: {_reason(exc)}") from None
     text, answer = _error_text(response)
     if response.status_code in (401, 403):
-        raise SubmitError(f"the collector refused the enrollment secret (HTTP {response.status_code}: {text})")
+        raise CollectorRefused(f"the collector refused the enrollment secret (HTTP {response.status_code}: {text})")
     if response.status_code == 409:
         raise EnrollConflict(f"the collector refused this enrollment: {text}", str(answer.get("reason") or ""))
+    if response.status_code == 429 or response.status_code >= 500:
+        raise SubmitError(f"enrollment failed: the collector answered HTTP {response.status_code}: {text}")
     if response.status_code not in (200, 201) or not isinstance(answer.get("token"), str):
-        raise SubmitError(f"enrollment failed: HTTP {response.status_code}: {text}")
+        raise CollectorRefused(f"enrollment failed: HTTP {response.status_code}: {text}")
     return answer

@@ -42,15 +42,15 @@ sys.path.insert(0, str(ROOT))
 import requests  # noqa: E402
 import sqlalchemy as sa  # noqa: E402
 
-from agent.report import state_digest, summarize  # noqa: E402
+from agent.contract import state_digest, summarize  # noqa: E402
 from collectors import rollups  # noqa: E402
 from collectors.admin import add_agency, issue  # noqa: E402
 from collectors.auth import hash_secret, new_secret, now  # noqa: E402
-from collectors.ingest import directives_digest  # noqa: E402
+from collectors.plan import directives_digest  # noqa: E402
 from agent.contract import HostStatus  # noqa: E402
 from collectors.models import (HOST_STATUS_COLUMNS, SHARDS, STATUSES, agg_directives, host_directives,  # noqa: E402
                                hosts, tokens)
-from collectors.reads import status_condition  # noqa: E402
+from collectors.host_filters import status_condition  # noqa: E402
 from collectors.storage import Database  # noqa: E402
 
 PG_ADMIN = os.environ.get("FEDHARDEN_BENCH_PG", "postgresql://postgres@127.0.0.1:5432/postgres")

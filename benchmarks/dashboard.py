@@ -34,7 +34,7 @@ HERE = Path(__file__).resolve().parent
 sys.path.insert(0, str(HERE.parent))
 
 from agent.contract import host_status  # noqa: E402
-from agent.report import canonical  # noqa: E402
+from agent.contract import canonical  # noqa: E402
 from collectors.admin import add_agency, issue  # noqa: E402
 from collectors.models import (HOST_COUNT_COLUMNS, SHARDS, STATUSES, agg_directives,  # noqa: E402
                                agg_requirements, events, history_directives, history_requirements,

@@ -3,7 +3,7 @@
     python benchmarks/ingest_breakdown.py      # results in benchmarks/results/ingest_breakdown.json
 
 Simulated agents' deltas (the same as benchmarks/collector.py sends) are parsed and applied in
-rounds through collectors.ingest.ingest_many, as the server's writer thread does. Measured per
+rounds through collectors.apply.ingest_many, as the server's writer thread does. Measured per
 delta: the collector's CPU for parsing (JSON and the schema check) and for applying, the
 database's CPU (PostgreSQL backends), and each statement's time from send to answer. The
 baseline, in the same run, is the same rounds' transactions doing nothing but reading the
@@ -28,7 +28,8 @@ import sqlalchemy as sa  # noqa: E402
 
 from benchmarks.collector import Scratch, create_agents, machine, write_results  # noqa: E402
 from collectors.auth import lookup, now  # noqa: E402
-from collectors.ingest import Submission, ingest_many, parse_report  # noqa: E402
+from collectors.apply import Submission, ingest_many  # noqa: E402
+from collectors.wire import parse_report  # noqa: E402
 from collectors.models import hosts  # noqa: E402
 
 RESULTS = ROOT / "benchmarks" / "results" / "ingest_breakdown.json"

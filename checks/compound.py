@@ -13,10 +13,13 @@ Evidence: the children that decided the result come first, with their lines' ver
 in the compound's sense; the other children's lines are context (``info``). An ``any`` that
 passes shows the branch that passed, not the alternatives it did not need; a ``none`` reads
 each child inverted (the forbidden state found is the violation, its absence is ok).
+
+Children are judged through the registry, which binds its ``needs`` and ``evaluate`` here
+(``Compound.bind``): the registry depends on this module, never the other way round.
 """
 from __future__ import annotations
 
-from typing import Any, Mapping
+from typing import Any, Callable, Mapping
 
 from checks.facts import FactKey, Facts
 from checks.model import Evidence, Outcome, Status, Verdict
@@ -36,9 +39,15 @@ def _inverted(verdict: Verdict, status: Status) -> Verdict:
     return Verdict.VIOLATION if verdict is Verdict.OK else Verdict.INFO
 
 
+NeedsFn = Callable[[Mapping[str, Any]], set[FactKey]]
+EvaluateFn = Callable[[Mapping[str, Any], Facts], Outcome]
+
+
 class Compound:
     def __init__(self, name: str) -> None:
         self.name = name
+        self._needs: NeedsFn | None = None
+        self._evaluate: EvaluateFn | None = None
         self.schema: Mapping[str, Any] = {
             "type": "object",
             "properties": {name: {"type": "array", "items": {"type": "object"}, "minItems": 1}},
@@ -46,14 +55,21 @@ class Compound:
             "additionalProperties": False,
         }
 
-    def needs(self, params: Mapping[str, Any]) -> set[FactKey]:
-        from checks.registry import needs
+    def bind(self, needs: NeedsFn, evaluate: EvaluateFn) -> None:
+        """How to judge a child spec of any type (checks.registry)."""
+        self._needs, self._evaluate = needs, evaluate
 
+    def _children(self) -> tuple[NeedsFn, EvaluateFn]:
+        if self._needs is None or self._evaluate is None:
+            raise RuntimeError(f"compound check {self.name!r} used before checks.registry bound it")
+        return self._needs, self._evaluate
+
+    def needs(self, params: Mapping[str, Any]) -> set[FactKey]:
+        needs, _ = self._children()
         return set().union(*(needs(child) for child in params[self.name]))
 
     def evaluate(self, params: Mapping[str, Any], facts: Facts) -> Outcome:
-        from checks.registry import evaluate
-
+        _, evaluate = self._children()
         outcomes = [evaluate(child, facts) for child in params[self.name]]
         passes = [o.status is Status.PASS for o in outcomes]
         fails = [o.status is Status.FAIL for o in outcomes]

@@ -2,15 +2,18 @@
 
 Dialects (parsed by the agent into ConfigFile facts): ``sshd`` (judged by checks.sshd as
 ``sshd -T`` resolves it: first value wins, Match blocks per connection), ``login_defs`` and
-``keyvalue`` (``key value``, last wins), ``keyequals`` (``key=value``, last wins).
+``keyvalue`` (``key value``, last wins), ``keyequals`` (``key=value``, last wins),
+``systemd`` (a systemd configuration file such as /etc/systemd/timesyncd.conf with every
+drop-in folder systemd reads, as ``systemd-analyze cat-config`` lists them; ``section`` names
+the [Section] the case-sensitive ``key`` must be in; last wins), ``postfix`` (main.cf as
+``postconf -x`` reads it: continuation lines, last definition wins, ``$name`` expanded;
+case-sensitive), ``shell`` (a file a POSIX shell sources, such as /etc/default/ufw, evaluated
+without running it as agent.facts.grub does; the drop-ins are sourced after it; names are
+case-sensitive; what cannot be evaluated is an error) and ``keyfile`` (a GLib key file such as
+GDM's daemon.conf: keys are ``group/key``, case-sensitive, the later value wins).
 
 When the key is absent the program's built-in default applies; the directive states it
 with ``default`` so the evidence shows which value is really in force.
-
-``systemd``: systemd's own files (journald.conf, journal-upload.conf) as systemd reads them,
-the main file and every ``NAME.d/*.conf`` drop-in of /etc, /run, /usr/local/lib and /usr/lib
-(agent/facts/systemdconf.py); ``section`` names the [Section] the key must be in, and keys are
-case-sensitive.
 
 ``dropins`` names a glob of drop-in files read after the main file, in name order, as
 systemd reads ``journald.conf.d/*.conf`` (the last value wins). ``missing_file: default``
@@ -24,7 +27,7 @@ from checks import expect, sshd
 from checks.facts import ConfigFile, FactKey, Facts
 from checks.model import Evidence, Outcome, Status, Verdict
 
-DIALECTS = ("sshd", "login_defs", "keyvalue", "keyequals", "systemd")
+DIALECTS = ("sshd", "login_defs", "keyvalue", "keyequals", "systemd", "postfix", "shell", "keyfile")
 
 
 def fact_key(params: Mapping[str, Any]) -> FactKey:
@@ -65,7 +68,7 @@ class ConfigCheck:
         expected = f"{key} {expect.describe(params)}"
         if conf.dialect == "systemd":
             expected = f"[{params['section']}] {expected}"
-            key = f"{params['section']}/{key}"
+            key = f"{params['section']}.{key}"  # as agent/facts/systemdconf.py records it
         if not conf.exists and params.get("missing_file") != "default":
             status = Status.NOT_APPLICABLE if params.get("missing_file") == "not_applicable" else Status.FAIL
             return Outcome(status, (Evidence(expected, "file absent", conf.path),), f"{conf.path} does not exist")

@@ -84,7 +84,7 @@ class FileInfo:
 
 @dataclass(frozen=True)
 class ConfigSetting:
-    key: str  # lower-cased; systemd files: "Section/Key" as written
+    key: str  # lower-cased, unless the file's dialect is case-sensitive (ConfigFile.case_sensitive)
     value: str
     file: str
     line: int
@@ -101,18 +101,20 @@ class ConfigFile:
     first_wins: bool = False  # sshd: the first value obtained wins; others: the last
     problems: tuple[str, ...] = ()  # unreadable includes and the like
     notes: tuple[str, ...] = ()  # sshd: what it reads but fedharden does not know (unknown keywords)
+    case_sensitive: bool = False  # systemd, postfix, shell and keyfile: keys as written (``ntp=`` is not ``NTP=``)
+
+    def _key(self, key: str) -> str:
+        return key if self.case_sensitive else key.lower()
 
     def effective(self, key: str) -> ConfigSetting | None:
         """The value in force outside any Match block."""
-        want = key if self.dialect == "systemd" else key.lower()  # systemd's keys are case-sensitive
-        hits = [s for s in self.settings if s.key == want and not s.match]
+        hits = [s for s in self.settings if s.key == self._key(key) and not s.match]
         if not hits:
             return None
         return hits[0] if self.first_wins else hits[-1]
 
     def scoped(self, key: str) -> list[ConfigSetting]:
-        want = key if self.dialect == "systemd" else key.lower()
-        return [s for s in self.settings if s.key == want and s.match]
+        return [s for s in self.settings if s.key == self._key(key) and s.match]
 
 
 @dataclass(frozen=True)
@@ -121,13 +123,6 @@ class SysctlSetting:
     value: str | None  # None: a ``-key`` exclusion, which keeps globs off the key
     file: str
     line: int
-
-
-def persisted_sysctl(settings: tuple[SysctlSetting, ...], key: str) -> SysctlSetting | None:
-    """The assignment systemd-sysctl leaves ``key`` with (checks.sysctld), or None."""
-    from checks import sysctld
-
-    return sysctld.applied(sysctld.options(settings), sysctld.normalize(key))
 
 
 @dataclass(frozen=True)
@@ -267,6 +262,15 @@ class NftChain:
     policy: str = ""  # accept or drop for a base chain
     where: str = ""  # file:line of the declaration that set the policy (or created the chain)
     dormant: bool = False  # its table has "flags dormant": no hook is registered
+    rules: tuple[NftRule, ...] = ()  # in the order the chain holds them
+
+
+@dataclass(frozen=True)
+class NftRule:
+    """One rule of a chain, as its words (quotes removed; an anonymous set is one ``{...}`` word)."""
+
+    words: tuple[str, ...]
+    where: str
 
 
 @dataclass(frozen=True)
@@ -285,6 +289,70 @@ class NftRuleset:
 
 
 @dataclass(frozen=True)
+class IptRule:
+    """One rule of an iptables-restore file: its chain and its words after ``-A CHAIN``
+    (quotes removed, as iptables-restore splits them)."""
+
+    chain: str
+    args: tuple[str, ...]
+    where: str  # file:line
+
+
+@dataclass(frozen=True)
+class IptChain:
+    table: str
+    name: str
+    policy: str = ""  # ACCEPT or DROP for a built-in chain; "" for a user-defined one
+    rules: tuple[IptRule, ...] = ()
+    where: str = ""  # file:line that set the policy; "" when it is the kernel's default
+
+
+@dataclass(frozen=True)
+class IptRuleset:
+    """What ``iptables-restore < PATH`` (or ip6tables-restore) would load: every chain of every
+    table the file commits. ``refused`` is why iptables-restore rejects the file (its loaders
+    test it first and then load nothing); ``error`` why fedharden cannot evaluate it."""
+
+    path: str
+    exists: bool
+    chains: tuple[IptChain, ...] = ()
+    refused: str = ""
+    error: str = ""
+
+    def chain(self, name: str, table: str = "filter") -> IptChain | None:
+        return next((c for c in self.chains if c.table == table and c.name == name), None)
+
+
+@dataclass(frozen=True)
+class DconfValue:
+    value: str  # as written after "=" (GVariant text), surrounding blanks dropped
+    where: str  # file:line
+
+
+@dataclass(frozen=True)
+class DconfSource:
+    """One database of a dconf profile: a system database's keyfiles (/etc/dconf/db/NAME.d) as
+    ``dconf update`` compiles them, or a database fedharden cannot read (``readable`` False:
+    the user's own, a binary file-db)."""
+
+    kind: str  # user-db, system-db, file-db, service-db
+    name: str
+    readable: bool
+    values: Mapping[str, DconfValue] = field(default_factory=dict)  # by full key path /org/gnome/x/key
+    locks: Mapping[str, str] = field(default_factory=dict)  # locked key -> file:line
+
+
+@dataclass(frozen=True)
+class DconfProfile:
+    """A dconf profile (/etc/dconf/profile/NAME, else /usr/share/dconf/profile/NAME) and its
+    databases, first (highest priority) first."""
+
+    name: str
+    path: str  # the profile file read; "" when none exists
+    sources: tuple[DconfSource, ...] = ()
+
+
+@dataclass(frozen=True)
 class Account:
     name: str
     uid: int
@@ -292,6 +360,42 @@ class Account:
     home: str
     shell: str
     line: int
+    password: str = ""  # the passwd field: "x" when the hash is in /etc/shadow
+
+
+@dataclass(frozen=True)
+class Group:
+    """One line of /etc/group."""
+
+    name: str
+    gid: int
+    members: tuple[str, ...]
+    line: int
+
+
+@dataclass(frozen=True)
+class HomeDir:
+    """An interactive account's home directory and the dot files in it (lstat, never followed).
+    ``truncated``: more dot files than the gatherer lists (the check must not pass on a part)."""
+
+    user: str
+    uid: int
+    gid: int
+    path: str
+    info: FileInfo
+    dotfiles: tuple[FileInfo, ...] = ()
+    truncated: bool = False
+    problem: str = ""  # the home could not be listed: the reason
+
+
+@dataclass(frozen=True)
+class Homes:
+    """Every interactive account (a shell /etc/shells lists that is not nologin or false, UID
+    from UID_MIN up, not nobody) with its home directory; ``truncated`` past the bound."""
+
+    homes: tuple[HomeDir, ...]
+    uid_min: int
+    truncated: bool = False
 
 
 @dataclass(frozen=True)
@@ -453,3 +557,23 @@ class AppArmorProfiles:
     enabled: bool
     profiles: tuple[tuple[str, str], ...] = ()  # (name, mode)
     where: str = "/sys/kernel/security/apparmor/profiles"
+
+
+@dataclass(frozen=True)
+class PathEntry:
+    """One directory of a PATH value root can get, with where it is set and its metadata
+    (``info`` None when the entry is not an absolute path, or names a variable)."""
+
+    entry: str
+    where: str
+    info: FileInfo | None = None
+
+
+@dataclass(frozen=True)
+class RootPath:
+    """Every PATH assignment that can shape root's PATH, split into its entries; ``sources``
+    are the files read, ``unresolved`` the entries naming a variable or command."""
+
+    entries: tuple[PathEntry, ...]
+    sources: tuple[str, ...]
+    unresolved: tuple[PathEntry, ...] = ()

@@ -19,6 +19,31 @@ class Status(str, Enum):
         return self.value
 
 
+class Severity(str, Enum):
+    """A requirement's severity, worst first: the order renderers sort by and ``--min-severity``
+    compares with."""
+
+    CRITICAL = "critical"
+    HIGH = "high"
+    MEDIUM = "medium"
+    LOW = "low"
+
+    def __str__(self) -> str:
+        return self.value
+
+    @property
+    def rank(self) -> int:
+        """0 is the most severe."""
+        return _SEVERITY_ORDER.index(self)
+
+    @property
+    def label(self) -> str:
+        return self.value.upper()
+
+
+_SEVERITY_ORDER = tuple(Severity)
+
+
 class Verdict(str, Enum):
     """What one evidence line says about its check: it satisfied it, it violated it, or it is
     context (a summary, a reason, a deadline) that decided nothing by itself."""

@@ -27,7 +27,7 @@ from checks import expect
 from checks.facts import FactKey, Facts
 from checks.model import Evidence, Outcome, Status
 from checks.pamdata import ModuleConfig, ModuleSetting, PamLine, PamStack, faillock_option, pwquality_option
-from checks.pamdata import PWQUALITY_INT, remember, unix_hash
+from checks.pamdata import PWQUALITY_FLAGS, PWQUALITY_INT, remember, unix_hash
 
 STEP = {
     "oneOf": [
@@ -74,7 +74,7 @@ class PamCheck:
                      "items": {"type": "string", "pattern": "^/"}},
             "stack": {"enum": ["auth", "account", "password", "session"]},
             "module": {"oneOf": [MODULE, {"type": "array", "items": MODULE, "minItems": 1}]},
-            "option": {"enum": sorted(PWQUALITY_INT | {"deny", "unlock_time", "fail_interval", "root_unlock_time",
+            "option": {"enum": sorted(PWQUALITY_INT | PWQUALITY_FLAGS | {"deny", "unlock_time", "fail_interval", "root_unlock_time",
                                                        "hash", "remember"})},
             "default": {"type": ["string", "integer"]},
             "any_line": {"type": "boolean"},

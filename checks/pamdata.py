@@ -34,9 +34,11 @@ PWQUALITY_INT = {"difok", "minlen", "dcredit", "ucredit", "lcredit", "ocredit", 
                  "maxclassrepeat", "maxsequence", "gecoscheck", "dictcheck", "usercheck", "usersubstr",
                  "enforcing", "retry"}
 PWQUALITY_OTHER = {"badwords", "dictpath", "enforce_for_root", "local_users_only"}
+# Flags: a line or an argument naming one turns it on, whatever follows; nothing turns it off.
+PWQUALITY_FLAGS = {"enforce_for_root", "local_users_only"}
 UNIX_HASHES = ("md5", "bigcrypt", "sha256", "sha512", "blowfish", "gost_yescrypt", "yescrypt")
 # The return code each module gives when it refuses (what its control must treat as failure).
-REFUSAL = {"pam_pwquality": "authtok_err", "pam_pwhistory": "authtok_err", "pam_faillock": "auth_err",
+REFUSAL = {"pam_pwquality": "authtok_err", "pam_pwhistory": "authtok_err", "pam_faillock": "auth_err", "pam_wheel": "perm_denied",
            "pam_unix": "auth_err"}
 
 
@@ -120,7 +122,15 @@ def _strtol_prefix(text: str) -> int | None:
 def pwquality_option(line: PamLine | None, config: tuple[ModuleSetting, ...], name: str,
                      default: int | str) -> tuple[str, str]:
     """(value, where) of an integer pwquality setting for one pam_pwquality line (None: the
-    configuration alone, as pwscore reads it)."""
+    configuration alone, as pwscore reads it). A flag reads ``yes`` or ``no``."""
+    if name in PWQUALITY_FLAGS:
+        for arg in reversed(line.args if line else ()):
+            if arg.partition("=")[0].lower() == name:
+                return "yes", f"{line.where} (module argument)"  # type: ignore[union-attr]
+        for setting in reversed(config):
+            if setting.key == name:
+                return "yes", f"{setting.file}:{setting.line}"
+        return "no", "not set (off)"
     value, where = str(default), "built-in default"
     for setting in config:
         if setting.key == name:

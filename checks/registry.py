@@ -7,6 +7,7 @@ from __future__ import annotations
 
 from typing import Any, Mapping, Protocol
 
+from checks import compound
 from checks.facts import FactKey, Facts, FactUnavailable
 from checks.model import Evidence, Outcome, Status, Verdict, settled
 
@@ -29,10 +30,9 @@ class CheckType(Protocol):
 
 
 def _load() -> dict[str, CheckType]:
-    from checks import accounts, apt_config, audit, bootparam, cadence, compound, config, file, fswalk
-    from checks import kernel_module, kev, lifecycle, lines, listening, mount, nftables, package, pam, service
-    from checks import sshd_host_keys, sudoers, sysctl, tls
-    from checks import apparmor, banner, log_files, manual
+    from checks import accounts, apparmor, apt_config, audit, banner, bootparam, cadence, compound, config, dconf
+    from checks import file, fswalk, homes, iptables, kernel_module, kev, lifecycle, lines, listening, log_files
+    from checks import manual, mount, nftables, package, pam, rootpath, service, sshd_host_keys, sudoers, sysctl, tls, wireless
 
     types: list[CheckType] = [
         file.CHECK,
@@ -44,6 +44,8 @@ def _load() -> dict[str, CheckType]:
         kernel_module.CHECK,
         mount.CHECK,
         accounts.CHECK,
+        homes.CHECK,
+        rootpath.CHECK,
         kev.CHECK,
         lines.CHECK,
         fswalk.CHECK,
@@ -55,6 +57,9 @@ def _load() -> dict[str, CheckType]:
         sudoers.CHECK,
         pam.CHECK,
         nftables.CHECK,
+        iptables.CHECK,
+        dconf.CHECK,
+        wireless.CHECK,
         audit.CHECK,
         bootparam.CHECK,
         manual.CHECK,
@@ -90,3 +95,8 @@ def evaluate(spec: Mapping[str, Any], facts: Facts) -> Outcome:
     except FactUnavailable as exc:
         status = Status.NOT_APPLICABLE if exc.why.not_applicable else Status.ERROR
         return Outcome(status, (Evidence("", "unavailable", str(exc.key), Verdict.INFO),), exc.why.reason)
+
+
+# Compound checks judge their children through this registry (see checks.compound).
+for _compound in compound.CHECKS:
+    _compound.bind(needs, evaluate)

@@ -1,4 +1,7 @@
-"""service: a systemd unit is enabled, not enabled, or masked; optionally active or not.
+"""service: a systemd unit is enabled, not enabled, masked or unmasked; optionally active or not.
+
+``unmasked``: the unit exists and is not masked, so something may start it (the service a
+timer runs: a masked one makes the enabled timer do nothing).
 
 ``enabled_or_static``: started at boot either way, for units that have no [Install] section
 and are pulled in by another unit (systemd-journald.service is static: ``systemctl
@@ -15,7 +18,7 @@ from typing import Any, Mapping
 from checks.facts import FactKey, Facts, UnitFile
 from checks.model import Evidence, Outcome, Status, Verdict
 
-STATES = ("enabled", "enabled_or_static", "not_enabled", "masked")
+STATES = ("enabled", "enabled_or_static", "not_enabled", "masked", "unmasked")
 ANY = ("enabled", "enabled_or_static")  # states one unit of a list satisfies
 
 
@@ -26,13 +29,16 @@ def unit_names(params: Mapping[str, Any]) -> list[str]:
 
 
 def unit_in_state(found: str, wanted: str) -> bool:
-    """Whether one unit file state is the wanted one (enabled, not_enabled, or masked/absent)."""
+    """Whether one unit file state is the wanted one (enabled, not_enabled, masked/absent, or
+    present and not masked)."""
     if wanted == "enabled":
         return found == "enabled"
     if wanted == "enabled_or_static":
         return found in ("enabled", "static")
     if wanted == "not_enabled":
         return found in ("disabled", "masked", "not-found", "static")
+    if wanted == "unmasked":
+        return found in ("enabled", "disabled", "static")
     return found in ("masked", "not-found")
 
 

@@ -119,6 +119,7 @@ DEFAULTS: dict[str, str] = {
     "clientaliveinterval": "0", "clientalivecountmax": "3", "logingracetime": "120", "loglevel": "INFO",
     "permituserenvironment": "no", "maxsessions": "10", "banner": "none", "allowtcpforwarding": "yes",
     "allowagentforwarding": "yes", "allowstreamlocalforwarding": "yes", "disableforwarding": "no",
+    "usepam": "no", "maxstartups": "10:30:100",
 }
 DEFAULT_HOST_KEYS = ("/etc/ssh/ssh_host_rsa_key", "/etc/ssh/ssh_host_ecdsa_key", "/etc/ssh/ssh_host_ed25519_key")
 FORWARDING = ("x11forwarding", "allowtcpforwarding", "allowagentforwarding", "allowstreamlocalforwarding")
@@ -265,6 +266,42 @@ def algorithms(keyword: str, spec: str) -> str:
     return ",".join(dict.fromkeys(ordered))
 
 
+def _scan_ints(text: str) -> list[int]:
+    """sscanf(text, "%d:%d:%d"): the integers read before the first mismatch (each %d skips
+    leading blanks and takes a sign and digits; the ':' must follow at once)."""
+    out: list[int] = []
+    rest = text
+    for index in range(3):
+        found = re.match(r"[ \t\n\v\f\r]*([+-]?\d+)", rest)
+        if not found:
+            break
+        out.append(int(found.group(1)))
+        rest = rest[found.end():]
+        if index < 2:
+            if not rest.startswith(":"):
+                break
+            rest = rest[1:]
+    return out
+
+
+def maxstartups(arg: str) -> str:
+    """One MaxStartups line as servconf.c reads it: ``start:rate:full``, or ``N`` alone (start
+    and full N, the rate left as it was: written ``N::N``). Raises SshdError where sshd refuses."""
+    numbers = _scan_ints(arg)
+    if len(numbers) == 3:
+        start, rate, full = numbers
+        if start > full or rate > 100 or rate < 1:
+            raise SshdError(f"Invalid MaxStartups spec {arg!r}")
+    elif len(numbers) == 1:
+        start = full = numbers[0]
+        rate = None
+    else:
+        raise SshdError(f"Invalid MaxStartups spec {arg!r}")
+    if full <= 0 or start <= 0:
+        raise SshdError(f"Invalid MaxStartups {arg!r}")
+    return f"{start}:{'' if rate is None else rate}:{full}"
+
+
 def canonical(keyword: str) -> str:
     return ALIASES.get(keyword, keyword)
 
@@ -274,7 +311,7 @@ def normalize(keyword: str, args: Sequence[str]) -> str:
     the arguments joined by spaces). Raises SshdError where sshd refuses the line."""
     keyword = canonical(keyword)
     judged = (keyword in MULTISTATE or keyword in TIMES or keyword in INTEGERS or keyword in ALL_ALGORITHMS
-              or keyword in FILENAMES or keyword in ("loglevel", "permituserenvironment", "hostkey"))
+              or keyword in FILENAMES or keyword in ("loglevel", "permituserenvironment", "hostkey", "maxstartups"))
     if not judged:
         return " ".join(args)
     if not args or args[0] == "" and keyword not in INTEGERS:
@@ -299,6 +336,8 @@ def normalize(keyword: str, args: Sequence[str]) -> str:
         return str(number)
     if keyword in ALL_ALGORITHMS:
         return algorithms(keyword, arg)
+    if keyword == "maxstartups":
+        return maxstartups(arg)
     if keyword == "loglevel":
         if arg.lower() not in LOG_LEVELS:
             raise SshdError(f"unsupported log level {arg!r}")
@@ -478,6 +517,8 @@ def resolve(conf: ConfigFile, keyword: str, conn: Connection | None,
     (default, None) when nothing sets it."""
     keyword = canonical(keyword.lower())
     lines = _lines(conf, keyword)
+    if keyword == "maxstartups":
+        return _fold_maxstartups(_global(lines), DEFAULTS[keyword] if default is None else default)
     if keyword == "hostkey":
         keys = [s for s in _global(lines)]
         return (" ".join(s.value for s in keys) if keys else " ".join(DEFAULT_HOST_KEYS)), (keys[0] if keys else None)
@@ -488,6 +529,17 @@ def resolve(conf: ConfigFile, keyword: str, conn: Connection | None,
     if chosen:
         return chosen[0].value, chosen[0]
     return (DEFAULTS.get(keyword) if default is None else default), None
+
+
+def _fold_maxstartups(lines: list[ConfigSetting], default: str) -> tuple[str, ConfigSetting | None]:
+    """MaxStartups is not first-wins: every line overwrites what came before (a bare ``N`` keeps
+    the rate), -o options first, then the files."""
+    start, rate, full = default.split(":")
+    last = None
+    for setting in lines:
+        start, new_rate, full = setting.value.split(":")
+        rate, last = new_rate or rate, setting
+    return f"{start}:{rate}:{full}", last
 
 
 @dataclass(frozen=True)
@@ -502,6 +554,11 @@ def reachable(conf: ConfigFile, keyword: str, default: str | None) -> list[Reach
     block matches, then each Match line not shadowed by an earlier one it implies."""
     keyword = canonical(keyword.lower())
     lines = _lines(conf, keyword)
+    if keyword == "maxstartups":
+        if not _global(lines) and default is None:
+            return []
+        value, setting = _fold_maxstartups(_global(lines), DEFAULTS[keyword] if default is None else default)
+        return [Reached(value, setting)]
     conditional = _conditional(keyword, lines)
     baseline = next((s for s in conditional if all(_universal(c) for c in scope_of(s))), None)
     if baseline is None:

@@ -6,6 +6,9 @@ lying in /etc/ssh can be loaded by a later configuration or copied from a backup
 not exist are not judged; with none at all (images whose keys are generated at first boot) the
 requirement is ``not_applicable``. When the configuration cannot be evaluated, keys that fail
 still fail; otherwise the result is ``error`` (a configured key may be missing from the list).
+
+``public: true`` judges the public halves instead: ``KEY.pub`` beside each of those keys and
+every ``/etc/ssh/ssh_host_*_key.pub``.
 """
 from __future__ import annotations
 
@@ -25,30 +28,39 @@ class SshdHostKeysCheck:
             "config": {"type": "string", "pattern": "^/", "default": "/etc/ssh/sshd_config"},
             "owner": {"type": "string"},
             "max_mode": {"type": "string", "pattern": "^0?[0-7]{3,4}$"},
+            "group": {"type": "string"},
+            "public": {"type": "boolean"},
         },
         "required": ["type", "max_mode"],
         "additionalProperties": False,
     }
 
     def needs(self, params: Mapping[str, Any]) -> set[FactKey]:
-        return {FactKey("sshd_host_keys", params.get("config", "/etc/ssh/sshd_config"))}
+        family = "sshd_host_pubkeys" if params.get("public") else "sshd_host_keys"
+        return {FactKey(family, params.get("config", "/etc/ssh/sshd_config"))}
 
     def evaluate(self, params: Mapping[str, Any], facts: Facts) -> Outcome:
-        keys = facts.need(FactKey("sshd_host_keys", params.get("config", "/etc/ssh/sshd_config")))
+        (key,) = self.needs(params)
+        keys = facts.need(key)
         assert isinstance(keys, HostKeys)
         limit = int(params["max_mode"], 8)
-        owner = params.get("owner")
-        expected = f"owner {owner}, mode {limit:04o} or stricter" if owner else f"mode {limit:04o} or stricter"
+        owner, group = params.get("owner"), params.get("group")
+        half = "public" if params.get("public") else "private"
+        expected = ", ".join([*([f"owner {owner}"] if owner else []), *([f"group {group}"] if group else []),
+                              f"mode {limit:04o} or stricter"])
         if not keys.files:
             where = ", ".join(keys.configured) or "/etc/ssh"
-            return Outcome(Status.NOT_APPLICABLE, (Evidence(expected, "no host private key exists", where),),
-                           "no SSH host private key exists (images generate them at first boot)")
+            return Outcome(Status.NOT_APPLICABLE, (Evidence(expected, f"no host {half} key exists", where),),
+                           f"no SSH host {half} key exists (images generate them at first boot)")
         evidence, ok = [], True
         for info in keys.files:
             actual_owner = info.owner or str(info.uid)
-            good = info.kind == "file" and info.mode & ~limit & 0o7777 == 0 and (owner is None or actual_owner == owner)
+            actual_group = info.group or str(info.gid)
+            good = (info.kind == "file" and info.mode & ~limit & 0o7777 == 0 and (owner is None or actual_owner == owner)
+                    and (group is None or actual_group == group))
             ok &= good
-            actual = f"{info.kind} owner {actual_owner}, mode {info.mode & 0o7777:04o}"
+            actual = f"{info.kind} owner {actual_owner}" + (f", group {actual_group}" if group else "") + \
+                f", mode {info.mode & 0o7777:04o}"
             evidence.append(Evidence(expected, actual, info.path))
         if ok and keys.problems:  # a key the configuration names may be missing from the list
             return Outcome(Status.ERROR, tuple(evidence), "; ".join(keys.problems))

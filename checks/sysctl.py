@@ -20,7 +20,7 @@ from typing import Any, Mapping
 
 from checks import expect
 from checks import sysctld
-from checks.facts import FactKey, Facts, SysctlSetting, Unavailable, persisted_sysctl
+from checks.facts import FactKey, Facts, SysctlSetting, Unavailable
 from checks.model import Evidence, Outcome, Status, Verdict
 
 PERSISTED = FactKey("sysctl_persisted")
@@ -79,7 +79,10 @@ def _where(setting: SysctlSetting | None) -> str:
 def evaluate_interfaces(params: Mapping[str, Any], facts: Facts) -> Outcome:
     key, rule = params["key"], params["interfaces"]
     family, parameter = split_interface_key(key)
-    name = lambda iface: sysctld.dotted(f"{family}/{iface}/{parameter}")  # noqa: E731
+
+    def name(iface: str) -> str:
+        return sysctld.dotted(f"{family}/{iface}/{parameter}")
+
     expected = f"{name('*')} {expect.describe(params)}" + ("" if rule == "own" else f" ({rule} of all and the interface's own)")
     evidence: list[Evidence] = []
     ok = True
@@ -206,8 +209,9 @@ class SysctlCheck:
 
         persisted = facts.need(PERSISTED)
         assert isinstance(persisted, tuple)
-        setting = persisted_sysctl(persisted, key)
+        setting = sysctld.persisted_sysctl(persisted, key)
         if setting is not None:
+            assert setting.value is not None  # an exclusion (``-key``) applies no value: None above
             good = expect.satisfied(params, setting.value)
             ok &= good
             evidence.append(Evidence(expected, f"{key} = {setting.value} (persisted)", f"{setting.file}:{setting.line}",

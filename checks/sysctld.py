@@ -82,6 +82,11 @@ def applied(opts: dict[str, SysctlSetting], key: str) -> SysctlSetting | None:
     return found
 
 
+def persisted_sysctl(settings: tuple[SysctlSetting, ...], key: str) -> SysctlSetting | None:
+    """The assignment systemd-sysctl leaves ``key`` (any form) with, or None."""
+    return applied(options(settings), normalize(key))
+
+
 def interface_globs(opts: dict[str, SysctlSetting], family: str, parameter: str) -> list[tuple[str, SysctlSetting]]:
     """Globs that can set ``parameter`` of some interface of ``family`` (``net/ipv4/conf``):
     systemd applies them at boot and, through udev, to every interface that appears later."""

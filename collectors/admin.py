@@ -9,6 +9,7 @@ from sqlalchemy.engine import Connection
 from collectors import Conflict, ConfigError, NotFound
 from collectors.auth import ENROLL, create_token, now
 from collectors.models import agencies, audit, hosts, tokens
+from collectors.storage import inserted_id
 
 
 def agency_id(conn: Connection, code: str) -> int:
@@ -23,17 +24,11 @@ def add_agency(conn: Connection, code: str, name: str) -> int:
         raise ConfigError(f"agency code {code!r}: use 1-50 letters, digits, '-', '_' or '.'")
     if conn.execute(sa.select(agencies.c.id).where(agencies.c.code == code)).first():
         raise Conflict(f"agency {code!r} already exists")
-    return int(conn.execute(agencies.insert().values(code=code, name=name or code, created_at=now()))
-               .inserted_primary_key[0])
-
-
-def ensure_agency(conn: Connection, code: str, name: str = "") -> int:
-    row = conn.execute(sa.select(agencies.c.id).where(agencies.c.code == code)).first()
-    return int(row.id) if row else add_agency(conn, code, name)
+    return inserted_id(conn.execute(agencies.insert().values(code=code, name=name or code, created_at=now())))
 
 
 def list_agencies(conn: Connection) -> list[dict[str, Any]]:
-    counts = dict(conn.execute(sa.select(hosts.c.agency_id, sa.func.count()).group_by(hosts.c.agency_id)).all())
+    counts: dict[int, int] = dict(conn.execute(sa.select(hosts.c.agency_id, sa.func.count()).group_by(hosts.c.agency_id)).all())
     return [{"code": r.code, "name": r.name, "hosts": counts.get(r.id, 0)}
             for r in conn.execute(sa.select(agencies).order_by(agencies.c.code))]
 

@@ -21,7 +21,7 @@ from sqlalchemy.engine import Connection
 
 from collectors import AuthError, ConfigError, Forbidden, NotFound
 from collectors.models import agencies, hosts, tokens
-from collectors.storage import in_list
+from collectors.storage import in_list, inserted_id
 
 ROLES = ("agent", "soc", "national", "admin")
 ENROLL = "enroll"
@@ -62,9 +62,9 @@ def create_token(conn: Connection, role: str, *, agency_id: int | None = None, h
     if role in ("soc", "agent", ENROLL) and agency_id is None:
         raise ConfigError(f"a {role} token needs an agency")
     secret = new_secret(role)
-    token_id = conn.execute(tokens.insert().values(
+    token_id = inserted_id(conn.execute(tokens.insert().values(
         role=role, agency_id=agency_id, host_pk=host_pk, name=name, hash=hash_secret(secret),
-        created_at=now())).inserted_primary_key[0]
+        created_at=now())))
     return int(token_id), secret
 
 

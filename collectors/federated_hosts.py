@@ -24,7 +24,7 @@ from sqlalchemy.engine import Connection
 
 from collectors import BadRequest
 from collectors.auth import Principal, now
-from collectors.reads import compliance_filter
+from collectors.host_filters import compliance_filter
 from collectors.models import (NO_DUE, STATUSES, agencies, federated_host_directives, federated_hosts,
                                host_directives, hosts, settings)
 from collectors.storage import Database

@@ -90,6 +90,7 @@ def _due(value: Any, path: str) -> str:
 def receive(db: Database, principal: Principal, body: Any) -> dict[str, Any]:
     """Replace the calling agency's federated counters with the pushed ones, atomically."""
     principal.require("soc")
+    assert principal.agency_id is not None  # a soc token is always an agency's (auth.create_token)
     if not isinstance(body, dict):
         raise BadRequest("the rollup payload is a JSON object", "$")
     if body.get("version") != PAYLOAD_VERSION:

@@ -3,7 +3,7 @@
 Each HTTP request parks its report body here and awaits its answer. The writer thread takes
 every report waiting (up to ``max_batch``, at most one per known host), looks up in one query
 the tokens the token cache does not hold (an agent reporting hourly is never in it), parses
-the reports and applies them with collectors.ingest.ingest_many, in one transaction. Under
+the reports and applies them with collectors.apply.ingest_many, in one transaction. Under
 load one commit, one lock of each shared counter and one round trip per statement serve
 dozens of reports; a report that arrives alone waits for nobody. Answers are those of
 one-by-one ingest.
@@ -18,7 +18,8 @@ from collections import deque
 from dataclasses import dataclass, field
 from collectors import AuthError, CollectorError, Unavailable
 from collectors.auth import Principal, TokenCache, lookup_many, now
-from collectors.ingest import Answer, Outcome, Submission, every, ingest_many, parse_report
+from collectors.apply import Answer, Outcome, Submission, every, ingest_many
+from collectors.wire import parse_report
 from collectors.storage import Database
 
 log = logging.getLogger("fedharden.collector")
@@ -116,8 +117,8 @@ class IngestQueue:
         if unknown:
             with self.db.read() as conn:
                 found = lookup_many(conn, unknown)
-            for secret, principal in found.items():
-                self.cache.put(secret, principal)
+            for secret, known in found.items():
+                self.cache.put(secret, known)
         for i, parked in enumerate(batch):
             try:
                 principal = parked.principal or found.get(parked.secret)

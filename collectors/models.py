@@ -12,9 +12,8 @@ from __future__ import annotations
 
 import sqlalchemy as sa
 
-from agent.contract import HostStatus
+from agent.contract import STATUSES, HostStatus
 
-STATUSES = ("pass", "fail", "error", "not_applicable", "waived", "manual")
 COUNT_COLUMNS = tuple(f"n_{s}" for s in STATUSES)
 SHARDS = 4
 FEDERATED_SHARD = -1

@@ -10,17 +10,11 @@ import sqlalchemy as sa
 from sqlalchemy.engine import Connection
 
 from agent.contract import HostStatus, host_status
-from collectors import BadRequest, NotFound
-from collectors.models import NO_DUE, STATUSES, agencies, events, host_directives, host_tags, hosts, results
+from collectors import BadRequest, NotFound, federated_hosts
+from collectors.host_filters import compliance_filter, host_status_filter
+from collectors.models import STATUSES, agencies, events, host_directives, host_tags, hosts, results
 from collectors.rollups import today
 
-HOST_STATUSES = tuple(s.value for s in HostStatus)  # the hosts listing's status filter
-STATUS_ALIASES = {"noncompliant": HostStatus.NON_COMPLIANT.value}  # the filter's earlier spelling
-# The SQL form of agent.contract.host_status, for filters: a status holds when the statuses
-# before it have no result and, but for not_applicable, its own has one (tests check the two agree).
-_DECIDED_BY = {HostStatus.NON_COMPLIANT: ("fail",), HostStatus.INCOMPLETE: ("error",),
-               HostStatus.NEEDS_REVIEW: ("manual",), HostStatus.COMPLIANT: ("pass", "waived"),
-               HostStatus.NOT_APPLICABLE: ()}
 # models.FAILING_FINDING spelled out literally (no bound parameters), so both databases match
 # the query to the partial index ix_results_failing_findings
 FAILING_FINDING_RESULTS = sa.text("results.status = 'fail' AND results.key LIKE '%#%'")
@@ -28,26 +22,6 @@ FAILING_FINDING_RESULTS = sa.text("results.status = 'fail' AND results.key LIKE 
 
 def iso(value: dt.datetime | None) -> str | None:
     return value.isoformat(timespec="seconds") + "Z" if value else None
-
-
-def host_status_filter(status: str | None) -> HostStatus | None:
-    """The hosts listing's ``status`` query parameter, checked (``noncompliant`` still accepted)."""
-    if status is None:
-        return None
-    status = STATUS_ALIASES.get(status, status)
-    if status not in HOST_STATUSES:
-        raise BadRequest(f"status must be one of {', '.join(HOST_STATUSES)}", "$.query.status")
-    return HostStatus(status)
-
-
-def status_condition(counts_of: Any, status: HostStatus) -> Any:
-    """Rows of ``counts_of`` (n_* columns) whose counts make ``status``."""
-    before = [s for s in HostStatus if s.rank < status.rank]
-    terms = [counts_of.c[f"n_{r}"] == 0 for s in before for r in _DECIDED_BY[s]]
-    own = _DECIDED_BY[status]
-    if own:
-        terms.append(sa.or_(*(counts_of.c[f"n_{r}"] > 0 for r in own)))
-    return sa.and_(*terms)
 
 
 def _host_json(row: Any, day: str) -> dict[str, Any]:
@@ -59,21 +33,6 @@ def _host_json(row: Any, day: str) -> dict[str, Any]:
             "status": status.value if status else None, "compliant": status is HostStatus.COMPLIANT,
             "overdue": bool(row.fail_min_due) and row.fail_min_due < day,
             "tags": row.tags.split("\n") if row.tags else [], "federated": bool(row.federated)}
-
-
-def compliance_filter(q: Any, counts_of: Any, reported: Any, *, status: str | None, overdue: bool | None,
-                      day: str) -> Any:
-    """The hosts listing's status and overdue filters, on the table holding the counts (a host's,
-    or one directive's when the listing is for a directive); enrolled and forwarded hosts alike.
-    A host that never reported has no status."""
-    wanted = host_status_filter(status)
-    if wanted is not None:
-        q = q.where(status_condition(counts_of, wanted), reported)
-    if overdue is True:
-        q = q.where(counts_of.c.fail_min_due != NO_DUE, counts_of.c.fail_min_due < day)
-    elif overdue is False:
-        q = q.where(sa.or_(counts_of.c.fail_min_due == NO_DUE, counts_of.c.fail_min_due >= day))
-    return q
 
 
 def with_status(q: Any, status: str | None) -> Any:
@@ -119,10 +78,9 @@ def list_hosts(conn: Connection, ids: list[int] | None, *, directive: str | None
     ``enrolled``: the hosts enrolled here; ``federated``: the host summaries agency collectors
     forward (federation), marked so. Those carry no tags, so a tag filter leaves them out."""
     host_status_filter(status)  # checked before any query
-    from collectors import federated_hosts  # (it uses compliance_filter from here)
 
     day = today().isoformat()
-    parts = []
+    parts: list[sa.Select[Any]] = []
     if enrolled:
         parts.append(_enrolled_hosts(ids, directive=directive, status=status, overdue=overdue, tag=tag, day=day))
     if federated and tag is None and federated_hosts.present(conn, ids):

@@ -130,9 +130,12 @@ def _targets(cutoff: dt.datetime, history_before: str, agency_ids: list[int]
         ("reports", reports, ("report_id",), lambda r: sa.and_(r.c.received_at < cutoff, _not_current(r)))]
     # Events per agency: the range is read from ix_events_agency_at, with no index of its own
     # to keep up at every insert.
+
+    def agency_events(agency_id: int) -> Condition:
+        return lambda e: sa.and_(e.c.agency_id == agency_id, e.c.at < cutoff)
+
     for agency_id in agency_ids:
-        out.append(("events", events, ("id",),
-                    lambda e, a=agency_id: sa.and_(e.c.agency_id == a, e.c.at < cutoff)))
+        out.append(("events", events, ("id",), agency_events(agency_id)))
     for name, table, keys in (("history_requirements", history_requirements,
                                ("day", "agency_id", "directive", "requirement")),
                               ("history_directives", history_directives, ("day", "agency_id", "directive"))):

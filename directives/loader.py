@@ -244,7 +244,7 @@ def _check_references(req: dict[str, Any], i: int, values: dict[str, Any], doc: 
     for key in ("check", "only_if"):
         if key in req:
             params.resolve(req[key], values, lambda path, name: doc.problem(
-                ("requirements", i, key, *path), f"unknown parameter {name!r} (parameters: {known})"))
+                ("requirements", i, key, *path), f"unknown parameter {name!r} (parameters: {known})"))  # noqa: B023 (called at once)
     for key in params.TEXT_FIELDS:
         if isinstance(req.get(key), str):
             params.interpolate(req[key], values, lambda name, key=key: doc.problem(  # type: ignore[misc]

@@ -5,6 +5,7 @@ import datetime as dt
 from dataclasses import dataclass
 from typing import Any, Mapping
 
+from checks.model import Severity
 from directives.params import Parameter
 
 
@@ -70,4 +71,4 @@ class Directive:
         return next((p for p in self.parameters if p.id == pid), None)
 
 
-SEVERITIES = ("critical", "high", "medium", "low")
+SEVERITIES = tuple(s.value for s in Severity)  # worst first

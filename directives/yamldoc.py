@@ -15,7 +15,7 @@ from directives.errors import DirectiveError
 try:  # the C parser is several times faster; the pure one behaves the same
     from yaml import CSafeLoader as _Loader
 except ImportError:  # pragma: no cover
-    from yaml import SafeLoader as _Loader
+    from yaml import SafeLoader as _Loader  # type: ignore[assignment]
 
 
 def json_path(parts: Iterable[Any]) -> str:

@@ -92,6 +92,19 @@ def checkout_on_pythonpath() -> Iterator[None]:
 
 
 @pytest.fixture(scope="session", autouse=True)
+def retries_without_waiting() -> Iterator[None]:
+    """Agents that tests start retry an unavailable collector at once (``--retry-delay 0``): the
+    retries still happen, the waits between them do not (tests/agent/test_state.py times them)."""
+    before = os.environ.get("FEDHARDEN_RETRY_DELAY")
+    os.environ["FEDHARDEN_RETRY_DELAY"] = "0"
+    yield
+    if before is None:
+        os.environ.pop("FEDHARDEN_RETRY_DELAY", None)
+    else:
+        os.environ["FEDHARDEN_RETRY_DELAY"] = before
+
+
+@pytest.fixture(scope="session", autouse=True)
 def empty_feed_store() -> Iterator[Path]:
     """Scans in tests use the shipped KEV snapshot, never a feed store this machine may have.
     World-readable, for the tests that scan as an unprivileged user."""
@@ -147,3 +160,16 @@ def scan_in_netns(ns: str, program: list[str], *scan_args: str) -> dict[str, str
 def netns_scan() -> Callable[..., dict[str, str]]:
     """``scan_in_netns`` itself (the tests directory is not a package)."""
     return scan_in_netns
+
+
+SLOW_DIRS = ("semantics",)  # differential runs: each case against the real program
+
+
+def pytest_collection_modifyitems(items: list[pytest.Item]) -> None:
+    """``slow`` beside each module's own pytestmark: every differential test, and every test
+    that needs the real sshd (tests/agent/conftest.py), wherever it sits."""
+    here = Path(__file__).parent
+    for item in items:
+        where = item.path.relative_to(here).parts if item.path.is_relative_to(here) else ()
+        if where[:1] and where[0] in SLOW_DIRS or "ssh_server" in getattr(item, "fixturenames", ()):
+            item.add_marker(pytest.mark.slow)

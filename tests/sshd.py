@@ -8,7 +8,6 @@ from __future__ import annotations
 import os
 import pwd
 import secrets
-import shutil
 import socket
 import subprocess
 import time
@@ -136,7 +135,3 @@ def sudoers_file(user: str) -> Path:
     path.write_text(f"{user} ALL=(root) NOPASSWD: {SFTP_SERVER} -R\n")
     path.chmod(0o440)
     return path
-
-
-def sudo_available() -> bool:
-    return shutil.which("sudo") is not None and os.path.exists(SFTP_SERVER)

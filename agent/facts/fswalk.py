@@ -13,7 +13,7 @@ import time
 from typing import Iterable
 
 from agent.facts.context import Context, unavailable
-from agent.facts.files import _names
+from agent.facts.accounts import names
 from agent.facts.mounts import parse_table
 from agent.hosts.base import HostError
 from checks.facts import FsWalk, Unavailable, WalkEntry
@@ -87,8 +87,8 @@ def walk(ctx: Context) -> FsWalk | Unavailable:
     try:
         prune, described = prune_points(ctx)
         errors: list[str] = []
-        lists, counts, examined = collect(walker("/", prune, errors), _names(ctx, "/etc/passwd"),
-                                          _names(ctx, "/etc/group"))
+        lists, counts, examined = collect(walker("/", prune, errors), names(ctx, "/etc/passwd"),
+                                          names(ctx, "/etc/group"))
     except HostError as exc:
         return unavailable(exc)
     return FsWalk(("/",), tuple(described), examined, len(errors), tuple(lists["world_writable"]),

@@ -7,8 +7,10 @@ starting with a dot, and may match nothing); ``define``; ``flush ruleset [FAMILY
 ``table``/``add table``/``create table`` blocks (a table declared twice is one table),
 ``delete``/``destroy table``, ``flags dormant``; chains declared in a table block or with
 ``add``/``create chain``, their ``type T hook H priority P`` and ``policy``, ``delete``/``destroy``
-and ``rename chain``. Rules, sets and maps are skipped: only chains, hooks and policies are
-judged. nft loads a file as one transaction: what it refuses (a policy on a regular chain, a
+and ``rename chain``. Sets and maps are skipped: chains, hooks and policies are judged, and
+rules by their words (``add rule``, ``insert rule`` without a position, rules in a chain block,
+``flush chain``/``flush table``). nft loads a file as one transaction: what it refuses (a policy
+on a regular chain, a
 base chain redeclared with another hook or priority, a policy set twice in one block, a chain
 in a table that does not exist, a missing include) loads nothing, and is reported as such.
 """
@@ -17,11 +19,10 @@ from __future__ import annotations
 import fnmatch
 import re
 from dataclasses import dataclass, field, replace
-from typing import Union
 
 from agent.facts.context import Context, unavailable
 from agent.hosts.base import HostError, NotFound
-from checks.facts import NftChain, NftRuleset
+from checks.facts import NftChain, NftRule, NftRuleset
 
 NFT_FAMILIES = ("ip", "ip6", "inet", "arp", "bridge", "netdev")
 INCLUDE_DIR = "/etc"  # nft's DEFAULT_INCLUDE_PATH on Debian and RHEL
@@ -49,7 +50,7 @@ class Token:
 
 @dataclass
 class Statement:
-    items: list[Union[Token, "Block"]] = field(default_factory=list)
+    items: list[Token | Block] = field(default_factory=list)
 
     @property
     def words(self) -> list[str]:
@@ -166,6 +167,22 @@ class _Loader:
         return out
 
 
+# Statements of a chain block that are not rules.
+CHAIN_PROPERTIES = ("type", "policy", "comment", "devices", "device", "flags")
+
+
+def rule(st: Statement, skip: int = 0) -> NftRule:
+    """A rule's words after the first ``skip`` ones; an anonymous set or map is one ``{...}`` word."""
+    words: list[str] = []
+    for item in st.items:
+        if isinstance(item, Token):
+            words.append(item.text)
+        else:
+            inner = ", ".join(" ".join(w.rstrip(",") for w in s.words) for s in item.statements)
+            words.append("{" + inner + "}")
+    return NftRule(tuple(words[skip:]), st.where)
+
+
 def parse_block(tokens: list[Token], i: int, closing: bool) -> tuple[Block, int]:
     """Statements up to the matching ``}`` (or the end); returns the index after it."""
     block = Block()
@@ -246,12 +263,12 @@ class _Ruleset:
         elif verb == "undefine":
             self.defines.pop(words[1] if len(words) > 1 else "", None)
         elif verb == "table":
-            self.table(words[1:], st.block, where, create=True)
+            self.table(words[1:], st.block, where)
         elif verb == "chain" and st.block is not None:
             raise Refused(f"{where}: a chain block outside a table")
         elif verb in ("add", "create") and len(words) > 1 and words[1] in ("table", "chain"):
             if words[1] == "table":
-                self.table(words[2:], st.block, where, create=True, exclusive=verb == "create")
+                self.table(words[2:], st.block, where, exclusive=verb == "create")
             else:
                 family, rest = self.family(words[2:])
                 if len(rest) != 2:
@@ -274,6 +291,20 @@ class _Ruleset:
             table = self.tables.get((family, rest[0])) if rest else None
             if table is None or len(rest) < 2 or rest[1] not in table.chains:
                 raise Refused(f"{where}: a rule for a chain that does not exist")
+            if len(rest) > 2 and rest[2] in ("handle", "position", "index"):
+                raise Unsupported(f"{where}: a rule placed by {rest[2]}")
+            chain = table.chains[rest[1]]
+            new = rule(st, skip=2 + (len(words) - len(rest)))
+            table.chains[rest[1]] = replace(chain, rules=chain.rules + (new,) if verb == "add" else (new,) + chain.rules)
+        elif verb == "flush" and len(words) > 1 and words[1] in ("chain", "table"):
+            family, rest = self.family(words[2:])
+            table = self.tables.get((family, rest[0])) if rest else None
+            if table is None or (words[1] == "chain" and (len(rest) < 2 or rest[1] not in table.chains)):
+                raise Refused(f"{where}: flush of a {words[1]} that does not exist")
+            for name in [rest[1]] if words[1] == "chain" else list(table.chains):
+                table.chains[name] = replace(table.chains[name], rules=())
+        elif verb in ("delete", "destroy", "replace", "reset") and len(words) > 1 and words[1] == "rule":
+            raise Unsupported(f"{where}: {verb} rule")
         elif verb in ("add", "create", "insert", "replace", "delete", "destroy", "flush", "reset", "list", "rename"):
             return  # rules, sets, maps, elements, objects, listings: no chain or policy changes
         else:
@@ -284,7 +315,7 @@ class _Ruleset:
             return words[0], words[1:]
         return "ip", words  # nft's default family
 
-    def table(self, words: list[str], block: Block | None, where: str, create: bool, exclusive: bool = False) -> None:
+    def table(self, words: list[str], block: Block | None, where: str, exclusive: bool = False) -> None:
         family, rest = self.family(words)
         if len(rest) != 1:
             raise Unsupported(f"{where}: table {' '.join(words)}")
@@ -314,9 +345,12 @@ class _Ruleset:
         kind = hook = policy = ""
         prio: int | None = None
         policy_where = where
+        rules: list[NftRule] = []
         for st in block.statements if block else []:
             words = st.words
-            if words[:1] == ["type"]:
+            if words[:1] and words[0] not in CHAIN_PROPERTIES:
+                rules.append(rule(st))
+            elif words[:1] == ["type"]:
                 if "hook" not in words or "priority" not in words or len(words) < 6:
                     raise Refused(f"{st.where}: chain type needs hook and priority")
                 kind, hook = words[1], words[words.index("hook") + 1]
@@ -337,14 +371,15 @@ class _Ruleset:
             if policy and not hook:
                 raise Refused(f"{policy_where}: a policy on a regular chain")
             table.chains[name] = NftChain(table.family, table.name, name, kind, hook, prio,
-                                          (policy or "accept") if hook else "", policy_where)
+                                          (policy or "accept") if hook else "", policy_where, rules=tuple(rules))
             return
         if hook and (not existing.hook or (kind, hook, prio) != (existing.type, existing.hook, existing.priority)):
             raise Refused(f"{where}: chain {name} redeclared with another type, hook or priority")
         if policy:
             if not existing.hook:
                 raise Refused(f"{policy_where}: a policy on a regular chain")
-            table.chains[name] = replace(existing, policy=policy, where=policy_where)
+            existing = replace(existing, policy=policy, where=policy_where)
+        table.chains[name] = replace(existing, rules=existing.rules + tuple(rules))
 
     def delete(self, words: list[str], where: str, must_exist: bool) -> None:
         family, rest = self.family(words[2:])

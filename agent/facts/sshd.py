@@ -262,8 +262,9 @@ def parse_sshd(ctx: Context, path: str) -> ConfigFile:
     return ctx.memo(f"sshd:{path}", load)
 
 
-def gather_host_keys(ctx: Context, args: list[str]) -> dict[str, object]:
-    """Every host private key sshd is configured with or that lies in /etc/ssh, with its metadata."""
+def gather_host_keys(ctx: Context, args: list[str], public: bool = False) -> dict[str, object]:
+    """Every host private key sshd is configured with or that lies in /etc/ssh, with its metadata;
+    with ``public``, the public key beside each of them (KEY.pub) and every /etc/ssh/ssh_host_*_key.pub."""
     from agent.facts.files import gather_files
 
     out: dict[str, object] = {}
@@ -276,6 +277,8 @@ def gather_host_keys(ctx: Context, args: list[str]) -> dict[str, object]:
         configured = sem.resolve(conf, "hostkey", None)[0] if conf.exists else " ".join(sem.DEFAULT_HOST_KEYS)
         found = sshd_glob(ctx, HOST_KEY_GLOB)
         names = sorted({*(configured or "").split(), *found})
+        if public:
+            names = sorted({*(f"{n}.pub" for n in names), *sshd_glob(ctx, HOST_KEY_GLOB + ".pub")})
         infos = gather_files(ctx, names)
         if any(not isinstance(i, FileInfo) for i in infos.values()):
             out[path] = next(i for i in infos.values() if not isinstance(i, FileInfo))
@@ -286,5 +289,10 @@ def gather_host_keys(ctx: Context, args: list[str]) -> dict[str, object]:
     return out
 
 
-FAMILIES = {"sshd_host_keys": gather_host_keys}
-PREFETCH = {"sshd_host_keys": lambda args: [DEFAULTS_FILE, SSHDIR, *args]}
+def gather_host_pubkeys(ctx: Context, args: list[str]) -> dict[str, object]:
+    return gather_host_keys(ctx, args, public=True)
+
+
+FAMILIES = {"sshd_host_keys": gather_host_keys, "sshd_host_pubkeys": gather_host_pubkeys}
+PREFETCH = {"sshd_host_keys": lambda args: [DEFAULTS_FILE, SSHDIR, *args],
+            "sshd_host_pubkeys": lambda args: [DEFAULTS_FILE, SSHDIR, *args]}

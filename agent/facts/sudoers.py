@@ -190,7 +190,7 @@ class _Reader:
                 self._user_spec(line, path, number)
 
     def _defaults(self, rest: str, path: str, number: int) -> None:
-        scope, binding = "", ()
+        scope, binding = "", tuple[str, ...]()
         if rest[:1] in ":@!>":
             scope = rest[0]
             # The binding list runs to the first blank not after a comma.
@@ -227,10 +227,10 @@ class _Reader:
         # Privileges are separated by ':' (HOSTS = CMNDS : HOSTS = CMNDS); tags also end in
         # ':', so walk the commands and recognise a new privilege by its '='.
         while True:
-            rest = self._cmnd_list(users, rest, path, number)
-            if rest is None:
+            after = self._cmnd_list(users, rest, path, number)
+            if after is None:
                 return
-            _, sep, rest = _split_equals(rest)
+            _, sep, rest = _split_equals(after)
             if not sep:
                 self.problems.append(f"{path}:{number}: host list without '='")
                 return

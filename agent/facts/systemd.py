@@ -2,10 +2,18 @@
 
 The unit-file state is derived as ``systemctl is-enabled`` does, from files alone, so it
 works on offline images: masked (linked to /dev/null), enabled (linked from a .wants or
-.requires directory, under its own name or an alias), static (no [Install] section),
-disabled, or not-found.
+.requires directory, under its own name or an alias; a runtime link in /run counts, as it
+does until reboot), static (no [Install] section), disabled, or not-found. Presets are not
+read: a preset only says what ``systemctl preset`` would do, not what is enabled.
+
+A ``NAME.service`` with no unit file but an executable /etc/init.d/NAME is the unit
+systemd-sysv-generator makes of that script at boot (Debian still ships some daemons so:
+slapd, isc-dhcp-server, tftpd-hpa, xinetd): enabled when an ``S??NAME`` start link is in one of
+/etc/rc[2345S].d (the runlevels the generator and update-rc.d use), disabled otherwise.
 """
 from __future__ import annotations
+
+import re
 
 from agent.facts.context import Context, unavailable
 from agent.hosts.base import HostError, NotFound
@@ -18,7 +26,10 @@ UNIT_DIRS = (
     "/usr/lib/systemd/system",
     "/lib/systemd/system",
 )
-ENABLE_DIRS = ("/etc/systemd/system", "/usr/lib/systemd/system", "/lib/systemd/system")
+ENABLE_DIRS = ("/etc/systemd/system", "/run/systemd/system", "/usr/local/lib/systemd/system",
+               "/usr/lib/systemd/system", "/lib/systemd/system")
+INIT_D = "/etc/init.d"
+RC_DIRS = tuple(f"/etc/rc{level}.d" for level in "2345S")
 
 
 def _wanted(ctx: Context) -> dict[str, str]:
@@ -50,10 +61,26 @@ def _locate(ctx: Context, name: str) -> tuple[str, str] | None:
     return None
 
 
+def _sysv_state(ctx: Context, name: str) -> UnitFile:
+    """The generated unit of an init script, or not-found when there is no such script."""
+    script = name.removesuffix(".service")
+    path = f"{INIT_D}/{script}"
+    if not name.endswith(".service") or "@" in script:
+        return UnitFile(name, "not-found")
+    try:
+        info = ctx.host.stat(path)
+    except NotFound:
+        return UnitFile(name, "not-found")
+    if info.kind != "file" or not info.mode & 0o100:  # the generator skips a script it cannot run
+        return UnitFile(name, "not-found")
+    started = any(re.fullmatch(rf"S\d\d{re.escape(script)}", link) for rc in RC_DIRS for link in ctx.listdir(rc))
+    return UnitFile(name, "enabled" if started else "disabled", path)
+
+
 def unit_state(ctx: Context, name: str) -> UnitFile:
     located = _locate(ctx, name)
     if located is None:
-        return UnitFile(name, "not-found")
+        return _sysv_state(ctx, name)
     path, target = located
     if target == "/dev/null":
         return UnitFile(name, "masked", path)
@@ -124,4 +151,4 @@ def gather_units(ctx: Context, names: list[str]) -> dict[str, object]:
 
 
 FAMILIES = {"unit": gather_units}
-PREFETCH = {"unit": lambda names: list(dict.fromkeys([*UNIT_DIRS, *ENABLE_DIRS]))}
+PREFETCH = {"unit": lambda names: list(dict.fromkeys([*UNIT_DIRS, *ENABLE_DIRS, INIT_D, *RC_DIRS]))}

@@ -1,99 +1,110 @@
-"""systemd's own configuration files (journald.conf, journal-upload.conf...) as systemd reads them.
+"""systemd's own configuration files (timesyncd.conf, journald.conf, ...) read as systemd
+reads them: the main file and its drop-ins.
 
-Files (systemd.syntax(7), the "cat-config" order): the main file is the first of
-/etc/systemd/NAME, /run/systemd/NAME, /usr/local/lib/systemd/NAME and /usr/lib/systemd/NAME
-that exists; then the drop-ins ``*.conf`` of NAME.d in those four folders, a file name in an
-earlier folder hiding the same name in later ones (a link to /dev/null hides it and adds
-nothing; names starting with a dot are skipped), all read in file-name order. Lines
-(conf-parser.c): blank lines and lines starting with ``#`` or ``;`` are skipped; a line ending
-in a backslash continues on the next (the backslash becomes a space); ``[Section]`` starts a
-section; ``Key=value`` splits at the first ``=`` with white space stripped around both; keys
-are case-sensitive and count only inside a section. The last assignment wins. Settings are
-kept as ``Section/Key`` so that checks.config can ask for one section's key.
+The files are those ``systemd-analyze cat-config systemd/NAME.conf`` lists, in its order: the
+main file is the first of /etc, /run, /usr/local/lib and /usr/lib that has it; then every
+``NAME.conf.d/*.conf`` of the same four folders, sorted by file name, a name in an earlier
+folder shadowing the same name in later ones (a link to /dev/null masks it). Within a file
+(conf-parser.c): ``#`` and ``;`` start comment lines, a line ending in a backslash continues
+on the next, ``[Section]`` opens a section, ``Key=Value`` assigns (both sides stripped; keys
+are case-sensitive); an assignment outside any section, or a line without ``=``, is ignored;
+an invalid section header ends the reading (systemd returns the error and reads no further
+file). A setting is recorded as ``Section.Key``; the last assignment wins.
 """
 from __future__ import annotations
 
 from agent.facts.context import Context
-from agent.hosts.base import HostError, NotFound
+from agent.facts.sysctl import dropin_texts
+from agent.hosts.base import NotFound
 from checks.facts import ConfigFile, ConfigSetting
 
-FOLDERS = ("/etc/systemd", "/run/systemd", "/usr/local/lib/systemd", "/usr/lib/systemd")
+CONF_ROOTS = ("/etc", "/run", "/usr/local/lib", "/usr/lib")
+WHITESPACE = " \t\n\r"
 
 
-def name_of(path: str) -> str:
-    """journald.conf for /etc/systemd/journald.conf (what cat-config calls systemd/journald.conf)."""
-    for folder in FOLDERS:
-        if path.startswith(folder + "/"):
-            return path[len(folder) + 1:]
-    return path.rsplit("/", 1)[-1]
+def relative_name(path: str) -> str:
+    """``systemd/timesyncd.conf`` of ``/etc/systemd/timesyncd.conf`` (or of any search root)."""
+    for root in CONF_ROOTS:
+        if path.startswith(root + "/"):
+            return path[len(root) + 1:]
+    return path.lstrip("/")
 
 
-def places(path: str) -> list[str]:
-    """Where systemd looks for the main file ``path`` and its drop-ins (to fetch them at once)."""
-    name = name_of(path)
-    return [f"{folder}/{name}" for folder in FOLDERS] + [f"{folder}/{name}.d" for folder in FOLDERS]
+def _continues(line: str) -> bool:
+    """Whether a line ends in an unescaped backslash (an odd run of them)."""
+    return (len(line) - len(line.rstrip("\\"))) % 2 == 1
 
 
-def files(ctx: Context, path: str) -> list[str]:
-    """The files systemd reads for the main file ``path``, in order (raises HostError)."""
-    name = name_of(path)
-    ctx.host.prefetch(places(path))
-    out: list[str] = []
-    for folder in FOLDERS:
-        candidate = f"{folder}/{name}"
-        try:
-            if ctx.host.stat(candidate).kind == "file":
-                out.append(candidate)
-                break
-        except NotFound:
-            continue
-    dropins: dict[str, str] = {}
-    for folder in FOLDERS:
-        directory = f"{folder}/{name}.d"
-        for entry in ctx.listdir(directory):
-            if entry.endswith(".conf") and not entry.startswith(".") and entry not in dropins:
-                dropins[entry] = f"{directory}/{entry}"
-    ctx.host.prefetch([dropins[entry] for entry in sorted(dropins)])
-    for entry in sorted(dropins):
-        try:
-            if ctx.host.stat(dropins[entry]).kind == "file":  # a link to /dev/null hides the name
-                out.append(dropins[entry])
-        except NotFound:
-            continue
-    return out
-
-
-def parse_text(text: str, path: str) -> list[ConfigSetting]:
-    out: list[ConfigSetting] = []
-    section = ""
-    pending = ""
-    start = 0
-    for number, line in enumerate(text.splitlines(), 1):
-        if not pending:
-            start = number
-        stripped = line.strip()
-        if not pending and (not stripped or stripped[0] in "#;"):
-            continue
-        if stripped.endswith("\\"):
-            pending += stripped[:-1] + " "
-            continue
-        whole = (pending + stripped).strip()
-        pending = ""
-        if whole.startswith("["):
-            section = whole[1:-1] if whole.endswith("]") else ""
-            continue
-        key, sep, value = whole.partition("=")
-        if not sep or not section:
-            continue
-        out.append(ConfigSetting(f"{section}/{key.strip()}", value.strip(), path, start))
-    return out
-
-
-def parse(ctx: Context, path: str) -> ConfigFile:
-    """Raises HostError when a file systemd would read cannot be read."""
-    read = files(ctx, path)
+def parse_unit_text(text: str, path: str) -> tuple[list[ConfigSetting], list[str], bool]:
+    """Settings (``Section.Key``) in file order, the problems systemd would log, and whether
+    the file was read to its end (an invalid section header makes systemd stop there)."""
     settings: list[ConfigSetting] = []
-    for file in read:
-        settings.extend(parse_text(ctx.text(file), file))
-    main = read[0] if read and not read[0].rsplit("/", 2)[-2].endswith(".d") else path
-    return ConfigFile(main, "systemd", bool(read), tuple(settings), notes=tuple(read))
+    problems: list[str] = []
+    section = ""
+    pending, start = "", 0
+    for number, raw in enumerate(text.split("\n"), 1):
+        if raw.lstrip(WHITESPACE)[:1] in ("#", ";"):
+            continue  # comments are skipped even inside a continued line (systemd.syntax(7))
+        if _continues(raw):
+            start = start if pending else number
+            pending += raw[:-1] + " "
+            continue
+        line = (pending + raw).strip(WHITESPACE)
+        number, pending = (start if pending else number), ""
+        if not line:
+            continue
+        if line.startswith("["):
+            if not line.endswith("]"):
+                problems.append(f"{path}:{number}: invalid section header {line!r}; systemd stops reading here")
+                return settings, problems, False
+            section = line[1:-1]
+            continue
+        key, sep, value = line.partition("=")
+        if not sep:
+            problems.append(f"{path}:{number}: missing '=', line ignored")
+            continue
+        if not section:
+            problems.append(f"{path}:{number}: assignment outside of any section, ignored")
+            continue
+        settings.append(ConfigSetting(f"{section}.{key.strip(WHITESPACE)}", value.strip(WHITESPACE), path, number))
+    return settings, problems, True
+
+
+def main_file(ctx: Context, path: str) -> tuple[str, str] | None:
+    """(path, text) of the main file in force, or None."""
+    name = relative_name(path)
+    for root in CONF_ROOTS:
+        try:
+            return f"{root}/{name}", ctx.text(f"{root}/{name}")
+        except NotFound:
+            continue
+    return None
+
+
+def conf_files(ctx: Context, path: str) -> list[tuple[str, str]]:
+    """(path, text) of the main file and the drop-ins, in the order systemd reads them.
+    Raises HostError when a file exists but cannot be read."""
+    main = main_file(ctx, path)
+    name = relative_name(path)
+    return ([main] if main else []) + dropin_texts(ctx, tuple(f"{root}/{name}.d" for root in CONF_ROOTS), ".conf")
+
+
+def parse_systemd_conf(ctx: Context, path: str) -> ConfigFile:
+    """Raises HostError when a file exists but cannot be read."""
+    files = conf_files(ctx, path)
+    found = main_file(ctx, path)
+    main = found[0] if found else path
+    settings: list[ConfigSetting] = []
+    problems: list[str] = []
+    for file, body in files:
+        read, trouble, whole = parse_unit_text(body, file)
+        settings += read
+        problems += trouble
+        if not whole:
+            break
+    return ConfigFile(main, "systemd", bool(files), tuple(settings), problems=tuple(problems), case_sensitive=True)
+
+
+def hint(path: str) -> list[str]:
+    name = relative_name(path)
+    return [f"{root}/{suffix}" for root in CONF_ROOTS for suffix in (name, f"{name}.d")]

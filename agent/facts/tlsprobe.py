@@ -66,7 +66,7 @@ def _smtp_starttls(sock: Any) -> bool:
 class Prober:
     def __init__(self, ctx: Context) -> None:
         self.ctx = ctx
-        self.connect: Callable[[str, int, float], Any] = getattr(ctx.host, "connect")
+        self.connect: Callable[[str, int, float], Any] = getattr(ctx.host, "connect")  # noqa: B009 (optional on Host)
 
     def open(self, target: str, port: int, starttls: bool) -> Any:
         sock = self.connect(target, port, TIMEOUT)

@@ -8,7 +8,7 @@ in the package (agent/feeds/data) is used, so a scan works offline out of the bo
 
 Modules: ``kev``, ``debian``, ``osv``, ``vulnrichment`` read one format each; ``store``
 keeps generations and builds the ``vulns`` fact; ``update`` collects files from a
-directory, URLs or the feeds' public addresses; ``cli`` is ``fedharden feeds``.
+directory, URLs or the feeds' public addresses; agent.commands.feeds is ``fedharden feeds``.
 
 Exception tree::
 

@@ -9,16 +9,11 @@ from typing import Any
 
 from checks.vulndata import Ssvc
 
-ADP_TITLE = "CISA ADP Vulnrichment"
 _KEYS = {"Exploitation": "exploitation", "Automatable": "automatable", "Technical Impact": "technical_impact"}
 
 
 def looks_like(data: Any) -> bool:
     return isinstance(data, dict) and data.get("dataType") == "CVE_RECORD" and isinstance(data.get("containers"), dict)
-
-
-def is_index(data: Any) -> bool:
-    return isinstance(data, dict) and data.get("format") == "fedharden-ssvc-1"
 
 
 def decision(record: dict[str, Any]) -> tuple[str, dict[str, str]] | None:

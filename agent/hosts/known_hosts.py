@@ -103,7 +103,7 @@ def _key(kind: str, blob: str) -> Any:
         raise ValueError("its key is not base64") from None
     try:
         return paramiko.PKey.from_type_string(kind, data)
-    except paramiko.UnknownKeyType:
+    except paramiko.pkey.UnknownKeyType:
         return None
     except (paramiko.SSHException, ValueError, TypeError) as exc:
         raise ValueError(f"its {kind} key cannot be read ({exc})") from None

@@ -113,6 +113,7 @@ def _policy(path: str, accept_new: bool, known: KnownHosts) -> Any:
                     f"{hostname}: host key not known ({key.get_name()} {fingerprint(key)}); verify it and add it "
                     f"to {path}, or rerun with --accept-new")
             line = paramiko.hostkeys.HostKeyEntry([hostname], key).to_line()
+            assert line is not None  # None only for an entry without names or key
             directory = os.path.dirname(path)
             if directory and not os.path.isdir(directory):
                 os.makedirs(directory, mode=0o700, exist_ok=True)
@@ -136,7 +137,8 @@ def load_key(path: str, ask: Callable[[str], str] | None) -> Any:
         if ask is None:
             raise UsageError(f"--identity: {path} is protected by a passphrase and there is no terminal to ask it") from None
         try:
-            return paramiko.PKey.from_path(path, password=ask(path).encode())
+            # positional: paramiko 3 calls it passphrase, 5 password; bytes, as the crypto library wants
+            return paramiko.PKey.from_path(path, ask(path).encode())  # type: ignore[arg-type]
         except (paramiko.SSHException, ValueError, TypeError):
             raise UsageError(f"--identity: {path}: wrong passphrase") from None
     except (OSError, paramiko.SSHException, ValueError) as exc:

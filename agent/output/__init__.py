@@ -1,59 +1,46 @@
 """Report renderers. Each takes the report (a dict valid against the schema) and returns text.
 
-Formats register here by name; ``--format`` accepts any of them. A renderer is called as
-``render(report, color, baseline=previous_report_or_None)``: ``color`` matters to the table
-only, ``baseline`` (an earlier report of the same host) to formats that show what changed
-(SARIF's ``baselineState``). Each format lives in its own module, imported on first use.
+Formats register here by name, one ``Format(name, ext, module)`` record each; ``--format``
+accepts any of them. A renderer is called as ``render(report, color, baseline=previous_or_None)``:
+``color`` matters to the table only, ``baseline`` (an earlier report of the same host) to
+formats that show what changed (SARIF's ``baselineState``). Each format lives in its own module
+of this package, imported on first use, whose ``render`` has that signature.
 """
 from __future__ import annotations
 
 import importlib
-from typing import Any, Protocol
+from dataclasses import dataclass
+from typing import Protocol
+
+from agent.contract import Report
 
 
 class Renderer(Protocol):
-    def __call__(self, report: dict[str, Any], color: bool = False, *,
-                 baseline: dict[str, Any] | None = None) -> str: ...
+    def __call__(self, report: Report, color: bool = False, *,
+                 baseline: Report | None = None) -> str: ...
 
 
-def _lazy(module: str) -> Renderer:
-    def render(report: dict[str, Any], color: bool = False, *, baseline: dict[str, Any] | None = None) -> str:
-        mod = importlib.import_module(f"agent.output.{module}")
+@dataclass(frozen=True)
+class Format:
+    name: str  # what --format takes
+    ext: str  # file name extension for --output-dir (fedharden.EXT, or HOST.EXT with --inventory)
+    module: str  # agent.output.MODULE renders it
+
+    def __call__(self, report: Report, color: bool = False, *,
+                 baseline: Report | None = None) -> str:
+        """Render ``report`` (a Format is a Renderer)."""
+        mod = importlib.import_module(f"agent.output.{self.module}")
         return mod.render(report, color, baseline=baseline)  # type: ignore[no-any-return]
 
-    render.__name__ = f"render_{module}"
-    return render
 
-
-def _json(report: dict[str, Any], color: bool = False, *, baseline: dict[str, Any] | None = None) -> str:
-    import json
-
-    from agent.output.common import json_safe
-
-    return json_safe(json.dumps(report, indent=2, ensure_ascii=False)) + "\n"
-
-
-FORMATS: dict[str, Renderer] = {
-    "table": _lazy("table"),
-    "json": _json,
-    "sarif": _lazy("sarif"),
-    "junit": _lazy("junit"),
-    "csv": _lazy("csv_"),
-    "jsonl": _lazy("jsonl"),
-    "oscal": _lazy("oscal"),
-    "cklb": _lazy("cklb"),
-    "html": _lazy("html"),
-}
-
-# File name extension of each format, for ``--output-dir``.
-EXTENSIONS: dict[str, str] = {
-    "table": "txt",
-    "json": "json",
-    "sarif": "sarif",
-    "junit": "junit.xml",
-    "csv": "csv",
-    "jsonl": "jsonl",
-    "oscal": "oscal.json",
-    "cklb": "cklb",
-    "html": "html",
-}
+FORMATS: dict[str, Format] = {f.name: f for f in (
+    Format("table", "txt", "table"),
+    Format("json", "json", "json_"),
+    Format("sarif", "sarif", "sarif"),
+    Format("junit", "junit.xml", "junit"),
+    Format("csv", "csv", "csv_"),
+    Format("jsonl", "jsonl", "jsonl"),
+    Format("oscal", "oscal.json", "oscal"),
+    Format("cklb", "cklb", "cklb"),
+    Format("html", "html", "html"),
+)}

@@ -1,61 +1,48 @@
-"""STIG Viewer 3 checklist (CKLB JSON) for the requirements that cite a DISA STIG id.
+"""STIG Viewer 3 checklist (CKLB JSON) of the results the shipped STIG mapping places.
 
-A requirement's ``references.stig`` names one STIG rule by its identifiers: the group
-(``V-238218``), the rule (``SV-238218r877392_rule``) and the rule version
-(``UBTU-22-255040``). Each cited group becomes one checklist rule, under one ``stigs``
-entry per directive. Statuses map to STIG Viewer's: pass -> not_a_finding, fail and
-waived -> open (a waiver is an accepted risk, not a fix; the comments carry it),
-not_applicable -> not_applicable, error and manual -> not_reviewed. When several results
-map to one rule (a per-finding requirement) the worst status wins.
+The checklist's STIG rules come from directives/data/stig_ubuntu2204.yml (ComplianceAsCode's
+mapping of the Ubuntu 22.04 STIG to its rules, with DISA's ids): a result becomes the STIG
+rule ``UBTU-22-255035`` only when one of its requirement's ``references.ssg`` rules is one the
+mapping says implements that control; the rule carries DISA's group (``V-``), rule (``SV-``),
+SRG, CCI ids and severity. A requirement's own ``references.stig`` (ids of other STIGs
+included) is documentation, never a claim the checklist makes. One ``stigs`` entry per
+directive. Statuses map to STIG Viewer's: pass -> not_a_finding, fail and waived -> open (a
+waiver is an accepted risk, not a fix; the comments carry it), not_applicable ->
+not_applicable, error and manual -> not_reviewed. When several results map to one rule (a
+per-finding requirement, or several requirements implementing one control) the worst status
+wins.
 
-A report with no STIG-citing result has no checklist: rendering raises UsageError.
+A report with no result the mapping places has no checklist: rendering raises UsageError.
 """
 from __future__ import annotations
 
 import json
-import re
 import uuid
 from typing import Any
 
 from agent import UsageError
+from agent.contract import Report, Result
 from agent.output.common import evidence_text, json_safe, ordered, safe
+from directives.controls import Control, benchmark
 
 STATUS = {"pass": "not_a_finding", "fail": "open", "waived": "open", "not_applicable": "not_applicable",
           "error": "not_reviewed", "manual": "not_reviewed"}
 WORST = ("open", "not_reviewed", "not_a_finding", "not_applicable")
-SEVERITY = {"critical": "high", "high": "high", "medium": "medium", "low": "low"}
-_GROUP = re.compile(r"^V-\d+$")
-_RULE = re.compile(r"^SV-(\d+)")
+SEVERITIES = ("high", "medium", "low")  # DISA's CAT I, II, III, as the mapping's levels name them
+MAPPING = "stig-ubuntu2204"
 
 
-def _uuid(report: dict[str, Any], *parts: str) -> str:
+def _uuid(report: Report, *parts: str) -> str:
     return str(uuid.uuid5(uuid.NAMESPACE_URL, "fedharden:cklb:" + ":".join([report["report_id"], *parts])))
 
 
-def stig_rules(stig_ids: list[str]) -> list[dict[str, str]]:
-    """Group a requirement's STIG identifiers into rules: {group_id, rule_id_src, rule_version}."""
-    groups = [i for i in stig_ids if _GROUP.match(i)]
-    rules = {g: {"group_id": g, "rule_id_src": "", "rule_version": ""} for g in groups}
-    loose: list[str] = []
-    for ident in stig_ids:
-        if ident in rules:
-            continue
-        match = _RULE.match(ident)
-        owner = f"V-{match.group(1)}" if match else None
-        if owner in rules:
-            rules[owner]["rule_id_src"] = ident
-        else:
-            loose.append(ident)
-    for ident in loose:
-        key = "rule_id_src" if _RULE.match(ident) else "rule_version"
-        target = next((r for r in rules.values() if not r[key]), None)
-        if target is None:  # no cited group to attach it to: it stands for a rule of its own
-            target = rules.setdefault(ident, {"group_id": ident, "rule_id_src": "", "rule_version": ""})
-        target[key] = ident
-    return list(rules.values())
+def stig_controls(result: Result) -> list[Control]:
+    """The STIG controls the mapping says one of the result's ssg rules implements."""
+    cited = set(result["references"].get("ssg", []))
+    return [c for c in benchmark(MAPPING).controls if cited & set(c.rules)]
 
 
-def _rule(report: dict[str, Any], stig_uuid: str, ids: dict[str, str], results: list[dict[str, Any]]) -> dict[str, Any]:
+def _rule(report: Report, stig_uuid: str, control: Control, results: list[Result]) -> dict[str, Any]:
     first = results[0]
     status = min((STATUS[r["status"]] for r in results), key=WORST.index)
     details = "\n\n".join(f"{r['key']}: {r['status']}\n{evidence_text(r)}".strip() for r in results)
@@ -72,27 +59,31 @@ def _rule(report: dict[str, Any], stig_uuid: str, ids: dict[str, str], results: 
             comments.append(f"{r['key']}: {safe(r['message'])}")
         if r["due"] and r["status"] in ("fail", "waived"):
             comments.append(f"{r['key']}: due {r['due']}" + (" (OVERDUE)" if r["overdue"] else ""))
-    rule_id = ids["rule_id_src"].removesuffix("_rule")
+    bench = benchmark(MAPPING)
+    judged = sorted({f"{r['requirement']} ({', '.join(s for s in r['references'].get('ssg', []) if s in control.rules)})"
+                     for r in results})
     when = report["scan"]["finished_at"]
     return {
-        "uuid": _uuid(report, "rule", first["directive"], ids["group_id"]),
+        "uuid": _uuid(report, "rule", first["directive"], control.group),
         "stig_uuid": stig_uuid,
         "target_key": None,
         "stig_ref": None,
-        "group_id": ids["group_id"],
-        "group_id_src": ids["group_id"],
-        "rule_id": rule_id,
-        "rule_id_src": ids["rule_id_src"],
+        "group_id": control.group,
+        "group_id_src": control.group,
+        "rule_id": control.rule.removesuffix("_rule"),
+        "rule_id_src": control.rule,
         "weight": "10.0",
         "classification": "UNCLASSIFIED",
-        "severity": SEVERITY[max((r["severity"] for r in results), key=["low", "medium", "high", "critical"].index)],
-        "rule_version": ids["rule_version"],
-        "group_title": first["title"],
+        "severity": control.levels[0] if control.levels and control.levels[0] in SEVERITIES else "medium",
+        "rule_version": control.id,
+        "group_title": control.srg,
         "rule_title": first["title"],
         "fix_text": first.get("remediation", "").strip(),
         "false_positives": "",
         "false_negatives": "",
-        "discussion": f"{first['requirement']} ({first['directive']}): {first['title']}",
+        "discussion": f"{first['requirement']} ({first['directive']}): {first['title']}. Judged by "
+                      f"{'; '.join(judged)}: ComplianceAsCode rules that {bench.title} {bench.version} maps to "
+                      f"{control.id} (mapping at ComplianceAsCode {bench.commit[:12]}).",
         "check_content": "\n".join(sorted({f"Expected: {e['expected']}" for r in results for e in r["evidence"]
                                            if e["expected"]})),
         "documentable": "false",
@@ -105,10 +96,10 @@ def _rule(report: dict[str, Any], stig_uuid: str, ids: dict[str, str], results: 
         "ia_controls": "",
         "check_content_ref": {"href": "", "name": "M"},
         "legacy_ids": [],
-        "ccis": [],
-        "group_tree": [{"id": ids["group_id"], "title": first["title"], "description": ""}],
+        "ccis": list(control.ccis),
+        "group_tree": [{"id": control.group, "title": control.srg, "description": ""}],
         "reference_identifier": "",
-        "srg_id": "",
+        "srg_id": control.srg,
         "createdAt": when,
         "updatedAt": when,
         "STIGUuid": stig_uuid,
@@ -119,13 +110,14 @@ def _rule(report: dict[str, Any], stig_uuid: str, ids: dict[str, str], results: 
     }
 
 
-def build(report: dict[str, Any]) -> dict[str, Any]:
-    by_rule: dict[tuple[str, str], tuple[dict[str, str], list[dict[str, Any]]]] = {}
+def build(report: Report) -> dict[str, Any]:
+    by_rule: dict[tuple[str, str], tuple[Control, list[Result]]] = {}
     for r in ordered(report["results"]):
-        for ids in stig_rules(list(r["references"].get("stig", []))):
-            by_rule.setdefault((r["directive"], ids["group_id"]), (ids, []))[1].append(r)
+        for control in stig_controls(r):
+            by_rule.setdefault((r["directive"], control.id), (control, []))[1].append(r)
     if not by_rule:
-        raise UsageError("cklb: no evaluated requirement cites a STIG id (references.stig), so there is no checklist")
+        raise UsageError("cklb: no evaluated requirement cites a ComplianceAsCode rule the Ubuntu 22.04 STIG "
+                         "mapping places (references.ssg), so there is no checklist")
     stigs = []
     for d in report["directives"]:
         keys = [k for k in by_rule if k[0] == d["id"]]
@@ -171,5 +163,5 @@ def build(report: dict[str, Any]) -> dict[str, Any]:
     }
 
 
-def render(report: dict[str, Any], color: bool = False, *, baseline: dict[str, Any] | None = None) -> str:
+def render(report: Report, color: bool = False, *, baseline: Report | None = None) -> str:
     return json_safe(json.dumps(build(report), indent=2, ensure_ascii=False)) + "\n"

@@ -3,12 +3,11 @@ status as the report's summary states it, and text from the scanned host made sa
 from __future__ import annotations
 
 import re
-from typing import Any, Iterable
+from typing import Iterable
 
-from agent.contract import HostStatus
+from agent.contract import Evidence, HostStatus, Report, Result
 
 LOCATION = re.compile(r"^(/[^\s:]*)(?::(\d+))?(?:\s.*)?$")
-SEVERITY_ORDER = {"critical": 0, "high": 1, "medium": 2, "low": 3}
 
 
 def natural(key: str) -> list[object]:
@@ -16,7 +15,7 @@ def natural(key: str) -> list[object]:
     return [int(part) if part.isdigit() else part for part in re.split(r"(\d+)", key)]
 
 
-def ordered(results: Iterable[dict[str, Any]]) -> list[dict[str, Any]]:
+def ordered(results: Iterable[Result]) -> list[Result]:
     """Results in a stable order: by directive, then natural key order."""
     return sorted(results, key=lambda r: (r["directive"], natural(r["key"])))
 
@@ -54,7 +53,7 @@ def safe_lines(value: object) -> str:
     return "\n".join(safe(line) for line in ("" if value is None else str(value)).split("\n"))
 
 
-def evidence_line(evidence: dict[str, str]) -> str:
+def evidence_line(evidence: Evidence) -> str:
     """One evidence line as text, host values escaped: ``violation: expected X, found Y (where)``;
     a line that expects nothing is ``info: found Y``."""
     found = safe(evidence["actual"])
@@ -65,16 +64,16 @@ def evidence_line(evidence: dict[str, str]) -> str:
     return f"{verdict}: {text}" if verdict else text
 
 
-def evidence_text(result: dict[str, Any], sep: str = "\n") -> str:
+def evidence_text(result: Result, sep: str = "\n") -> str:
     return sep.join(evidence_line(e) for e in result["evidence"])
 
 
-def overall_status(report: dict[str, Any]) -> HostStatus:
+def overall_status(report: Report) -> HostStatus:
     """The host's status as the report's summary states it (agent.contract computed it)."""
     return HostStatus(report["summary"]["status"])
 
 
-def directive_status(report: dict[str, Any], directive: str) -> HostStatus:
+def directive_status(report: Report, directive: str) -> HostStatus:
     """A directive's status from the summary; a directive without results has none to judge."""
     found = report["summary"]["directives"].get(directive)
     return HostStatus(found["status"]) if found else HostStatus.NOT_APPLICABLE
@@ -89,7 +88,7 @@ def location(where: str) -> tuple[str, int | None] | None:
     return path, int(match.group(2)) if match.group(2) else None
 
 
-def summary_text(result: dict[str, Any]) -> str:
+def summary_text(result: Result) -> str:
     """One line on what was found: the message, else the first piece of evidence."""
     if result.get("message"):
         return safe(result["message"])

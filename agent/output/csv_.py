@@ -9,8 +9,8 @@ from __future__ import annotations
 
 import csv
 import io
-from typing import Any
 
+from agent.contract import Report, Waiver
 from agent.output.common import directive_status, evidence_text, ordered, overall_status, safe, safe_lines
 
 COLUMNS = (
@@ -32,13 +32,13 @@ def _safe(column: str, value: str) -> str:
     return value
 
 
-def rows(report: dict[str, Any]) -> list[dict[str, str]]:
+def rows(report: Report) -> list[dict[str, str]]:
     """The rows as written (after formula guarding), for tests and other tabular outputs."""
     out = []
     host_status = overall_status(report).value
     for r in ordered(report["results"]):
         refs = r["references"]
-        waiver = r.get("waiver") or {}
+        waiver: Waiver | dict[str, str] = r.get("waiver") or {}
         row = {
             "host_id": report["host"]["id"],
             "hostname": report["host"]["hostname"],
@@ -71,7 +71,7 @@ def rows(report: dict[str, Any]) -> list[dict[str, str]]:
     return out
 
 
-def render(report: dict[str, Any], color: bool = False, *, baseline: dict[str, Any] | None = None) -> str:
+def render(report: Report, color: bool = False, *, baseline: Report | None = None) -> str:
     buffer = io.StringIO()
     writer = csv.DictWriter(buffer, fieldnames=COLUMNS, lineterminator="\r\n")
     writer.writeheader()

@@ -11,10 +11,11 @@ import os
 import stat
 import tempfile
 from dataclasses import dataclass
-from typing import Any, Sequence
+from typing import Sequence
 
+from agent.contract import Report
 from agent import UsageError
-from agent.output import EXTENSIONS, FORMATS
+from agent.output import FORMATS
 
 
 @dataclass(frozen=True)
@@ -49,7 +50,7 @@ def plan(specs: Sequence[str], output: str | None = None, output_dir: str | None
             elif output_dir:
                 if bare.count(name) > 1:
                     raise UsageError(f"--format: {name} given twice without a file")
-                target = os.path.join(output_dir, f"fedharden.{EXTENSIONS[name]}")
+                target = os.path.join(output_dir, f"fedharden.{FORMATS[name].ext}")
             elif len(bare) > 1:
                 raise UsageError(f"--format: only one format can go to standard output ({', '.join(bare)} given); "
                                  "write the others as FMT=FILE or use --output-dir")
@@ -69,8 +70,8 @@ def plan(specs: Sequence[str], output: str | None = None, output_dir: str | None
     return out
 
 
-def render(destinations: Sequence[Destination], report: dict[str, Any], color: bool,
-           baseline: dict[str, Any] | None = None) -> list[tuple[Destination, str]]:
+def render(destinations: Sequence[Destination], report: Report, color: bool,
+           baseline: Report | None = None) -> list[tuple[Destination, str]]:
     """Every output rendered in memory; color only for the one that goes to a terminal.
 
     A format that has nothing to say for this report (a checklist without STIG ids) raises

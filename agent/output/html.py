@@ -8,8 +8,8 @@ are grouped by directive, failures first; evidence, remediation and references s
 from __future__ import annotations
 
 from html import escape
-from typing import Any
 
+from agent.contract import DirectiveRef, Report, Result
 from agent.output.common import directive_status, natural, overall_status, safe, safe_lines
 
 ORDER = {"fail": 0, "error": 1, "manual": 2, "waived": 3, "pass": 4, "not_applicable": 5}
@@ -40,12 +40,12 @@ def _e(value: object) -> str:
     return escape(safe(value), quote=True)
 
 
-def _due(r: dict[str, Any]) -> str:
+def _due(r: Result) -> str:
     if not r["due"]:
         return ""
     if r["overdue"]:
         return f'<span class="overdue">{_e(r["due"])} OVERDUE</span>'
-    if r["status"] in ("fail", "waived", "manual", "error") and r.get("days_left") is not None and r["days_left"] >= 0:
+    if r["status"] in ("fail", "waived", "manual", "error") and (days := r.get("days_left")) is not None and days >= 0:
         return f"{_e(r['due'])} ({_e(r['days_left'])} days left)"
     return _e(r["due"])
 
@@ -56,7 +56,7 @@ def _link(url: str, text: str) -> str:
     return _e(text)
 
 
-def _details(r: dict[str, Any]) -> str:
+def _details(r: Result) -> str:
     parts = []
     if r.get("message"):
         parts.append(f"<p>{_e(r['message'])}</p>")
@@ -79,7 +79,7 @@ def _details(r: dict[str, Any]) -> str:
     return f"<details{opened}><summary>details</summary>{''.join(parts)}</details>" if parts else ""
 
 
-def _summary(report: dict[str, Any]) -> str:
+def _summary(report: Report) -> str:
     s = report["summary"]
     c = s["counts"]
     score = "n/a" if s["score"] is None else f"{s['score'] * 100:.0f}%"
@@ -93,7 +93,7 @@ def _summary(report: dict[str, Any]) -> str:
             "results are counted on their own, never as pass.</p>")
 
 
-def _waivers(report: dict[str, Any]) -> str:
+def _waivers(report: Report) -> str:
     waivers = report["scan"].get("waivers")
     if not waivers:
         return ""
@@ -107,7 +107,7 @@ def _waivers(report: dict[str, Any]) -> str:
             f"<th>expires</th><th>approver</th><th>ticket</th><th>justification</th></tr>{rows}</table>")
 
 
-def _tailoring(report: dict[str, Any]) -> str:
+def _tailoring(report: Report) -> str:
     t = report["scan"].get("tailoring")
     if not t:
         return ""
@@ -127,7 +127,7 @@ def _tailoring(report: dict[str, Any]) -> str:
     return "".join(parts)
 
 
-def _directive(report: dict[str, Any], d: dict[str, Any], results: list[dict[str, Any]]) -> str:
+def _directive(report: Report, d: DirectiveRef, results: list[Result]) -> str:
     rows = []
     for r in sorted(results, key=lambda r: (ORDER[r["status"]], natural(r["key"]))):
         rows.append(
@@ -142,10 +142,10 @@ def _directive(report: dict[str, Any], d: dict[str, Any], results: list[dict[str
             + "".join(rows) + "</table>")
 
 
-def render(report: dict[str, Any], color: bool = False, *, baseline: dict[str, Any] | None = None) -> str:
+def render(report: Report, color: bool = False, *, baseline: Report | None = None) -> str:
     host = report["host"]
     os_name = host.get("os", {}).get("pretty_name", "")
-    by_directive: dict[str, list[dict[str, Any]]] = {}
+    by_directive: dict[str, list[Result]] = {}
     for r in report["results"]:
         by_directive.setdefault(r["directive"], []).append(r)
     scan = report["scan"]

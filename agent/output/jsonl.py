@@ -10,6 +10,7 @@ from __future__ import annotations
 import json
 from typing import Any
 
+from agent.contract import Report, Waiver
 from agent.output.common import directive_status, json_safe, ordered, overall_status
 
 EVENT_TYPE = "fedharden.result"
@@ -24,11 +25,11 @@ FIELDS = (
 )
 
 
-def events(report: dict[str, Any]) -> list[dict[str, Any]]:
+def events(report: Report) -> list[dict[str, Any]]:
     host = report["host"]
     out = []
     for r in ordered(report["results"]):
-        waiver = r.get("waiver") or {}
+        waiver: Waiver | dict[str, str] = r.get("waiver") or {}
         event = {
             "event_type": EVENT_TYPE,
             "event_version": EVENT_VERSION,
@@ -68,7 +69,7 @@ def events(report: dict[str, Any]) -> list[dict[str, Any]]:
     return out
 
 
-def render(report: dict[str, Any], color: bool = False, *, baseline: dict[str, Any] | None = None) -> str:
+def render(report: Report, color: bool = False, *, baseline: Report | None = None) -> str:
     return "".join(_line(e) for e in events(report))
 
 

@@ -8,16 +8,16 @@ properties carry its directive's ``status`` and the host's ``host_status`` (agen
 from __future__ import annotations
 
 import xml.etree.ElementTree as ET
-from typing import Any
 
+from agent.contract import Report, Result
 from agent.output.common import directive_status, evidence_text, ordered, overall_status, safe, summary_text, xml_text
 
 
-def _seconds(report: dict[str, Any]) -> str:
+def _seconds(report: Report) -> str:
     return f"{report['scan'].get('duration_ms', 0) / 1000:.3f}"
 
 
-def _case(suite: ET.Element, r: dict[str, Any]) -> None:
+def _case(suite: ET.Element, r: Result) -> None:
     case = ET.SubElement(suite, "testcase", {"classname": r["directive"], "name": f"{r['key']}: {r['title']}",
                                              "time": "0"})
     props = ET.SubElement(case, "properties")
@@ -39,9 +39,9 @@ def _case(suite: ET.Element, r: dict[str, Any]) -> None:
         ET.SubElement(case, "system-out").text = detail
 
 
-def build(report: dict[str, Any]) -> ET.Element:
+def build(report: Report) -> ET.Element:
     root = ET.Element("testsuites", {"name": f"fedharden {safe(report['host']['hostname'])}"})
-    by_directive: dict[str, list[dict[str, Any]]] = {}
+    by_directive: dict[str, list[Result]] = {}
     for r in ordered(report["results"]):
         by_directive.setdefault(r["directive"], []).append(r)
     totals = {"tests": 0, "failures": 0, "errors": 0, "skipped": 0}
@@ -80,7 +80,7 @@ def _clean(element: ET.Element) -> None:
             node.attrib[key] = xml_text(value)
 
 
-def render(report: dict[str, Any], color: bool = False, *, baseline: dict[str, Any] | None = None) -> str:
+def render(report: Report, color: bool = False, *, baseline: Report | None = None) -> str:
     root = build(report)
     _clean(root)
     ET.indent(root)

@@ -24,6 +24,7 @@ import re
 import uuid
 from typing import Any
 
+from agent.contract import Report, Result
 from agent.output.common import (directive_status, evidence_line, json_safe, ordered, overall_status, safe, safe_lines,
                                  summary_text)
 
@@ -43,7 +44,7 @@ def control_id(nist: str) -> str | None:
     return f"{family.lower()}-{int(number)}" + (f".{int(enhancement)}" if enhancement else "")
 
 
-def _uuid(report: dict[str, Any], *parts: str) -> str:
+def _uuid(report: Report, *parts: str) -> str:
     return str(uuid.uuid5(uuid.NAMESPACE_URL, "fedharden:" + ":".join([report["report_id"], *parts])))
 
 
@@ -66,7 +67,7 @@ def _datetime(day: str) -> str:
     return f"{day}T23:59:59+00:00"
 
 
-def _observation(report: dict[str, Any], r: dict[str, Any], host_uuid: str) -> dict[str, Any]:
+def _observation(report: Report, r: Result, host_uuid: str) -> dict[str, Any]:
     props = [_prop("requirement", r["requirement"]), _prop("key", r["key"]), _prop("directive", r["directive"]),
              _prop("status", r["status"]), _prop("severity", r["severity"]), _prop("overdue", str(r["overdue"]).lower())]
     if r["due"]:
@@ -90,7 +91,7 @@ def _observation(report: dict[str, Any], r: dict[str, Any], host_uuid: str) -> d
     return obs
 
 
-def _risk(report: dict[str, Any], r: dict[str, Any], observation: str) -> dict[str, Any]:
+def _risk(report: Report, r: Result, observation: str) -> dict[str, Any]:
     waiver = r.get("waiver") if r["status"] == "waived" else None
     risk: dict[str, Any] = {
         "uuid": _uuid(report, "risk", r["key"]),
@@ -107,7 +108,7 @@ def _risk(report: dict[str, Any], r: dict[str, Any], observation: str) -> dict[s
             "uuid": _uuid(report, "risk-log", r["key"]),
             "title": "Risk accepted by waiver",
             "description": _text(waiver["justification"]),
-            "start": _datetime(waiver["start"]).replace("23:59:59", "00:00:00") if waiver.get("start")
+            "start": _datetime(start).replace("23:59:59", "00:00:00") if (start := waiver.get("start"))
             else report["scan"]["started_at"],
             "end": _datetime(waiver["expires"]),
             "status-change": "deviation-approved",
@@ -123,7 +124,7 @@ def _risk(report: dict[str, Any], r: dict[str, Any], observation: str) -> dict[s
     return risk
 
 
-def _finding(report: dict[str, Any], control: str, nist: str, results: list[dict[str, Any]],
+def _finding(report: Report, control: str, nist: str, results: list[Result],
              observations: dict[str, str], risks: dict[str, str]) -> dict[str, Any]:
     statuses = {r["status"] for r in results}
     if statuses & set(_PROBLEM):
@@ -151,7 +152,7 @@ def _finding(report: dict[str, Any], control: str, nist: str, results: list[dict
     return finding
 
 
-def build(report: dict[str, Any]) -> dict[str, Any]:
+def build(report: Report) -> dict[str, Any]:
     host = report["host"]
     host_uuid = _uuid(report, "host", host["id"])
     results = ordered(report["results"])
@@ -159,7 +160,7 @@ def build(report: dict[str, Any]) -> dict[str, Any]:
     observation_of = {r["key"]: o["uuid"] for r, o in zip(results, observations)}
     risks = [_risk(report, r, observation_of[r["key"]]) for r in results if r["status"] in _PROBLEM]
     risk_of = {r["key"]: risk["uuid"] for r, risk in zip([r for r in results if r["status"] in _PROBLEM], risks)}
-    by_control: dict[str, tuple[str, list[dict[str, Any]]]] = {}
+    by_control: dict[str, tuple[str, list[Result]]] = {}
     for r in results:
         for nist in r["references"].get("nist_800_53", []):
             cid = control_id(nist)
@@ -243,5 +244,5 @@ def build(report: dict[str, Any]) -> dict[str, Any]:
     }}
 
 
-def render(report: dict[str, Any], color: bool = False, *, baseline: dict[str, Any] | None = None) -> str:
+def render(report: Report, color: bool = False, *, baseline: Report | None = None) -> str:
     return json_safe(json.dumps(build(report), indent=2, ensure_ascii=False)) + "\n"

@@ -12,6 +12,7 @@ from __future__ import annotations
 import json
 from typing import Any
 
+from agent.contract import Report, Result
 from agent.output.common import (directive_status, evidence_line, json_safe, location, natural, overall_status, safe,
                                  summary_text)
 
@@ -30,7 +31,7 @@ def _root_uri(target: str) -> str:
     return "file:///"
 
 
-def _rule(result: dict[str, Any], urls: dict[str, str]) -> dict[str, Any]:
+def _rule(result: Result, urls: dict[str, str]) -> dict[str, Any]:
     refs = result["references"]
     rule: dict[str, Any] = {
         "id": result["requirement"],
@@ -53,11 +54,11 @@ def _rule(result: dict[str, Any], urls: dict[str, str]) -> dict[str, Any]:
     return rule
 
 
-def _identity(result: dict[str, Any]) -> tuple[str, str]:
+def _identity(result: Result) -> tuple[str, str]:
     return result["key"], KIND[result["status"]]
 
 
-def _baseline_state(result: dict[str, Any], previous: dict[tuple[str, str], dict[str, Any]]) -> str:
+def _baseline_state(result: Result, previous: dict[tuple[str, str], Result]) -> str:
     before = previous.get(_identity(result))
     if before is None:
         return "new"
@@ -65,7 +66,7 @@ def _baseline_state(result: dict[str, Any], previous: dict[tuple[str, str], dict
     return "unchanged" if same else "updated"
 
 
-def _result(r: dict[str, Any], rule_index: int, baseline_state: str | None) -> dict[str, Any]:
+def _result(r: Result, rule_index: int, baseline_state: str | None) -> dict[str, Any]:
     kind = KIND[r["status"]]
     out: dict[str, Any] = {
         "ruleId": r["requirement"],
@@ -106,11 +107,11 @@ def _result(r: dict[str, Any], rule_index: int, baseline_state: str | None) -> d
     return out
 
 
-def build(report: dict[str, Any], baseline: dict[str, Any] | None = None) -> dict[str, Any]:
+def build(report: Report, baseline: Report | None = None) -> dict[str, Any]:
     urls = {d["id"]: d.get("url", "") for d in report["directives"]}
     current = sorted(report["results"], key=lambda r: (r["directive"], natural(r["key"])))
-    absent: list[dict[str, Any]] = []
-    previous: dict[tuple[str, str], dict[str, Any]] = {}
+    absent: list[Result] = []
+    previous: dict[tuple[str, str], Result] = {}
     if baseline is not None:
         previous = {_identity(r): r for r in baseline.get("results", [])}
         now = {_identity(r) for r in current}
@@ -172,5 +173,5 @@ def _guid(report_id: str) -> str:
     return str(uuid.uuid5(uuid.NAMESPACE_URL, f"fedharden:report:{report_id}"))
 
 
-def render(report: dict[str, Any], color: bool = False, *, baseline: dict[str, Any] | None = None) -> str:
+def render(report: Report, color: bool = False, *, baseline: Report | None = None) -> str:
     return json_safe(json.dumps(build(report, baseline), indent=2, ensure_ascii=False)) + "\n"

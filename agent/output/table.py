@@ -14,7 +14,7 @@ from typing import Any
 
 import click
 
-from agent.contract import HostStatus
+from agent.contract import DirectiveRef, DirectiveSummary, Evidence, Feed, HostStatus, Report, Result, Summary
 from agent.output.common import directive_status, overall_status, safe, safe_lines
 
 STYLE: dict[str, dict[str, Any]] = {
@@ -45,7 +45,7 @@ def natural(key: str) -> list[object]:
     return [int(part) if part.isdigit() else part for part in re.split(r"(\d+)", key)]
 
 
-def _due(result: dict[str, Any]) -> str:
+def _due(result: Result) -> str:
     if not result["due"]:
         return ""
     if result["overdue"]:
@@ -56,7 +56,7 @@ def _due(result: dict[str, Any]) -> str:
     return f"{result['due']} ({days} days left)" if days is not None and days >= 0 else result["due"]
 
 
-def render(report: dict[str, Any], color: bool = False, *, baseline: dict[str, Any] | None = None) -> str:
+def render(report: Report, color: bool = False, *, baseline: Report | None = None) -> str:
     width = max(80, min(shutil.get_terminal_size((120, 24)).columns, 160))
 
     def paint(text: str, style: dict[str, Any]) -> str:
@@ -72,7 +72,7 @@ def render(report: dict[str, Any], color: bool = False, *, baseline: dict[str, A
         lines.append(paint(f"warning: {safe(warning)}", STYLE["manual"]))
     if report["scan"].get("feeds"):
         lines.append("feeds: " + "; ".join(safe(_feed(f)) for f in report["scan"]["feeds"]))
-    by_directive: dict[str, list[dict[str, Any]]] = {}
+    by_directive: dict[str, list[Result]] = {}
     for r in report["results"]:
         by_directive.setdefault(r["directive"], []).append(r)
     idw = max((len(safe(r["key"])) for r in report["results"]), default=12)
@@ -95,7 +95,7 @@ def render(report: dict[str, Any], color: bool = False, *, baseline: dict[str, A
     return "\n".join(lines) + "\n"
 
 
-def _result(r: dict[str, Any], directive: dict[str, Any], width: int, idw: int, paint: Any) -> list[str]:
+def _result(r: Result, directive: DirectiveRef, width: int, idw: int, paint: Any) -> list[str]:
     """One result: its row, its evidence (marked), why, and for a FAIL how to fix it."""
     lines: list[str] = []
     due = _due(r)
@@ -121,14 +121,14 @@ def _result(r: dict[str, Any], directive: dict[str, Any], width: int, idw: int, 
     return lines
 
 
-def _evidence_text(ev: dict[str, Any]) -> str:
+def _evidence_text(ev: Evidence) -> str:
     """``expected X; found Y  [where]``; a line that expects nothing is ``found Y``."""
     found = safe(ev["actual"])
     text = f"expected {safe(ev['expected'])}; found {found}" if ev["expected"] else f"found {found}"
     return f"{text}  [{safe(ev['where'])}]" if ev["where"] else text
 
 
-def _remediation(r: dict[str, Any], directive: dict[str, Any]) -> list[str]:
+def _remediation(r: Result, directive: DirectiveRef) -> list[str]:
     """The first lines of how to fix it, and where the full text is."""
     steps = [line.strip() for line in safe_lines(r.get("remediation", "").strip()).split("\n") if line.strip()]
     where = f"fedharden directives show {safe(directive['id'])}"
@@ -141,13 +141,13 @@ def _remediation(r: dict[str, Any], directive: dict[str, Any]) -> list[str]:
     return lines
 
 
-def _feed(feed: dict[str, Any]) -> str:
+def _feed(feed: Feed) -> str:
     hours = feed.get("age_hours")
     age = "age unknown" if hours is None else (f"{hours:.0f} hours old" if hours < 72 else f"{hours / 24:.0f} days old")
     return f"{feed.get('title', feed['name'])} {feed['version']} ({age}{', stale' if feed.get('stale') else ''})"
 
 
-def _summary_line(summary: dict[str, Any]) -> str:
+def _summary_line(summary: Summary | DirectiveSummary) -> str:
     c = summary["counts"]
     others = [f"{c[k]} {k.replace('_', ' ')}" for k in ("error", "manual", "waived", "not_applicable") if c[k]]
     score = "n/a" if summary["score"] is None else f"{summary['score'] * 100:.0f}%"

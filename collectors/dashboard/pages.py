@@ -13,7 +13,7 @@ from sqlalchemy.engine import Connection
 
 from agent.contract import HostStatus, host_status
 from collectors import BadRequest
-from collectors import reads, rollups
+from collectors import host_filters, reads, rollups
 from collectors.auth import Principal
 from collectors.dashboard.charts import Point, burndown
 from collectors.federated_hosts import forwarding_agencies
@@ -44,7 +44,7 @@ class HostFilters:
             return value or None
 
         status, overdue = opt("status"), opt("overdue")
-        chosen = reads.host_status_filter(status)  # checked; the earlier "noncompliant" still accepted
+        chosen = host_filters.host_status_filter(status)  # checked; the earlier "noncompliant" still accepted
         status = chosen.value if chosen else None
         if overdue is not None and overdue not in OVERDUE:
             raise BadRequest("overdue must be yes or no", "$.query.overdue")
@@ -179,7 +179,7 @@ def agency(conn: Connection, principal: Principal, code: str, filters: HostFilte
     fixed = reads.changes(conn, ids, since=since, until=None, only="fixes", directive=filters.directive,
                           limit=LIST_SIZE)["changes"]
     kev = reads.overdue_findings(conn, ids, limit=LIST_SIZE)
-    agency_doc = summary["agencies"][0] if summary["agencies"] else {"agency": code, "name": code, "directives": []}
+    agency_doc: dict[str, Any] = summary["agencies"][0] if summary["agencies"] else {"agency": code, "name": code, "directives": []}
     for d in agency_doc["directives"]:
         d["met"] = met(d)
     pages = max(1, -(-listing["total"] // PAGE_SIZE))

@@ -15,7 +15,7 @@ import pytest
 from click.testing import CliRunner
 
 from agent.cli import main
-from agent.report import validation_errors
+from agent.contract import validation_errors
 
 MakeRoot = Callable[..., Path]
 FEDHARDEN = str(Path(sys.executable).with_name("fedharden"))
@@ -93,6 +93,32 @@ HARDENED = {
 }
 MODES = {"/etc/shadow": 0o640, "/etc/gshadow": 0o640, "/etc/passwd": 0o644, "/etc/group": 0o644,
          "/etc/issue": 0o644, "/etc/issue.net": 0o644, "/var/log/.keep": 0o640}
+# CIS Debian 12's account, PAM and sudo controls (SSH.18-21, SUDO.5-6, PAM.1-15, ACCT.20-29, FILE.5-9,
+# USER.1-8): sudo with its policy, the PAM packages and stacks, pwquality's settings, an empty su
+# group, warning age and inactivity, umask in the profiles, /etc/shells, root's home.
+HARDENED.update({
+    "/etc/group": GROUP + "daemon:x:1:\nsugroup:x:1001:\n",
+    "/etc/shadow": "root:$y$j9T$x:19000:1:90:7:30::\ndaemon:*:19000:0:99999:7:::\n",
+    "/etc/login.defs": "PASS_MAX_DAYS 90\nPASS_MIN_DAYS 1\nPASS_WARN_AGE 7\nUMASK 027\nENCRYPT_METHOD YESCRYPT\n",
+    "/var/lib/dpkg/status": HARDENED["/var/lib/dpkg/status"] + "".join(
+        f"Package: {p}\nStatus: install ok installed\nVersion: {v}\n\n" for p, v in (
+            ("libpam-runtime", "1.5.2-6+deb12u1"), ("libpam-modules", "1.5.2-6+deb12u1"), ("sudo", "1.9.13p3-1+deb12u1"))),
+    "/etc/sudoers": 'Defaults use_pty\nDefaults logfile="/var/log/sudo.log"\nDefaults timestamp_timeout=15\n'
+                    "root ALL=(ALL:ALL) ALL\n",
+    "/etc/security/pwquality.conf": "minlen = 15\ndifok = 2\nminclass = 4\nmaxrepeat = 3\nmaxsequence = 3\n"
+                                    "enforce_for_root\n",
+    "/etc/pam.d/common-password": "password requisite pam_pwquality.so retry=3\n"
+                                  "password required pam_pwhistory.so remember=5 enforce_for_root use_authtok\n"
+                                  "password [success=1 default=ignore] pam_unix.so obscure use_authtok yescrypt\n",
+    "/etc/pam.d/common-account": "account [success=1 new_authtok_reqd=done default=ignore] pam_unix.so\n",
+    "/etc/pam.d/common-session": "session required pam_unix.so\n",
+    "/etc/pam.d/su": "auth sufficient pam_rootok.so\nauth required pam_wheel.so use_uid group=sugroup\n",
+    "/etc/profile.d/50-umask.sh": "umask 027\n",
+    "/etc/bash.bashrc": "umask 027\n",
+    "/etc/shells": "/bin/sh\n/bin/bash\n",
+    "/root/.profile": "umask 027\n",
+})
+MODES.update({"/etc/sudoers": 0o440, "/etc/shells": 0o644, "/root": 0o700, "/root/.profile": 0o600})
 
 
 def hardened_root(make_root: MakeRoot) -> Path:
@@ -136,15 +162,16 @@ def test_hardened_root_is_compliant_and_report_is_valid(make_root: MakeRoot) -> 
     assert validation_errors(report) == []
     got = statuses(report)
     assert {k for k, s in got.items() if s == "fail"} == set()
-    # SSH, sudo, cron and rsyslog are not installed, runtime state is absent in an image, /var/tmp,
+    # SSH, cron and rsyslog are not installed, runtime state is absent in an image, /var/tmp,
     # /home, /var, /var/log and /var/log/audit are not separate filesystems, there is no boot loader
     # and no motd, journald is the logging system: said, not passed silently.
     assert {k for k, s in got.items() if s == "not_applicable"} == {
-        *(f"HARDEN-30D.SSH.{i}" for i in range(1, 18)), *(f"HARDEN-30D.SUDO.{i}" for i in range(1, 5)),
-        "HARDEN-30D.SVC.8", "HARDEN-30D.FS.3", "HARDEN-30D.FS.4", "HARDEN-30D.FS.5", "HARDEN-30D.FS.6",
-        "HARDEN-30D.FS.7", "HARDEN-30D.FS.8", "HARDEN-30D.LOG.3", "HARDEN-30D.MGMT.1", "HARDEN-30D.FS.15",
-        "HARDEN-30D.FS.16", "HARDEN-30D.FS.17", "HARDEN-30D.BOOT.1", "HARDEN-30D.AA.3", "HARDEN-30D.BANNER.4",
-        "HARDEN-30D.LOG.12", "HARDEN-30D.LOG.13", "HARDEN-30D.LOG.14"}
+        *(f"HARDEN-30D.SSH.{i}" for i in range(1, 22)), "HARDEN-30D.SVC.8", "HARDEN-30D.FS.3", "HARDEN-30D.FS.4", "HARDEN-30D.FS.5", "HARDEN-30D.FS.6",
+        "HARDEN-30D.FS.7", "HARDEN-30D.FS.8", "HARDEN-30D.LOG.3", "HARDEN-30D.MGMT.1",
+        # no backups of the account files yet, no password history file
+        "HARDEN-30D.FILE.5", "HARDEN-30D.FILE.6", "HARDEN-30D.FILE.7", "HARDEN-30D.FILE.9",
+        "HARDEN-30D.FS.15", "HARDEN-30D.FS.16", "HARDEN-30D.FS.17", "HARDEN-30D.BOOT.1", "HARDEN-30D.AA.3",
+        "HARDEN-30D.BANNER.4", "HARDEN-30D.LOG.12", "HARDEN-30D.LOG.13", "HARDEN-30D.LOG.14"}
     assert report["scan"]["live"] is False and report["host"]["hostname"] == "golden"
     result = next(r for r in report["results"] if r["key"] == "HARDEN-30D.FILE.1")
     assert result["references"] == {"nist_800_53": ["AC-6", "IA-5"],
@@ -156,7 +183,7 @@ def test_hardened_root_is_compliant_and_report_is_valid(make_root: MakeRoot) -> 
 
 def test_weak_root_fails_with_evidence_and_overdue(make_root: MakeRoot) -> None:
     files = dict(HARDENED)
-    files["/etc/login.defs"] = "PASS_MAX_DAYS 99999\nPASS_MIN_DAYS 1\nUMASK 027\nENCRYPT_METHOD SHA512\n"
+    files["/etc/login.defs"] = "PASS_MAX_DAYS 99999\nPASS_MIN_DAYS 1\nPASS_WARN_AGE 7\nUMASK 027\nENCRYPT_METHOD SHA512\n"
     files["/etc/passwd"] = PASSWD + "toor:x:0:0::/root:/bin/sh\n"
     modes = dict(MODES, **{"/etc/shadow": 0o644})
     root = make_root(files, modes)
@@ -164,17 +191,18 @@ def test_weak_root_fails_with_evidence_and_overdue(make_root: MakeRoot) -> None:
     assert code == 1
     report = json.loads(out)
     failing = {k for k, s in statuses(report).items() if s == "fail"}
-    # toor: a second UID 0 (ACCT.1), a shared UID (ACCT.3), a system account with a shell (ACCT.8);
+    # toor: a second UID 0 (ACCT.1), a shared UID (ACCT.3), a system account with a shell (ACCT.8),
+    # a second account with primary group 0 (ACCT.23);
     # no enabling links were made, so time sync, auditd, the firewall and the apt timers are not enabled
     # nor the journal upload (SVC.6, SVC.7, FW.1, UPD.1, LOG.8).
     assert failing == {"HARDEN-30D.ACCT.1", "HARDEN-30D.ACCT.3", "HARDEN-30D.ACCT.4", "HARDEN-30D.ACCT.8",
-                       "HARDEN-30D.FILE.1", "HARDEN-30D.SVC.6", "HARDEN-30D.SVC.7", "HARDEN-30D.FW.1",
+                       "HARDEN-30D.ACCT.23", "HARDEN-30D.FILE.1", "HARDEN-30D.SVC.6", "HARDEN-30D.SVC.7", "HARDEN-30D.FW.1",
                        "HARDEN-30D.UPD.1", "HARDEN-30D.LOG.8"}
     acct4 = next(r for r in report["results"] if r["key"] == "HARDEN-30D.ACCT.4")
     assert acct4["overdue"] is True  # the 30-day window closed on 2026-07-02
     assert acct4["evidence"] == [{"expected": "PASS_MAX_DAYS at least 1 and at most 365", "actual": "PASS_MAX_DAYS 99999",
                                   "where": "/etc/login.defs:1", "verdict": "violation"}]
-    assert report["summary"]["directives"]["HARDEN-30D"]["counts"]["fail"] == 10
+    assert report["summary"]["directives"]["HARDEN-30D"]["counts"]["fail"] == 11
 
 
 def test_table_output(make_root: MakeRoot) -> None:
@@ -253,7 +281,8 @@ def test_extra_directive_files_are_validated_before_scanning(make_root: MakeRoot
 
 @pytest.mark.skipif(os.geteuid() != 0 or shutil.which("setpriv") is None, reason="needs root to drop to nobody")
 def test_non_root_scan_reports_unreadable_facts_as_errors(tree: Callable[..., Path]) -> None:
-    """A real process without root: /etc/shadow is unreadable, so its rules are errors, not passes."""
+    """A real process without root: /etc/shadow, /etc/sudoers and root's files are unreadable, so
+    their rules are errors, not passes."""
     base = Path(tempfile.mkdtemp(prefix="fedharden-nonroot-"))
     try:
         os.chmod(base, 0o755)
@@ -270,7 +299,11 @@ def test_non_root_scan_reports_unreadable_facts_as_errors(tree: Callable[..., Pa
         assert proc.returncode in (0, 1), proc.stderr
         report = json.loads(proc.stdout)
         errors = {r["key"]: r["message"] for r in report["results"] if r["status"] == "error"}
-        assert set(errors) == {"HARDEN-30D.ACCT.2", "HARDEN-30D.ACCT.6"}
+        # /etc/shadow, /etc/sudoers (0440) and root's .profile (0600) are root's to read; root's PATH
+        # takes sudo's secure_path into account.
+        assert set(errors) == {"HARDEN-30D.ACCT.2", "HARDEN-30D.ACCT.6", "HARDEN-30D.ACCT.21", "HARDEN-30D.ACCT.22",
+                               "HARDEN-30D.ACCT.25", "HARDEN-30D.ACCT.26", "HARDEN-30D.ACCT.27", "HARDEN-30D.ACCT.29",
+                               "HARDEN-30D.SUDO.1", "HARDEN-30D.SUDO.2", "HARDEN-30D.SUDO.3", "HARDEN-30D.SUDO.6"}
         assert all("permission denied" in m for m in errors.values())
     finally:
         shutil.rmtree(base)

@@ -18,6 +18,8 @@ from agent.contract import EXIT_INCOMPLETE, HostStatus
 from agent.inventory_scan import Outcome, exit_code as inventory_exit
 from agent.inventory import Entry
 
+pytestmark = pytest.mark.slow  # the command line as a process, per test
+
 MakeRoot = Callable[..., Path]
 FEDHARDEN = str(Path(sys.executable).with_name("fedharden"))
 DEBIAN = {"/etc/os-release": 'ID=debian\nVERSION_ID="12"\nPRETTY_NAME="Debian GNU/Linux 12 (bookworm)"\n',
@@ -204,13 +206,15 @@ def test_an_error_line_escapes_what_it_quotes(tmp_path: Path) -> None:
 ])
 def test_the_scheduler_reads_the_scans_exit_code(tmp_path: Path, capsys: pytest.CaptureFixture[str],
                                                  code: int, said: str) -> None:
+    from agent.reporting import Backoff
     from agent.runner import Runner
     from agent.state import StateDir
 
     scan_exits = tmp_path / "scan"  # stands in for the interpreter running one scan
     scan_exits.write_text(f"#!/bin/sh\nexit {code}\n")
     scan_exits.chmod(0o755)
-    runner = Runner([], StateDir(tmp_path / "state"), interval=60, splay=0, python=str(scan_exits))
+    runner = Runner([], StateDir(tmp_path / "state"), Backoff(attempts=1), interval=60, splay=0,
+                    python=str(scan_exits))
     assert runner.cycle() == code
     logged = capsys.readouterr().err
     assert (said in logged) if said else logged == ""

@@ -36,8 +36,10 @@ import pytest
 pytest.importorskip("collectors.app", reason="needs the collector and its extra")
 requests = pytest.importorskip("requests")
 
-from agent.report import state_digest  # noqa: E402
+from agent.contract import state_digest  # noqa: E402
 from agent.state import StateDir  # noqa: E402
+
+pytestmark = pytest.mark.slow  # end to end: agent processes against a faulty collector
 
 FEDHARDEN = str(Path(sys.executable).with_name("fedharden"))
 Collector = sys.modules["fedharden_tests_collector"].Collector  # tests/collector.py, via tests/agent/conftest.py

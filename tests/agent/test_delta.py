@@ -10,7 +10,7 @@ import pytest
 
 from agent.delta import compare, next_report, snapshot
 from agent.hosts import RootfsHost
-from agent.report import state_digest, summarize, validation_errors
+from agent.contract import state_digest, summarize, validation_errors
 from agent.reporting import record, resync
 from agent.scan import Scan, Selection
 from agent.spool import Spool

@@ -7,6 +7,10 @@ import sys
 from pathlib import Path
 from typing import Callable
 
+import pytest
+
+pytestmark = pytest.mark.slow  # end to end: real web and mail servers
+
 MakeNetns = Callable[..., str]
 NetnsScan = Callable[..., dict[str, str]]
 

@@ -22,8 +22,10 @@ import pytest
 pytest.importorskip("collectors.app", reason="needs the collector and its extra")
 requests = pytest.importorskip("requests")
 
-from agent.report import state_digest  # noqa: E402
+from agent.contract import state_digest  # noqa: E402
 from agent.state import StateDir  # noqa: E402
+
+pytestmark = pytest.mark.slow  # end to end: agents against a real collector
 
 MakeRoot = Callable[..., Path]
 FEDHARDEN = str(Path(sys.executable).with_name("fedharden"))

@@ -6,6 +6,10 @@ from __future__ import annotations
 import sys
 from typing import Callable
 
+import pytest
+
+pytestmark = pytest.mark.slow  # end to end: real listeners in a network namespace
+
 MakeNetns = Callable[..., str]
 NetnsScan = Callable[..., dict[str, str]]
 

@@ -34,13 +34,14 @@ def fh(*args: str, env: dict[str, str] | None = None) -> subprocess.CompletedPro
                           env={**os.environ, **(env or {})})
 
 
-def one_line_error(done: subprocess.CompletedProcess[str], *words: str) -> None:
-    assert done.returncode == 2, done.stderr
+def one_line_error(done: subprocess.CompletedProcess[str], *words: str, code: int = 2) -> None:
+    assert done.returncode == code, done.stderr
     assert done.stderr.count("\n") == 1 and done.stderr.startswith("fedharden: "), done.stderr
     for word in words:
         assert word in done.stderr
 
 
+@pytest.mark.slow
 def test_submitting_without_enrollment(make_root: MakeRoot, tmp_path: Path) -> None:
     root = make_root(ROOT)
     state = str(tmp_path / "state")
@@ -49,6 +50,7 @@ def test_submitting_without_enrollment(make_root: MakeRoot, tmp_path: Path) -> N
     one_line_error(fh("run", "--root", str(root), "--state-dir", state), "not enrolled")
 
 
+@pytest.mark.slow
 def test_enroll_refuses_what_cannot_be_safe(make_root: MakeRoot, tmp_path: Path) -> None:
     root = make_root(ROOT)
     state = tmp_path / "state"
@@ -62,7 +64,7 @@ def test_enroll_refuses_what_cannot_be_safe(make_root: MakeRoot, tmp_path: Path)
         s.bind(("127.0.0.1", 0))
         port = s.getsockname()[1]  # nothing listens here once closed
     done = fh(*base, "--collector", f"http://127.0.0.1:{port}", env=secret)
-    one_line_error(done, "cannot reach")
+    one_line_error(done, "cannot reach", code=3)  # not the user's mistake: try again later
     assert "not-a-real-secret" not in done.stderr + done.stdout
     assert not (state / "credential.json").exists()
 

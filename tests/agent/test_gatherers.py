@@ -10,7 +10,8 @@ from agent.facts import gather
 from agent.facts.context import Context
 from agent.hosts import RootfsHost
 from checks import sshd
-from checks.facts import ConfigFile, FactKey, FileInfo, PackageDB, Unavailable, UnitFile, persisted_sysctl
+from checks.facts import ConfigFile, FactKey, FileInfo, PackageDB, Unavailable, UnitFile
+from checks.sysctld import persisted_sysctl
 
 MakeRoot = Callable[..., Path]
 

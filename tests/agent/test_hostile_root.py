@@ -34,9 +34,11 @@ import pytest
 import checks
 from agent.facts.context import MAX_INCLUDED_FILES
 from agent.hosts.base import MAX_READ
-from agent.report import validation_errors
+from agent.contract import validation_errors
 from checks.facts import FactKey
 from directives import load_library
+
+pytestmark = pytest.mark.slow  # scans of hostile roots, bounded in time and memory
 
 FEDHARDEN = str(Path(sys.executable).with_name("fedharden"))
 TIMEOUT = 60.0  # seconds per scan; a good one takes about one

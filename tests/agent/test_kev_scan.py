@@ -14,7 +14,7 @@ from click.testing import CliRunner
 from agent.cli import main
 from agent.feeds.store import FeedStore
 from agent.hosts import RootfsHost
-from agent.report import validation_errors
+from agent.contract import validation_errors
 from agent.scan import Scan, Selection
 from directives import load_library
 
@@ -281,7 +281,8 @@ def test_defer_row_gives_manual_without_deadline(make_root: Callable[..., Path],
     directive = tmp_path / "tiered.yaml"
     text = (Path(__file__).parents[2] / "directives/library/kev-tiered.yaml").read_text()
     directive.write_text(text.replace("id: KEV-TIERED", "id: KEV-DEFER").replace("KEV-TIERED.1", "KEV-DEFER.1")
-                         .replace("- when: {exposed: [\"yes\", unknown], kev: \"yes\", automatable", "- when: {exposed: [never], kev: \"yes\", automatable")
+                         .replace("- when: {exposed: [\"yes\", unknown], kev: \"yes\", automatable",
+                                  "- when: {exposed: [never], kev: \"yes\", automatable")
                          .replace("- when: {exposed: [\"yes\", unknown], kev: \"yes\"}\n            days: 14",
                                   "- when: {exposed: [\"yes\", unknown]}\n            defer: true"))
     from directives import load_file

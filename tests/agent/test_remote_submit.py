@@ -32,8 +32,10 @@ from agent.contract import HostStatus  # noqa: E402
 from agent.facts.context import Context  # noqa: E402
 from agent.hosts import LocalHost  # noqa: E402
 from agent.identity import host_id  # noqa: E402
-from agent.report import state_digest  # noqa: E402
+from agent.contract import state_digest  # noqa: E402
 from agent.state import StateDir  # noqa: E402
+
+pytestmark = pytest.mark.slow  # end to end: a real sshd and collector
 
 Collector = sys.modules["fedharden_tests_collector"].Collector  # tests/collector.py
 FEDHARDEN = str(Path(sys.executable).with_name("fedharden"))
@@ -117,6 +119,7 @@ def closed_port() -> int:
 def table(stdout: str) -> dict[str, list[str]]:
     """The inventory summary: each host's row and the lines under it, by host name."""
     rows: dict[str, list[str]] = {}
+    last = ""
     for line in stdout.splitlines()[1:-1]:
         if line.startswith(" "):
             rows[last].append(line.strip())
@@ -231,6 +234,7 @@ def test_inventory_submits_each_host_and_says_which_were_not(fresh: Site, ssh_se
 
 
 def test_collector_down_spools_then_the_next_run_delivers(fresh: Site, ssh_server: Any, tmp_path: Path) -> None:
+    from agent.reporting import Backoff
     from agent.runner import Runner
 
     state = tmp_path / "state"
@@ -251,7 +255,7 @@ def test_collector_down_spools_then_the_next_run_delivers(fresh: Site, ssh_serve
     finally:
         fresh.collector.start()
     # The scheduler's retry between scans delivers every remote host's spool.
-    assert Runner([], StateDir(state), interval=60, splay=0).flush()
+    assert Runner([], StateDir(state), Backoff(attempts=1), interval=60, splay=0).flush()
     assert_in_sync(fresh, remote)
     # One cycle of the scheduler over the inventory: scans, submits as the host, exit 0 or 1.
     again = fh("run", "--once", "--state-dir", str(state), "--inventory", str(hosts), "--known-hosts",

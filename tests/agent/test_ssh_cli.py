@@ -13,7 +13,9 @@ import pytest
 from click.testing import CliRunner
 
 from agent.cli import main
-from agent.report import validation_errors
+from agent.contract import validation_errors
+
+pytestmark = pytest.mark.slow  # a real sshd
 
 FEDHARDEN = str(Path(sys.executable).with_name("fedharden"))
 

@@ -110,4 +110,5 @@ def test_only_regular_files_are_opened(make_root: MakeRoot) -> None:
                       "/etc/ssh/sshd_config.d/.keep": ""})
     os.mkfifo(root / "etc/ssh/sshd_config.d/pipe")  # reading it would block the scan
     os.mkdir(root / "etc/ssh/sshd_config.d/subdir")  # sshd reads a directory as empty
-    assert conf_of(root).problems == ("/etc/ssh/sshd_config.d/pipe: unreadable (/etc/ssh/sshd_config.d/pipe: is a FIFO, not a regular file)",)
+    assert conf_of(root).problems == (
+        "/etc/ssh/sshd_config.d/pipe: unreadable (/etc/ssh/sshd_config.d/pipe: is a FIFO, not a regular file)",)

@@ -18,7 +18,7 @@ import pytest
 
 from agent.reporting import (ACCEPTED, DUPLICATE, REJECTED, RESYNC, UNAVAILABLE, Answer, Backoff, deliver,
                              record)
-from agent.report import state_digest, summarize, validation_errors
+from agent.contract import state_digest, summarize, validation_errors
 from agent.spool import Spool
 from agent.state import LockBusy, StateDir, write_atomic
 
@@ -175,6 +175,7 @@ def check_chain(sd: StateDir, spool: Spool) -> int:
     return state.sequence
 
 
+@pytest.mark.slow
 def test_kill_9_at_any_moment_leaves_a_usable_state_and_a_whole_chain(tmp_path: Path) -> None:
     sd = StateDir(tmp_path / "state")
     base = tmp_path / "base.json"
@@ -273,6 +274,33 @@ def test_backoff_is_bounded_and_jittered() -> None:
     backoff = Backoff(attempts=6, base=1.0, cap=8.0, sleep=slept.append, rand=lambda: next(rolls))
     delays = [backoff.delay(i) for i in range(6)]
     assert delays == [0.5, 2.0, 3.0, 8.0, 8.0, 8.0]
+    assert slept == []  # computing a delay never waits
+
+
+def test_an_unavailable_collector_is_retried_as_the_backoff_says(tmp_path: Path) -> None:
+    """deliver() waits through the Backoff it is given (never on its own): ``attempts`` tries,
+    the waits between them as ``delay`` computes them, then the report stays spooled."""
+    sd = StateDir(tmp_path / "state")
+    spool = Spool(sd.spool_dir)
+    collector = CollectorDouble()
+    collector.down = True
+    tries: list[int] = []
+    send = collector.send
+    collector.send = lambda body: (tries.append(1), send(body))[1]  # type: ignore[method-assign]
+    slept: list[float] = []
+    backoff = Backoff(attempts=4, base=1.0, cap=3.0, sleep=slept.append, rand=lambda: 1.0)
+    with sd.locked():
+        record(sd, spool, scanned())
+        outcome = deliver(sd, spool, collector, backoff)
+    assert len(tries) == 4 and slept == [1.0, 2.0, 3.0]
+    assert outcome.remaining == 1 and outcome.error is not None and outcome.error.kind == UNAVAILABLE
+
+
+def test_the_command_line_retry_delay_is_the_backoffs_base() -> None:
+    from agent.commands.options import delivery_backoff, retry_backoff
+
+    assert (delivery_backoff(0.0).attempts, delivery_backoff(0.0).delay(3)) == (4, 0.0)  # retries at once
+    assert delivery_backoff(1.0).delay(10) <= 15.0 and retry_backoff(2.0).base == 2.0
 
 
 def test_reconcile_drops_orphans_of_a_killed_run(tmp_path: Path) -> None:

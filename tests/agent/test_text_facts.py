@@ -54,3 +54,29 @@ def test_config_dropins_without_a_main_file(make_root: MakeRoot) -> None:
     conf = fact(root, FactKey("config", "keyequals:/etc/security/pwquality.conf|/etc/security/pwquality.conf.d/*.conf"))
     assert isinstance(conf, ConfigFile) and not conf.exists
     assert conf.effective("minlen") is not None
+
+
+def test_config_systemd_dialect_reads_every_drop_in_folder(make_root: MakeRoot) -> None:
+    root = make_root({
+        "/etc/systemd/timesyncd.conf": "[Time]\nNTP=etc.example\n",
+        "/usr/lib/systemd/timesyncd.conf.d/10-vendor.conf": "[Time]\nNTP=vendor.example\n",
+        "/run/systemd/timesyncd.conf.d/50-dhcp.conf": "[Time]\nNTP=dhcp.example\n",
+        "/etc/systemd/timesyncd.conf.d/50-dhcp.conf": "[Time]\nFallbackNTP=shadowing.example\n",
+    })
+    conf = fact(root, FactKey("config", "systemd:/etc/systemd/timesyncd.conf"))
+    assert isinstance(conf, ConfigFile) and conf.exists and conf.path == "/etc/systemd/timesyncd.conf"
+    setting = conf.effective("Time.NTP")
+    # /etc's 50-dhcp.conf shadows /run's, so the vendor drop-in's value is the last NTP=.
+    assert setting is not None and (setting.value, setting.file) == (
+        "vendor.example", "/usr/lib/systemd/timesyncd.conf.d/10-vendor.conf")
+
+
+def test_config_postfix_dialect_expands_and_refuses(make_root: MakeRoot) -> None:
+    root = make_root({"/etc/postfix/main.cf": "lo = loopback-only\ninet_interfaces = $lo\n"})
+    conf = fact(root, FactKey("config", "postfix:/etc/postfix/main.cf"))
+    assert isinstance(conf, ConfigFile)
+    setting = conf.effective("inet_interfaces")
+    assert setting is not None and (setting.value, setting.line) == ("loopback-only", 2)
+    broken = make_root({"/etc/postfix/main.cf": "inet_interfaces = all\nnot an assignment\n"})
+    refused = fact(broken, FactKey("config", "postfix:/etc/postfix/main.cf"))
+    assert not isinstance(refused, ConfigFile) and "Postfix refuses" in str(refused)

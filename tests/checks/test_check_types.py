@@ -187,6 +187,20 @@ def test_service_states() -> None:
     masked = {"type": "service", "name": "rsync", "state": "masked"}
     assert judge(masked, units(**{"rsync.service": "masked"})) is Status.PASS
     assert judge(masked, units(**{"rsync.service": "disabled"})) is Status.FAIL
+    runs = {"type": "service", "name": "dailyaidecheck.service", "state": "unmasked"}
+    for state, status in (("static", Status.PASS), ("disabled", Status.PASS), ("masked", Status.FAIL),
+                          ("not-found", Status.FAIL)):
+        assert judge(runs, units(**{"dailyaidecheck.service": state})) is status, state
+
+
+def test_service_not_in_use_offline_and_live() -> None:
+    """A "not in use" service: not enabled, and not running where activity is known."""
+    spec = {"type": "service", "name": "rpcbind", "state": "not_enabled", "active": False}
+    key = FactKey("unit", "rpcbind.service")
+    offline = evaluate(spec, Facts({key: UnitFile("rpcbind.service", "disabled")}))
+    assert offline.status is Status.PASS and "only on a running system" in offline.message
+    assert judge(spec, {key: UnitFile("rpcbind.service", "disabled", "", "active")}) is Status.FAIL
+    assert judge(spec, {key: UnitFile("rpcbind.service", "masked", "", "inactive")}) is Status.PASS
 
 
 def test_service_active_state() -> None:

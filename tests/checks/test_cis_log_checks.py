@@ -158,9 +158,9 @@ def test_systemd_dialect_keys_are_per_section_and_case_sensitive() -> None:
     def conf(*settings: tuple[str, str]) -> dict[FactKey, object]:
         return {key: ConfigFile("/etc/systemd/journald.conf", "systemd", True,
                                 tuple(ConfigSetting(k, v, "/etc/systemd/journald.conf", n)
-                                      for n, (k, v) in enumerate(settings, 1)))}
+                                      for n, (k, v) in enumerate(settings, 1)), case_sensitive=True)}
 
-    assert judge(spec, conf(("Journal/Storage", "persistent"))) is Status.PASS
-    assert judge(spec, conf(("Journal/Storage", "persistent"), ("Journal/Storage", "volatile"))) is Status.FAIL
-    assert judge(spec, conf(("Journal/storage", "persistent"))) is Status.FAIL
-    assert judge(spec, conf(("Upload/Storage", "persistent"))) is Status.FAIL
+    assert judge(spec, conf(("Journal.Storage", "persistent"))) is Status.PASS
+    assert judge(spec, conf(("Journal.Storage", "persistent"), ("Journal.Storage", "volatile"))) is Status.FAIL
+    assert judge(spec, conf(("Journal.storage", "persistent"))) is Status.FAIL
+    assert judge(spec, conf(("Upload.Storage", "persistent"))) is Status.FAIL

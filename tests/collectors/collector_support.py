@@ -14,7 +14,7 @@ import requests
 import sqlalchemy as sa
 import uvicorn
 
-from agent.report import state_digest, summarize
+from agent.contract import state_digest, summarize
 from collectors import rollups
 from collectors.admin import add_agency, enrollment_secret, issue
 from collectors.models import agencies, hosts, results

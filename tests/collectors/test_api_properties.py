@@ -16,12 +16,15 @@ import json
 from typing import Any, Callable
 from urllib.parse import quote
 
+import pytest
 from hypothesis import HealthCheck, given, seed, settings
 from hypothesis import strategies as st
 from hypothesis_jsonschema import from_schema
 from tests.collectors.collector_support import Agent, Server, Tokens, result
 
 from collectors.storage import Database
+
+pytestmark = pytest.mark.slow  # a property-based run over the whole API, on both databases
 
 EXAMPLES = 12
 SEED = 18

@@ -23,6 +23,8 @@ from selenium.webdriver.support.ui import Select  # noqa: E402
 
 from collectors.storage import Database  # noqa: E402
 
+pytestmark = pytest.mark.slow  # real headless Chromium
+
 class Site:
     def __init__(self, collector: CollectorProcess, tokens: Tokens, fleet: Fleet, db: Database) -> None:
         self.collector, self.tokens, self.fleet, self.db = collector, tokens, fleet, db

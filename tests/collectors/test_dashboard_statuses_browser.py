@@ -23,6 +23,8 @@ from tests.collectors.dashboard_support import CollectorProcess  # noqa: E402
 from collectors import rollups  # noqa: E402
 from collectors.storage import Database  # noqa: E402
 
+pytestmark = pytest.mark.slow  # real headless Chromium
+
 PAST = "2020-01-01"
 LOCAL = "DOJ-LOCAL-9"
 DIRECTIVES = [{"id": d, "title": d, "issued": "2019-12-01", "digest": "sha256:" + c * 64}

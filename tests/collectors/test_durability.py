@@ -22,6 +22,8 @@ from tests.collectors.collector_support import Agent, Server, free_port, provisi
 
 from collectors.storage import Database
 
+pytestmark = pytest.mark.slow  # restarts a real PostgreSQL cluster
+
 PG_BIN = next(iter(sorted(Path("/usr/lib/postgresql").glob("*/bin"), reverse=True)), None)
 AGENTS = 8
 RESULTS = [result(f"HARDEN-30D.{i}", "pass") for i in range(1, 21)]

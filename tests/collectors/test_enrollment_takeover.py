@@ -15,6 +15,8 @@ from agent.cli import main
 from collectors.auth import MAX_TOKEN_TTL
 from collectors.storage import Database
 
+pytestmark = pytest.mark.slow  # real collector servers and replicas
+
 RESULTS = [result("HARDEN-30D.1", "pass"), result("HARDEN-30D.2", "fail")]
 
 
@@ -137,7 +139,7 @@ def test_hosts_enrolled_without_an_instance_are_held_after_the_migration(tmp_pat
     from collectors import Conflict
     from collectors.admin import add_agency, release_host
     from collectors.auth import ENROLL, Principal
-    from collectors.ingest import enroll
+    from collectors.enrollment import enroll
 
     old = Database(f"sqlite:///{tmp_path}/old.sqlite3", pool_size=1)
     with old.write() as conn:

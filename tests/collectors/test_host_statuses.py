@@ -14,7 +14,8 @@ from tests.collectors.collector_support import Agent, Server, Tokens, result
 from agent.contract import HostStatus, host_status
 from collectors import rollups
 from collectors.auth import lookup
-from collectors.ingest import enroll, ingest
+from collectors.apply import ingest
+from collectors.enrollment import enroll
 from collectors.models import STATUSES
 from collectors.reads import list_hosts
 from collectors.storage import Database

@@ -250,7 +250,7 @@ def test_digest_moved_by_stored_texts_equals_the_agents_state_digest(server: Ser
     """Keys and texts that sort or encode differently under a locale's rules or a lossy
     encoding: the digest the collector moves by the texts it stored and reads back must still
     be the agent's digest of the whole state."""
-    from agent.report import canonical, digest_text, digest_value, result_hash, state_digest
+    from agent.contract import canonical, digest_text, digest_value, result_hash, state_digest
 
     # (Requirement ids follow the directive schema's pattern; the keys' findings carry the texts.)
     items = [result("Z.1", "fail", actual="naïve ✓ \"quoted\" \\ \n"), result("A.1#CVE-2024-1", "pass"),
@@ -271,13 +271,13 @@ def test_digest_moved_by_stored_texts_equals_the_agents_state_digest(server: Ser
 
 
 def test_fast_schema_check_agrees_with_the_agents_validator() -> None:
-    """The compiled schema only gates; it must never accept what agent.report.validation_errors rejects."""
+    """The compiled schema only gates; it must never accept what agent.contract.validation_errors rejects."""
     import copy
 
     import fastjsonschema
 
-    from agent.report import validation_errors
-    from collectors.ingest import _fast_validator
+    from agent.contract import validation_errors
+    from collectors.wire import _fast_validator
 
     agent = Agent("h")
     full = agent.full(BASELINE)

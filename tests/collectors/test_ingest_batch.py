@@ -9,10 +9,11 @@ from typing import Any
 import sqlalchemy as sa
 from tests.collectors.collector_support import Agent, Server, Tokens, from_counters, recount, result
 
-from agent.report import state_digest
+from agent.contract import state_digest
 from collectors import Conflict, Forbidden, Resync
 from collectors.auth import Principal, lookup
-from collectors.ingest import Submission, enroll, ingest, ingest_many
+from collectors.apply import Submission, ingest, ingest_many
+from collectors.enrollment import enroll
 from agent.contract import host_status
 from collectors.models import HOST_COUNT_COLUMNS, STATUSES, agg_directives, host_directives, hosts, reports, results
 from collectors.storage import Database
@@ -201,9 +202,9 @@ def test_random_deltas_and_full_reports_keep_every_summary_exact(db: Database, t
 def test_a_delta_of_many_changes_is_read_in_chunks(db: Database, tokens: Tokens, monkeypatch: Any) -> None:
     """The rows a round's deltas replace are looked up in chunks where the database limits the
     parameters of a statement (SQLite): a chunk boundary inside a host's keys loses none."""
-    import collectors.ingest
+    import collectors.storage
 
-    monkeypatch.setattr(collectors.ingest, "SQLITE_PAIRS", 7)
+    monkeypatch.setattr(collectors.storage, "SQLITE_PAIRS", 7)
     pairs = [enrolled(db, tokens, f"m{i}") for i in range(2)]
     for agent, principal in pairs:
         report = agent.full([result(f"M.{k}", "pass" if k % 3 else "fail") for k in range(30)])

@@ -86,7 +86,7 @@ def server_hello(version: int, suite: int) -> bytes:
 
 
 class Handler(socketserver.BaseRequestHandler):
-    server: "Server"
+    server: Server
 
     def handle(self) -> None:
         sock: socket.socket = self.request

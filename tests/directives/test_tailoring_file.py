@@ -9,7 +9,7 @@ from typing import Any, Callable
 import pytest
 
 from agent.hosts import RootfsHost
-from agent.report import validation_errors
+from agent.contract import validation_errors
 from agent.scan import Scan
 from directives import TailoringError, load_library
 from directives.tailoring import parse_tailoring

@@ -16,11 +16,11 @@ import shutil
 import subprocess
 import sys
 from pathlib import Path
-from typing import Sequence, Union
+from typing import Sequence
 
 import pytest
 
-Mount = Union[tuple[str, str, str], tuple[str, str]]
+Mount = tuple[str, str, str] | tuple[str, str]
 
 # Inside the namespace: apply spec["mounts"] in order (shared with tests/semantics/worker.py).
 APPLY_MOUNTS = r"""

@@ -15,14 +15,18 @@ must be equal.
 """
 from __future__ import annotations
 
+import ipaddress
 import json
 import random
+from collections import Counter
 import shutil
 import sys
 from pathlib import Path
 
 from agent.facts.context import Context
 from agent.facts.nftables import load
+from checks.facts import NftRule
+from checks.nftables import LOOPBACK_SOURCES, accepts_loopback, drops_loopback_source
 from agent.hosts.rootfs import RootfsHost
 from tests.semantics.oracle import isolated, require
 
@@ -36,7 +40,16 @@ HOOK_OF = {"inbound": "input", "outbound": "output", "routed": "forward", "allow
 HOOKS = ("input", "forward", "output", "prerouting", "postrouting")
 PRIORITIES = ("0", "filter", "filter + 5", "-10", "raw", "security", "mangle - 3", "10")
 RULES = ("ct state established,related accept", 'iifname "lo" accept', "tcp dport { 22, 443 } accept",
-         "tcp dport $SSH accept", "counter drop")
+         "tcp dport $SSH accept", "counter drop", 'iif "lo" accept', "iif lo counter accept", 'meta iif "lo" accept',
+         'iifname "lo" counter packets 0 bytes 0 accept', 'iif "lo" accept comment "loopback"', 'iif "lo" drop',
+         'iif != "lo" accept', 'iif "lo" tcp dport 22 accept')
+RULES_OF = {  # loopback sources, only where the table's family has that protocol
+    "ip": ("ip saddr 127.0.0.0/8 counter drop", 'iif != "lo" ip saddr 127.0.0.0/8 drop', "ip saddr 127.0.0.0/16 drop",
+           "ip saddr 127.0.0.0/7 counter drop", "ip saddr 10.0.0.0/8 drop", "ip saddr 127.0.0.0/8 accept"),
+    "ip6": ("ip6 saddr ::1 counter drop", 'iifname != "lo" ip6 saddr ::1 drop', "ip6 saddr ::1/128 drop",
+            "ip6 saddr fe80::/10 drop"),
+}
+RULES_OF["inet"] = RULES_OF["ip"] + RULES_OF["ip6"]
 
 # Inside the namespace: for each case, its etc over /etc, a clean ruleset, nft -f, the listing.
 BATCH = r"""
@@ -60,7 +73,7 @@ def _hook(rng: random.Random, chain: str) -> str:
     return f"type filter hook {rng.choice(HOOKS)} priority {rng.choice(PRIORITIES)}"
 
 
-def _chain_block(rng: random.Random, chain: str, base: bool) -> list[str]:
+def _chain_block(rng: random.Random, chain: str, base: bool, family: str) -> list[str]:
     lines = []
     if base:
         typeline = _hook(rng, chain)
@@ -76,7 +89,7 @@ def _chain_block(rng: random.Random, chain: str, base: bool) -> list[str]:
         lines.append("policy drop")  # refused: a policy on a regular chain
     if base and rng.random() < 0.05:
         lines.append("policy accept")  # refused when a policy was already set
-    lines += rng.sample(RULES, rng.randrange(3))
+    lines += rng.sample(RULES + RULES_OF[family], rng.randrange(4))
     return lines
 
 
@@ -86,7 +99,7 @@ def _table_block(rng: random.Random) -> str:
     if rng.random() < 0.15:
         body.append("flags dormant")
     for chain in rng.sample(CHAINS, rng.randrange(1, 3)):
-        inner = "\n    ".join(_chain_block(rng, chain, chain != "allowed" and rng.random() < 0.8))
+        inner = "\n    ".join(_chain_block(rng, chain, chain != "allowed" and rng.random() < 0.8, family))
         body.append(f"chain {chain} {{\n    {inner}\n  }}")
     return f"table {family} {name} {{\n  " + "\n  ".join(body) + "\n}"
 
@@ -107,7 +120,8 @@ def _command(rng: random.Random) -> str:
     if pick == 5:
         return f"rename chain {family} {table} {chain} {chain}_r"
     if pick == 6:
-        return f"add rule {family} {table} {chain} counter accept"
+        verb = rng.choice(("add", "add", "insert"))
+        return f"{verb} rule {family} {table} {chain} {rng.choice(RULES + RULES_OF[family])}"
     return f"add chain {family} {table} {chain}"
 
 
@@ -133,6 +147,52 @@ def generate(rng: random.Random, etc: Path) -> None:
     (etc / "nftables.conf").write_text("\n".join(main + body) + "\n")
     for name in ("services", "protocols"):  # what nft may look names up in
         shutil.copy(f"/etc/{name}", etc / name)
+
+
+def kind(rule: NftRule) -> str:
+    """What the loopback requirement sees in a rule: one of the three it looks for, or other."""
+    if accepts_loopback(rule):
+        return "accept lo"
+    for protocol in ("IPv4", "IPv6"):
+        if drops_loopback_source(rule, protocol):
+            return f"drop {protocol} loopback source"
+    return "other"
+
+
+def oracle_kind(exprs: list[dict[str, object]]) -> str:
+    """The same, from a rule as the kernel holds it (nft -j)."""
+    body = [e for e in exprs if "counter" not in e]
+    verdict = next(iter(body[-1])) if body else ""
+    matches = [e["match"] for e in body[:-1] if "match" in e]
+    if len(matches) != len(body) - 1:
+        return "other"
+    def meta(m: dict[str, object]) -> str:
+        left = m["left"]
+        return left["meta"]["key"] if isinstance(left, dict) and "meta" in left else ""  # type: ignore[index]
+    if verdict == "accept" and len(matches) == 1 and meta(matches[0]) in ("iif", "iifname") \
+            and matches[0]["op"] == "==" and matches[0]["right"] == "lo":
+        return "accept lo"
+    if verdict in ("drop", "reject") and matches:
+        if len(matches) == 2 and meta(matches[0]) in ("iif", "iifname") and matches[0]["op"] == "!=" \
+                and matches[0]["right"] == "lo":
+            matches = matches[1:]
+        if len(matches) == 1 and matches[0]["op"] == "==" and "payload" in matches[0]["left"]:
+            payload, right = matches[0]["left"]["payload"], matches[0]["right"]
+            net = f"{right['prefix']['addr']}/{right['prefix']['len']}" if isinstance(right, dict) else str(right)
+            for protocol, (keyword, source) in LOOPBACK_SOURCES.items():
+                if payload == {"protocol": keyword, "field": "saddr"} and \
+                        ipaddress.ip_network(source).subnet_of(ipaddress.ip_network(net, strict=False)):  # type: ignore[arg-type]
+                    return f"drop {protocol} loopback source"
+    return "other"
+
+
+def oracle_rules(ruleset: dict[str, object]) -> dict[tuple[str, str, str], tuple[str, ...]]:
+    out: dict[tuple[str, str, str], list[str]] = {}
+    for item in ruleset["nftables"]:  # type: ignore[union-attr]
+        if "rule" in item:
+            r = item["rule"]
+            out.setdefault((r["family"], r["table"], r["chain"]), []).append(oracle_kind(r["expr"]))
+    return {k: tuple(v) for k, v in out.items()}
 
 
 def oracle_view(ruleset: dict[str, object]) -> tuple[set[tuple[object, ...]], set[tuple[object, ...]]]:
@@ -161,6 +221,7 @@ def test_nftables_matches_nft(tmp_path: Path) -> None:
     answers = json.loads(done.stdout)
     disagreements = []
     refused = loaded = unevaluated = 0
+    kinds: Counter[str] = Counter()
     for root, answer in zip(roots, answers):
         mine = load(Context(RootfsHost(str(root))), "/etc/nftables.conf")
         if mine.error:  # judged as error, never as a guess
@@ -177,6 +238,12 @@ def test_nftables_matches_nft(tmp_path: Path) -> None:
         chains = {(c.family, c.table, c.name, c.type, c.hook, c.priority, c.policy) for c in mine.chains}
         if (tables, chains) != oracle_view(answer["ruleset"]):
             disagreements.append((root.name, (tables, chains), oracle_view(answer["ruleset"])))
-    assert disagreements == [], disagreements[:5]
+        rules = {(c.family, c.table, c.name): tuple(kind(r) for r in c.rules) for c in mine.chains if c.rules}
+        kinds.update(k for ks in rules.values() for k in ks)
+        if rules != oracle_rules(answer["ruleset"]):
+            disagreements.append((root.name, rules, oracle_rules(answer["ruleset"])))
+    (tmp_path / "disagreements.txt").write_text("\n\n".join(repr(d) for d in disagreements))
+    assert disagreements == [], (len(disagreements), tmp_path / "disagreements.txt")
     # Both outcomes are exercised, not just one.
     assert refused > CASES // 10 and loaded > CASES // 3 and unevaluated < CASES // 10, (refused, loaded, unevaluated)
+    assert min(kinds[k] for k in ("accept lo", "drop IPv4 loopback source", "drop IPv6 loopback source")) > 20, kinds

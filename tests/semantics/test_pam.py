@@ -161,7 +161,7 @@ def test_faillock_deny_and_unlock_time_as_pam_faillock_applies_them(pam_stage: t
     stage_files(root, files)
     tally.mkdir()
     reported = None
-    for attempt in range(1, 12):
+    for attempt in range(1, 12):  # noqa: B007 (the count is read after the loop)
         done = run([require("pamtester"), "fhauth", "nobody", "authenticate"])
         found = re.search(r"locked due to (\d+) failed logins\.(?:\n\((\d+) minutes? left)?", done.stdout)
         if found:

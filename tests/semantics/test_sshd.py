@@ -40,7 +40,9 @@ CASES = 300
 KEYWORDS = ("permitrootlogin", "permitemptypasswords", "maxauthtries", "x11forwarding", "hostbasedauthentication",
             "ignorerhosts", "clientaliveinterval", "clientalivecountmax", "logingracetime", "ciphers", "macs",
             "kexalgorithms", "loglevel", "permituserenvironment", "maxsessions", "banner", "allowtcpforwarding",
-            "disableforwarding", "allowagentforwarding", "hostkey")
+            "disableforwarding", "allowagentforwarding", "hostkey", "maxstartups", "usepam")
+# Access lists (SSH.20): only whether sshd -T prints one for the connection is compared.
+PRESENCE = ("allowusers", "allowgroups", "denyusers", "denygroups")
 CONNECTIONS = (
     sshd.Connection("alice", "web1.example.com", "10.1.2.3", "127.0.0.1", 22),
     sshd.Connection("bob", "gw.other.org", "192.168.5.6", "10.0.0.1", 2222),
@@ -74,8 +76,16 @@ VALUES: dict[str, list[str]] = {
     "DisableForwarding": FLAG,
     "AllowAgentForwarding": FLAG,
     "HostKey": ["/etc/ssh/ssh_host_ed25519_key", "/etc/ssh/extra_ed25519_key"],
+    "MaxStartups": ["10:30:60", "10", "+4:30:60", "010:030:060", "20:100:100", "1:1:1", "7", "12:30:100x",
+                    "10:30"],
+    "UsePAM": FLAG,
+    "AllowUsers": ["alice", "bob carol", "*@10.0.0.0/8"],
+    "AllowGroups": ["sshusers"],
+    "DenyUsers": ["root", "guest*"],
+    "DenyGroups": ["nossh"],
 }
-GLOBAL_ONLY = {"LoginGraceTime", "Ciphers", "MACs", "KexAlgorithms", "PermitUserEnvironment", "HostKey"}
+GLOBAL_ONLY = {"LoginGraceTime", "Ciphers", "MACs", "KexAlgorithms", "PermitUserEnvironment", "HostKey",
+               "MaxStartups", "UsePAM"}
 MATCHES = ["all", "User alice", "User bob,carol", "User !root,*", "User root", "Address 10.0.0.0/8",
            "Address 192.168.*", "Address !10.1.2.3,10.0.0.0/8", "Host *.example.com", "LocalPort 2222",
            "LocalAddress 127.0.0.1", "User alice Address 10.1.2.0/24", "ALL", "user=bob", "User *"]
@@ -281,6 +291,11 @@ def compared(tmp_path_factory: pytest.TempPathFactory, host_key: Path) -> Iterat
                                          f"fedharden problems {list(conf.problems)}\n{case.describe()}")
                 break
             theirs, mine = dump(stdout), ours(conf, conn)
+            for key in PRESENCE:
+                result.values += 1
+                if (key in theirs) != (sshd.resolve(conf, key, conn)[0] is not None):
+                    disagreements.append(f"{key} for {conn.spec() if conn else 'sshd -T'}: sshd {theirs.get(key)!r}, "
+                                         f"fedharden {sshd.resolve(conf, key, conn)[0]!r}\n{case.describe()}")
             for key in KEYWORDS:
                 result.values += 1
                 if theirs.get(key) != mine[key]:
@@ -298,7 +313,7 @@ def test_the_generated_cases_exercise_sshd(compared: Comparison) -> None:
     """CASES distinct configurations, most of them accepted, so values are really compared."""
     assert compared.cases == CASES
     assert 0 < compared.refused < CASES // 3
-    assert compared.values >= (CASES - compared.refused) * len(CONNECTIONS) * len(KEYWORDS)
+    assert compared.values >= (CASES - compared.refused) * len(CONNECTIONS) * (len(KEYWORDS) + len(PRESENCE))
 
 
 def test_shipped_defaults_are_sshds(host_key: Path, tmp_path: Path) -> None:

@@ -5,8 +5,8 @@ named as sudo skips them, an included file in a sub-folder), fedharden reads it 
 RootfsHost, and the real programs read the same files bound over /etc/sudoers and
 /etc/sudoers.d in a private mount namespace (one for all cases, tests/semantics/worker.py): the policy must be one sudo accepts, and
 ``cvtsudoers -f json`` (the same parser: it refuses what visudo refuses) gives the Defaults and the commands in the order sudo parsed them.
-Compared: the global value in force (the last) of use_pty, logfile and authenticate (SUDO.1,
-SUDO.2, SUDO.3), every scoped Defaults entry of those options with its binding, and whether
+Compared: the global value in force (the last) of use_pty, logfile, authenticate and
+timestamp_timeout (SUDO.1, SUDO.2, SUDO.3, SUDO.6), every scoped Defaults entry of those options with its binding, and whether
 each command of each user specification runs without a password (NOPASSWD, tags carried).
 
 300 cases, seed 20261204; 0 disagreements allowed.
@@ -32,7 +32,7 @@ from tests.semantics.worker import Run, namespace
 
 CASES = 300
 SEED = 20261204
-KEYS = ("use_pty", "logfile", "authenticate")
+KEYS = ("use_pty", "logfile", "authenticate", "timestamp_timeout")
 
 ws = st.sampled_from([" ", "  ", "\t"])
 opt_ws = st.sampled_from(["", " ", "\t"])
@@ -61,8 +61,16 @@ def logfile(draw: Any) -> str:
 
 
 @st.composite
+def timeout(draw: Any) -> str:
+    """timestamp_timeout (SUDO.6): minutes, a fraction, a sign, never (-1) or negated (0)."""
+    value = draw(st.sampled_from(["15", "5", "-1", "0", "2.5", "+7", "20", "015"]))
+    around = draw(st.sampled_from(["=", " = ", "= "]))
+    return "!timestamp_timeout" if draw(st.integers(0, 4)) == 0 else f"timestamp_timeout{around}{value}"
+
+
+@st.composite
 def defaults_line(draw: Any) -> str:
-    options = draw(st.lists(st.one_of(flag(), logfile()), min_size=1, max_size=3))
+    options = draw(st.lists(st.one_of(flag(), logfile(), timeout()), min_size=1, max_size=3))
     joiner = draw(st.sampled_from([",", ", ", " ,", ",\\\n    "]))
     scope = draw(st.sampled_from(["", "", ":", "@", "!", ">"]))
     head = "Defaults"

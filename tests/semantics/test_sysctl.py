@@ -36,10 +36,11 @@ BATCH = 20
 SEED = 16
 
 CONF4 = ("accept_redirects", "send_redirects", "secure_redirects", "log_martians", "rp_filter", "accept_source_route")
-CONF6 = ("accept_ra", "accept_redirects")
+CONF6 = ("accept_ra", "accept_redirects", "accept_source_route")
 IFACES = ("all", "default", "lo")  # the interfaces of a fresh network namespace
 # Every parameter the shipped NET requirements judge, and nothing a network namespace does not own.
-SCALARS = {"net/ipv4/ip_forward": (0, 1), "net/ipv4/tcp_syncookies": (0, 1, 2),
+# IPv6 forwarding: only "all" (writing it sets every interface's and default's value as well).
+SCALARS = {"net/ipv4/ip_forward": (0, 1), "net/ipv6/conf/all/forwarding": (0, 1), "net/ipv4/tcp_syncookies": (0, 1, 2),
            "net/ipv4/icmp_echo_ignore_broadcasts": (0, 1), "net/ipv4/icmp_ignore_bogus_error_responses": (0, 1)}
 KEYS: dict[str, tuple[int, ...]] = {
     **SCALARS,

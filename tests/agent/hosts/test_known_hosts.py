@@ -14,6 +14,8 @@ import pytest
 from agent.hosts.known_hosts import host_matches, parse
 from agent.hosts.sshconnect import ConnectOptions, Credentials, HostKeyRejected, Target, connect
 
+pytestmark = pytest.mark.slow  # a real sshd
+
 FEDHARDEN = str(Path(sys.executable).with_name("fedharden"))
 
 

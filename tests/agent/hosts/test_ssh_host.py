@@ -21,6 +21,8 @@ from agent.scan import Scan
 from checks.facts import FactKey, Unavailable
 from directives import load_library
 
+pytestmark = pytest.mark.slow  # a real sshd
+
 Sshd = sys.modules["fedharden_tests_sshd"].Sshd  # loaded by tests/agent/conftest.py
 
 LIBRARY = load_library()
@@ -84,7 +86,8 @@ def test_same_facts_and_results_as_a_local_scan(ssh_server: Any) -> None:
                                       lambda host: every_fact(host, stable))
     assert sorted(k for k, v in remote_facts.items() if v != local_facts[k]) == []
     for key in sorted(VOLATILE):
-        local, remote = agree(ssh_server, lambda: every_fact(LocalHost(), {key}), lambda host: every_fact(host, {key}))
+        local, remote = agree(ssh_server, lambda keys={key}: every_fact(LocalHost(), keys),
+                              lambda host, keys={key}: every_fact(host, keys))
         assert remote == local
         local_facts.update(local)
         remote_facts.update(remote)
@@ -107,8 +110,9 @@ def test_a_full_scan_takes_few_round_trips(ssh_server: Any) -> None:
         report = Scan(host, LIBRARY).run()
         assert report["host"]["target"] == f"ssh:root@127.0.0.1:{ssh_server.port}"
         assert report["scan"]["live"] is True
-        # every shipped directive; about 130 file, directory and link lookups plus /proc walks
-        assert host.round_trips - opened <= 60, host.round_trips
+        # every shipped directive; about 130 file, directory and link lookups plus /proc walks, and
+        # one more level for the listings of interactive accounts' homes outside /root (HARDEN-30D.USER.8)
+        assert host.round_trips - opened <= 62, host.round_trips
     finally:
         host.close()
 

@@ -1,4 +1,4 @@
-"""STIG Viewer checklist (CKLB): the STIG-citing requirements, with STIG Viewer's statuses."""
+"""STIG Viewer checklist (CKLB): the results the shipped STIG mapping places, with STIG Viewer's statuses and ids."""
 from __future__ import annotations
 
 import copy
@@ -11,7 +11,7 @@ from click.testing import CliRunner
 
 from agent import UsageError
 from agent.output import FORMATS
-from agent.output.cklb import stig_rules
+from tests.agent.output.conftest import DATA
 
 # The keys STIG Viewer 3 writes at each level of a .cklb file.
 DOC_KEYS = {"title", "id", "stigs", "active", "mode", "has_path", "target_data", "cklb_version"}
@@ -46,48 +46,71 @@ def checklist(report: dict[str, Any]) -> dict[str, Any]:
     return doc
 
 
-def test_statuses_for_the_stig_citing_requirements(fixture_report: dict[str, Any], golden: Any) -> None:
+STIG_WAIVERS = """\
+waivers:
+  - requirement: STIGFIX.2
+    justification: The load balancer probes keep sessions alive.
+    approver: Jane Doe, ISSO
+    expires: 2026-12-31
+    ticket: POAM-2026-017
+"""
+DPKG = "Package: openssh-server\nStatus: install ok installed\nVersion: 1:9.2p1-2\n"
+
+
+def stig_report(scan_fixture: Any, **files: str) -> dict[str, Any]:
+    return scan_fixture(directive_file=DATA / "stig.yaml", waivers=STIG_WAIVERS,
+                        files={"/var/lib/dpkg/status": DPKG, **files})
+
+
+def test_rules_come_from_the_shipped_stig_mapping(scan_fixture: Any) -> None:
+    doc = checklist(stig_report(scan_fixture))
+    (stig,) = doc["stigs"]
+    assert stig["stig_id"] == "STIGFIX"
+    rules = {r["rule_version"]: r for r in stig["rules"]}
+    assert {v: (r["group_id"], r["status"], r["severity"]) for v, r in rules.items()} == {
+        "UBTU-22-255025": ("V-260526", "not_a_finding", "high"),  # STIGFIX.1 pass (sshd's default)
+        "UBTU-22-255030": ("V-260527", "open", "medium"),          # STIGFIX.2 fails, waived: still open
+        "UBTU-22-255035": ("V-260528", "open", "medium"),          # STIGFIX.3 fails, STIGFIX.4 passes: the worst
+        "UBTU-22-252010": ("V-260519", "not_applicable", "low"),   # STIGFIX.5: chrony not installed
+    }  # STIGFIX.6 cites RHEL-08-010550 and UBTU-22-255040, but its rule is in no Ubuntu STIG control
+    empty = rules["UBTU-22-255025"]
+    assert (empty["rule_id"], empty["rule_id_src"], empty["group_title"], empty["srg_id"], empty["ccis"]) == (
+        "SV-260526r991591", "SV-260526r991591_rule", "SRG-OS-000480-GPOS-00229", "SRG-OS-000480-GPOS-00229",
+        ["CCI-000366"])
+    assert empty["group_tree"] == [{"id": "V-260526", "title": "SRG-OS-000480-GPOS-00229", "description": ""}]
+    assert "STIGFIX.1 (sshd_disable_empty_passwords)" in empty["discussion"]
+    assert "risk accepted until 2026-12-31 by Jane Doe, ISSO (POAM-2026-017)" in rules["UBTU-22-255030"]["comments"]
+    idle = rules["UBTU-22-255035"]
+    assert "Judged by STIGFIX.3 (sshd_set_idle_timeout); STIGFIX.4 (sshd_set_idle_timeout)" in idle["discussion"]
+    assert "STIGFIX.3: fail" in idle["finding_details"] and "STIGFIX.4: pass" in idle["finding_details"]
+
+
+def test_error_and_manual_are_not_reviewed(scan_fixture: Any) -> None:
+    report = stig_report(scan_fixture)
+    results = {r["key"]: r for r in report["results"]}
+    results["STIGFIX.1"]["status"] = "error"
+    results["STIGFIX.5"]["status"] = "manual"
+    rules = {r["rule_version"]: r for r in checklist(report)["stigs"][0]["rules"]}
+    assert rules["UBTU-22-255025"]["status"] == "not_reviewed"
+    assert rules["UBTU-22-252010"]["status"] == "not_reviewed"
+
+
+def test_the_fixture_report_checklist(fixture_report: dict[str, Any], golden: Any) -> None:
     doc = checklist(fixture_report)
     (stig,) = doc["stigs"]
-    assert stig["stig_id"] == "FIXTURE"
-    rules = {r["group_id"]: r for r in stig["rules"]}
-    assert {g: r["status"] for g, r in rules.items()} == {
-        "V-238218": "not_a_finding",   # FIXTURE.1 pass
-        "V-238219": "open",            # FIXTURE.2 waived: still open, the comments carry the waiver
-        "V-238220": "open",            # FIXTURE.4 fail
-        "V-238221": "not_applicable",  # FIXTURE.5
-    }  # FIXTURE.3 and FIXTURE.6 cite no STIG id
-    first = rules["V-238218"]
-    assert (first["rule_id"], first["rule_id_src"], first["rule_version"]) == (
-        "SV-238218r877392", "SV-238218r877392_rule", "UBTU-22-255040")
-    assert "risk accepted until 2026-12-31 by Jane Doe, ISSO (POAM-2026-017)" in rules["V-238219"]["comments"]
-    assert "due 2026-07-01 (OVERDUE)" in rules["V-238220"]["comments"]
-    assert "ClientAliveInterval 0" in rules["V-238220"]["finding_details"]
+    # FIXTURE.4 cites sshd_set_idle_timeout: fails, waived until 2026-07-15 (expired on the scan's day)
+    assert [(r["rule_version"], r["status"]) for r in stig["rules"]] == [("UBTU-22-255035", "open")]
+    assert "waiver expired on 2026-07-15" in stig["rules"][0]["comments"]
+    assert "ClientAliveInterval 0" in stig["rules"][0]["finding_details"]
     assert doc["target_data"]["host_name"] == "fixture-host"
     golden("report.cklb", FORMATS["cklb"](fixture_report, False))
 
 
-def test_error_and_manual_are_not_reviewed_and_the_worst_status_wins(fixture_report: dict[str, Any]) -> None:
-    report = copy.deepcopy(fixture_report)
-    results = {r["key"]: r for r in report["results"]}
-    results["FIXTURE.1"]["status"] = "error"
-    results["FIXTURE.5"]["status"] = "manual"
-    # A second result (as a per-finding requirement has) for the same STIG rule: the worst status wins.
-    extra = copy.deepcopy(results["FIXTURE.2"])
-    extra.update(key="FIXTURE.2#x", status="pass")
-    results["FIXTURE.2"]["status"] = "fail"
-    report["results"].append(extra)
-    rules = {r["group_id"]: r for r in checklist(report)["stigs"][0]["rules"]}
-    assert rules["V-238218"]["status"] == "not_reviewed"
-    assert rules["V-238221"]["status"] == "not_reviewed"
-    assert rules["V-238219"]["status"] == "open"
-
-
-def test_no_stig_ids_means_no_checklist(fixture_report: dict[str, Any]) -> None:
+def test_no_mapped_rule_means_no_checklist(fixture_report: dict[str, Any]) -> None:
     report = copy.deepcopy(fixture_report)
     for r in report["results"]:
-        r["references"].pop("stig", None)
-    with pytest.raises(UsageError, match="no evaluated requirement cites a STIG id"):
+        r["references"].pop("ssg", None)
+    with pytest.raises(UsageError, match="no evaluated requirement cites a ComplianceAsCode rule the Ubuntu 22.04 STIG"):
         FORMATS["cklb"](report, False)
 
 
@@ -100,15 +123,6 @@ def test_the_cli_writes_nothing_when_a_format_cannot_render(make_root: Any, tmp_
     result = CliRunner().invoke(main, ["scan", "--root", str(root), "--directive", "BOD-23-01",
                                        "--format", f"sarif={out / 'r.sarif'}", "--format", f"cklb={out / 'r.cklb'}"])
     assert result.exit_code == 2
-    assert result.stderr == "fedharden: cklb: no evaluated requirement cites a STIG id (references.stig), " \
-                            "so there is no checklist\n"
+    assert result.stderr == "fedharden: cklb: no evaluated requirement cites a ComplianceAsCode rule the Ubuntu " \
+                            "22.04 STIG mapping places (references.ssg), so there is no checklist\n"
     assert list(out.iterdir()) == []
-
-
-def test_stig_identifiers_group_into_rules() -> None:
-    assert stig_rules(["V-1", "SV-1r2_rule", "RHEL-09-1"]) == [
-        {"group_id": "V-1", "rule_id_src": "SV-1r2_rule", "rule_version": "RHEL-09-1"}]
-    assert stig_rules(["V-1", "V-2", "SV-2r3_rule"]) == [
-        {"group_id": "V-1", "rule_id_src": "", "rule_version": ""},
-        {"group_id": "V-2", "rule_id_src": "SV-2r3_rule", "rule_version": ""}]
-    assert stig_rules(["UBTU-22-1"]) == [{"group_id": "UBTU-22-1", "rule_id_src": "", "rule_version": "UBTU-22-1"}]

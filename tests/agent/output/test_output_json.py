@@ -5,7 +5,7 @@ import json
 from typing import Any
 
 from agent.output import FORMATS
-from agent.report import validation_errors
+from agent.contract import validation_errors
 
 
 def test_json_report_with_waivers_is_valid(fixture_report: dict[str, Any], golden: Any) -> None:

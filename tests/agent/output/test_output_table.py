@@ -9,7 +9,7 @@ from typing import Any, Callable
 import pytest
 
 from agent.output import FORMATS
-from agent.report import summarize
+from agent.contract import summarize
 
 COMPOUND = Path(__file__).resolve().parents[2] / "data" / "formats" / "compound.yaml"
 

@@ -14,7 +14,7 @@ import pytest
 
 from agent.contract import HostStatus, host_status, worst
 from agent.output import FORMATS
-from agent.report import counts, summarize
+from agent.contract import counts, summarize
 
 COMPOUND = Path(__file__).resolve().parents[2] / "data" / "formats" / "compound.yaml"
 

@@ -3,19 +3,13 @@ from __future__ import annotations
 
 import datetime as dt
 import json
-import sys
 
 import click
 
-from agent import AgentError, UsageError
+from agent import ScanError
 
 FEEDS_DIR_HELP = "Feed store directory (default: $FEDHARDEN_FEEDS_DIR, /var/lib/fedharden/feeds as root, " \
                  "else ~/.local/state/fedharden/feeds)."
-
-
-def _fail(message: str, code: int) -> None:
-    click.echo(f"fedharden: {message}", err=True)
-    sys.exit(code)
 
 
 @click.group()
@@ -37,10 +31,8 @@ def update_command(sources: tuple[str, ...], feeds_dir: str | None) -> None:
     store.explicit = False  # update creates the directory
     try:
         installed, collected = update(store, sources)
-    except UsageError as exc:
-        _fail(str(exc), 2)
-    except AgentError as exc:
-        _fail(f"feeds update could not complete: {exc}", 3)
+    except ScanError as exc:
+        raise ScanError(f"feeds update could not complete: {exc}") from exc
     for info in installed:
         click.echo(f"{info.name:<15} {info.title} {info.version}  ({info.detail})  from {info.source}")
     if collected.ignored:
@@ -58,10 +50,7 @@ def status_command(feeds_dir: str | None, fmt: str) -> None:
 
     store = FeedStore.configured(feeds_dir)
     now = dt.datetime.now(dt.timezone.utc)
-    try:
-        found = store.feeds()
-    except UsageError as exc:
-        _fail(str(exc), 2)
+    found = store.feeds()
     if fmt == "json":
         click.echo(json.dumps({"directory": store.directory, "feeds": [f.to_report(now) for f in found.values()]},
                               indent=2))

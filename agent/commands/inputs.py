@@ -1,0 +1,70 @@
+"""The files a user names on the command line, read and checked: directive files and
+directories, waivers, a tailoring, a baseline report. Problems raise DirectiveError (one
+``file:line: $.path: message`` per problem) or UsageError, both exit 2 (agent.cli)."""
+from __future__ import annotations
+
+import os
+from typing import TYPE_CHECKING, Any, Sequence, cast
+
+from agent import UsageError
+
+if TYPE_CHECKING:
+    from agent.contract import Report
+
+
+def load_directives(extra: Sequence[str]) -> list[Any]:
+    """The shipped library plus the directive files and directories named by ``--directives``."""
+    from directives import load_library
+    from directives.loader import directory_files
+
+    paths: list[str] = []
+    for item in extra:
+        paths.extend(directory_files(item) if os.path.isdir(item) else [item])
+    return load_library(paths)
+
+
+def load_waivers(path: str, loaded: Sequence[Any]) -> Any:
+    """A waivers file, each waiver's requirement checked against the loaded directives."""
+    from directives.waivers import load_waivers as load
+
+    return load(path, {r.id for d in loaded for r in d.requirements})
+
+
+def load_tailoring(path: str, loaded: Sequence[Any]) -> Any:
+    from directives.tailoring import load_tailoring as load
+
+    return load(path, loaded)
+
+
+def load_baseline(path: str) -> Report:
+    """An earlier full report, validated against the report schema."""
+    import json
+
+    from agent.contract import validation_errors
+
+    try:
+        with open(path, encoding="utf-8") as fh:
+            data = json.load(fh)
+    except OSError as exc:
+        raise UsageError(f"--baseline: {path}: cannot read: {exc.strerror or exc}") from None
+    except (ValueError, UnicodeDecodeError) as exc:
+        raise UsageError(f"--baseline: {path}: not JSON: {exc}") from None
+    problems = validation_errors(data)
+    if problems:
+        raise UsageError(f"--baseline: {path}: not a fedharden report: {problems[0]}")
+    if data["kind"] != "full":
+        raise UsageError(f"--baseline: {path}: a {data['kind']} report; a full report is needed")
+    return cast("Report", data)  # valid against the schema, so of its shape
+
+
+def profile_path(value: str) -> str:
+    """A shipped profile's file by name, or the file a path names; an unknown name is a usage error."""
+    from directives.cis_profiles import PROFILES, path_of
+
+    if value in PROFILES:
+        return path_of(value)
+    if os.sep in value or value.endswith((".yaml", ".yml")) or os.path.exists(value):
+        if not os.path.isfile(value):
+            raise UsageError(f"--profile: {value}: no such file")
+        return value
+    raise UsageError(f"--profile: unknown profile {value!r} (shipped: {', '.join(PROFILES)}; or the path of a copied profile)")
