@@ -6,8 +6,8 @@ CASES trees seeded with SEED (``random.Random``): the main file in none, one or 
 /etc, /run, /usr/local/lib and /usr/lib; drop-ins ``NN-name.conf`` in the four
 ``timesyncd.conf.d`` folders, the same name in several (the earlier folder shadows), masked by
 a link to /dev/null (cat-config prints its name over nothing; fedharden leaves it out),
-with another suffix, or hidden (a name starting with a dot, which systemd skips). How a file's lines read (sections, comments,
-continuations, the last assignment winning) follows systemd.syntax(7) and conf-parser.c; no
+with another suffix, or hidden (a name starting with a dot, which systemd skips). How a
+file's lines read (sections, comments, continuations, the last assignment winning) follows systemd.syntax(7) and conf-parser.c; no
 offline program prints timesyncd's parsed settings, so that half is pinned by the unit tests
 below and the TIME scenarios.
 """
