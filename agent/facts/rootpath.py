@@ -5,9 +5,9 @@ then assign; fedharden runs none of them. It collects every PATH value those fil
 ENV_SUPATH of /etc/login.defs (login and su for root), PATH= of /etc/environment and
 /etc/security/pam_env.conf (pam_env), sudo's ``secure_path`` (every Defaults entry, as sudo
 reads the policy), and each ``PATH=...`` or ``PATH+=...`` assignment (optionally after
-``export``, ``readonly``, ``;``) of /etc/profile, /etc/profile.d/*.sh, /etc/bash.bashrc and root's .bash_profile, .bash_login,
-.profile and .bashrc. Quotes are removed, ``$PATH`` / ``${PATH}`` entries are the value kept
-from before, entries with another ``$`` or a backquote are unresolved (a person judges them).
+``export``, ``readonly``, ``;``) of /etc/profile, /etc/profile.d/*.sh, /etc/bash.bashrc and
+root's .bash_profile, .bash_login, .profile and .bashrc. Quotes are removed, ``$PATH`` /
+``${PATH}`` entries are the value kept from before, entries with another ``$`` or a backquote are unresolved (a person judges them).
 Each absolute entry's metadata is taken following links, resolved here from the cached
 listings of /, /usr and /usr/local so that a remote host answers from its first batch.
 """

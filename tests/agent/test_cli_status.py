@@ -18,6 +18,8 @@ from agent.contract import EXIT_INCOMPLETE, HostStatus
 from agent.inventory_scan import Outcome, exit_code as inventory_exit
 from agent.inventory import Entry
 
+pytestmark = pytest.mark.slow  # the command line as a process, per test
+
 MakeRoot = Callable[..., Path]
 FEDHARDEN = str(Path(sys.executable).with_name("fedharden"))
 DEBIAN = {"/etc/os-release": 'ID=debian\nVERSION_ID="12"\nPRETTY_NAME="Debian GNU/Linux 12 (bookworm)"\n',

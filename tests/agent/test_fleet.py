@@ -41,6 +41,7 @@ def one_line_error(done: subprocess.CompletedProcess[str], *words: str, code: in
         assert word in done.stderr
 
 
+@pytest.mark.slow
 def test_submitting_without_enrollment(make_root: MakeRoot, tmp_path: Path) -> None:
     root = make_root(ROOT)
     state = str(tmp_path / "state")
@@ -49,6 +50,7 @@ def test_submitting_without_enrollment(make_root: MakeRoot, tmp_path: Path) -> N
     one_line_error(fh("run", "--root", str(root), "--state-dir", state), "not enrolled")
 
 
+@pytest.mark.slow
 def test_enroll_refuses_what_cannot_be_safe(make_root: MakeRoot, tmp_path: Path) -> None:
     root = make_root(ROOT)
     state = tmp_path / "state"

@@ -38,6 +38,8 @@ from agent.contract import validation_errors
 from checks.facts import FactKey
 from directives import load_library
 
+pytestmark = pytest.mark.slow  # scans of hostile roots, bounded in time and memory
+
 FEDHARDEN = str(Path(sys.executable).with_name("fedharden"))
 TIMEOUT = 60.0  # seconds per scan; a good one takes about one
 MEMORY_LIMIT = 2 * 1024 ** 3  # address space of the scan process (RLIMIT_AS): a runaway read dies here

@@ -175,6 +175,7 @@ def check_chain(sd: StateDir, spool: Spool) -> int:
     return state.sequence
 
 
+@pytest.mark.slow
 def test_kill_9_at_any_moment_leaves_a_usable_state_and_a_whole_chain(tmp_path: Path) -> None:
     sd = StateDir(tmp_path / "state")
     base = tmp_path / "base.json"

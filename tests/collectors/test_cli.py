@@ -6,6 +6,7 @@ import sys
 import time
 from pathlib import Path
 
+import pytest
 import requests
 from click.testing import CliRunner
 
@@ -13,6 +14,8 @@ from agent.cli import main
 from tests.collectors.collector_support import free_port
 
 from collectors.storage import Database
+
+pytestmark = pytest.mark.slow  # the collector command line as a process, a TLS server
 
 
 def run(*args: str) -> tuple[int, str, str]:

@@ -14,6 +14,8 @@ from tests.collectors.dashboard_support import CollectorProcess, login, self_sig
 from collectors.admin import add_agency, issue
 from collectors.storage import Database
 
+pytestmark = pytest.mark.slow  # a real collector server per test
+
 PAGES = ["/dashboard/agency/{agency}", "/dashboard/agency/{agency}?status=noncompliant&tag=t-{agency}",
          "/dashboard/host/{host}", "/dashboard/host/{host}?status=fail",
          "/dashboard/directive/HARDEN-30D?agency={agency}", "/dashboard/agency/{agency}/hosts.csv",

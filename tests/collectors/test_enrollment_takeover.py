@@ -15,6 +15,8 @@ from agent.cli import main
 from collectors.auth import MAX_TOKEN_TTL
 from collectors.storage import Database
 
+pytestmark = pytest.mark.slow  # real collector servers and replicas
+
 RESULTS = [result("HARDEN-30D.1", "pass"), result("HARDEN-30D.2", "fail")]
 
 

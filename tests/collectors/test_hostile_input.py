@@ -14,6 +14,8 @@ from tests.collectors.dashboard_support import login
 from collectors.models import FEDERATED_SHARD, agencies, agg_directives, agg_requirements
 from collectors.storage import Database
 
+pytestmark = pytest.mark.slow  # a real collector server per test
+
 BASELINE = [{"key": "HARDEN-30D.1", "status": "pass"}, {"key": "HARDEN-30D.2", "status": "fail"}]
 DEEP = 100_000
 

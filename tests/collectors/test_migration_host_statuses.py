@@ -22,7 +22,7 @@ AT = dt.datetime(2026, 12, 1, 12, 0)
 STATUSES = ("pass", "fail", "error", "not_applicable", "waived", "manual")
 
 
-@pytest.fixture(params=["sqlite", "postgresql"])
+@pytest.fixture(params=["sqlite", pytest.param("postgresql", marks=pytest.mark.slow)])
 def old_db(request: pytest.FixtureRequest, tmp_path: Path) -> Iterator[Database]:
     """A database of its own, migrated to 0005 only."""
     if request.param == "sqlite":

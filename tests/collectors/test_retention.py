@@ -23,6 +23,8 @@ from collectors.storage import Database
 from tests.collectors.collector_support import Agent, Server, Tokens, free_port, result
 from tests.collectors.test_ingest import dump
 
+pytestmark = pytest.mark.slow  # the collector command line as a process
+
 NOW = dt.datetime.now(dt.timezone.utc).replace(tzinfo=None)
 OLD = NOW - dt.timedelta(days=DEFAULT_RETAIN_DAYS + 30)
 

@@ -6,6 +6,8 @@ from __future__ import annotations
 import pytest
 from tests.collectors.collector_support import Agent, Server, Tokens, result
 
+pytestmark = pytest.mark.slow  # a real collector server per test
+
 READS = ["/api/v1/hosts", "/api/v1/hosts/{b_host}", "/api/v1/changes", "/api/v1/rollups", "/api/v1/rollups/agencies",
          "/api/v1/history", "/api/v1/export/results", "/api/v1/export/results?format=csv", "/api/v1/hosts?format=csv",
          "/api/v1/changes?format=csv", "/api/v1/rollups?format=csv", "/api/v1/history?format=csv"]
