@@ -30,8 +30,9 @@ class CheckType(Protocol):
 
 
 def _load() -> dict[str, CheckType]:
-    from checks import accounts, apparmor, apt_config, audit, banner, bootparam, cadence, compound, config, dconf
-    from checks import file, fswalk, homes, iptables, kernel_module, kev, lifecycle, lines, listening, log_files
+    from checks import accounts, apparmor, apt_config, audit_rules, banner, compound, config, dconf, end_of_support
+    from checks import file, fswalk, home_dirs, iptables, kernel_cmdline, kernel_module, kev, lines, listening, log_files
+    from checks import scan_cadence
     from checks import manual, mount, nftables, package, pam, service, sshd_host_keys, sudoers, sysctl, tls, wireless
 
     types: list[CheckType] = [
@@ -44,12 +45,12 @@ def _load() -> dict[str, CheckType]:
         kernel_module.CHECK,
         mount.CHECK,
         accounts.CHECK,
-        homes.CHECK,
+        home_dirs.CHECK,
         kev.CHECK,
         lines.CHECK,
         fswalk.CHECK,
-        lifecycle.CHECK,
-        cadence.CHECK,
+        end_of_support.CHECK,
+        scan_cadence.CHECK,
         tls.CHECK,
         sshd_host_keys.CHECK,
         apt_config.CHECK,
@@ -59,8 +60,8 @@ def _load() -> dict[str, CheckType]:
         iptables.CHECK,
         dconf.CHECK,
         wireless.CHECK,
-        audit.CHECK,
-        bootparam.CHECK,
+        audit_rules.CHECK,
+        kernel_cmdline.CHECK,
         manual.CHECK,
         banner.CHECK,
         log_files.CHECK,
