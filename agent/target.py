@@ -64,10 +64,6 @@ class Target:
         """Hosts reached over SSH, each enrolled and reported as itself."""
         return self.kind in ("ssh", "inventory")
 
-    def describe(self) -> str:
-        return {"local": "this host", "root": f"the root filesystem {self.root}", "ssh": f"{self.address}",
-                "inventory": f"the hosts of {self.inventory}"}[self.kind]
-
     def open(self) -> Any:
         """The Host to read: this host, the root filesystem (checked to be one), or the SSH
         host (secrets asked for first, host key verified). The caller closes it; an SSH host's

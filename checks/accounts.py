@@ -166,9 +166,11 @@ class AccountsCheck:
 
     def _last_change(self, shadow: tuple[ShadowEntry, ...], now: str) -> Outcome:
         today = (dt.datetime.fromisoformat(now).date() - dt.date(1970, 1, 1)).days
-        expected = f"last password change on or before day {today} ({dt.date(1970, 1, 1) + dt.timedelta(today)})"
-        bad = [Evidence(expected, f"{e.name}: day {e.last_change} ({dt.date(1970, 1, 1) + dt.timedelta(e.last_change)})",
-                        f"/etc/shadow:{e.line}")
+        # The scan's date stays out of the evidence: a result that did not change must read the same
+        # tomorrow (deltas and digests compare evidence).
+        expected = "last password change on or before the day of the scan"
+        bad = [Evidence(expected, f"{e.name}: changed {dt.date(1970, 1, 1) + dt.timedelta(e.last_change)} "
+                        f"(day {e.last_change})", f"/etc/shadow:{e.line}")
                for e in shadow if e.last_change is not None and e.last_change > today]
         if bad:
             return Outcome.of(False, bad[:MAX_EVIDENCE])

@@ -557,3 +557,23 @@ class AppArmorProfiles:
     enabled: bool
     profiles: tuple[tuple[str, str], ...] = ()  # (name, mode)
     where: str = "/sys/kernel/security/apparmor/profiles"
+
+
+@dataclass(frozen=True)
+class PathEntry:
+    """One directory of a PATH value root can get, with where it is set and its metadata
+    (``info`` None when the entry is not an absolute path, or names a variable)."""
+
+    entry: str
+    where: str
+    info: FileInfo | None = None
+
+
+@dataclass(frozen=True)
+class RootPath:
+    """Every PATH assignment that can shape root's PATH, split into its entries; ``sources``
+    are the files read, ``unresolved`` the entries naming a variable or command."""
+
+    entries: tuple[PathEntry, ...]
+    sources: tuple[str, ...]
+    unresolved: tuple[PathEntry, ...] = ()

@@ -1,8 +1,8 @@
 """The central collector: ingest of agent reports, storage on SQLite or PostgreSQL, agency
 scoping, progress rollups, federation to a national collector.
 
-Exception tree (caught broadly only in collectors.app, the HTTP boundary, and
-collectors.cli, the command line)::
+Exception tree (caught broadly only at the HTTP boundary, collectors.routes.errors with the
+handlers collectors.app installs, and in collectors.cli, the command line)::
 
     CollectorError                 base
     ├── ConfigError                bad settings or arguments (CLI exit 2)

@@ -20,13 +20,13 @@ Hinter = Callable[[list[str]], list[str]]
 
 def _families() -> tuple[dict[str, Gatherer], dict[str, Hinter]]:
     from agent.facts import accounts, agentstate, apparmor, apt, audit, config, dconf, files, filetree, fswalk
-    from agent.facts import grub, iptables, lifecycle, modules, mounts, network, nftables, osinfo, packages, pam
+    from agent.facts import grub, iptables, lifecycle, modules, mounts, network, nftables, osinfo, packages, pam, rootpath
     from agent.facts import sshd, sudoers, sysctl, systemd, text, tlsprobe, vulns, wireless
 
     table: dict[str, Gatherer] = {}
     hints: dict[str, Hinter] = {}
     for module in (accounts, agentstate, apparmor, apt, audit, config, dconf, files, filetree, fswalk, grub, iptables,
-                   lifecycle, modules, mounts, network, nftables, osinfo, packages, pam, sshd, sudoers, sysctl, systemd,
+                   lifecycle, modules, mounts, network, nftables, osinfo, packages, pam, rootpath, sshd, sudoers, sysctl, systemd,
                    text, tlsprobe, vulns, wireless):
         table.update(module.FAMILIES)
         hints.update(getattr(module, "PREFETCH", {}))

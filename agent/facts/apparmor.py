@@ -45,4 +45,4 @@ def gather_apparmor(ctx: Context, args: list[str]) -> dict[str, object]:
 
 
 FAMILIES = {"apparmor_profiles": gather_apparmor}
-PREFETCH = {"apparmor_profiles": lambda args: [PROFILES]}
+PREFETCH = {"apparmor_profiles": lambda args: [DIRECTORY, PROFILES]}

@@ -32,34 +32,40 @@ def walk(ctx: Context, top: str) -> FileTree:
         return FileTree(top, exists=False)
     entries: list[WalkEntry] = []
     unreadable: list[str] = []
-    pending = [top]
+    level = [top]  # one depth at a time, so a remote host lists each level's directories at once
     visited = 0
-    while pending:
-        if visited >= MAX_DIRS:
-            return FileTree(top, True, tuple(sorted(entries, key=lambda e: e.path)), tuple(unreadable), truncated=True)
-        visited += 1
-        directory = pending.pop()
-        try:
-            names = sorted(ctx.host.listdir(directory))
-        except HostError as exc:
-            unreadable.append(f"{directory}: {exc.reason}")
-            continue
-        for name in names:
-            path = f"{directory.rstrip('/')}/{name}"
+
+    def result(truncated: bool = False) -> FileTree:
+        return FileTree(top, True, tuple(sorted(entries, key=lambda e: e.path)), tuple(unreadable), truncated)
+
+    while level:
+        ctx.host.prefetch(level)
+        deeper: list[str] = []
+        for directory in level:
+            if visited >= MAX_DIRS:
+                return result(truncated=True)
+            visited += 1
             try:
-                st = ctx.host.stat(path, follow=False)
+                names = sorted(ctx.host.listdir(directory))
             except HostError as exc:
-                unreadable.append(f"{path}: {exc.reason}")
+                unreadable.append(f"{directory}: {exc.reason}")
                 continue
-            if st.kind == "dir":
-                pending.append(path)
-            elif st.kind == "file":
-                if len(entries) >= MAX_FILES:
-                    return FileTree(top, True, tuple(sorted(entries, key=lambda e: e.path)), tuple(unreadable),
-                                    truncated=True)
-                entries.append(WalkEntry(path, "file", st.mode, st.uid, st.gid,
-                                         users.get(st.uid, ""), groups.get(st.gid, "")))
-    return FileTree(top, True, tuple(sorted(entries, key=lambda e: e.path)), tuple(unreadable))
+            for name in names:
+                path = f"{directory.rstrip('/')}/{name}"
+                try:
+                    st = ctx.host.stat(path, follow=False)  # known from the listing on a remote host
+                except HostError as exc:
+                    unreadable.append(f"{path}: {exc.reason}")
+                    continue
+                if st.kind == "dir":
+                    deeper.append(path)
+                elif st.kind == "file":
+                    if len(entries) >= MAX_FILES:
+                        return result(truncated=True)
+                    entries.append(WalkEntry(path, "file", st.mode, st.uid, st.gid,
+                                             users.get(st.uid, ""), groups.get(st.gid, "")))
+        level = deeper
+    return result()
 
 
 def gather_file_tree(ctx: Context, tops: list[str]) -> dict[str, object]:

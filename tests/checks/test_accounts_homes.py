@@ -155,3 +155,25 @@ def test_dot_files() -> None:
     assert judge(DOTS, homes=homes(home(dots=(dot(".netrc"),), truncated=True))) is Status.FAIL
     # A missing home has no dot files to judge (the homes rule fails it).
     assert judge(DOTS, homes=homes(home(exists=False))) is Status.PASS
+
+
+# --- root_path ----------------------------------------------------------------------------
+
+def test_root_path() -> None:
+    from checks.facts import PathEntry, RootPath
+
+    good = FileInfo("/usr/bin", True, "dir", 0o755, 0, 0, "root", "root")
+    spec = {"type": "root_path"}
+    assert judge(spec, root_path=RootPath((PathEntry("/usr/bin", "/etc/profile:3", good),), ("/etc/profile",))) \
+        is Status.PASS
+    for bad in (PathEntry("", "/root/.bashrc:1"), PathEntry(".", "/root/.profile:2"), PathEntry("bin", "/etc/profile:1"),
+                PathEntry("/opt/x", "/etc/login.defs:9 (ENV_SUPATH)", FileInfo("/opt/x", False)),
+                PathEntry("/tmp/x", "/etc/profile:1", FileInfo("/tmp/x", True, "dir", 0o777, 0, 0)),
+                PathEntry("/home/a/bin", "/etc/profile:1", FileInfo("/home/a/bin", True, "dir", 0o755, 1000, 1000)),
+                PathEntry("/usr/bin/ls", "/etc/profile:1", FileInfo("/usr/bin/ls", True, "file", 0o755, 0, 0))):
+        assert judge(spec, root_path=RootPath((bad,), ())) is Status.FAIL, bad
+    # A directory missing from another user's branch of /etc/profile, or a variable, is asked.
+    other = PathEntry("/usr/games", "/etc/profile:7", FileInfo("/usr/games", False))
+    assert judge(spec, root_path=RootPath((other,), ())) is Status.MANUAL
+    asked = RootPath((PathEntry("/usr/bin", "/etc/profile:3", good),), (), (PathEntry("$HOME/bin", "/root/.bashrc:4"),))
+    assert judge(spec, root_path=asked) is Status.MANUAL
