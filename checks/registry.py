@@ -32,7 +32,7 @@ class CheckType(Protocol):
 def _load() -> dict[str, CheckType]:
     from checks import accounts, apparmor, apt_config, audit_rules, banner, compound, config, dconf, end_of_support
     from checks import file, fswalk, home_dirs, iptables, kernel_cmdline, kernel_module, kev, lines, listening, log_files
-    from checks import manual, mount, nftables, package, pam, rootpath, scan_cadence, service, sshd_host_keys, sudoers
+    from checks import manual, mount, nftables, package, pam, root_path, scan_cadence, service, sshd_host_keys, sudoers
     from checks import sysctl, tls, wireless
 
     types: list[CheckType] = [
@@ -46,7 +46,7 @@ def _load() -> dict[str, CheckType]:
         mount.CHECK,
         accounts.CHECK,
         home_dirs.CHECK,
-        rootpath.CHECK,
+        root_path.CHECK,
         kev.CHECK,
         lines.CHECK,
         fswalk.CHECK,
