@@ -3,11 +3,12 @@
 Root's PATH is what login, su, sudo or sshd start it with and what the shell's startup files
 then assign; fedharden runs none of them. It collects every PATH value those files can give:
 ENV_SUPATH of /etc/login.defs (login and su for root), PATH= of /etc/environment and
-/etc/security/pam_env.conf (pam_env), sudo's ``secure_path`` (every Defaults entry, as sudo
-reads the policy), and each ``PATH=...`` or ``PATH+=...`` assignment (optionally after
-``export``, ``readonly``, ``;``) of /etc/profile, /etc/profile.d/*.sh, /etc/bash.bashrc and
-root's .bash_profile, .bash_login, .profile and .bashrc. Quotes are removed, ``$PATH`` /
-``${PATH}`` entries are the value kept from before, entries with another ``$`` or a backquote are unresolved (a person judges them).
+/etc/security/pam_env.conf (pam_env),
+sudo's ``secure_path`` (every Defaults entry, as sudo reads the policy), and each ``PATH=...``
+assignment (optionally after ``export``, ``readonly``, ``;``) of
+/etc/profile, /etc/profile.d/*.sh, /etc/bash.bashrc and root's .bash_profile, .bash_login,
+.profile and .bashrc. Quotes are removed, ``$PATH`` / ``${PATH}`` entries are the value kept
+from before, entries with another ``$`` or a backquote are unresolved (a person judges them).
 Each absolute entry's metadata is taken following links, resolved here from the cached
 listings of /, /usr and /usr/local so that a remote host answers from its first batch.
 """
@@ -158,6 +159,7 @@ def gather_root_path(ctx: Context, args: list[str]) -> dict[str, object]:
 
 FAMILIES = {"root_path": gather_root_path}
 # The usual PATH directories hang off /, /usr and /usr/local: their listings answer the stats.
-PREFETCH = {"root_path": lambda args: ["/etc/login.defs", "/etc/environment", "/etc/security/pam_env.conf",
-                                       "/etc/profile", "/etc/profile.d", "/etc/bash.bashrc", "/root", "/etc/passwd",
-                                       "/etc/group", "/etc/sudoers", "/etc/sudoers.d", "/", "/usr", "/usr/local"]}
+PREFETCH = {"root_path": lambda args: ["/etc/login.defs", "/etc/environment", "/etc/security/pam_env.conf", "/etc/profile",
+                                       "/etc/profile.d", "/etc/bash.bashrc", "/root", "/etc/passwd", "/etc/group", "/etc/sudoers",
+                                       "/etc/sudoers.d", "/", "/usr",
+                                       "/usr/local"]}
