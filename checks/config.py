@@ -9,8 +9,10 @@ the [Section] the case-sensitive ``key`` must be in; last wins), ``postfix`` (ma
 ``postconf -x`` reads it: continuation lines, last definition wins, ``$name`` expanded;
 case-sensitive), ``shell`` (a file a POSIX shell sources, such as /etc/default/ufw, evaluated
 without running it as agent.facts.grub does; the drop-ins are sourced after it; names are
-case-sensitive; what cannot be evaluated is an error) and ``keyfile`` (a GLib key file such as
-GDM's daemon.conf: keys are ``group/key``, case-sensitive, the later value wins).
+case-sensitive; what cannot be evaluated is an error), ``keyfile`` (a GLib key file such as
+GDM's daemon.conf: keys are ``group/key``, case-sensitive, the later value wins) and
+``useradd`` (/etc/default/useradd as useradd reads it, agent/facts/useradd.py: exact
+``NAME=value`` lines, last wins, INACTIVE as a whole number or -1).
 
 When the key is absent the program's built-in default applies; the directive states it
 with ``default`` so the evidence shows which value is really in force.
@@ -27,7 +29,7 @@ from checks import expect, sshd
 from checks.facts import ConfigFile, FactKey, Facts
 from checks.model import Evidence, Outcome, Status, Verdict
 
-DIALECTS = ("sshd", "login_defs", "keyvalue", "keyequals", "systemd", "postfix", "shell", "keyfile")
+DIALECTS = ("sshd", "login_defs", "keyvalue", "keyequals", "systemd", "postfix", "shell", "keyfile", "useradd")
 
 
 def fact_key(params: Mapping[str, Any]) -> FactKey:

@@ -32,6 +32,8 @@ SOCKETS = FactKey("sockets")
 PROTOCOLS = {"tcp": "tcp", "6": "tcp", "udp": "udp", "17": "udp"}
 # Matches that narrow nothing: a comment, and the protocol modules -p loads itself.
 NEUTRAL_MATCHES = {"comment", "tcp", "udp", "multiport"}
+# Options that change neither which packets a rule takes nor its verdict.
+OPTIONS_DECIDING_NOTHING = ("--comment", "--reject-with", "--log-prefix", "--log-level")
 OPTION_NAMES = {
     "-i": "in", "--in-interface": "in", "-o": "out", "--out-interface": "out",
     "-s": "source", "--source": "source", "--src": "source",
@@ -122,7 +124,7 @@ def matches(rule: IptRule) -> list[Match]:
             j = i + 1
             while j < len(args) and not args[j].startswith("-") and args[j] != "!":
                 j += 1
-            if word not in ("--comment", "--reject-with") and not (word == "--log-prefix"):
+            if word not in OPTIONS_DECIDING_NOTHING:
                 other.append(" ".join(args[i:j]))
             i = j
         else:

@@ -30,9 +30,10 @@ class CheckType(Protocol):
 
 
 def _load() -> dict[str, CheckType]:
-    from checks import accounts, apparmor, apt_config, audit, banner, bootparam, cadence, compound, config, dconf
-    from checks import file, fswalk, homes, iptables, kernel_module, kev, lifecycle, lines, listening, log_files
-    from checks import manual, mount, nftables, package, pam, rootpath, service, sshd_host_keys, sudoers, sysctl, tls, wireless
+    from checks import accounts, apparmor, apt_config, audit_rules, banner, compound, config, dconf, end_of_support
+    from checks import file, fswalk, home_dirs, iptables, kernel_cmdline, kernel_module, kev, lines, listening, log_files
+    from checks import manual, mount, nftables, package, pam, root_path, scan_cadence, service, sshd_host_keys, sudoers
+    from checks import sysctl, tls, wireless
 
     types: list[CheckType] = [
         file.CHECK,
@@ -44,13 +45,13 @@ def _load() -> dict[str, CheckType]:
         kernel_module.CHECK,
         mount.CHECK,
         accounts.CHECK,
-        homes.CHECK,
-        rootpath.CHECK,
+        home_dirs.CHECK,
+        root_path.CHECK,
         kev.CHECK,
         lines.CHECK,
         fswalk.CHECK,
-        lifecycle.CHECK,
-        cadence.CHECK,
+        end_of_support.CHECK,
+        scan_cadence.CHECK,
         tls.CHECK,
         sshd_host_keys.CHECK,
         apt_config.CHECK,
@@ -60,8 +61,8 @@ def _load() -> dict[str, CheckType]:
         iptables.CHECK,
         dconf.CHECK,
         wireless.CHECK,
-        audit.CHECK,
-        bootparam.CHECK,
+        audit_rules.CHECK,
+        kernel_cmdline.CHECK,
         manual.CHECK,
         banner.CHECK,
         log_files.CHECK,

@@ -6,7 +6,7 @@ agent.facts.postfix.
 """
 from __future__ import annotations
 
-from agent.facts import logindefs, postfix, systemdconf
+from agent.facts import logindefs, postfix, systemdconf, useradd
 from agent.facts.context import Context, unavailable
 from agent.hosts.base import HostError, NotFound
 from checks.facts import ConfigFile, ConfigSetting, Unavailable
@@ -120,6 +120,8 @@ def parse(ctx: Context, dialect: str, path: str, dropins: str = "") -> ConfigFil
         return keyfile(text, path)
     if dialect == "login_defs":
         return ConfigFile(path, dialect, True, tuple(logindefs.parse(text, path) + extra))
+    if dialect == "useradd":
+        return ConfigFile(path, dialect, True, tuple(useradd.parse(text, path)))
     settings = _key_value(text, path, equals=dialect == "keyequals")
     return ConfigFile(path, dialect, True, tuple(settings + extra))
 

@@ -113,12 +113,13 @@ class Context:
 
     def config_dir_files(self, dirs: tuple[str, ...], suffix: str) -> list[tuple[str, str]]:
         """Drop-in files as systemd and modprobe read them: a file name in an earlier
-        directory shadows the same name in later ones; the result is sorted by file name."""
+        directory shadows the same name in later ones; the result is sorted by file name. Names
+        starting with a dot are hidden files to both (conf_files_list, libkmod) and skipped."""
         chosen: dict[str, str] = {}
         self.host.prefetch(dirs)
         for directory in dirs:
             for name in self.listdir(directory):
-                if name.endswith(suffix) and name not in chosen:
+                if name.endswith(suffix) and not name.startswith(".") and name not in chosen:
                     chosen[name] = f"{directory}/{name}"
         self.host.prefetch(list(chosen.values()))
         return sorted(chosen.items())

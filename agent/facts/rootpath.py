@@ -4,7 +4,8 @@ Root's PATH is what login, su, sudo or sshd start it with and what the shell's s
 then assign; fedharden runs none of them. It collects every PATH value those files can give:
 ENV_SUPATH of /etc/login.defs (login and su for root), PATH= of /etc/environment and
 /etc/security/pam_env.conf (pam_env),
-sudo's ``secure_path`` (every Defaults entry, as sudo reads the policy), and each ``PATH=...`` assignment (optionally after ``export``, ``readonly``, ``;``) of
+sudo's ``secure_path`` (every Defaults entry, as sudo reads the policy), and each ``PATH=...``
+assignment (optionally after ``export``, ``readonly``, ``;``) of
 /etc/profile, /etc/profile.d/*.sh, /etc/bash.bashrc and root's .bash_profile, .bash_login,
 .profile and .bashrc. Quotes are removed, ``$PATH`` / ``${PATH}`` entries are the value kept
 from before, entries with another ``$`` or a backquote are unresolved (a person judges them).
@@ -15,7 +16,7 @@ from __future__ import annotations
 
 import re
 
-from agent.facts.accounts import names_by_id
+from agent.facts.accounts import names
 from agent.facts.context import Context, unavailable
 from agent.hosts.base import HostError, NotFound
 from checks.facts import FileInfo, PathEntry, RootPath
@@ -131,7 +132,7 @@ def gather_root_path(ctx: Context, args: list[str]) -> dict[str, object]:
             if text is not None:
                 sources.append(path)
                 values += _values(text, path)
-        users, groups = names_by_id(ctx.text_or_none("/etc/passwd") or ""), names_by_id(ctx.text_or_none("/etc/group") or "")
+        users, groups = names(ctx, "/etc/passwd"), names(ctx, "/etc/group")
         entries: list[PathEntry] = []
         unresolved: list[PathEntry] = []
         # every directory named, in one batch (the common ones are known from the listings hinted below)
@@ -160,7 +161,7 @@ def gather_root_path(ctx: Context, args: list[str]) -> dict[str, object]:
 
 FAMILIES = {"root_path": gather_root_path}
 # The usual PATH directories hang off /, /usr and /usr/local: their listings answer the stats.
-PREFETCH = {"root_path": lambda args: ["/etc/login.defs", "/etc/environment", "/etc/security/pam_env.conf", "/etc/profile", "/etc/profile.d",
-                                       "/etc/bash.bashrc", "/root", "/etc/passwd", "/etc/group", "/etc/sudoers",
+PREFETCH = {"root_path": lambda args: ["/etc/login.defs", "/etc/environment", "/etc/security/pam_env.conf", "/etc/profile",
+                                       "/etc/profile.d", "/etc/bash.bashrc", "/root", "/etc/passwd", "/etc/group", "/etc/sudoers",
                                        "/etc/sudoers.d", "/", "/usr",
                                        "/usr/local"]}

@@ -6,6 +6,8 @@ import datetime as dt
 from pathlib import Path
 from typing import Callable
 
+import pytest
+
 from agent.facts import gather
 from agent.facts.context import Context
 from agent.facts.lifecycle import lookup, table
@@ -70,6 +72,7 @@ def test_the_record_is_read_from_the_state_directory_the_agent_uses(make_root: M
     assert moved["results"][0]["evidence"][0]["where"] == "/srv/agent-state/last_scan.json"
 
 
+@pytest.mark.slow
 def test_scan_reads_the_record_where_state_dir_says(tmp_path: Path) -> None:
     """``fedharden scan`` of this host: --state-dir and $FEDHARDEN_STATE_DIR name the record."""
     import json

@@ -28,11 +28,13 @@ def test_systemd_config_reads_every_folder_in_cat_config_order(make_root: MakeRo
     })
     got = fact(root, FactKey("config", "systemd:/etc/systemd/journald.conf"))
     assert isinstance(got, ConfigFile)
-    assert got.notes == ("/etc/systemd/journald.conf", "/etc/systemd/journald.conf.d/50-a.conf",
-                         "/usr/lib/systemd/journald.conf.d/syslog.conf", "/etc/systemd/journald.conf.d/zz.conf")
-    storage = got.effective("Journal/Storage")
+    assert list(dict.fromkeys(s.file for s in got.settings)) == [
+        "/etc/systemd/journald.conf", "/etc/systemd/journald.conf.d/50-a.conf",
+        "/usr/lib/systemd/journald.conf.d/syslog.conf", "/etc/systemd/journald.conf.d/zz.conf"]
+    storage = got.effective("Journal.Storage")
     assert storage is not None and (storage.value, storage.file) == ("persistent", "/etc/systemd/journald.conf.d/50-a.conf")
-    compress = got.effective("Journal/Compress")
+    assert got.effective("Other.Storage") is not None and got.effective("Journal.storage") is None
+    compress = got.effective("Journal.Compress")
     assert compress is not None and (compress.value, compress.line) == ("no", 2)
 
 

@@ -83,7 +83,11 @@ HARDENED = {
     "/etc/issue.net": "Authorized users only. All activity may be monitored and reported.\n",
     "/var/log/.keep": "",
     "/etc/chrony/chrony.conf": "server time.agency.example iburst\n",
-    "/etc/nftables.conf": "table inet filter {\n  chain input {\n    type filter hook input priority 0; policy drop;\n  }\n}\n",
+    "/etc/nftables.conf": (
+        "table inet filter {\n  chain input {\n    type filter hook input priority 0; policy drop;\n"
+        "    iif \"lo\" accept\n    ip saddr 127.0.0.0/8 drop\n    ip6 saddr ::1 drop\n  }\n"
+        "  chain forward {\n    type filter hook forward priority 0; policy drop;\n  }\n"
+        "  chain output {\n    type filter hook output priority 0; policy drop;\n    oif \"lo\" accept\n  }\n}\n"),
     "/etc/apt/apt.conf.d/20auto-upgrades": 'APT::Periodic::Update-Package-Lists "1";\nAPT::Periodic::Unattended-Upgrade "1";\n',
     "/usr/lib/systemd/system/apt-daily.timer": "[Timer]\nOnCalendar=daily\n[Install]\nWantedBy=timers.target\n",
     "/usr/lib/systemd/system/apt-daily-upgrade.timer": "[Timer]\nOnCalendar=daily\n[Install]\nWantedBy=timers.target\n",
@@ -119,14 +123,31 @@ HARDENED.update({
     "/root/.profile": "umask 027\n",
 })
 MODES.update({"/etc/sudoers": 0o440, "/etc/shells": 0o644, "/root": 0o700, "/root/.profile": 0o600})
+# CIS Debian 12's scheduler and integrity controls (CRON.1-8, AIDE.1-3): cron installed and
+# enabled, its folders root's alone, an allow list; AIDE with a database and its daily timer.
+HARDENED.update({
+    "/var/lib/dpkg/status": HARDENED["/var/lib/dpkg/status"] + "".join(
+        f"Package: {p}\nStatus: install ok installed\nVersion: {v}\n\n" for p, v in (
+            ("cron", "3.0pl1-162"), ("aide", "0.18.3-1+deb12u3"), ("aide-common", "0.18.3-1+deb12u3"))),
+    "/usr/lib/systemd/system/cron.service": "[Service]\n[Install]\nWantedBy=multi-user.target\n",
+    "/usr/lib/systemd/system/dailyaidecheck.service": "[Service]\nType=oneshot\n",
+    "/usr/lib/systemd/system/dailyaidecheck.timer": "[Timer]\nOnCalendar=daily\n[Install]\nWantedBy=timers.target\n",
+    **{f"/etc/cron.{period}/.placeholder": "" for period in ("hourly", "daily", "weekly", "monthly")},
+    "/etc/cron.d/.placeholder": "",
+    "/etc/crontab": "",
+    "/etc/cron.allow": "root\n",
+    "/var/lib/aide/aide.db": "",
+})
+MODES.update({**{f"/etc/cron.{period}": 0o700 for period in ("hourly", "daily", "weekly", "monthly", "d")},
+              "/etc/crontab": 0o600, "/etc/cron.allow": 0o640, "/var/lib/aide/aide.db": 0o600})
 
 
 def hardened_root(make_root: MakeRoot) -> Path:
     root = make_root(HARDENED, MODES)
     wants = root / "etc/systemd/system/multi-user.target.wants"
-    for unit in ("auditd.service", "chrony.service", "nftables.service", "systemd-journal-upload.service"):
+    for unit in ("auditd.service", "chrony.service", "nftables.service", "systemd-journal-upload.service", "cron.service"):
         os.symlink(f"/usr/lib/systemd/system/{unit}", wants / unit)
-    for unit in ("apt-daily.timer", "apt-daily-upgrade.timer"):
+    for unit in ("apt-daily.timer", "apt-daily-upgrade.timer", "dailyaidecheck.timer"):
         os.symlink(f"/usr/lib/systemd/system/{unit}", root / "etc/systemd/system/timers.target.wants" / unit)
     os.symlink("/dev/null", root / "etc/systemd/system/ctrl-alt-del.target")
     return root
@@ -162,16 +183,22 @@ def test_hardened_root_is_compliant_and_report_is_valid(make_root: MakeRoot) -> 
     assert validation_errors(report) == []
     got = statuses(report)
     assert {k for k, s in got.items() if s == "fail"} == set()
-    # SSH, cron and rsyslog are not installed, runtime state is absent in an image, /var/tmp,
+    # SSH, at, Postfix and rsyslog are not installed, runtime state is absent in an image, /var/tmp,
     # /home, /var, /var/log and /var/log/audit are not separate filesystems, there is no boot loader
-    # and no motd, journald is the logging system: said, not passed silently.
+    # and no motd, journald is the logging system, chrony the time daemon (timesyncd's servers do
+    # not apply): said, not passed silently.
     assert {k for k, s in got.items() if s == "not_applicable"} == {
-        *(f"HARDEN-30D.SSH.{i}" for i in range(1, 22)), "HARDEN-30D.SVC.8", "HARDEN-30D.FS.3", "HARDEN-30D.FS.4",
-        "HARDEN-30D.FS.5", "HARDEN-30D.FS.6", "HARDEN-30D.FS.7", "HARDEN-30D.FS.8", "HARDEN-30D.LOG.3",
-        "HARDEN-30D.MGMT.1", "HARDEN-30D.FS.15", "HARDEN-30D.FS.16", "HARDEN-30D.FS.17", "HARDEN-30D.BOOT.1",
-        "HARDEN-30D.AA.3", "HARDEN-30D.BANNER.4", "HARDEN-30D.LOG.12", "HARDEN-30D.LOG.13", "HARDEN-30D.LOG.14",
+        *(f"HARDEN-30D.SSH.{i}" for i in range(1, 22)), "HARDEN-30D.SVC.8", "HARDEN-30D.SVC.29", "HARDEN-30D.FS.3",
+        "HARDEN-30D.FS.4", "HARDEN-30D.FS.5", "HARDEN-30D.FS.8", "HARDEN-30D.LOG.3", "HARDEN-30D.MGMT.1",
+        "HARDEN-30D.FS.15", "HARDEN-30D.FS.16", "HARDEN-30D.FS.17", "HARDEN-30D.BOOT.1", "HARDEN-30D.AA.3",
+        "HARDEN-30D.BANNER.4", "HARDEN-30D.LOG.12", "HARDEN-30D.LOG.13", "HARDEN-30D.LOG.14", "HARDEN-30D.TIME.3",
+        "HARDEN-30D.CRON.8", "HARDEN-30D.CRON.9",
         # no backups of the account files yet, no password history file
-        "HARDEN-30D.FILE.5", "HARDEN-30D.FILE.6", "HARDEN-30D.FILE.7", "HARDEN-30D.FILE.9"}
+        "HARDEN-30D.FILE.5", "HARDEN-30D.FILE.6", "HARDEN-30D.FILE.7", "HARDEN-30D.FILE.9",
+        # an image has no network interfaces; nftables is the firewall in use, so the rules of ufw
+        # and iptables-persistent do not apply; no gdm3
+        "HARDEN-30D.NET.15", *(f"HARDEN-30D.FW.{i}" for i in (4, 5, 6, 7, *range(12, 20))),
+        *(f"HARDEN-30D.GDM.{i}" for i in range(1, 7))}
     assert report["scan"]["live"] is False and report["host"]["hostname"] == "golden"
     result = next(r for r in report["results"] if r["key"] == "HARDEN-30D.FILE.1")
     assert result["references"] == {"nist_800_53": ["AC-6", "IA-5"],
@@ -193,16 +220,18 @@ def test_weak_root_fails_with_evidence_and_overdue(make_root: MakeRoot) -> None:
     failing = {k for k, s in statuses(report).items() if s == "fail"}
     # toor: a second UID 0 (ACCT.1), a shared UID (ACCT.3), a system account with a shell (ACCT.8),
     # a second account with primary group 0 (ACCT.23);
-    # no enabling links were made, so time sync, auditd, the firewall and the apt timers are not enabled
-    # nor the journal upload (SVC.6, SVC.7, FW.1, UPD.1, LOG.8).
+    # no enabling links were made, so time sync, auditd, the firewall, the apt timers, cron and AIDE's
+    # timer are not enabled nor the journal upload (SVC.6, SVC.7, FW.1, UPD.1, LOG.8, TIME.2, CRON.1,
+    # AIDE.3), and no firewall at all is not exactly one (FW.3).
     assert failing == {"HARDEN-30D.ACCT.1", "HARDEN-30D.ACCT.3", "HARDEN-30D.ACCT.4", "HARDEN-30D.ACCT.8",
                        "HARDEN-30D.ACCT.23", "HARDEN-30D.FILE.1", "HARDEN-30D.SVC.6", "HARDEN-30D.SVC.7", "HARDEN-30D.FW.1",
-                       "HARDEN-30D.UPD.1", "HARDEN-30D.LOG.8"}
+                       "HARDEN-30D.FW.3", "HARDEN-30D.UPD.1", "HARDEN-30D.LOG.8", "HARDEN-30D.TIME.2", "HARDEN-30D.CRON.1",
+                       "HARDEN-30D.AIDE.3"}
     acct4 = next(r for r in report["results"] if r["key"] == "HARDEN-30D.ACCT.4")
     assert acct4["overdue"] is True  # the 30-day window closed on 2026-07-02
     assert acct4["evidence"] == [{"expected": "PASS_MAX_DAYS at least 1 and at most 365", "actual": "PASS_MAX_DAYS 99999",
                                   "where": "/etc/login.defs:1", "verdict": "violation"}]
-    assert report["summary"]["directives"]["HARDEN-30D"]["counts"]["fail"] == 10
+    assert report["summary"]["directives"]["HARDEN-30D"]["counts"]["fail"] == len(failing) == 15
 
 
 def test_table_output(make_root: MakeRoot) -> None:

@@ -13,6 +13,8 @@ import pytest
 from directives import load_library
 from directives.cis_profiles import path_of, selected
 
+pytestmark = pytest.mark.slow  # whole scans through the command line
+
 FEDHARDEN = str(Path(sys.executable).with_name("fedharden"))
 
 

@@ -6,6 +6,10 @@ import subprocess
 import sys
 from pathlib import Path
 
+import pytest
+
+pytestmark = pytest.mark.slow  # whole scans through the command line
+
 FEDHARDEN = str(Path(sys.executable).with_name("fedharden"))
 HEAD = "id: AGENCY-F\ntitle: Agency rules\nissuer: Agency\nkind: agency\nissued: 2026-06-02\nsections: [ssh, accounts]\n"
 SSH = """\

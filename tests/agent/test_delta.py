@@ -17,6 +17,8 @@ from agent.spool import Spool
 from agent.state import StateDir
 from directives import load_library
 
+pytestmark = pytest.mark.slow  # repeated whole scans and submissions
+
 MakeRoot = Callable[..., Path]
 NOW = dt.datetime(2026, 8, 1, 12, 0, tzinfo=dt.timezone.utc)
 FILES = {

@@ -18,6 +18,8 @@ from agent.contract import validation_errors
 from agent.scan import Scan, Selection
 from directives import load_library
 
+pytestmark = pytest.mark.slow  # whole scans of real Debian roots with feed stores
+
 REAL_KEV = resources.files("agent.feeds").joinpath("data/known_exploited_vulnerabilities.json")
 DATA = Path(__file__).parent.parent / "data" / "feeds"
 

@@ -21,7 +21,7 @@ ROOT = Path(__file__).resolve().parents[2]
 BEGIN, END = "<!-- profiles:begin -->", "<!-- profiles:end -->"
 # CIS Debian 12 Level 1 Server controls (status automated) whose every mapped rule a requirement
 # cites. Raise it when requirements are added; it must never fall.
-L1_SERVER_FLOOR = 229  # of 230: issue 19 asks for at least 207 (90%)
+L1_SERVER_FLOOR = 230  # of 230: issue 19 asks for at least 207 (90%)
 LIBRARY = load_library()
 
 

@@ -65,7 +65,8 @@ def assignment(draw: Any) -> str:
 
 @st.composite
 def tree(draw: Any) -> dict[str, str]:
-    files = {"etc/login.defs": f"ENV_SUPATH\tPATH={draw(path_value()).replace('$PATH:', '').replace(':$PATH', '').replace(':${PATH}', '').replace('${PATH}:', '')}\n"}
+    supath = draw(path_value()).replace('$PATH:', '').replace(':$PATH', '').replace(':${PATH}', '').replace('${PATH}:', '')
+    files = {"etc/login.defs": f"ENV_SUPATH\tPATH={supath}\n"}
     files["etc/profile"] = "\n".join(draw(st.lists(assignment(), max_size=2))) + "\nexport PATH\n" \
         "if [ -d /etc/profile.d ]; then\n  for i in /etc/profile.d/*.sh; do\n    [ -r $i ] && . $i\n  done\nfi\n"
     if draw(st.booleans()):

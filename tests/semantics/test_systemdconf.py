@@ -5,9 +5,9 @@ systemd/NAME`` on generated trees (never this machine's /etc).
 CASES trees seeded with SEED (``random.Random``): the main file in none, one or several of
 /etc, /run, /usr/local/lib and /usr/lib; drop-ins ``NN-name.conf`` in the four
 ``timesyncd.conf.d`` folders, the same name in several (the earlier folder shadows), masked by
-a link to /dev/null (cat-config prints its name over nothing; fedharden leaves it out), or
-with another suffix. How a file's lines read (sections, comments,
-continuations, the last assignment winning) follows systemd.syntax(7) and conf-parser.c; no
+a link to /dev/null (cat-config prints its name over nothing; fedharden leaves it out),
+with another suffix, or hidden (a name starting with a dot, which systemd skips). How a
+file's lines read (sections, comments, continuations, the last assignment winning) follows systemd.syntax(7) and conf-parser.c; no
 offline program prints timesyncd's parsed settings, so that half is pinned by the unit tests
 below and the TIME scenarios.
 """
@@ -28,7 +28,7 @@ from tests.semantics.oracle import isolated, require
 CASES = 80
 SEED = 20261205
 ROOTS = ("etc", "run", "usr/local/lib", "usr/lib")
-NAMES = ("10-a.conf", "50-agency.conf", "50-agency.conf.disabled", "90-z.conf")
+NAMES = ("10-a.conf", "50-agency.conf", "50-agency.conf.disabled", "90-z.conf", ".hidden.conf")
 
 
 def build(root: Path, rng: random.Random, conf: str) -> None:
