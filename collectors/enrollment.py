@@ -11,7 +11,7 @@ from collectors import BadRequest, Conflict
 from collectors.admin import release_host
 from collectors.auth import ENROLL, Principal, create_token, now
 from collectors.models import SHARDS, hosts, tokens
-from collectors.storage import Database
+from collectors.storage import Database, inserted_id
 
 
 def enroll(db: Database, principal: Principal, body: Any) -> dict[str, Any]:
@@ -59,12 +59,10 @@ def enroll(db: Database, principal: Principal, body: Any) -> dict[str, Any]:
                            f"`fedharden collector host release {host_id}` if the old install is gone",
                            reason="other_install")
         if row is None:
-            inserted = conn.execute(hosts.insert().values(
+            host_pk = inserted_id(conn.execute(hosts.insert().values(
                 host_id=host_id, agency_id=principal.agency_id, hostname=hostname, enrolled_at=at, shard=0,
                 instance=claim,
-            )).inserted_primary_key
-            assert inserted is not None  # a single-row INSERT has one
-            host_pk = int(inserted[0])
+            )))
             conn.execute(hosts.update().where(hosts.c.id == host_pk).values(shard=host_pk % SHARDS))
         else:
             host_pk = int(row.id)
