@@ -24,9 +24,8 @@ Rules:
 """
 from __future__ import annotations
 
-from typing import Any, Mapping
-
 import datetime as dt
+from typing import Any, Callable, Hashable, Iterable, Mapping, TypeVar
 
 from checks.facts import Account, FactKey, Facts, Group, ShadowEntry
 from checks.model import Evidence, Outcome, Status
@@ -52,6 +51,7 @@ NOLOGIN = ("/usr/sbin/nologin", "/sbin/nologin", "/bin/false", "/usr/bin/false")
 SPECIAL = {"root", "sync", "shutdown", "halt"}
 GID0_ACCEPTED = {"root", "sync", "shutdown", "halt", "operator"}
 MAX_EVIDENCE = 50
+T = TypeVar("T")
 
 
 def locked(entry: ShadowEntry) -> bool:
@@ -62,6 +62,19 @@ def locked(entry: ShadowEntry) -> bool:
 def usable(entry: ShadowEntry) -> bool:
     """Whether the account can log in with a password (not locked, not disabled)."""
     return bool(entry.hash) and entry.hash[0] not in "!*"
+
+
+def repeats(items: Iterable[T], key: Callable[[T], Hashable]) -> list[tuple[T, T]]:
+    """Each item whose key an earlier item already had, with that first item, in file order."""
+    first: dict[Hashable, T] = {}
+    out = []
+    for item in items:
+        k = key(item)
+        if k in first:
+            out.append((item, first[k]))
+        else:
+            first[k] = item
+    return out
 
 
 class AccountsCheck:
@@ -187,13 +200,8 @@ class AccountsCheck:
         elif rule in ("unique_gids", "unique_group_names"):
             attr = "gid" if rule == "unique_gids" else "name"
             expected = f"unique group {'GIDs' if attr == 'gid' else 'names'}"
-            seen: dict[object, Group] = {}
-            for g in groups:
-                key = getattr(g, attr)
-                if key in seen:
-                    bad.append(Evidence(expected, f"{g.name} (GID {g.gid}) repeats {attr} {key} of {seen[key].name}",
-                                        f"/etc/group:{g.line}"))
-                seen.setdefault(key, g)
+            bad = [Evidence(expected, f"{g.name} (GID {g.gid}) repeats {attr} {getattr(g, attr)} of {first.name}",
+                            f"/etc/group:{g.line}") for g, first in repeats(groups, lambda g: getattr(g, attr))]
             fine = "all unique"
         elif rule == "gid0_only_root":
             expected = "only group root has GID 0"
@@ -239,26 +247,16 @@ class AccountsCheck:
                     if a.gid == 0 and a.name not in GID0_ACCEPTED]
             return Outcome.of(not bad, bad[:MAX_EVIDENCE] or [Evidence(expected, "root only", "/etc/passwd")])
         if rule == "unique_user_names":
-            first: dict[str, Account] = {}
-            ev = []
-            for a in accounts:
-                if a.name in first:
-                    ev.append(Evidence("unique user names", f"{a.name} repeats line {first[a.name].line}",
-                                       f"/etc/passwd:{a.line}"))
-                first.setdefault(a.name, a)
+            ev = [Evidence("unique user names", f"{a.name} repeats line {first.line}", f"/etc/passwd:{a.line}")
+                  for a, first in repeats(accounts, lambda a: a.name)]
             return Outcome.of(not ev, ev[:MAX_EVIDENCE] or [Evidence("unique user names", "all unique", "/etc/passwd")])
         if rule == "uid0_only_root":
             others = [a for a in accounts if a.uid == 0 and a.name != "root"]
             ev = [Evidence("only root has UID 0", f"{a.name} has UID 0", f"/etc/passwd:{a.line}") for a in others]
             return Outcome.of(not others, ev or [Evidence("only root has UID 0", "only root", "/etc/passwd")])
         if rule == "unique_uids":
-            seen: dict[int, Account] = {}
-            ev = []
-            for a in accounts:
-                if a.uid in seen:
-                    ev.append(Evidence("unique UIDs", f"{a.name} shares UID {a.uid} with {seen[a.uid].name}",
-                                       f"/etc/passwd:{a.line}"))
-                seen.setdefault(a.uid, a)
+            ev = [Evidence("unique UIDs", f"{a.name} shares UID {a.uid} with {first.name}", f"/etc/passwd:{a.line}")
+                  for a, first in repeats(accounts, lambda a: a.uid)]
             return Outcome.of(not ev, ev or [Evidence("unique UIDs", "all unique", "/etc/passwd")])
         shells = [a for a in accounts if a.uid < 1000 and a.name not in SPECIAL and a.shell not in NOLOGIN]
         ev = [Evidence("non-login shell", f"{a.name}: {a.shell}", f"/etc/passwd:{a.line}") for a in shells]
