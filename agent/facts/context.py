@@ -61,6 +61,18 @@ def unavailable(exc: HostError) -> Unavailable:
     return Unavailable(exc.reason, not_applicable=isinstance(exc, NotSupported))
 
 
+def each_path(ctx: Context, paths: list[str], read: Callable[[Context, str], object]) -> dict[str, object]:
+    """``read(ctx, path)`` for every path; a path the host cannot read is Unavailable with the
+    reason, and the others are still gathered."""
+    out: dict[str, object] = {}
+    for path in paths:
+        try:
+            out[path] = read(ctx, path)
+        except HostError as exc:
+            out[path] = unavailable(exc)
+    return out
+
+
 class Context:
     """Everything gathered in one scan goes through here, so each file is read once."""
 

@@ -18,8 +18,8 @@ from __future__ import annotations
 
 from dataclasses import dataclass, field
 
-from agent.facts.context import Context, unavailable
-from agent.hosts.base import HostError, NotFound
+from agent.facts.context import Context, each_path
+from agent.hosts.base import NotFound
 from checks.facts import IptChain, IptRule, IptRuleset
 
 BUILTIN = {
@@ -218,13 +218,7 @@ def load(ctx: Context, path: str) -> IptRuleset:
 
 
 def gather_iptables(ctx: Context, paths: list[str]) -> dict[str, object]:
-    out: dict[str, object] = {}
-    for path in paths:
-        try:
-            out[path] = load(ctx, path)
-        except HostError as exc:
-            out[path] = unavailable(exc)
-    return out
+    return each_path(ctx, paths, load)
 
 
 FAMILIES = {"iptables": gather_iptables}

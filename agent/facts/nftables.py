@@ -20,8 +20,8 @@ import fnmatch
 import re
 from dataclasses import dataclass, field, replace
 
-from agent.facts.context import Context, unavailable
-from agent.hosts.base import HostError, NotFound
+from agent.facts.context import Context, each_path
+from agent.hosts.base import NotFound
 from checks.facts import NftChain, NftRule, NftRuleset
 
 NFT_FAMILIES = ("ip", "ip6", "inet", "arp", "bridge", "netdev")
@@ -423,13 +423,7 @@ def load(ctx: Context, path: str) -> NftRuleset:
 
 
 def gather_nftables(ctx: Context, paths: list[str]) -> dict[str, object]:
-    out: dict[str, object] = {}
-    for path in paths:
-        try:
-            out[path] = load(ctx, path)
-        except HostError as exc:
-            out[path] = unavailable(exc)
-    return out
+    return each_path(ctx, paths, load)
 
 
 FAMILIES = {"nftables": gather_nftables}

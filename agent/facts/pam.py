@@ -22,7 +22,7 @@ from __future__ import annotations
 
 import re
 
-from agent.facts.context import Context, IncludeLimit, unavailable
+from agent.facts.context import Context, IncludeLimit, each_path, unavailable
 from agent.hosts.base import HostError, NotFound
 from checks.pamdata import PWQUALITY_INT, PWQUALITY_OTHER, ModuleConfig, ModuleSetting, PamLine, PamStack
 from checks.pamdata import parse_control
@@ -256,13 +256,7 @@ def read_stack(ctx: Context, path: str) -> PamStack:
 
 
 def gather_pam(ctx: Context, args: list[str]) -> dict[str, object]:
-    out: dict[str, object] = {}
-    for path in args:
-        try:
-            out[path] = read_stack(ctx, path)
-        except HostError as exc:
-            out[path] = unavailable(exc)
-    return out
+    return each_path(ctx, args, read_stack)
 
 
 def gather_pamconf(ctx: Context, args: list[str]) -> dict[str, object]:

@@ -19,7 +19,7 @@ from __future__ import annotations
 
 import re
 
-from agent.facts.context import Context, IncludeLimit, unavailable
+from agent.facts.context import Context, IncludeLimit, each_path
 from agent.hosts.base import HostError, NotFound
 from checks.sudoersdata import SudoCommand, SudoDefault, Sudoers
 
@@ -305,13 +305,7 @@ def read_sudoers(ctx: Context, path: str) -> Sudoers:
 
 
 def gather_sudoers(ctx: Context, args: list[str]) -> dict[str, object]:
-    out: dict[str, object] = {}
-    for path in args:
-        try:
-            out[path] = read_sudoers(ctx, path)
-        except HostError as exc:
-            out[path] = unavailable(exc)
-    return out
+    return each_path(ctx, args, read_sudoers)
 
 
 FAMILIES = {"sudoers": gather_sudoers}
