@@ -27,8 +27,9 @@ from checks.model import Severity, Status
 __all__ = ["Status", "Severity", "HostStatus", "STATUSES", "SEVERITIES", "HOST_STATUSES",
            "host_status", "worst", "exit_code", "report_status", "counts", "score", "summarize",
            "canonical", "result_hash", "state_digest", "digest_text", "digest_value", "DIGEST_PREFIX",
-           "schema", "validation_errors",
-           "Report", "Result", "Evidence", "Summary", "DirectiveSummary", "Counts", "DirectiveRef",
+           "schema", "validation_errors", "COMPACT_VERSION", "SCAN_TIMES", "header_form", "header_digest", "header_patch",
+           "apply_patch", "directives_of", "header_errors",
+           "Report", "CompactDelta", "CompactScan", "Result", "Evidence", "Summary", "DirectiveSummary", "Counts", "DirectiveRef",
            "HostInfo", "OsInfo", "ScanInfo", "Feed", "Waiver", "Tailoring", "AgentInfo",
            "EXIT_OK", "EXIT_FAIL", "EXIT_USAGE", "EXIT_COULD_NOT_COMPLETE", "EXIT_INCOMPLETE"]
 
@@ -263,6 +264,7 @@ class DirectiveRef(TypedDict):
     kind: NotRequired[str]
     url: NotRequired[str]
     requirements: NotRequired[int]
+    version: NotRequired[str]
 
 
 class Report(TypedDict):
@@ -282,6 +284,29 @@ class Report(TypedDict):
     changes: NotRequired[list[Result]]  # kind=delta
     removed: NotRequired[list[str]]  # kind=delta
     warnings: NotRequired[list[str]]
+
+
+class CompactScan(TypedDict):
+    started_at: str
+    finished_at: str
+    duration_ms: NotRequired[int]
+
+
+class CompactDelta(TypedDict):
+    """A delta of schema 1.1: the header travels as a patch of what changed (see header_form)."""
+
+    schema_version: Literal["1.1"]
+    kind: Literal["delta"]
+    report_id: str
+    generated_at: str
+    sequence: int
+    base: str
+    state_digest: str
+    header_digest: str
+    scan: CompactScan
+    changes: list[Result]
+    removed: list[str]
+    header: NotRequired[dict[str, Any]]
 
 
 # --- Summaries: counts, score and host status per directive and overall -------------------------
@@ -368,6 +393,102 @@ def digest_value(digest: str) -> int | None:
         return int(digest[len(DIGEST_PREFIX):], 16)
     except ValueError:
         return None
+
+
+# --- The header of a compact delta (schema 1.1) ----------------------------------------------------
+
+COMPACT_VERSION: Literal["1.1"] = "1.1"
+SCAN_TIMES = ("started_at", "finished_at", "duration_ms")  # a scan's own: in every compact delta
+
+
+def _without_nulls(value: Any) -> Any:
+    if isinstance(value, dict):
+        return {k: _without_nulls(v) for k, v in value.items() if v is not None}
+    if isinstance(value, list):
+        return [_without_nulls(v) for v in value]
+    return value
+
+
+def header_form(report: Mapping[str, Any]) -> dict[str, Any]:
+    """The header as a compact delta patches it and ``header_digest`` covers it: agent, host,
+    scan without its own times, directives, warnings. Directives and feeds are maps by id and
+    by name, so that a patch names the one that changed (and a removed directive is a null).
+    Left out: a feed's ``age_hours`` (it grows with every scan: started_at minus checked_at)
+    and null members (in a merge patch a null removes a member)."""
+    scan = {k: v for k, v in report["scan"].items() if k not in SCAN_TIMES}
+    if "feeds" in scan:
+        scan["feeds"] = {f["name"]: {k: v for k, v in f.items() if k not in ("name", "age_hours")}
+                         for f in scan["feeds"]}
+    form = {"agent": report["agent"], "host": report["host"], "scan": scan,
+            "directives": {d["id"]: {k: v for k, v in d.items() if k != "id"} for d in report["directives"]},
+            "warnings": report.get("warnings") or []}
+    return dict(_without_nulls(form))
+
+
+def header_digest(form: Mapping[str, Any]) -> str:
+    """What the collector checks its stored header against: SHA-256 of the form's canonical JSON."""
+    return "sha256:" + hashlib.sha256(canonical(form)).hexdigest()
+
+
+_ABSENT = object()
+
+
+def header_patch(old: Mapping[str, Any], new: Mapping[str, Any]) -> dict[str, Any]:
+    """The JSON merge patch (RFC 7396) that turns ``old`` into ``new``: members that changed,
+    objects patched member by member, a removed member as null, lists whole."""
+    patch: dict[str, Any] = {k: None for k in old if k not in new}
+    for key, value in new.items():
+        before = old.get(key, _ABSENT)
+        if before == value:
+            continue
+        patch[key] = header_patch(before, value) if isinstance(value, dict) and isinstance(before, dict) else value
+    return patch
+
+
+def apply_patch(doc: Mapping[str, Any], patch: Mapping[str, Any]) -> dict[str, Any]:
+    """``doc`` with a JSON merge patch (RFC 7396) applied; ``doc`` itself is left as it was."""
+    out = dict(doc)
+    for key, value in patch.items():
+        if value is None:
+            out.pop(key, None)
+        elif isinstance(value, dict):
+            before = out.get(key)
+            out[key] = apply_patch(before if isinstance(before, dict) else {}, value)
+        else:
+            out[key] = value
+    return out
+
+
+def directives_of(form: Mapping[str, Any]) -> list[tuple[str, str, str]]:
+    """(id, version, digest) of every directive of a header form, by id; version "" when the
+    directive declares none."""
+    return sorted((i, str(d.get("version", "")), d["digest"]) for i, d in form["directives"].items())
+
+
+_HEADER = ("agent", "host", "scan", "directives", "warnings")
+
+
+def header_errors(form: Mapping[str, Any]) -> list[str]:
+    """Every schema violation of a header form (a patched one: the patch is free-form), as
+    ``$.json.path: message`` of the report header it stands for; empty when valid."""
+    import jsonschema  # type: ignore[import-untyped]  # no stubs; imported on use
+
+    scan, directives = form.get("scan"), form.get("directives")
+    feeds = scan.get("feeds", {}) if isinstance(scan, dict) else None
+    if not isinstance(scan, dict) or not isinstance(directives, dict) or not isinstance(feeds, dict) or not all(
+            isinstance(v, dict) for v in (*feeds.values(), *directives.values())):
+        return ["$: the header's scan, directives and feeds must be objects of objects"]
+    epoch = "1970-01-01T00:00:00Z"
+    header = {**form, "scan": {**scan, "started_at": epoch, "finished_at": epoch},
+              "directives": [{"id": i, **d} for i, d in directives.items()]}
+    if "feeds" in scan:
+        header["scan"]["feeds"] = [{"name": n, **f} for n, f in feeds.items()]
+    defs = schema()["$defs"]
+    sub = {"$defs": defs, "type": "object", "required": list(_HEADER), "additionalProperties": False,
+           "properties": {k: defs["report"]["properties"][k] for k in _HEADER}}
+    validator = jsonschema.Draft202012Validator(sub, format_checker=jsonschema.FormatChecker())
+    return [("$" + "".join(f"[{p}]" if isinstance(p, int) else f".{p}" for p in e.absolute_path)) + f": {e.message}"
+            for e in sorted(validator.iter_errors(header), key=lambda e: list(map(str, e.absolute_path)))]
 
 
 @lru_cache(maxsize=None)

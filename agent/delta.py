@@ -11,7 +11,13 @@ field alone is not a change (it would make every result travel daily). ``overdue
 is a change.
 
 A full snapshot is sent instead of a delta on first contact, when the collector asked for a
-resync, when the directive set (ids and content digests) changed, or when the host id did.
+resync, or when the host id changed. A directive added, changed (a new content digest) or
+removed is a delta like any other: its results travel as changes and removals, and the
+directive itself in the header patch.
+
+What travels for a delta is its compact form (``compact``, schema 1.1): of the header only
+the scan's own times and a JSON merge patch of what changed since the base, with the digest
+of the whole header after it, so that an unchanged scan costs a few hundred bytes.
 """
 from __future__ import annotations
 
@@ -21,7 +27,8 @@ import uuid
 from dataclasses import dataclass, field
 from typing import Any, Iterable, Literal, Mapping, Sequence, cast
 
-from agent.contract import Report, Result, canonical, state_digest, summarize
+from agent.contract import (COMPACT_VERSION, SCAN_TIMES, CompactDelta, Report, Result, canonical, header_digest,
+                            header_form, header_patch, state_digest, summarize)
 from agent.state import HISTORY, AgentState
 
 VOLATILE = frozenset({"days_left", "failing_since"})
@@ -150,8 +157,8 @@ def next_report(previous: AgentState | None, scanned: Report,
     usable = previous if previous is not None and previous.host_id == host_id else None
     old = usable.results if usable else {}
     results, delta = compare(old, scanned["results"], scanned["scan"]["started_at"])
-    full = (force_full or usable is None or usable.needs_full or usable.report_id is None
-            or usable.directives_digest != digest)
+    # A changed directive set is no reason for a full report: its results are in the delta.
+    full = force_full or usable is None or usable.needs_full or usable.report_id is None
     header: dict[str, Any] = {k: v for k, v in scanned.items() if k in HEADER}
     header["generated_at"] = scanned["generated_at"]
     report_id = new_report_id()
@@ -164,6 +171,26 @@ def next_report(previous: AgentState | None, scanned: Report,
     changes = [results[k] for k in state.order if k in delta.kinds]
     assert usable is not None
     return build(state, "delta", usable.report_id, changes, list(delta.removed)), state, delta
+
+
+def compact(report: Report, base_header: Mapping[str, Any]) -> CompactDelta:
+    """The wire form of a delta (schema 1.1): the scan's own times, a merge patch of the header
+    form since ``base_header`` (the base report's header; absent when nothing changed) and the
+    digest of the header form after it, which the collector checks as it checks state_digest."""
+    assert report["kind"] == "delta" and report.get("base"), "only a delta has a compact form"
+    form = header_form(report)
+    scan = cast(Mapping[str, Any], report["scan"])
+    out: CompactDelta = {
+        "schema_version": COMPACT_VERSION, "kind": "delta", "report_id": report["report_id"],
+        "generated_at": report["generated_at"], "sequence": report["sequence"], "base": str(report.get("base")),
+        "state_digest": report["state_digest"], "header_digest": header_digest(form),
+        "scan": cast(Any, {k: scan[k] for k in SCAN_TIMES if k in scan}),
+        "changes": report.get("changes", []), "removed": report.get("removed", []),
+    }
+    patch = header_patch(header_form(base_header), form)
+    if patch:
+        out["header"] = patch
+    return out
 
 
 def snapshot(previous: AgentState) -> tuple[Report, AgentState]:

@@ -19,8 +19,8 @@ import time
 from dataclasses import dataclass, field
 from typing import Any, Callable, Protocol
 
-from agent.contract import Report
-from agent.delta import Delta, build, next_report, snapshot
+from agent.contract import CompactDelta, Report
+from agent.delta import Delta, build, compact, next_report, snapshot
 from agent.spool import Entry, Spool, encode
 from agent.state import AgentState, StateDir
 
@@ -65,10 +65,11 @@ class Backoff:
 
 @dataclass(frozen=True)
 class Recorded:
-    report: Report
+    report: Report  # every header field, whatever travels
     delta: Delta
     entry: Entry
     folded: bool  # the spool was full: queued deltas were folded into this full snapshot
+    wire: Report | CompactDelta  # what was spooled: a full report, or a delta's compact form
 
 
 @dataclass
@@ -96,14 +97,19 @@ def record(state_dir: StateDir, spool: Spool, scanned: Report, force_full: bool 
     spool.reconcile(previous.sequence if previous else 0)
     report, state, delta = next_report(previous, scanned, force_full)
     folded = False
-    if report["kind"] == "delta" and not spool.fits(len(encode(report))):
-        report, folded = build(state, "full", None), True
-    entry = spool.put(report)
+    wire: Report | CompactDelta = report
+    if report["kind"] == "delta":
+        assert previous is not None, "a delta has a base"
+        wire = compact(report, previous.header)
+        if not spool.fits(len(encode(wire))):
+            report, folded = build(state, "full", None), True
+            wire = report
+    entry = spool.put(wire)
     state_dir.save_state(state)
     if report["kind"] == "full":
         spool.drop_before(state.sequence)
     state_dir.write_last_scan(report)
-    return Recorded(report, delta, entry, folded)
+    return Recorded(report, delta, entry, folded, wire)
 
 
 def resync(state_dir: StateDir, spool: Spool, after: int = 0) -> Entry | None:

@@ -28,6 +28,15 @@ from directives.tailoring import Tailoring
 from directives.waivers import Waiver
 
 
+
+def directive_ref(d: Directive) -> contract.DirectiveRef:
+    """How a report names a directive: id, content digest and, when it declares one, version."""
+    ref: contract.DirectiveRef = {"id": d.id, "title": d.title, "issued": d.issued.isoformat(), "digest": d.digest,
+                                  "kind": d.kind, "url": d.url, "requirements": len(d.requirements)}
+    if d.version:
+        ref["version"] = d.version
+    return ref
+
 @dataclass(frozen=True)
 class Selection:
     """Which requirements to evaluate: directive ids (empty = all), a minimum severity, and
@@ -133,11 +142,7 @@ class Scan:
             "agent": {"name": "fedharden", "version": __version__},
             "host": host,
             "scan": scan,
-            "directives": [
-                {"id": d.id, "title": d.title, "issued": d.issued.isoformat(), "digest": d.digest, "kind": d.kind,
-                 "url": d.url, "requirements": len(d.requirements)}
-                for d in directives
-            ],
+            "directives": [directive_ref(d) for d in directives],
             "results": result_json,
             "summary": summarize(result_json),
             "warnings": valid_text(warnings),

@@ -23,7 +23,7 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
-from agent.contract import Report
+from agent.contract import CompactDelta, Report
 from agent.state import TMP_PREFIX, fsync_dir, write_atomic
 
 MAX_ENTRIES = 500
@@ -40,7 +40,7 @@ class Entry:
     size: int
 
 
-def encode(report: Report | dict[str, Any]) -> bytes:
+def encode(report: Report | CompactDelta | dict[str, Any]) -> bytes:
     return json.dumps(report, ensure_ascii=False, separators=(",", ":")).encode()
 
 
@@ -67,7 +67,7 @@ class Spool:
             out.append(Entry(int(sequence), kind, report_id, Path(item.path), item.stat().st_size))
         return sorted(out, key=lambda e: e.sequence)
 
-    def put(self, report: Report) -> Entry:
+    def put(self, report: Report | CompactDelta) -> Entry:
         data = encode(report)
         self.directory.mkdir(mode=0o700, parents=True, exist_ok=True)
         path = self.directory / f"{report['sequence']:012d}.{report['kind']}.{report['report_id']}.json"

@@ -1,12 +1,19 @@
-"""Bytes on the wire per submission: a full report versus the delta of an unchanged rescan
-(and of a rescan where one result changed), for every shipped directive, on the real
-Debian 12 root of the test suite and on this host. The bodies are made by the agent's own
-code (agent.delta, agent.spool, agent.submit.wire_body) and the HTTP request head is counted
-as requests prepares it (TLS framing excluded).
+"""Bytes on the wire per submission: a full report versus the deltas of an unchanged rescan,
+of a rescan where one result changed, of one new directive, of one changed directive (new
+version and content digest, one requirement reworded) and of one removed directive, for the
+shipped directives, on the real Debian 12 root of the test suite and on this host.
+
+Each delta is measured as it travels (the compact form, report schema 1.1: the header as a
+patch of what changed) and, as the baseline of the same run, as the schema 1.0 delta that
+carries the whole header. The bodies are made by the agent's own code (agent.reporting,
+agent.spool, agent.submit.wire_body: gzipped above 1 KiB) and ``http_request_bytes`` is
+the whole HTTP/1.1 request: request line, headers as requests prepares them (with a bearer
+token of a real token's length) and body; TLS framing excluded.
 Usage: .venv/bin/python benchmarks/wire.py  ->  benchmarks/results/wire.json"""
 from __future__ import annotations
 
 import copy
+import dataclasses
 import json
 import os
 import platform
@@ -19,17 +26,20 @@ HERE = Path(__file__).resolve().parent
 sys.path.insert(0, str(HERE.parent))
 
 from agent.hosts import LocalHost, RootfsHost  # noqa: E402
-from agent.reporting import record  # noqa: E402
+from agent.contract import Report  # noqa: E402
+from agent.reporting import Recorded, record  # noqa: E402
 from agent.scan import Scan  # noqa: E402
 from agent.spool import Spool, encode  # noqa: E402
 from agent.state import StateDir  # noqa: E402
 from agent.submit import wire_body  # noqa: E402
 from directives import load_library  # noqa: E402
+from directives.model import Directive  # noqa: E402
 
 TOKEN = "fhage_" + "x" * 43  # the length of a real agent token
+ADDED = "BOD-23-02"  # the directive the benchmark adds, revises and removes
 
 
-def http_bytes(report: dict[str, Any]) -> dict[str, int]:
+def http_bytes(report: Any) -> dict[str, int]:
     import requests
 
     body = encode(report)
@@ -43,34 +53,62 @@ def http_bytes(report: dict[str, Any]) -> dict[str, int]:
             "gzip": "Content-Encoding" in headers}
 
 
+def reworded(directive: Directive) -> Directive:
+    """``directive`` as its next version: one requirement's title changed, a new digest."""
+    first, *rest = directive.requirements
+    return dataclasses.replace(directive, version="2", digest="sha256:" + "f" * 64,
+                               requirements=(dataclasses.replace(first, title=first.title + " (revised)"), *rest))
+
+
+def sizes(recorded: Recorded) -> dict[str, Any]:
+    """The delta as it travels, and as the schema 1.0 delta with the whole header (the baseline)."""
+    wire = recorded.wire
+    return {**http_bytes(wire), "changes": len(wire.get("changes", [])), "removed": len(wire.get("removed", [])),
+            "kind": wire["kind"], "schema_version": wire["schema_version"],
+            "header_patch": sorted(wire.get("header", {})),
+            "as_schema_1_0": http_bytes(recorded.report)}
+
+
 def measure(name: str, host_factory: Any) -> dict[str, Any]:
-    directives = load_library()
+    library = load_library()
+    added = next(d for d in library if d.id == ADDED)
+    without = [d for d in library if d.id != ADDED]
+    revised = [reworded(d) if d.id == ADDED else d for d in library]
+
+    def scan(directives: list[Directive]) -> Report:
+        host = host_factory()
+        try:
+            return Scan(host, directives).run()
+        finally:
+            host.close()
+
     with tempfile.TemporaryDirectory() as tmp:
-        sd, = (StateDir(tmp),)
+        sd = StateDir(tmp)
         spool = Spool(sd.spool_dir)
-        scans = []
-        for _ in range(2):
-            host = host_factory()
-            try:
-                scans.append(Scan(host, directives).run())
-            finally:
-                host.close()
-        changed = copy.deepcopy(scans[1])
+        everything = scan(library)
+        changed = copy.deepcopy(scan(library))
         target = next(r for r in changed["results"] if r["status"] == "pass")
         target["status"] = "fail"
         target["evidence"] = [{"expected": "the secure state", "actual": "a planted change", "where": "benchmark"}]
         with sd.locked():
-            full = record(sd, spool, scans[0]).report
-            unchanged = record(sd, spool, scans[1])
+            full = record(sd, spool, everything).report
+            unchanged = record(sd, spool, scan(library))
             one = record(sd, spool, changed)
+            record(sd, spool, scan(without))
+            new_directive = record(sd, spool, scan(library))
+            changed_directive = record(sd, spool, scan(revised))
+            removed_directive = record(sd, spool, scan(without))
     return {
         "target": name,
         "results": len(full["results"]),
         "directives": [d["id"] for d in full["directives"]],
+        "directive_added_changed_removed": {"id": ADDED, "requirements": len(added.requirements)},
         "full": http_bytes(full),
-        "delta_unchanged": {**http_bytes(unchanged.report), "changes": len(unchanged.report["changes"]),
-                            "unchanged_between_scans": unchanged.delta.unchanged},
-        "delta_one_change": {**http_bytes(one.report), "changes": len(one.report["changes"])},
+        "delta_unchanged": {**sizes(unchanged), "unchanged_between_scans": unchanged.delta.unchanged},
+        "delta_one_change": sizes(one),
+        "delta_new_directive": sizes(new_directive),
+        "delta_changed_directive": sizes(changed_directive),
+        "delta_removed_directive": sizes(removed_directive),
     }
 
 
@@ -81,10 +119,14 @@ def main() -> None:
         targets.append(measure("Debian 12 root filesystem (the test suite's)", lambda: RootfsHost(rootfs)))
     targets.append(measure("this host (live)", LocalHost))
     for t in targets:
-        t["ratio_full_vs_unchanged"] = round(t["full"]["http_request_bytes"]
-                                             / t["delta_unchanged"]["http_request_bytes"], 1)
+        unchanged = t["delta_unchanged"]
+        t["ratio_full_vs_unchanged"] = round(t["full"]["http_request_bytes"] / unchanged["http_request_bytes"], 1)
+        t["ratio_schema_1_0_vs_compact_unchanged"] = round(
+            unchanged["as_schema_1_0"]["http_request_bytes"] / unchanged["http_request_bytes"], 1)
+        t["unchanged_within_1_kib"] = unchanged["http_request_bytes"] <= 1024
     result = {
-        "what": "bytes on the wire per submission: full report vs delta, every shipped directive",
+        "what": "bytes on the wire per submission (whole HTTP request: request line, headers, body): full "
+                "report vs deltas as they travel (schema 1.1) and as schema 1.0 deltas, shipped directives",
         "machine": {"python": platform.python_version(), "kernel": platform.release()},
         "targets": targets,
     }

@@ -10,6 +10,7 @@ report.
 from __future__ import annotations
 
 import datetime as dt
+import json
 from dataclasses import dataclass, field
 from typing import Any, Mapping, Sequence
 
@@ -18,8 +19,8 @@ from sqlalchemy.engine import Connection
 
 from collectors import AuthError, CollectorError, Conflict, Forbidden, Resync
 from collectors.auth import Principal, now
-from collectors.models import NO_DUE, STATUSES, agg_directives, agg_requirements, events, host_directives, \
-    host_tags, hosts, reports, results
+from collectors.models import NO_DUE, STATUSES, agg_directives, agg_requirements, events, host_directive_versions, \
+    host_directives, host_headers, host_tags, hosts, reports, results
 from collectors.plan import (DIRECTIVE_COUNTERS, HostState, Plan, Stored, StoredState, Summary, check_order,
                              directives_digest, plan_writes)
 from collectors.storage import Database, in_list
@@ -153,6 +154,13 @@ def _load_summaries(db: Database, conn: Connection, pks: Sequence[int]) -> dict[
     return out
 
 
+def _load_headers(db: Database, conn: Connection, pks: Sequence[int]) -> dict[int, dict[str, Any]]:
+    """The stored header forms of these hosts (those a compact delta patches: few)."""
+    if not pks:
+        return {}
+    return {pk: json.loads(doc) for pk, doc in db.select_in(conn, host_headers, ("host_pk", "doc"), "host_pk", pks)}
+
+
 def _apply_round(db: Database, conn: Connection, subs: Sequence[Submission]) -> list[Outcome]:
     """Reports of distinct hosts, checked against stored state and applied in one transaction."""
     outcomes: list[Outcome | None] = [None] * len(subs)
@@ -161,9 +169,9 @@ def _apply_round(db: Database, conn: Connection, subs: Sequence[Submission]) -> 
         principal = sub.principal
         try:
             principal.require("agent")
-            if sub.report["host"]["id"] != principal.host_id:
-                raise Forbidden(f"this agent token is bound to host {principal.host_id}, "
-                                f"not {sub.report['host']['id']}")
+            named = sub.report["host"]["id"] if "host" in sub.report else principal.host_id  # a compact delta names none
+            if named != principal.host_id:
+                raise Forbidden(f"this agent token is bound to host {principal.host_id}, not {named}")
         except CollectorError as exc:
             outcomes[i] = exc
             continue
@@ -173,7 +181,7 @@ def _apply_round(db: Database, conn: Connection, subs: Sequence[Submission]) -> 
         pks = {i: pk for i in live if (pk := subs[i].principal.host_pk) is not None}  # every agent token has one
         host_rows = {r[0]: HostState._make(r) for r in conn.execute(st.hosts, {"pks": sorted(set(pks.values()))})}
         seen = {r.report_id: r for r in conn.execute(st.seen, {"ids": [subs[i].report["report_id"] for i in live]})}
-        ready: list[tuple[int, HostState, str]] = []
+        ready: list[tuple[int, HostState, str | None]] = []
         for i in live:
             report, host = subs[i].report, host_rows.get(pks.get(i, -1))
             if host is None:
@@ -204,11 +212,12 @@ def _apply_round(db: Database, conn: Connection, subs: Sequence[Submission]) -> 
                                      [(pk, key) for pk, report in deltas
                                       for key in (*(c["key"] for c in report["changes"]), *report["removed"])]))
             summaries = _load_summaries(db, conn, [host.id for _, host, _ in ready])
+            headers = _load_headers(db, conn, [host.id for i, host, _ in ready if "header" in subs[i].report])
             plans: list[Plan] = []
             for i, host, directives in ready:
                 try:
-                    plan = plan_writes(StoredState(host, stored[host.id], summaries[host.id]), subs[i].report,
-                                       subs[i].received, directives)
+                    plan = plan_writes(StoredState(host, stored[host.id], summaries[host.id], headers.get(host.id)),
+                                       subs[i].report, subs[i].received, directives)
                 except CollectorError as exc:
                     outcomes[i] = exc
                     continue
@@ -240,6 +249,8 @@ def _write(db: Database, conn: Connection, plans: Sequence[Plan]) -> None:
     db.upsert_replace(conn, host_directives, [row for p in plans for row in p.host_directives.values()],
                       ("host_pk", "directive"))
     db.update_many(conn, hosts, [p.host for p in plans], "id")
+    db.upsert_replace(conn, host_headers, [p.header_doc for p in plans if p.header_doc is not None], ("host_pk",))
+    _write_versions(db, conn, [p for p in plans if p.versions is not None])
     db.insert_many(conn, reports, [p.report for p in plans])
     # The shared counters last, in key order: other rounds wait on these rows only until our
     # commit, and every transaction locks them in the same order.
@@ -256,6 +267,25 @@ def _write(db: Database, conn: Connection, plans: Sequence[Plan]) -> None:
     rows = [{"agency_id": a, "directive": d, "shard": shard, **dict(zip(DIRECTIVE_COUNTERS, change))}
             for (a, d, shard), change in sorted(directive_counts.items()) if any(change)]
     db.upsert_add(conn, agg_directives, rows, ("agency_id", "directive", "shard"), list(DIRECTIVE_COUNTERS))
+
+
+def _write_versions(db: Database, conn: Connection, plans: Sequence[Plan]) -> None:
+    """The directive versions of hosts whose directives changed: a directive no longer
+    evaluated leaves, a new one or a new version is written with the time of this report, one
+    evaluated before keeps the time it was first seen."""
+    for plan in plans:
+        kept = [row["directive"] for row in plan.versions or ()]
+        t = host_directive_versions
+        conn.execute(t.delete().where(t.c.host_pk == plan.host["id"], t.c.directive.not_in(kept)))
+    db.upsert(conn, host_directive_versions, [row for p in plans for row in p.versions or ()], ("host_pk", "directive"),
+              _version_assignments, "version")
+
+
+def _version_assignments(excluded: Any) -> dict[str, Any]:
+    t = host_directive_versions
+    same = sa.and_(t.c.digest == excluded.digest, t.c.version == excluded.version)
+    return {"agency_id": excluded.agency_id, "version": excluded.version, "digest": excluded.digest,
+            "since": sa.case((same, t.c.since), else_=excluded.since)}
 
 
 def _add(total: dict[Any, Any], changes: Mapping[Any, Any]) -> None:

@@ -85,7 +85,30 @@ hosts = sa.Table(
     sa.Column("fail_min_due", sa.String(10), nullable=False, server_default=NO_DUE),
     # the host's tags from its last report, one per line, sorted; host_tags indexes them
     sa.Column("tags", sa.Text, nullable=False, server_default=""),
+    # agent.contract.header_digest of the last report's header (host_headers holds the header)
+    sa.Column("header_digest", sa.String(71), nullable=True),
     sa.Index("ix_hosts_agency", "agency_id", "hostname"),
+)
+
+# The header of each host's last report in agent.contract.header_form (canonical JSON): what a
+# compact delta (schema 1.1) patches. Read only for a delta whose header changed.
+host_headers = sa.Table(
+    "host_headers", metadata,
+    sa.Column("host_pk", sa.Integer, sa.ForeignKey("hosts.id"), primary_key=True),
+    sa.Column("doc", sa.Text, nullable=False),
+)
+
+# Which version of each directive a host evaluated in its last report: the directive's
+# declared version ("" when it declares none) and content digest. Rewritten when they change.
+host_directive_versions = sa.Table(
+    "host_directive_versions", metadata,
+    sa.Column("host_pk", sa.Integer, sa.ForeignKey("hosts.id"), primary_key=True),
+    sa.Column("directive", sa.String(100), primary_key=True),
+    sa.Column("agency_id", sa.Integer, nullable=False),
+    sa.Column("version", sa.String(50), nullable=False, server_default=""),
+    sa.Column("digest", sa.String(71), nullable=False),
+    sa.Column("since", sa.DateTime, nullable=False),  # when the collector first saw this host evaluate it
+    sa.Index("ix_host_directive_versions_agency", "agency_id", "directive", "version", "host_pk"),
 )
 
 host_directives = sa.Table(

@@ -17,6 +17,7 @@ from dataclasses import dataclass, field
 from typing import Any, Iterable, Mapping, NamedTuple, Sequence
 
 from agent.contract import HostStatus, host_status
+from agent.contract import COMPACT_VERSION, apply_patch, directives_of, header_digest, header_errors, header_form
 from agent.contract import canonical, digest_text, digest_value, result_hash
 from collectors import BadRequest, Resync
 from collectors.models import HOST_STATUS_COLUMNS, NO_DUE, STATUSES
@@ -50,6 +51,11 @@ class HostState(NamedTuple):
     directives_digest: str | None
     total: int
     tags: str | None
+    hostname: str = ""
+    target: str = ""
+    os: str = ""
+    agent_version: str = ""
+    header_digest: str | None = None
 
 
 Summary = dict[str, Any]  # one directive on one host: {"counts": {status: n}, "fail_min_due": date or NO_DUE}
@@ -64,6 +70,7 @@ class StoredState:
     host: HostState
     results: Mapping[str, Stored]  # a full report: every stored result; a delta: those it names
     summaries: Mapping[str, Summary]  # per directive, as last written (host_directives)
+    header: Mapping[str, Any] | None = None  # the stored header form: for a compact delta that patches it
 
 
 @dataclass
@@ -80,6 +87,8 @@ class Plan:
     deleted_host_directives: list[dict[str, Any]] = field(default_factory=list)
     tags_added: list[dict[str, Any]] = field(default_factory=list)  # host_tags rows
     tags_removed: list[str] = field(default_factory=list)
+    header_doc: dict[str, Any] | None = None  # the host_headers row, when the header changed
+    versions: list[dict[str, Any]] | None = None  # host_directive_versions rows, when they changed
     # Counter changes: status -> change per requirement key; DIRECTIVE_COUNTERS' changes per directive key
     requirement_counts: dict[RequirementKey, dict[str, int]] = field(default_factory=dict)
     directive_counts: dict[DirectiveKey, list[int]] = field(default_factory=dict)
@@ -97,9 +106,16 @@ class Plan:
         self.host["fail_min_due"] = host_min_due(self.summaries)
 
 
-def directives_digest(report: Mapping[str, Any]) -> str:
-    pairs = sorted((d["id"], d["digest"]) for d in report["directives"])
-    return "sha256:" + hashlib.sha256(canonical(pairs)).hexdigest()
+def directives_digest(report: Mapping[str, Any]) -> str | None:
+    """The digest of the report's directive ids and content digests; None for a compact delta,
+    which carries them only in its header patch, when they change."""
+    if "directives" not in report:
+        return None
+    return _pairs_digest((d["id"], d["digest"]) for d in report["directives"])
+
+
+def _pairs_digest(pairs: Iterable[tuple[str, str]]) -> str:
+    return "sha256:" + hashlib.sha256(canonical(sorted(pairs))).hexdigest()
 
 
 def position(host: HostState) -> dict[str, Any]:
@@ -107,9 +123,10 @@ def position(host: HostState) -> dict[str, Any]:
     return {"last_report_id": host.last_report_id, "last_sequence": host.last_sequence}
 
 
-def check_order(host: HostState, report: Mapping[str, Any], directives: str) -> None:
+def check_order(host: HostState, report: Mapping[str, Any], directives: str | None) -> None:
     """Resync unless the report comes next on this host: a later sequence; for a delta, the
-    host's current state as its base and the same directives (``directives``: their digest)."""
+    host's current state as its base and, for a delta of schema 1.0, the same directives
+    (``directives``: their digest; a compact delta's header patch may change them)."""
     seq = report["sequence"]
     if host.last_sequence is not None and seq <= host.last_sequence:
         raise Resync("out_of_order", f"sequence {seq} is not after the last applied sequence {host.last_sequence}",
@@ -120,7 +137,7 @@ def check_order(host: HostState, report: Mapping[str, Any], directives: str) -> 
         raise Resync("no_state", "the collector holds no state for this host yet", **position(host))
     if report["base"] != host.last_report_id:
         raise Resync("unknown_base", f"base {report['base']} is not the host's current state", **position(host))
-    if host.directives_digest != directives:
+    if directives is not None and host.directives_digest != directives:
         raise Resync("directives_changed", "the directives differ from those of the host's current state",
                      **position(host))
 
@@ -134,6 +151,7 @@ def plan_writes(stored: StoredState, report: Mapping[str, Any], received: dt.dat
     if directives is None:
         directives = directives_digest(report)
     check_order(host, report, directives)
+    form, header = reported_header(stored, report)
     full = report["kind"] == "full"
     new = {r["key"]: r for r in (report["results"] if full else report["changes"])}
     new_docs = {key: canonical(item) for key, item in new.items()}
@@ -209,13 +227,18 @@ def plan_writes(stored: StoredState, report: Mapping[str, Any], received: dt.dat
     totals = Counter[str]()
     for summary in summaries.values():
         totals.update(summary["counts"])
+    described = _described(host, form)
+    if form is not None:
+        directives = _pairs_digest((i, d["digest"]) for i, d in form["directives"].items())
+        _header_writes(plan, host, form, header, directives, received)
     plan.host = dict(
-        id=host.id, hostname=report["host"]["hostname"], target=report["host"]["target"],
-        os=(report["host"].get("os") or {}).get("pretty_name", ""), agent_version=report["agent"]["version"],
+        id=host.id, hostname=described["hostname"], target=described["target"], os=described["os"],
+        agent_version=described["agent_version"],
         last_seen=received, last_scan=observed, last_report_id=report["report_id"],
-        last_sequence=report["sequence"], state_digest=report["state_digest"], directives_digest=directives,
+        last_sequence=report["sequence"], state_digest=report["state_digest"],
+        directives_digest=directives if form is not None else host.directives_digest,
         total=count, fail_min_due=host_min_due(summaries),
-        tags=_plan_tags(plan, host, report["host"].get("tags") or []),
+        tags=_plan_tags(plan, host, described["tags"]), header_digest=header,
         **{f"n_{s}": totals[s] for s in STATUSES})
     upserts = len(changed)
     plan.report = dict(
@@ -226,6 +249,54 @@ def plan_writes(stored: StoredState, report: Mapping[str, Any], received: dt.dat
                    "sequence": report["sequence"], "state_digest": digest, "changed": upserts,
                    "removed": len(removed)}
     return plan
+
+
+def reported_header(stored: StoredState, report: Mapping[str, Any]) -> tuple[dict[str, Any] | None, str]:
+    """The host's header form after this report, and its digest (agent.contract.header_form);
+    the form is None when a compact delta left the header as stored. A compact delta whose
+    base header is not the stored one (its digest, or the patched header's) is resync,
+    ``header_mismatch``, as a state that does not match is."""
+    host = stored.host
+    if report["schema_version"] != COMPACT_VERSION:
+        form = header_form(report)
+        return form, header_digest(form)
+    if "header" not in report:
+        if report["header_digest"] != host.header_digest:
+            raise Resync("header_mismatch", "the host's stored header is not this delta's", **position(host))
+        return None, str(report["header_digest"])
+    if stored.header is None:
+        raise Resync("header_mismatch", "the collector holds no header for this host to patch", **position(host))
+    form = apply_patch(stored.header, report["header"])
+    digest = header_digest(form)
+    if digest != report["header_digest"]:
+        raise Resync("header_mismatch", "the header after applying this delta does not match its header_digest",
+                     expected=report["header_digest"], computed=digest, **position(host))
+    problems = header_errors(form)
+    if problems:
+        path, _, message = problems[0].partition(": ")
+        raise BadRequest(f"the header after the patch: {message}", path.replace("$", "$.header", 1), problems[:50])
+    return form, digest
+
+
+def _described(host: HostState, form: Mapping[str, Any] | None) -> dict[str, Any]:
+    """What the hosts row says of the host: from the header, or as stored when it did not change."""
+    if form is None:
+        return {"hostname": host.hostname, "target": host.target, "os": host.os, "agent_version": host.agent_version,
+                "tags": [t for t in (host.tags or "").split("\n") if t]}
+    info = form["host"]
+    return {"hostname": info["hostname"], "target": info["target"], "os": (info.get("os") or {}).get("pretty_name", ""),
+            "agent_version": form["agent"]["version"], "tags": info.get("tags") or []}
+
+
+def _header_writes(plan: Plan, host: HostState, form: Mapping[str, Any], digest: str, directives: str,
+                   received: dt.datetime) -> None:
+    """The stored header when it changed; the host's directive versions when its directives did
+    (or were never recorded)."""
+    if digest != host.header_digest:
+        plan.header_doc = {"host_pk": host.id, "doc": canonical(form).decode()}
+    if directives != host.directives_digest or host.header_digest is None:
+        plan.versions = [{"host_pk": host.id, "directive": d, "agency_id": host.agency_id, "version": version,
+                          "digest": content, "since": received} for d, version, content in directives_of(form)]
 
 
 def _plan_tags(plan: Plan, host: HostState, tags: list[str]) -> str:

@@ -21,8 +21,9 @@ INGEST_PATH = "/api/v1/reports"
 ENROLL_BODY = {"requestBody": {"required": True, "content": {"application/json": {"schema": {
     "type": "object", "required": ["host_id"], "properties": {"host_id": {"type": "string"},
                                                                "hostname": {"type": "string"}}}}}}}
-REPORT_BODY = {"requestBody": {"required": True, "description": "A report (kind full or delta) valid "
-                               "against /api/v1/schema/report.json; optionally Content-Encoding: gzip.",
+REPORT_BODY = {"requestBody": {"required": True, "description": "A report (kind full or delta; a delta of "
+                               "schema 1.1 carries its header as a merge patch of what changed) valid against "
+                               "/api/v1/schema/report.json; optionally Content-Encoding: gzip.",
                                "content": {"application/json": {"schema": {"type": "object"}}}}}
 
 router = APIRouter(tags=["ingest"])

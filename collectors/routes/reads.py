@@ -8,7 +8,7 @@ from typing import Any, Iterable, Iterator
 from fastapi import APIRouter, Query
 from fastapi.responses import JSONResponse, Response, StreamingResponse
 
-from collectors import reads, rollups
+from collectors import BadRequest, reads, rollups, versions
 from collectors.csv_export import csv_response
 from collectors.routes.deps import Caller, Db
 from collectors.scope import HOST_DETAIL, HOST_LIST, ROLLUPS, agency_codes, agency_ids
@@ -63,13 +63,40 @@ def changes(db: Db, principal: Caller, since: dt.datetime | None = None,
 @router.get("/api/v1/rollups")
 def rollup(db: Db, principal: Caller, agency: str | None = None, directive: str | None = None,
            detail: bool | None = Query(None, description="requirements per agency too (default: when one agency)"),
+           version: str | None = Query(None, max_length=50, description="with directive: only the hosts that "
+                                       "evaluated this version of it (\"\" for a directive that declares none)"),
+           digest: str | None = Query(None, max_length=71, description="with version: and this content digest"),
            format: str = Fmt) -> Response:
     """Per directive and requirement: pass/fail/overdue counts, % compliant, days to deadline;
-    per agency and overall."""
+    per agency and overall. With ``directive`` and ``version``: the hosts that evaluated that
+    version, by status, per agency and overall."""
+    if version is None:
+        if digest is not None:
+            raise BadRequest("digest filters a version: give version too", "$.query.digest")
+        with db.read() as conn:
+            ids = agency_ids(conn, principal, agency, roles=ROLLUPS)
+            doc = rollups.rollup(conn, ids, directive, detail=True if format == "csv" else detail)
+        return csv_response("rollups.csv", rollups.flat_rows(doc)) if format == "csv" else JSONResponse(doc)
+    if directive is None:
+        raise BadRequest("version filters a directive: give directive too", "$.query.version")
     with db.read() as conn:
         ids = agency_ids(conn, principal, agency, roles=ROLLUPS)
-        doc = rollups.rollup(conn, ids, directive, detail=True if format == "csv" else detail)
-    return csv_response("rollups.csv", rollups.flat_rows(doc)) if format == "csv" else JSONResponse(doc)
+        doc = versions.version_rollup(conn, ids, directive, version, digest)
+    if format == "csv":
+        return csv_response("rollups.csv", ({"agency": a["agency"], "directive": directive, "version": version,
+                                             **{k: v for k, v in a.items() if k not in ("agency", "counts")},
+                                             **a["counts"]} for a in doc["agencies"]))
+    return JSONResponse(doc)
+
+
+@router.get("/api/v1/directives/versions")
+def directive_versions(db: Db, principal: Caller, agency: str | None = None,
+                       directive: str | None = None) -> dict[str, Any]:
+    """Per directive, the versions (and content digests) hosts evaluated in their last report,
+    with how many hosts per agency."""
+    with db.read() as conn:
+        ids = agency_ids(conn, principal, agency, roles=ROLLUPS)
+        return versions.versions(conn, ids, directive)
 
 
 @router.get("/api/v1/rollups/agencies")

@@ -15,14 +15,18 @@ from checks.model import Severity, Status
 
 SCHEMA: dict[str, Any] = json.loads(resources.files("agent").joinpath("schemas/report.schema.json").read_text())
 DEFS = SCHEMA["$defs"]
+REPORT = DEFS["report"]  # schema 1.0: a full report, or a delta with the whole header
+COMPACT = DEFS["compact_delta"]  # schema 1.1: a delta whose header is a patch
 
 TWINS: list[tuple[type, dict[str, Any]]] = [
-    (contract.Report, SCHEMA),
-    (contract.AgentInfo, SCHEMA["properties"]["agent"]),
-    (contract.HostInfo, SCHEMA["properties"]["host"]),
-    (contract.OsInfo, SCHEMA["properties"]["host"]["properties"]["os"]),
-    (contract.ScanInfo, SCHEMA["properties"]["scan"]),
-    (contract.DirectiveRef, SCHEMA["properties"]["directives"]["items"]),
+    (contract.Report, REPORT),
+    (contract.AgentInfo, REPORT["properties"]["agent"]),
+    (contract.HostInfo, REPORT["properties"]["host"]),
+    (contract.OsInfo, REPORT["properties"]["host"]["properties"]["os"]),
+    (contract.ScanInfo, REPORT["properties"]["scan"]),
+    (contract.DirectiveRef, REPORT["properties"]["directives"]["items"]),
+    (contract.CompactDelta, COMPACT),
+    (contract.CompactScan, COMPACT["properties"]["scan"]),
     (contract.Result, DEFS["result"]),
     (contract.Evidence, DEFS["evidence"]),
     (contract.Waiver, DEFS["waiver"]),
@@ -62,6 +66,8 @@ def test_the_vocabularies_are_the_schemas() -> None:
     assert _literal(contract.Summary, "status") == set(contract.HOST_STATUSES)
     assert _literal(contract.Evidence, "verdict") == set(DEFS["evidence"]["properties"]["verdict"]["enum"])
     assert _literal(contract.Waiver, "state") == set(DEFS["waiver"]["properties"]["state"]["enum"])
+    assert _literal(contract.Report, "schema_version") == {REPORT["properties"]["schema_version"]["const"]}
+    assert _literal(contract.CompactDelta, "schema_version") == {COMPACT["properties"]["schema_version"]["const"]}
 
 
 def test_severity_and_host_status_carry_their_order() -> None:

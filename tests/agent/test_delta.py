@@ -114,16 +114,19 @@ def test_days_left_alone_is_not_a_change(root: Path, tmp_path: Path) -> None:
     assert nextday.report["kind"] == "delta" and nextday.report["changes"] == []
 
 
-def test_directive_set_change_sends_a_full_snapshot(root: Path, tmp_path: Path) -> None:
+def test_directive_set_change_travels_as_a_delta(root: Path, tmp_path: Path) -> None:
     sd = StateDir(tmp_path / "state")
     spool = Spool(sd.spool_dir)
     with sd.locked():
-        record(sd, spool, scan(root))
+        first = record(sd, spool, scan(root))
         both = record(sd, spool, scan(root, ("HARDEN-30D", "BOD-23-02")))
-    assert both.report["kind"] == "full" and both.report["sequence"] == 2
-    assert {r["directive"] for r in both.report["results"]} == {"HARDEN-30D", "BOD-23-02"}
-    # A committed full snapshot supersedes what was queued before it.
-    assert [(e.sequence, e.kind) for e in spool.entries()] == [(2, "full")]
+    assert both.report["kind"] == "delta" and both.report["sequence"] == 2
+    # Only the added directive's results travel; the queued full report stays before it.
+    assert {r["directive"] for r in both.wire["changes"]} == {"BOD-23-02"}
+    assert both.wire["changes"] == both.report["changes"] and len(both.wire["changes"]) == 10
+    assert [(e.sequence, e.kind) for e in spool.entries()] == [(1, "full"), (2, "delta")]
+    assert apply(apply({}, first.report), both.report).keys() == {
+        *(r["key"] for r in first.report["results"]), *(r["key"] for r in both.wire["changes"])}
 
 
 def test_removed_keys_and_classification(root: Path) -> None:

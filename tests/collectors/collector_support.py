@@ -15,6 +15,7 @@ import sqlalchemy as sa
 import uvicorn
 
 from agent.contract import state_digest, summarize
+from agent.delta import compact
 from collectors import rollups
 from collectors.admin import add_agency, enrollment_secret, issue
 from collectors.models import agencies, hosts, results
@@ -50,6 +51,8 @@ class Agent:
     state: dict[str, dict[str, Any]] = field(default_factory=dict)
     last_report_id: str | None = None
     directives: list[dict[str, Any]] = field(default_factory=lambda: list(DIRECTIVES))
+    base_header: dict[str, Any] | None = None  # the header of the last accepted report (for compact deltas)
+    made: dict[str, dict[str, Any]] = field(default_factory=dict)  # report id -> the report with its whole header
 
     def _envelope(self, kind: str) -> dict[str, Any]:
         self.sequence += 1
@@ -76,8 +79,16 @@ class Agent:
                       summary=summarize(full), state_digest=state_digest(full))
         return report
 
+    def compact(self, changes: list[dict[str, Any]] = (), removed: list[str] = ()) -> dict[str, Any]:  # type: ignore[assignment]
+        """A delta of schema 1.1 (agent.delta.compact): the header as a patch of the base's."""
+        assert self.base_header is not None, "a compact delta needs an accepted report to patch"
+        whole = self.delta(changes, removed)
+        self.made[whole["report_id"]] = whole
+        return dict(compact(whole, self.base_header))  # type: ignore[arg-type]
+
     def accepted(self, report: dict[str, Any]) -> None:
         self.last_report_id = report["report_id"]
+        self.base_header = self.made.pop(report["report_id"], report)
 
 
 # ------------------------------------------------------------------ collector
