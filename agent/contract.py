@@ -28,7 +28,7 @@ __all__ = ["Status", "Severity", "HostStatus", "STATUSES", "SEVERITIES", "HOST_S
            "host_status", "worst", "exit_code", "report_status", "counts", "score", "summarize",
            "canonical", "result_hash", "state_digest", "digest_text", "digest_value", "DIGEST_PREFIX",
            "schema", "validation_errors", "COMPACT_VERSION", "SCAN_TIMES", "header_form", "header_digest", "header_patch",
-           "apply_patch", "directives_of", "header_errors",
+           "apply_patch", "directives_of", "header_errors", "header_of", "header_schema",
            "Report", "CompactDelta", "CompactScan", "Result", "Evidence", "Summary", "DirectiveSummary", "Counts", "DirectiveRef",
            "HostInfo", "OsInfo", "ScanInfo", "Feed", "Waiver", "Tailoring", "AgentInfo",
            "EXIT_OK", "EXIT_FAIL", "EXIT_USAGE", "EXIT_COULD_NOT_COMPLETE", "EXIT_INCOMPLETE"]
@@ -402,10 +402,10 @@ SCAN_TIMES = ("started_at", "finished_at", "duration_ms")  # a scan's own: in ev
 
 
 def _without_nulls(value: Any) -> Any:
+    """``value`` without null members in its objects and their objects; lists travel whole in a
+    merge patch, so what they hold is kept as it is."""
     if isinstance(value, dict):
         return {k: _without_nulls(v) for k, v in value.items() if v is not None}
-    if isinstance(value, list):
-        return [_without_nulls(v) for v in value]
     return value
 
 
@@ -468,25 +468,40 @@ def directives_of(form: Mapping[str, Any]) -> list[tuple[str, str, str]]:
 _HEADER = ("agent", "host", "scan", "directives", "warnings")
 
 
-def header_errors(form: Mapping[str, Any]) -> list[str]:
-    """Every schema violation of a header form (a patched one: the patch is free-form), as
-    ``$.json.path: message`` of the report header it stands for; empty when valid."""
-    import jsonschema  # type: ignore[import-untyped]  # no stubs; imported on use
-
+def header_of(form: Mapping[str, Any]) -> dict[str, Any] | None:
+    """The report header a header form stands for (its lists again, placeholder scan times), to
+    validate a patched form; None when its directives or feeds are not objects of objects."""
     scan, directives = form.get("scan"), form.get("directives")
     feeds = scan.get("feeds", {}) if isinstance(scan, dict) else None
     if not isinstance(scan, dict) or not isinstance(directives, dict) or not isinstance(feeds, dict) or not all(
             isinstance(v, dict) for v in (*feeds.values(), *directives.values())):
-        return ["$: the header's scan, directives and feeds must be objects of objects"]
+        return None
     epoch = "1970-01-01T00:00:00Z"
     header = {**form, "scan": {**scan, "started_at": epoch, "finished_at": epoch},
               "directives": [{"id": i, **d} for i, d in directives.items()]}
     if "feeds" in scan:
         header["scan"]["feeds"] = [{"name": n, **f} for n, f in feeds.items()]
-    defs = schema()["$defs"]
-    sub = {"$defs": defs, "type": "object", "required": list(_HEADER), "additionalProperties": False,
-           "properties": {k: defs["report"]["properties"][k] for k in _HEADER}}
-    validator = jsonschema.Draft202012Validator(sub, format_checker=jsonschema.FormatChecker())
+    return header
+
+
+@lru_cache(maxsize=1)
+def header_schema() -> dict[str, Any]:
+    """The report schema's header members as a schema of their own (same $id, same $defs)."""
+    root = schema()
+    return {"$schema": root["$schema"], "$id": root["$id"], "$defs": root["$defs"], "type": "object",
+            "required": list(_HEADER), "additionalProperties": False,
+            "properties": {k: root["$defs"]["report"]["properties"][k] for k in _HEADER}}
+
+
+def header_errors(form: Mapping[str, Any]) -> list[str]:
+    """Every schema violation of a header form (a patched one: the patch is free-form), as
+    ``$.json.path: message`` of the report header it stands for; empty when valid."""
+    import jsonschema  # type: ignore[import-untyped]  # no stubs; imported on use
+
+    header = header_of(form)
+    if header is None:
+        return ["$: the header's scan, directives and feeds must be objects of objects"]
+    validator = jsonschema.Draft202012Validator(header_schema(), format_checker=jsonschema.FormatChecker())
     return [("$" + "".join(f"[{p}]" if isinstance(p, int) else f".{p}" for p in e.absolute_path)) + f": {e.message}"
             for e in sorted(validator.iter_errors(header), key=lambda e: list(map(str, e.absolute_path)))]
 

@@ -17,11 +17,11 @@ from dataclasses import dataclass, field
 from typing import Any, Iterable, Mapping, NamedTuple, Sequence
 
 from agent.contract import HostStatus, host_status
-from agent.contract import COMPACT_VERSION, apply_patch, directives_of, header_digest, header_errors, header_form
+from agent.contract import COMPACT_VERSION, apply_patch, directives_of, header_digest, header_form
 from agent.contract import canonical, digest_text, digest_value, result_hash
 from collectors import BadRequest, Resync
 from collectors.models import HOST_STATUS_COLUMNS, NO_DUE, STATUSES
-from collectors.wire import utc
+from collectors.wire import header_problems, utc
 
 # agg_directives' counters in the order of a plan's changes to them: hosts, then hosts by status
 DIRECTIVE_COUNTERS = ("hosts", *HOST_STATUS_COLUMNS)
@@ -271,7 +271,7 @@ def reported_header(stored: StoredState, report: Mapping[str, Any]) -> tuple[dic
     if digest != report["header_digest"]:
         raise Resync("header_mismatch", "the header after applying this delta does not match its header_digest",
                      expected=report["header_digest"], computed=digest, **position(host))
-    problems = header_errors(form)
+    problems = header_problems(form)
     if problems:
         path, _, message = problems[0].partition(": ")
         raise BadRequest(f"the header after the patch: {message}", path.replace("$", "$.header", 1), problems[:50])

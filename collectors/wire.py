@@ -51,6 +51,36 @@ def _fast_validator() -> Any:
     return fastjsonschema.compile(schema(), formats=formats)
 
 
+@lru_cache(maxsize=1)
+def _fast_header_validator() -> Any:
+    """agent.contract.header_schema compiled, as _fast_validator is: for patched headers."""
+    import fastjsonschema
+    import jsonschema
+
+    from agent.contract import header_schema
+
+    checker = jsonschema.FormatChecker()
+    formats = {name: (lambda value, name=name: checker.conforms(value, name)) for name in ("date", "date-time")}
+    return fastjsonschema.compile(header_schema(), formats=formats)
+
+
+def header_problems(form: dict[str, Any]) -> list[str]:
+    """The schema violations of a patched header form (agent.contract.header_errors words them);
+    empty when it is valid, which the compiled check tells in a fraction of the time."""
+    import fastjsonschema
+
+    from agent.contract import header_errors, header_of
+
+    header = header_of(form)
+    if header is not None:
+        try:
+            _fast_header_validator()(header)
+            return []
+        except fastjsonschema.JsonSchemaException:
+            pass
+    return header_errors(form)
+
+
 def parse_report(raw: bytes) -> dict[str, Any]:
     """A valid report, or BadRequest naming the JSON path of the first problem."""
     import fastjsonschema

@@ -12,7 +12,7 @@ import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from agent.contract import apply_patch, header_digest, header_form, header_patch, validation_errors
+from agent.contract import apply_patch, header_digest, header_errors, header_form, header_patch, validation_errors
 from agent.hosts import RootfsHost
 from agent.reporting import Recorded, record
 from agent.scan import Scan, Selection
@@ -91,6 +91,7 @@ def test_a_changed_directive_travels_as_a_delta_of_the_results_it_changed(root: 
     assert changed.wire["header"] == {"directives": {"HARDEN-30D": {"digest": "sha256:" + "e" * 64, "version": "2"}}}
     assert validation_errors(changed.wire) == []
     assert header_after(full, changed) == header_form(changed.report)
+    assert header_errors(header_after(full, changed)) == []  # what the collector checks the patched header with
     assert changed.report["state_digest"] == changed.wire["state_digest"]
 
 
