@@ -104,8 +104,9 @@ def _statements(db: Database) -> _Statements:
     d = db.engine.dialect
     return db.statement(("ingest-reads",), lambda: _Statements(
         # Host rows locked in id order: two transactions never wait on each other crosswise.
-        hosts=sa.select(*(hosts.c[c] for c in HostState._fields)).where(in_list(d, hosts.c.id, "pks"))
-        .order_by(hosts.c.id).with_for_update(of=hosts),
+        hosts=sa.select(*(hosts.c[c] for c in HostState._fields[:-1]), host_headers.c.digest)
+        .select_from(hosts.outerjoin(host_headers, host_headers.c.host_pk == hosts.c.id))
+        .where(in_list(d, hosts.c.id, "pks")).order_by(hosts.c.id).with_for_update(of=hosts),
         seen=sa.select(reports.c.report_id, reports.c.host_pk, reports.c.sequence, reports.c.state_digest)
         .where(in_list(d, reports.c.report_id, "ids")),
         summaries=sa.select(host_directives).where(in_list(d, host_directives.c.host_pk, "pks")),

@@ -85,16 +85,16 @@ hosts = sa.Table(
     sa.Column("fail_min_due", sa.String(10), nullable=False, server_default=NO_DUE),
     # the host's tags from its last report, one per line, sorted; host_tags indexes them
     sa.Column("tags", sa.Text, nullable=False, server_default=""),
-    # agent.contract.header_digest of the last report's header (host_headers holds the header)
-    sa.Column("header_digest", sa.String(71), nullable=True),
     sa.Index("ix_hosts_agency", "agency_id", "hostname"),
 )
 
 # The header of each host's last report in agent.contract.header_form (canonical JSON): what a
-# compact delta (schema 1.1) patches. Read only for a delta whose header changed.
+# compact delta (schema 1.1) patches, and its agent.contract.header_digest, which every delta
+# is checked against (the document is read only for a delta whose header changed).
 host_headers = sa.Table(
     "host_headers", metadata,
     sa.Column("host_pk", sa.Integer, sa.ForeignKey("hosts.id"), primary_key=True),
+    sa.Column("digest", sa.String(71), nullable=False),
     sa.Column("doc", sa.Text, nullable=False),
 )
 

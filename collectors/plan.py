@@ -55,7 +55,7 @@ class HostState(NamedTuple):
     target: str = ""
     os: str = ""
     agent_version: str = ""
-    header_digest: str | None = None
+    header_digest: str | None = None  # from host_headers: last, as the hosts read joins it
 
 
 Summary = dict[str, Any]  # one directive on one host: {"counts": {status: n}, "fail_min_due": date or NO_DUE}
@@ -238,7 +238,7 @@ def plan_writes(stored: StoredState, report: Mapping[str, Any], received: dt.dat
         last_sequence=report["sequence"], state_digest=report["state_digest"],
         directives_digest=directives if form is not None else host.directives_digest,
         total=count, fail_min_due=host_min_due(summaries),
-        tags=_plan_tags(plan, host, described["tags"]), header_digest=header,
+        tags=_plan_tags(plan, host, described["tags"]),
         **{f"n_{s}": totals[s] for s in STATUSES})
     upserts = len(changed)
     plan.report = dict(
@@ -293,7 +293,7 @@ def _header_writes(plan: Plan, host: HostState, form: Mapping[str, Any], digest:
     """The stored header when it changed; the host's directive versions when its directives did
     (or were never recorded)."""
     if digest != host.header_digest:
-        plan.header_doc = {"host_pk": host.id, "doc": canonical(form).decode()}
+        plan.header_doc = {"host_pk": host.id, "digest": digest, "doc": canonical(form).decode()}
     if directives != host.directives_digest or host.header_digest is None:
         plan.versions = [{"host_pk": host.id, "directive": d, "agency_id": host.agency_id, "version": version,
                           "digest": content, "since": received} for d, version, content in directives_of(form)]

@@ -44,6 +44,19 @@ def test_good_file_loads_with_due_dates(tmp_path: Path) -> None:
     assert [str(r.due_date()) for r in directive.requirements] == ["2026-07-01", "2026-06-12"]
 
 
+def test_a_declared_version_is_loaded_and_named_in_reports(tmp_path: Path) -> None:
+    from agent.scan import directive_ref
+
+    path = tmp_path / "v.yaml"
+    path.write_text(HEAD + "version: 2\nrequirements:\n" + GOOD_REQ)
+    directive = load_file(str(path))
+    assert directive.version == "2" and directive_ref(directive)["version"] == "2"
+    path.write_text(HEAD + "requirements:\n" + GOOD_REQ)
+    assert "version" not in directive_ref(load_file(str(path)))
+    assert problems(tmp_path, HEAD + "version: 'two words'\nrequirements:\n" + GOOD_REQ)[0].startswith(
+        "d.yaml:6: $.version:")
+
+
 def test_duplicate_key_is_an_error_not_an_overwrite(tmp_path: Path) -> None:
     text = HEAD + "requirements:\n" + GOOD_REQ.replace("    severity: high\n", "    severity: high\n    severity: low\n")
     assert problems(tmp_path, text) == ["d.yaml:10: $.requirements[0].severity: duplicate key 'severity' (first at line 9)"]

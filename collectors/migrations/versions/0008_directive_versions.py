@@ -1,5 +1,5 @@
-"""host_headers, hosts.header_digest and host_directive_versions: the header a compact delta
-(report schema 1.1) patches, and which version of each directive every host evaluated
+"""host_headers and host_directive_versions: the header a compact delta (report schema 1.1)
+patches, and which version of each directive every host evaluated
 
 Existing hosts start with no stored header: their agents' next full report, or delta of
 schema 1.0, stores it; a compact delta before that is answered ``resync`` (``no_header``)
@@ -22,10 +22,9 @@ depends_on = None
 
 
 def upgrade() -> None:
-    with op.batch_alter_table('hosts', schema=None) as batch_op:
-        batch_op.add_column(sa.Column('header_digest', sa.String(length=71), nullable=True))
     op.create_table('host_headers',
     sa.Column('host_pk', sa.Integer(), nullable=False),
+    sa.Column('digest', sa.String(length=71), nullable=False),
     sa.Column('doc', sa.Text(), nullable=False),
     sa.ForeignKeyConstraint(['host_pk'], ['hosts.id'], ),
     sa.PrimaryKeyConstraint('host_pk')
@@ -50,5 +49,3 @@ def downgrade() -> None:
         batch_op.drop_index('ix_host_directive_versions_agency')
     op.drop_table('host_directive_versions')
     op.drop_table('host_headers')
-    with op.batch_alter_table('hosts', schema=None) as batch_op:
-        batch_op.drop_column('header_digest')
