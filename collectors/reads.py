@@ -12,7 +12,8 @@ from sqlalchemy.engine import Connection
 from agent.contract import HostStatus, host_status
 from collectors import BadRequest, NotFound, federated_hosts
 from collectors.host_filters import compliance_filter, host_status_filter
-from collectors.models import STATUSES, agencies, events, host_directives, host_tags, hosts, results
+from collectors.models import STATUSES, agencies, events, host_directive_versions, host_directives, host_tags, \
+    hosts, results
 from collectors.rollups import today
 
 # models.FAILING_FINDING spelled out literally (no bound parameters), so both databases match
@@ -126,12 +127,16 @@ def host_detail(conn: Connection, ids: list[int] | None, host_id: str, *, direct
         doc["overdue"] = r.status == "fail" and bool(r.due) and r.due < day  # as of today, not as of the scan
         doc["updated_at"] = iso(r.updated_at)
         items.append(doc)
-    hd = host_directives
+    hd, v = host_directives, host_directive_versions
+    evaluated = {d: (version or None, digest) for d, version, digest in conn.execute(
+        sa.select(v.c.directive, v.c.version, v.c.digest).where(v.c.host_pk == row.id))}
     per_directive = []
     for d in conn.execute(sa.select(hd).where(hd.c.host_pk == row.id).order_by(hd.c.directive)):
         counts = {s: int(getattr(d, f"n_{s}")) for s in STATUSES}
+        version, digest = evaluated.get(d.directive, (None, None))
         per_directive.append({"directive": d.directive, "status": host_status(counts).value, "counts": counts,
-                              "overdue": bool(d.fail_min_due) and d.fail_min_due < day})
+                              "overdue": bool(d.fail_min_due) and d.fail_min_due < day,
+                              "version": version, "digest": digest})
     return {"host": _host_json(row, day), "state": {"report_id": row.last_report_id, "sequence": row.last_sequence,
                                     "state_digest": row.state_digest},
             "directives": per_directive, "results": items}

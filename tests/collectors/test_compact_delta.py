@@ -93,6 +93,9 @@ def test_a_changed_directive_is_a_delta_and_moves_the_host_to_the_new_version(se
     assert delta["header"] == {"directives": {"BOD-26-04": {"digest": v3["digest"], "version": "3"}}}
     accepted(server, agent, delta)
     assert versions(server, tokens.soc["DOJ"], "BOD-26-04") == [("3", v3["digest"], 1)]
+    evaluated = {d["directive"]: (d["version"], d["digest"]) for d in host_row(server, tokens, agent)["directives"]}
+    assert evaluated == {"HARDEN-30D": (None, DIRECTIVES[0]["digest"]), "BOD-23-02": (None, DIRECTIVES[1]["digest"]),
+                         "BOD-26-04": ("3", v3["digest"])}
     rollup = server.request("GET", "/api/v1/rollups?directive=BOD-26-04&version=3&digest=" + v3["digest"],
                             tokens.soc["DOJ"]).json()
     assert rollup["overall"]["counts"]["fail"] == 2
