@@ -46,7 +46,7 @@ def with_status(q: Any, status: str | None) -> Any:
 
 
 def _enrolled_hosts(ids: list[int] | None, *, directive: str | None, status: str | None, overdue: bool | None,
-                    tag: str | None, day: str) -> Any:
+                    tag: str | None, day: str, version: str | None = None) -> Any:
     """Hosts enrolled here, as the listing's columns (federated_hosts.listing gives the same)."""
     h = hosts
     src: Any = h.join(agencies, agencies.c.id == h.c.agency_id)
@@ -68,23 +68,32 @@ def _enrolled_hosts(ids: list[int] | None, *, directive: str | None, status: str
         if ids is not None:
             tagged = tagged.where(host_tags.c.agency_id.in_(ids))
         q = q.where(h.c.id.in_(tagged))
+    if version is not None:
+        v = host_directive_versions
+        q = q.where(h.c.id.in_(sa.select(v.c.host_pk).where(v.c.directive == directive, v.c.version == version)))
     return q
 
 
 def list_hosts(conn: Connection, ids: list[int] | None, *, directive: str | None = None, status: str | None = None,
                overdue: bool | None = None, tag: str | None = None, limit: int = 100,
-               offset: int = 0, enrolled: bool = True, federated: bool = False) -> dict[str, Any]:
-    """Hosts in scope; with ``directive``, counts, status and overdue are those of that directive.
+               offset: int = 0, enrolled: bool = True, federated: bool = False,
+               version: str | None = None) -> dict[str, Any]:
+    """Hosts in scope; with ``directive``, counts, status and overdue are those of that directive,
+    and with ``version`` too, only the hosts whose last report evaluated that version of it.
 
     ``enrolled``: the hosts enrolled here; ``federated``: the host summaries agency collectors
-    forward (federation), marked so. Those carry no tags, so a tag filter leaves them out."""
+    forward (federation), marked so. Those carry no tags or versions, so a tag or version
+    filter leaves them out."""
     host_status_filter(status)  # checked before any query
+    if version is not None and directive is None:
+        raise BadRequest("version filters a directive: give directive too", "$.query.version")
 
     day = today().isoformat()
     parts: list[sa.Select[Any]] = []
     if enrolled:
-        parts.append(_enrolled_hosts(ids, directive=directive, status=status, overdue=overdue, tag=tag, day=day))
-    if federated and tag is None and federated_hosts.present(conn, ids):
+        parts.append(_enrolled_hosts(ids, directive=directive, status=status, overdue=overdue, tag=tag, day=day,
+                                     version=version))
+    if federated and tag is None and version is None and federated_hosts.present(conn, ids):
         parts.append(federated_hosts.listing(ids, directive=directive, status=status, overdue=overdue, day=day))
     if not parts:
         return {"total": 0, "limit": limit, "offset": offset, "directive": directive, "tag": tag, "hosts": []}

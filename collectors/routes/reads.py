@@ -24,13 +24,17 @@ def hosts(db: Db, principal: Caller, agency: str | None = None, directive: str |
           status: str | None = Query(None, description="non_compliant, incomplete, needs_review, "
                                                   "compliant or not_applicable"),
           overdue: bool | None = None, tag: str | None = None, limit: int = Query(100, ge=1, le=10000),
-          offset: int = Query(0, ge=0, le=MAX_OFFSET), format: str = Fmt) -> Response:
-    """Hosts in scope, filtered by agency, directive, status, overdue and tag; with the host
-    summaries agency collectors forward (a national token sees only those)."""
+          offset: int = Query(0, ge=0, le=MAX_OFFSET),
+          version: str | None = Query(None, max_length=50, description="with directive: only the hosts whose last "
+                                      "report evaluated this version of it"),
+          format: str = Fmt) -> Response:
+    """Hosts in scope, filtered by agency, directive (and its version), status, overdue and tag;
+    with the host summaries agency collectors forward (a national token sees only those)."""
     with db.read() as conn:
         ids = agency_ids(conn, principal, agency, roles=HOST_LIST)
         doc = reads.list_hosts(conn, ids, directive=directive, status=status, overdue=overdue, tag=tag,
-                               limit=limit, offset=offset, enrolled=principal.role != "national", federated=True)
+                               limit=limit, offset=offset, enrolled=principal.role != "national", federated=True,
+                               version=version)
     if format == "csv":
         return csv_response("hosts.csv", ({**{k: v for k, v in h.items() if k not in ("counts", "tags")},
                                            **h["counts"], "tags": " ".join(h["tags"])} for h in doc["hosts"]))

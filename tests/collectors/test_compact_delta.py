@@ -74,6 +74,10 @@ def test_a_new_directive_travels_as_a_delta_of_its_results_and_its_version_is_re
     assert (overall["hosts"], overall["non_compliant_hosts"], overall["counts"]["fail"], overall["counts"]["pass"]) == (
         1, 1, 1, 1)
     assert [a["agency"] for a in resp.json()["agencies"]] == ["DOJ"]
+    listed = server.request("GET", "/api/v1/hosts?directive=BOD-26-04&version=2", tokens.soc["DOJ"]).json()
+    assert [h["host_id"] for h in listed["hosts"]] == [agent.host_id]
+    listed = server.request("GET", "/api/v1/hosts?directive=HARDEN-30D&version=", tokens.soc["DOJ"]).json()
+    assert sorted(h["host_id"] for h in listed["hosts"]) == sorted([agent.host_id, other.host_id])
     resp = server.request("GET", "/api/v1/rollups?directive=BOD-26-04&version=1", tokens.soc["DOJ"])
     assert resp.json()["overall"]["hosts"] == 0 and resp.json()["agencies"] == []
     # The other host evaluated no version of it.
