@@ -18,7 +18,8 @@ from collectors import UpstreamError
 from collectors.admin import add_agency, agency_id, issue
 from collectors.federated_hosts import MAX_PAGE_HOSTS, build_page
 from collectors.federation import Forwarder, build_payload
-from collectors.models import events, host_directives, host_tags, hosts, reports, results, tokens
+from collectors.models import (events, host_directive_versions, host_directives, host_headers, host_tags, hosts, reports,
+                               results, tokens)
 from collectors.storage import Database
 from tests.collectors.collector_support import Agent, Server, Tokens, empty, provision, result
 from tests.collectors.dashboard_support import login
@@ -197,7 +198,7 @@ def remove_at_the_agency(db: Database, host_id: str) -> None:
     """A host that disappears from the agency collector (the collector itself never deletes one)."""
     with db.write() as conn:
         pk = conn.execute(sa.select(hosts.c.id).where(hosts.c.host_id == host_id)).scalar_one()
-        for table in (host_tags, host_directives, results, reports, tokens):
+        for table in (host_tags, host_directives, host_directive_versions, host_headers, results, reports, tokens):
             conn.execute(table.delete().where(table.c.host_pk == pk))
         conn.execute(events.delete().where(events.c.host_pk == pk))
         conn.execute(hosts.delete().where(hosts.c.id == pk))
