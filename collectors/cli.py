@@ -183,6 +183,7 @@ def _directive_settings(repo: str | None, upstream: str | None, root: str | None
         if not root:
             raise ConfigError("--directives-upstream needs --directives-root: the root.json the mirror verifies "
                               "the upstream with")
+        _check_root(root)
     elif local or root:
         raise ConfigError(f"{'--directives-local' if local else '--directives-root'} needs --directives-upstream")
     if repo and not os.path.isdir(os.path.join(repo, "metadata")):
@@ -191,6 +192,23 @@ def _directive_settings(repo: str | None, upstream: str | None, root: str | None
                                                                  ("directives_local", local))}
     return {**absolute, "directives_upstream": upstream, "directives_dir": os.path.abspath(store),
             "directives_interval": interval}
+
+
+def _check_root(path: str) -> None:
+    """--directives-root is a TUF root signed by a threshold of its own keys, or one line and exit 2."""
+    from tuf.api.metadata import Metadata, Root
+
+    from collectors import ConfigError
+
+    try:
+        with open(path, "rb") as fh:
+            md = Metadata[Root].from_bytes(fh.read())
+        if not isinstance(md.signed, Root):
+            raise ValueError(f"{md.signed.type} metadata, not root")
+        md.verify_delegate(Root.type, md)
+    except Exception as exc:  # noqa: BLE001 (python-tuf raises several kinds for a bad file)
+        detail = " ".join(str(exc).split()) or exc.__class__.__name__
+        raise ConfigError(f"--directives-root {path}: not a TUF root signed by its own keys: {detail}") from None
 
 
 def _log_config(level: str) -> dict[str, Any]:

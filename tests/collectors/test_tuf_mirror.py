@@ -148,3 +148,28 @@ def test_an_unreachable_upstream_is_one_line_and_the_copy_stays(repo: Repository
     assert "\n" not in line and line.startswith("directive mirror of http://127.0.0.1:")
     assert line.endswith("; serving the last verified copy")
     assert not (tmp_path / "mirror" / "repo" / "metadata" / "timestamp.json").exists()
+
+
+def test_serve_refuses_contradictory_or_incomplete_directive_options(repo: Repository, tmp_path: Path) -> None:
+    from click.testing import CliRunner
+
+    from agent.cli import main
+
+    db = f"sqlite:///{tmp_path}/c.sqlite3"
+    not_root = tmp_path / "notroot.json"
+    not_root.write_bytes((repo.path / "metadata" / "timestamp.json").read_bytes())
+    cases = {
+        ("--directives-repo", str(repo.path), "--directives-upstream", "http://127.0.0.1:1/api/v1/tuf/"):
+            "--directives-repo and --directives-upstream exclude each other",
+        ("--directives-upstream", "http://127.0.0.1:1/api/v1/tuf/"): "--directives-upstream needs --directives-root",
+        ("--directives-upstream", "ftp://x/", "--directives-root", str(repo.trusted_root())): "not an http:// or https://",
+        ("--directives-upstream", "http://127.0.0.1:1/", "--directives-root", str(not_root)):
+            f"--directives-root {not_root}: not a TUF root",
+        ("--directives-local", str(tmp_path),): "--directives-local needs --directives-upstream",
+        ("--directives-repo", str(tmp_path),): "no metadata/ folder",
+    }
+    for args, message in cases.items():
+        result = CliRunner().invoke(main, ["collector", "serve", "--db", db, *args])
+        assert result.exit_code == 2, (args, result.output)
+        lines = result.stderr.strip().splitlines()
+        assert len(lines) == 1 and message in lines[0], (args, lines)
