@@ -153,7 +153,7 @@ def _one_line(exc: BaseException) -> str:
     return " ".join(str(exc).split()) or type(exc).__name__
 
 
-def _session_fetcher(session: requests.Session | None) -> Any:
+def _session_fetcher(session: requests.Session | None, verify: str | bool = True) -> Any:
     import requests
     from tuf.api import exceptions
     from tuf.ngclient import FetcherInterface
@@ -166,7 +166,8 @@ def _session_fetcher(session: requests.Session | None) -> Any:
 
         def _fetch(self, url: str) -> Iterator[bytes]:
             try:
-                response = self.http.get(url, stream=True, timeout=TIMEOUT, allow_redirects=False)
+                # verify on each request: a session-level setting would lose to $REQUESTS_CA_BUNDLE
+                response = self.http.get(url, stream=True, timeout=TIMEOUT, allow_redirects=False, verify=verify)
             except requests.Timeout as exc:
                 raise exceptions.SlowRetrievalError(f"{url}: timed out") from exc
             except requests.RequestException as exc:
@@ -208,12 +209,27 @@ def _bundle_fetcher(members: dict[str, bytes]) -> Any:
 
 
 def refresh(base_url: str, state_dir: Path, *, agency: str | None = None, trusted_root: Path | None = None,
-            session: requests.Session | None = None) -> UpdateOutcome:
+            session: requests.Session | None = None, verify: str | bool = True) -> UpdateOutcome:
     """Update the signed directives from a repository served at ``base_url`` (ending in
-    ``/api/v1/tuf/``): CISA's, and with ``agency`` that agency's own."""
+    ``/api/v1/tuf/``): CISA's, and with ``agency`` that agency's own. ``session`` and
+    ``verify`` (a CA file) are the agent's HTTPS settings for its collector."""
     base = base_url if base_url.endswith("/") else base_url + "/"
-    return _update(Path(state_dir), base, lambda: _session_fetcher(session), base + "metadata/", base + "targets/",
-                   agency, trusted_root)
+    return _update(Path(state_dir), base, lambda: _session_fetcher(session, verify), base + "metadata/",
+                   base + "targets/", agency, trusted_root)
+
+
+TUF_PATH = "/api/v1/tuf/"
+
+
+def refresh_enrolled(state_dir: Path, *, agency: str | None = None, trusted_root: Path | None = None) -> UpdateOutcome:
+    """``refresh`` from the collector this host enrolled with, for its agency (or ``agency``),
+    over the credential's TLS settings (CA file, pin)."""
+    from agent import credential, submit
+
+    cred = credential.load(StateDir(state_dir))
+    url = submit.check_url(cred.collector)
+    return refresh(url.rstrip("/") + TUF_PATH, state_dir, agency=agency or cred.agency or None, trusted_root=trusted_root,
+                   session=submit.make_session(cred.ca_file, cred.pin_sha256), verify=cred.ca_file or True)
 
 
 def install_bundle(bundle: Path, state_dir: Path, *, agency: str | None = None,
@@ -230,7 +246,7 @@ def install_bundle(bundle: Path, state_dir: Path, *, agency: str | None = None,
                    BUNDLE_BASE + "targets/", agency, trusted_root)
 
 
-def _refusal(source: str, exc: BaseException) -> UpdateRefused | UpdateUnavailable:
+def _refusal(source: str, exc: BaseException, what: str = "") -> UpdateRefused | UpdateUnavailable:
     """The one line for what python-tuf refused, naming the kind of attack it stops."""
     from tuf.api import exceptions as tx
 
@@ -242,7 +258,11 @@ def _refusal(source: str, exc: BaseException) -> UpdateRefused | UpdateUnavailab
         (tx.UnsignedMetadataError, "metadata not signed by enough trusted keys"),
         (tx.DownloadLengthMismatchError, "a file longer than its signed length (tampered)"),
     ]
-    what = _one_line(exc)
+    what = f"{what}: {_one_line(exc)}" if what else _one_line(exc)
+    if isinstance(exc, tx.BadVersionNumberError) and str(exc).startswith("Expected "):
+        # a role's file whose version is not the one the snapshot lists
+        return UpdateRefused(f"directive update from {source} refused: metadata versions that do not match the "
+                             f"snapshot (mix-and-match): {what}")
     for cls, kind in kinds:
         if isinstance(exc, cls):
             return UpdateRefused(f"directive update from {source} refused: {kind}: {what}")
@@ -380,12 +400,17 @@ def _fetch_index(updater: Updater, index_path: str, prefix: str, origin: str, fe
 def _download(updater: Updater, path: str, source: str) -> bytes:
     """One target, verified against its signed length and hashes (through the delegation
     that covers its path: ``agency/<CODE>/...`` only through that agency's role)."""
+    from tuf.api import exceptions as tx
+
     info = updater.get_targetinfo(path)
     if info is None:
         raise UpdateRefused(f"directive update from {source} refused: {path}: no trusted role signs it")
     assert updater.target_dir is not None
     local = Path(updater.target_dir) / secrets.token_hex(8)
-    updater.download_target(info, str(local))
+    try:
+        updater.download_target(info, str(local))
+    except (tx.RepositoryError, tx.DownloadError) as exc:
+        raise _refusal(source, exc, path) from None
     data = local.read_bytes()
     local.unlink()
     return data

@@ -28,6 +28,7 @@ from agent.spool import Spool
 from agent.state import StateDir
 
 RETRY_FIRST = 30.0  # seconds before the first delivery retry after a failed one
+BEFORE_TIMEOUT = 300.0  # seconds the directive update before a scan may take
 
 
 def log(message: str) -> None:
@@ -37,8 +38,11 @@ def log(message: str) -> None:
 class Runner:
     def __init__(self, cycle_args: Sequence[str], state_dir: StateDir, backoff: Backoff, *, interval: float,
                  splay: float, grace: float = 60.0, rand: Callable[[], float] = random.random,
-                 python: str = sys.executable) -> None:
+                 python: str = sys.executable, before_args: Sequence[str] = ()) -> None:
         self.cycle_args = list(cycle_args)
+        # A command run before each scan, in a child of its own (``directives update``): its
+        # failure is logged and the scan goes on with the directives in force.
+        self.before_args = list(before_args)
         self.state_dir = state_dir
         self.backoff = backoff  # each delivery retry's own attempts
         self.interval, self.splay, self.grace = interval, splay, grace
@@ -65,6 +69,8 @@ class Runner:
 
     def cycle(self) -> int:
         """One ``run --once`` in a child process; its exit code."""
+        if self.before_args and not self.stop.is_set():
+            self.before()
         started = time.monotonic()
         child = subprocess.Popen([self.python, "-m", "agent.cli", *self.cycle_args], stdin=subprocess.DEVNULL,
                                  start_new_session=True)  # terminal signals reach the parent only
@@ -91,6 +97,19 @@ class Runner:
         elif code not in (EXIT_OK, EXIT_FAIL, -signal.SIGTERM):
             log(f"the last cycle ended with exit code {code} after {time.monotonic() - started:.1f}s")
         return code
+
+    def before(self) -> None:
+        """The command before the scan (the directive update), bounded by BEFORE_TIMEOUT."""
+        try:
+            done = subprocess.run([self.python, "-m", "agent.cli", *self.before_args], stdin=subprocess.DEVNULL,
+                                  start_new_session=True, timeout=BEFORE_TIMEOUT, check=False)
+        except subprocess.TimeoutExpired:
+            log(f"{' '.join(self.before_args[:2])} still running after {BEFORE_TIMEOUT:g}s: stopped; scanning with "
+                "the directives in force")
+            return
+        if done.returncode != 0:
+            log(f"{' '.join(self.before_args[:2])} failed (exit {done.returncode}, see above); scanning with the "
+                "directives in force")
 
     def pause(self, seconds: float) -> None:
         """Wait ``seconds`` or until stopped, retrying delivery while reports are spooled."""

@@ -439,12 +439,19 @@ def publish(repo_path: Path, key_path: Path, source: Path, *, now: dt.datetime |
     """CISA's publication: the directives of ``source`` become the top-level targets (the
     whole set: a directive left out is withdrawn), signed by the targets key, then a new
     snapshot and timestamp."""
+    files, index = collect(source, f"{NATIONAL}/")
+    return publish_files(repo_path, key_path, files, index, now=now, expiry_days=expiry_days)
+
+
+def publish_files(repo_path: Path, key_path: Path, files: dict[str, bytes], index: dict[str, Any], *,
+                  now: dt.datetime | None = None, expiry_days: dict[str, int] | None = None) -> Published:
+    """Sign ``files`` (target path -> bytes, under ``directives/``) and ``index`` as CISA's
+    targets, as they are: ``publish`` validates them first."""
     repo = Repository(repo_path)
     keys = KeyDir(key_path)
     now = now or _now()
     root = repo.root().signed
     targets_md = repo.targets()
-    files, index = collect(source, f"{NATIONAL}/")
     signers = _role_signers(keys, "targets", root)
     targets_md.signed.targets = _target_files(repo, files, NATIONAL_INDEX, index)
     targets_md.signed.version += 1

@@ -12,15 +12,27 @@ if TYPE_CHECKING:
     from agent.contract import Report
 
 
-def load_directives(extra: Sequence[str]) -> list[Any]:
-    """The shipped library plus the directive files and directories named by ``--directives``."""
-    from directives import load_library
+def load_directives(extra: Sequence[str], state_dir: str | None = None) -> list[Any]:
+    """The shipped library, the signed directives installed in ``state_dir`` merged in
+    (agent.directive_store), plus the directive files and directories named by ``--directives``."""
+    from directives import DirectiveError, load_library, load_paths
     from directives.loader import directory_files
 
     paths: list[str] = []
     for item in extra:
         paths.extend(directory_files(item) if os.path.isdir(item) else [item])
-    return load_library(paths)
+    if state_dir is None:
+        return load_library(paths)
+    from agent.directive_store import with_verified
+
+    loaded = with_verified(load_library(), state_dir)
+    added = load_paths(paths)
+    owners = {rid: d.source for d in loaded for rid in [d.id, *(r.id for r in d.requirements)]}
+    clashes = [f"{d.source}:1: $.id: id {rid} is already used by {owners[rid]}"
+               for d in added for rid in [d.id, *(r.id for r in d.requirements)] if rid in owners]
+    if clashes:
+        raise DirectiveError(clashes)
+    return [*loaded, *added]
 
 
 def load_waivers(path: str, loaded: Sequence[Any]) -> Any:

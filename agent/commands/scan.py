@@ -85,7 +85,7 @@ def scan(ctx: click.Context, target: Target, directive_ids: tuple[str, ...], sev
 
         preflight(state_dir, remote=target.remote)
     plan = destinations.plan(formats, output, output_dir)
-    loaded = load_directives(extra)
+    loaded = load_directives(extra, state_dir)
     known = {d.id for d in loaded}
     unknown = [d for d in directive_ids if d not in known]
     if unknown:
