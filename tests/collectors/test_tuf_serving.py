@@ -123,3 +123,35 @@ def test_python_tuf_client_refreshes_from_the_served_repository(repo: Repository
         info = updater.get_targetinfo("directives/BOD-26-04.yaml")
         assert info is not None
         assert Path(updater.download_target(info)).read_bytes() == DIRECTIVE
+
+
+SEGMENTS = ["metadata", "targets", "directives", "..", ".", "", "%2e%2e", "%2E%2E", "%2f", "%00", "..%2f",
+            "root.json", "timestamp.json", "1.root.json", "secret.txt", "escape.txt", "dirlink", "fifo",
+            "national", "keys.txt", "%252e%252e", ".hidden", "a" * 300, "%E2%80%AE", "%ff", "~", "*"]
+
+
+def test_no_path_reaches_outside_or_fails(repo: Repository, sqlite: Database, tmp_path: Path) -> None:
+    """Paths drawn from segments built to escape: every answer is 200 (bytes of a file inside
+    the repository), 304, 400 (a NUL, refused before routing) or 404; never a 5xx, never
+    anything else's bytes."""
+    from hypothesis import HealthCheck, given, seed, settings
+    from hypothesis import strategies as st
+
+    (tmp_path / "secret.txt").write_text("not public")
+    (repo.path / "targets" / "escape.txt").symlink_to(tmp_path / "secret.txt")
+    (repo.path / "targets" / "dirlink").symlink_to(tmp_path)
+    os.mkfifo(repo.path / "targets" / "fifo")
+    inside = {p.read_bytes() for p in repo.path.rglob("*") if p.is_file() and not p.is_symlink()}
+    with Server(sqlite, directives_repo=str(repo.path)) as server:
+        @seed(20)
+        @settings(max_examples=300, deadline=None, database=None, suppress_health_check=list(HealthCheck))
+        @given(st.lists(st.sampled_from(SEGMENTS), min_size=1, max_size=6))
+        def probe(parts: list[str]) -> None:
+            path = "/api/v1/tuf/" + "/".join(parts)
+            status, body = raw_get(server, path)
+            assert status in (200, 304, 400, 404), (path, status)
+            assert b"not public" not in body
+            if status == 200:
+                assert body in inside, path
+
+        probe()
