@@ -28,6 +28,7 @@ from __future__ import annotations
 
 import datetime as dt
 import json
+import re
 import secrets
 from dataclasses import dataclass, field
 from importlib import resources
@@ -153,6 +154,12 @@ def _one_line(exc: BaseException) -> str:
     return " ".join(str(exc).split()) or type(exc).__name__
 
 
+def _reason(exc: BaseException) -> str:
+    """What went wrong on the wire, short: the system's word for it when there is one."""
+    errno = re.search(r"\[Errno -?\d+\] ([^'\")\]]+)", str(exc))
+    return errno[1].strip() if errno else _one_line(exc)[:200]
+
+
 def _session_fetcher(session: requests.Session | None, verify: str | bool = True) -> Any:
     import requests
     from tuf.api import exceptions
@@ -171,7 +178,7 @@ def _session_fetcher(session: requests.Session | None, verify: str | bool = True
             except requests.Timeout as exc:
                 raise exceptions.SlowRetrievalError(f"{url}: timed out") from exc
             except requests.RequestException as exc:
-                raise exceptions.DownloadError(f"{url}: {_one_line(exc)}") from exc
+                raise exceptions.DownloadError(f"{url}: {_reason(exc)}") from exc
             if response.status_code >= 300:
                 response.close()
                 raise exceptions.DownloadHTTPError(f"{url}: HTTP {response.status_code}", response.status_code)

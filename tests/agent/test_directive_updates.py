@@ -424,3 +424,24 @@ def test_a_scan_reads_installed_directives_without_cryptography(site: Site, serv
                           text=True, timeout=120, check=True)
     assert [r["requirement"] for r in json.loads(out.read_text())["results"]] == ["ED-26-99.1"]
     assert json.loads(done.stdout.splitlines()[-1]) == []
+
+
+def test_the_scheduler_updates_before_each_scan_and_goes_on_when_it_fails(
+        site: Site, server: Server, state: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    from agent.reporting import Backoff
+    from agent.runner import Runner
+    from agent.state import StateDir
+
+    def runner(url: str) -> Runner:
+        return Runner([], StateDir(state), Backoff(attempts=1), interval=60, splay=0,
+                      before_args=["directives", "update", "--quiet", "--url", url, "--trusted-root", str(site.root),
+                                   "--state-dir", str(state)])
+
+    runner(server.url).before()
+    installed = store.current(state)
+    assert installed is not None and [d.id for d in installed.directives] == ["ED-26-99"]
+    before = installed_state(state)
+    runner("http://127.0.0.1:9/api/v1/tuf/").before()
+    assert "fedharden run: directives update failed (exit 3, see above); scanning with the directives in force" \
+        in capsys.readouterr().err
+    assert installed_state(state) == before
