@@ -201,3 +201,22 @@ def with_verified(shipped: list[Directive], state_dir: str | os.PathLike[str] | 
     with contextlib.suppress(DirectiveError, OSError):
         return merge(shipped, load(installed))[0]
     return shipped
+
+
+def data_files(state_dir: str | os.PathLike[str] | None) -> dict[str, str]:
+    """The data files of the signed set in force (``directives/data/NAME``), by NAME -> path."""
+    installed = current(Path(state_dir)) if state_dir is not None else None
+    if installed is None:
+        return {}
+    return {p.rsplit("/", 1)[-1]: str(installed.file(p)) for p in installed.manifest.get("data", [])
+            if isinstance(p, str)}
+
+
+def profile_file(state_dir: str | os.PathLike[str] | None, name: str) -> str | None:
+    """A profile of the signed set in force (``directives/profiles/NAME.yaml``), if it has one."""
+    installed = current(Path(state_dir)) if state_dir is not None else None
+    if installed is None:
+        return None
+    wanted = f"{name}.yaml"
+    return next((str(installed.file(p)) for p in installed.manifest.get("profiles", [])
+                 if isinstance(p, str) and p.rsplit("/", 1)[-1] == wanted), None)

@@ -318,6 +318,7 @@ def _update(state_dir: Path, source: str, make_fetcher: Callable[[], Any], metad
                 more = f" (and {len(exc.problems) - 1} more problems)" if len(exc.problems) > 1 else ""
                 raise UpdateRefused(f"directive update from {source} refused: signed but invalid: {first}{more}") from None
             _check_set(loaded, manifest, source)
+            _check_data(store.Installed(staging, manifest), loaded, source)
             import shutil
 
             shutil.rmtree(staging / "download", ignore_errors=True)
@@ -456,6 +457,31 @@ def _check_set(loaded: list[tuple[Any, str]], manifest: dict[str, Any], source: 
             raise UpdateRefused(f"directive update from {source} refused: {directive.id} published twice "
                                 f"({seen[directive.id]}, {origin})")
         seen[directive.id] = origin
+
+
+def _check_data(staged: store.Installed, signed: list[tuple[Any, str]], source: str) -> None:
+    """The end-of-support table parses as a scan reads it; each profile is a valid tailoring
+    of the directives that will be in force."""
+    from directives import DirectiveError, datafiles, load_library
+    from directives.tailoring import load_tailoring
+
+    def refuse(exc: DirectiveError) -> UpdateRefused:
+        first = exc.problems[0].replace(str(staged.generation / store.FILES) + "/", "")
+        return UpdateRefused(f"directive update from {source} refused: signed but invalid: {first}")
+
+    for path in staged.manifest["data"]:
+        try:
+            datafiles.check(path.rsplit("/", 1)[-1], staged.file(path).read_text(encoding="utf-8", errors="replace"),
+                            str(staged.file(path)))
+        except DirectiveError as exc:
+            raise refuse(exc) from None
+    if staged.manifest["profiles"]:
+        merged, _ = store.merge(load_library(), signed)
+        for path in staged.manifest["profiles"]:
+            try:
+                load_tailoring(str(staged.file(path)), merged)
+            except DirectiveError as exc:
+                raise refuse(exc) from None
 
 
 def _outcome(source: str, generation: Path, manifest: dict[str, Any],

@@ -46,6 +46,7 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import TYPE_CHECKING, Any, Iterable
 
+from directives import datafiles
 from directives.errors import DirectiveError
 
 if TYPE_CHECKING:
@@ -417,6 +418,8 @@ def collect(source: Path, prefix: str) -> tuple[dict[str, bytes], dict[str, Any]
                 if not safe_target_path(path, prefix):
                     raise PublishError(f"{member}: not a plain file name")
                 files[path] = member.read_bytes()
+                if kind == "data":  # parsed as a host will parse it
+                    datafiles.check(member.name, files[path].decode("utf-8", "replace"), str(member))
                 extras.setdefault(kind, []).append(path)
     index = {"format": INDEX_FORMAT, "directives": sorted(entries, key=lambda e: str(e["id"])), **extras}
     return files, index

@@ -54,15 +54,25 @@ requirements:
 """
 
 
+DEBIAN_12 = "end_of_support: 2026-06-10, extended_until: 2028-06-30"
+
+
 def national_source(path: Path, *, revision: int = 1, title: str = "IP forwarding is off",
-                    bod_revision: int | None = None) -> Path:
-    """CISA's publication directory: ED-26-99, the end-of-support table and, with
-    ``bod_revision``, a revision of the shipped BOD-23-02 with a title of its own."""
+                    bod_revision: int | None = None, debian_12: str | None = None,
+                    profile: str | None = None) -> Path:
+    """CISA's publication directory: ED-26-99, the end-of-support table (with ``debian_12``
+    in place of Debian 12's dates) and, with ``bod_revision``, a revision of the shipped
+    BOD-23-02 with a title of its own; with ``profile``, profiles/test.yaml holding it."""
     if path.exists():
         shutil.rmtree(path)
     (path / "data").mkdir(parents=True)
     (path / "ed-26-99.yaml").write_text(ED.format(revision=revision, title=title))
-    shutil.copy(SHIPPED / "data" / "end_of_support.yaml", path / "data" / "end_of_support.yaml")
+    table = (SHIPPED / "data" / "end_of_support.yaml").read_text()
+    assert DEBIAN_12 in table
+    (path / "data" / "end_of_support.yaml").write_text(table.replace(DEBIAN_12, debian_12 or DEBIAN_12))
+    if profile is not None:
+        (path / "profiles").mkdir()
+        (path / "profiles" / "test.yaml").write_text(profile)
     if bod_revision is not None:
         text = (SHIPPED / "library" / "bod-23-02.yaml").read_text()
         text = text.replace("issued: 2023-06-13\n", f"issued: 2023-06-13\nrevision: {bod_revision}\n", 1)

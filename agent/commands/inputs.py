@@ -69,10 +69,15 @@ def load_baseline(path: str) -> Report:
     return cast("Report", data)  # valid against the schema, so of its shape
 
 
-def profile_path(value: str) -> str:
-    """A shipped profile's file by name, or the file a path names; an unknown name is a usage error."""
+def profile_path(value: str, state_dir: str | None = None) -> str:
+    """A profile's file by name (the signed set's in ``state_dir`` first, then the shipped one),
+    or the file a path names; an unknown name is a usage error."""
+    from agent.directive_store import profile_file
     from directives.cis_profiles import PROFILES, path_of
 
+    signed = profile_file(state_dir, value) if os.sep not in value else None
+    if signed is not None:
+        return signed
     if value in PROFILES:
         return path_of(value)
     if os.sep in value or value.endswith((".yaml", ".yml")) or os.path.exists(value):

@@ -1,5 +1,6 @@
-"""The OS release against the shipped end-of-support table (directives/data/end_of_support.yaml),
-and the scan's clock. Fact families ``os_lifecycle`` and ``clock``."""
+"""The OS release against the end-of-support table (directives/data/end_of_support.yaml as
+shipped, or as a signed update installed it: ``Context.data``), and the scan's clock. Fact
+families ``os_lifecycle`` and ``clock``."""
 from __future__ import annotations
 
 from functools import lru_cache
@@ -8,18 +9,21 @@ from typing import Any
 
 from agent.facts.context import Context
 from agent.facts.osinfo import os_release
-from checks.facts import Lifecycle, OsLifecycle, OsRelease
-from directives.yamldoc import YamlDoc
+from checks.facts import Lifecycle, OsLifecycle, OsRelease, Unavailable
+from directives import DirectiveError
+from directives.datafiles import END_OF_SUPPORT, parse_end_of_support as parse_table
 
 TABLE = "data/end_of_support.yaml"
+TABLE_NAME = END_OF_SUPPORT  # its name among a signed update's data files
 
 
 @lru_cache(maxsize=None)
-def table() -> dict[str, Any]:
-    doc = YamlDoc(resources.files("directives").joinpath(TABLE).read_text(), f"directives/{TABLE}")
-    doc.raise_problems()  # shipped data: a duplicate key is a packaging bug, not a silent overwrite
-    assert isinstance(doc.data, dict)
-    return doc.data
+def table(path: str | None = None) -> dict[str, Any]:
+    """The shipped table, or the one at ``path`` (a signed update's)."""
+    if path is None:
+        return parse_table(resources.files("directives").joinpath(TABLE).read_text(), f"directives/{TABLE}")
+    with open(path, encoding="utf-8") as fh:
+        return parse_table(fh.read(), path)
 
 
 def lookup(release: OsRelease, rows: list[dict[str, Any]]) -> Lifecycle | None:
@@ -37,9 +41,14 @@ def gather_lifecycle(ctx: Context, args: list[str]) -> dict[str, object]:
     release = os_release(ctx)
     if not isinstance(release, OsRelease):
         return {"": release}
-    data = table()
+    signed = (ctx.data or {}).get(TABLE_NAME)
+    try:
+        data = table(signed)
+    except (OSError, DirectiveError) as exc:  # the agent's own file: unknown, never compliant
+        return {"": Unavailable(f"the signed end-of-support table cannot be read: {exc}")}
+    where = f"signed update of directives/{TABLE}" if signed else f"directives/{TABLE}"
     return {"": OsLifecycle(release.id, release.version_id, release.pretty_name, lookup(release, data["releases"]),
-                            f"directives/{TABLE} ({data['source']})")}
+                            f"{where} ({data['source']})")}
 
 
 def gather_clock(ctx: Context, args: list[str]) -> dict[str, object]:

@@ -445,3 +445,43 @@ def test_the_scheduler_updates_before_each_scan_and_goes_on_when_it_fails(
     assert "fedharden run: directives update failed (exit 3, see above); scanning with the directives in force" \
         in capsys.readouterr().err
     assert installed_state(state) == before
+
+
+def test_the_signed_end_of_support_table_replaces_the_shipped_one(site: Site, server: Server, state: Path,
+                                                                  make_root) -> None:  # type: ignore[no-untyped-def]
+    root = make_root({"/etc/os-release": 'ID=debian\nVERSION_ID="12"\nPRETTY_NAME="Debian GNU/Linux 12"\n'})
+
+    def judged() -> tuple[str, str]:
+        code, out, err = cli("scan", "--root", str(root), "--directive", "BOD-26-02", "--format", "json",
+                             "--state-dir", str(state))
+        result = json.loads(out)["results"][0]
+        return result["status"], " ".join(e["actual"] + " " + e["where"] for e in result["evidence"])
+
+    shipped_status, shipped_evidence = judged()
+    assert shipped_status == "manual" and "signed update" not in shipped_evidence  # in Debian LTS by the shipped dates
+    site.publish(debian_12="end_of_support: 2031-06-10, extended_until: 2033-06-30")
+    update(server, site, state, agency=None)
+    status, evidence = judged()
+    assert status == "pass" and "2031-06-10" in evidence and "signed update of directives/data/end_of_support.yaml" in evidence
+
+
+def test_a_signed_data_file_or_profile_that_does_not_parse_is_refused(site: Site, server: Server, state: Path) -> None:
+    update(server, site, state)
+    files, index = tufrepo.collect(national_source(site.base / "src", revision=2), "directives/")
+    files["directives/data/end_of_support.yaml"] = b"source: x\nreleases: [{id: debian}]\n"
+    tufrepo.publish_files(site.repo, site.keys, files, index)
+    refused(server, site, state, "signed but invalid", "directives/data/end_of_support.yaml:2: $.releases[0]",
+            "a release row needs id, version, name, end_of_support")
+    files, index = tufrepo.collect(national_source(site.base / "src", revision=2,
+                                                   profile="title: t\nselect: [NOPE-1.1]\n"), "directives/")
+    tufrepo.publish_files(site.repo, site.keys, files, index)
+    refused(server, site, state, "signed but invalid", "directives/profiles/test.yaml", "NOPE-1.1")
+
+
+def test_scan_profile_takes_the_signed_profile_of_that_name(site: Site, server: Server, state: Path,
+                                                            make_root) -> None:  # type: ignore[no-untyped-def]
+    site.publish(profile="title: only ED-26-99\nselect: [ED-26-99.1]\n")
+    update(server, site, state, agency=None)
+    root = make_root({"/etc/os-release": 'ID=debian\nVERSION_ID="12"\n'})
+    code, out, err = cli("scan", "--root", str(root), "--profile", "test", "--format", "json", "--state-dir", str(state))
+    assert [r["requirement"] for r in json.loads(out)["results"]] == ["ED-26-99.1"], err

@@ -76,7 +76,7 @@ def test_keys_init_for_an_agency_makes_its_key_only(tmp_path: Path) -> None:
 def test_publish_signs_each_file_and_an_index(site: Site) -> None:
     src = national_source(site.base / "src", bod_revision=2)
     os.mkdir(src / "profiles")
-    (src / "profiles" / "p.yaml").write_text("select: []\n")
+    (src / "profiles" / "p.yaml").write_text("title: t\nselect: [ED-26-99.1]\n")
     code, out, err = cli("directives", "publish", str(src), "--repo", str(site.repo), "--key", str(site.keys))
     assert code == 0, err
     assert "BOD-23-02        revision 2" in out and "ED-26-99         revision 1" in out
@@ -202,3 +202,10 @@ def test_a_bundle_holds_the_root_chain_metadata_and_targets(site: Site) -> None:
     assert tufrepo.read_bundle(out).keys() == set(names)
     # Without --agency, no agency's target bytes travel.
     assert not [n for n in tufrepo.bundle(site.repo, site.base / "c.tar") if n.startswith("targets/agency/")]
+
+
+def test_publish_refuses_a_data_file_that_does_not_parse(site: Site) -> None:
+    src = national_source(site.base / "src")
+    (src / "data" / "end_of_support.yaml").write_text("source: x\nsource: y\nreleases: []\n")
+    code, _, err = cli("directives", "publish", str(src), "--repo", str(site.repo), "--keys", str(site.keys))
+    assert code == 2 and err.startswith(f"{src}/data/end_of_support.yaml:2:") and "duplicate" in err
