@@ -23,7 +23,6 @@ id of CISA's.
 """
 from __future__ import annotations
 
-import contextlib
 import json
 import os
 import secrets
@@ -188,19 +187,21 @@ def merge(shipped: Sequence[Directive], verified: Iterable[tuple[Directive, str]
     return list(out.values()), notes
 
 
-def with_verified(shipped: list[Directive], state_dir: str | os.PathLike[str] | None) -> list[Directive]:
-    """``shipped`` with the signed directives installed in ``state_dir`` merged in. A set that
-    no longer loads (an agent upgraded under it) leaves the shipped library in force."""
+def with_verified(shipped: list[Directive], state_dir: str | os.PathLike[str] | None) -> tuple[list[Directive], str]:
+    """``shipped`` with the signed directives installed in ``state_dir`` merged in, and a
+    warning when the installed set no longer loads (an agent upgraded under it): then the
+    shipped library alone is in force, and the scan says so."""
     from directives import DirectiveError
 
-    if state_dir is None:
-        return shipped
-    installed = current(Path(state_dir))
+    installed = current(Path(state_dir)) if state_dir is not None else None
     if installed is None:
-        return shipped
-    with contextlib.suppress(DirectiveError, OSError):
-        return merge(shipped, load(installed))[0]
-    return shipped
+        return shipped, ""
+    try:
+        return merge(shipped, load(installed))[0], ""
+    except (DirectiveError, OSError) as exc:
+        first = exc.problems[0] if isinstance(exc, DirectiveError) else str(exc)
+        return shipped, (f"the signed directives in {installed.generation} do not load ({first}); the shipped "
+                         "library alone is in force until the next directives update")
 
 
 def data_files(state_dir: str | os.PathLike[str] | None) -> dict[str, str]:

@@ -130,6 +130,14 @@ def trust(root_file: Path, state_dir: Path) -> int:
     return int(md.signed.version)
 
 
+def _trusts_placeholder(meta: Path) -> bool:
+    """Whether the root this agent trusts is still the shipped placeholder."""
+    try:
+        return (meta / "root.json").read_bytes() == shipped_root()
+    except OSError:
+        return False
+
+
 def _bootstrap(state_dir: Path, trusted_root: Path | None) -> bytes | None:
     """The root to start from, or None when the client already trusts metadata."""
     if (store.metadata_dir(state_dir) / "root.json").exists():
@@ -306,7 +314,11 @@ def _update(state_dir: Path, source: str, make_fetcher: Callable[[], Any], metad
                 updater.refresh()
                 fetched = _fetch_sets(updater, meta, agency, source)
             except (tx.RepositoryError, tx.DownloadError) as exc:
-                raise _refusal(source, exc) from None
+                problem = _refusal(source, exc)
+                if isinstance(exc, tx.UnsignedMetadataError) and _trusts_placeholder(meta):
+                    problem = UpdateRefused(f"{problem} (this agent trusts the placeholder root shipped in the "
+                                            "package: install the repository's with fedharden directives trust ROOT.json)")
+                raise problem from None
             except ValueError as exc:  # python-tuf's word for a root that cannot even be read
                 raise UpdateRefused(f"directive update from {source} refused: {_one_line(exc)}") from None
             store.write_files(staging, fetched.files)

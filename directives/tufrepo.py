@@ -34,6 +34,8 @@ from __future__ import annotations
 
 import contextlib
 import datetime as dt
+import fcntl
+import functools
 import hashlib
 import io
 import json
@@ -42,9 +44,11 @@ import re
 import shutil
 import tarfile
 import tempfile
+import threading
+import time
 from dataclasses import dataclass
 from pathlib import Path
-from typing import TYPE_CHECKING, Any, Iterable
+from typing import TYPE_CHECKING, Any, Callable, Iterable, Iterator, TypeVar
 
 from directives import datafiles
 from directives.errors import DirectiveError
@@ -103,6 +107,50 @@ def safe_target_path(path: str, prefix: str) -> bool:
 
 
 # -- small file helpers ----------------------------------------------------------------------
+
+LOCK_WAIT = 60.0  # seconds a change waits for another one to the same repository
+_held = threading.local()  # repositories this thread holds the lock of (a publication renews inside it)
+
+
+@contextlib.contextmanager
+def locked(repo_path: Path, wait: float = LOCK_WAIT) -> Iterator[None]:
+    """Hold ``REPO/.lock`` (flock): one change at a time to a repository (a publication, an
+    import and the daily renewal each read the current versions, then write the next)."""
+    key = str(repo_path.resolve())
+    held: set[str] = getattr(_held, "paths", set())
+    _held.paths = held
+    if key in held:
+        yield
+        return
+    repo_path.mkdir(parents=True, exist_ok=True)
+    fd = os.open(repo_path / ".lock", os.O_RDWR | os.O_CREAT | os.O_CLOEXEC, 0o644)
+    try:
+        deadline = time.monotonic() + wait
+        while True:
+            try:
+                fcntl.flock(fd, fcntl.LOCK_EX | fcntl.LOCK_NB)
+                break
+            except BlockingIOError:
+                if time.monotonic() >= deadline:
+                    raise PublishError(f"{repo_path}: another change to the repository holds its lock") from None
+                time.sleep(0.1)
+        held.add(key)
+        yield
+    finally:
+        held.discard(key)
+        os.close(fd)
+
+
+F = TypeVar("F", bound=Callable[..., Any])
+
+
+def exclusive(fn: F) -> F:
+    """Run ``fn(repo_path_or_repository, ...)`` under the repository's lock."""
+    @functools.wraps(fn)
+    def wrapper(repo: Any, *args: Any, **kwargs: Any) -> Any:
+        with locked(repo.path if isinstance(repo, Repository) else Path(repo)):
+            return fn(repo, *args, **kwargs)
+    return wrapper  # type: ignore[return-value]
 
 
 def _write_atomic(path: Path, data: bytes, mode: int = 0o644) -> None:
@@ -345,6 +393,7 @@ def _timestamp(repo: Repository, keys: KeyDir, root: Root, snapshot_md: Metadata
     repo._write(ts, "timestamp.json")
 
 
+@exclusive
 def renew(repo: Repository, keys: KeyDir, *, now: dt.datetime | None = None,
           expiry_days: dict[str, int] | None = None, extra_meta: dict[str, int] | None = None) -> int:
     """A new snapshot (every targets role's current version) and timestamp, signed with the
@@ -446,6 +495,7 @@ def publish(repo_path: Path, key_path: Path, source: Path, *, now: dt.datetime |
     return publish_files(repo_path, key_path, files, index, now=now, expiry_days=expiry_days)
 
 
+@exclusive
 def publish_files(repo_path: Path, key_path: Path, files: dict[str, bytes], index: dict[str, Any], *,
                   now: dt.datetime | None = None, expiry_days: dict[str, int] | None = None) -> Published:
     """Sign ``files`` (target path -> bytes, under ``directives/``) and ``index`` as CISA's
@@ -467,6 +517,7 @@ def publish_files(repo_path: Path, key_path: Path, files: dict[str, bytes], inde
                      tuple(sorted(targets_md.signed.targets)))
 
 
+@exclusive
 def delegate(repo_path: Path, key_path: Path, code: str, public_key: Path, *,
              now: dt.datetime | None = None, expiry_days: dict[str, int] | None = None) -> int:
     """Delegate ``agency/<CODE>/*`` to the agency's key (replacing an earlier key of that
@@ -502,6 +553,7 @@ def delegate(repo_path: Path, key_path: Path, code: str, public_key: Path, *,
     return targets.version
 
 
+@exclusive
 def publish_agency(repo_path: Path, key_path: Path, code: str, source: Path, *, now: dt.datetime | None = None,
                    expiry_days: dict[str, int] | None = None) -> tuple[Published, Path]:
     """An agency's publication: its directives under ``agency/<CODE>/``, signed by its own
@@ -528,6 +580,7 @@ def publish_agency(repo_path: Path, key_path: Path, code: str, source: Path, *, 
 ROLE_FILE = re.compile(r"^(?:\d+\.)?agency-(?P<code>[A-Za-z0-9][A-Za-z0-9_.-]{0,63})\.json$")
 
 
+@exclusive
 def import_agency(repo_path: Path, key_path: Path, metadata: Path, *, code: str | None = None,
                   now: dt.datetime | None = None, expiry_days: dict[str, int] | None = None) -> int:
     """Take an agency's signed role metadata into the national repository: verified against
@@ -578,6 +631,7 @@ def import_agency(repo_path: Path, key_path: Path, metadata: Path, *, code: str 
     return md.signed.version
 
 
+@exclusive
 def rotate(repo_path: Path, key_path: Path, role: str, *, now: dt.datetime | None = None,
            expiry_days: dict[str, int] | None = None) -> int:
     """New keys for ``role`` (as many as it has): a new root version signed by the old root
@@ -624,6 +678,23 @@ def rotate(repo_path: Path, key_path: Path, role: str, *, now: dt.datetime | Non
     elif role in ONLINE:
         renew(repo, keys, now=now, expiry_days=expiry_days)
     return root.version
+
+
+@exclusive
+def renew_root(repo_path: Path, key_path: Path, *, now: dt.datetime | None = None,
+               expiry_days: dict[str, int] | None = None) -> int:
+    """The same root, one version up with a new expiry, signed by a threshold of the root
+    keys (at a ceremony, before the year runs out: a host refuses an expired root). Returns
+    the new version."""
+    repo = Repository(repo_path)
+    keys = KeyDir(key_path)
+    root_md = repo.root()
+    signers = _role_signers(keys, "root", root_md.signed)
+    root_md.signed.version += 1
+    root_md.signed.expires = _expiry("root", now or _now(), expiry_days)
+    _sign(root_md, signers)
+    repo.write_root(root_md)
+    return root_md.signed.version
 
 
 # -- air-gap bundles ---------------------------------------------------------------------------------

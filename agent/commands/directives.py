@@ -225,10 +225,14 @@ def import_agency(metadata: str, repo: str, keys: str, agency: str | None) -> No
 @directives.command("renew")
 @_repo_option
 @_keys_option
-def renew(repo: str, keys: str) -> None:
+@click.option("--root", "root", is_flag=True, help="Renew the root instead (a threshold of the root keys; yearly).")
+def renew(repo: str, keys: str, root: bool) -> None:
     """A new snapshot and timestamp with the online keys (daily: hosts refuse expired ones)."""
     from directives import tufrepo
 
+    if root:
+        click.echo(f"{repo}: root version {tufrepo.renew_root(Path(repo), Path(keys))}")
+        return
     version = tufrepo.renew(tufrepo.Repository(Path(repo)), tufrepo.KeyDir(Path(keys)))
     click.echo(f"{repo}: snapshot version {version}, timestamp renewed")
 

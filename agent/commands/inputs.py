@@ -25,7 +25,13 @@ def load_directives(extra: Sequence[str], state_dir: str | None = None) -> list[
         return load_library(paths)
     from agent.directive_store import with_verified
 
-    loaded = with_verified(load_library(), state_dir)
+    loaded, warning = with_verified(load_library(), state_dir)
+    if warning:
+        import click
+
+        from agent.output.common import safe
+
+        click.echo(f"fedharden: warning: {safe(warning)}", err=True)
     added = load_paths(paths)
     owners = {rid: d.source for d in loaded for rid in [d.id, *(r.id for r in d.requirements)]}
     clashes = [f"{d.source}:1: $.id: id {rid} is already used by {owners[rid]}"

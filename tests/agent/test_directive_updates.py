@@ -175,8 +175,10 @@ def test_the_client_follows_root_and_key_rotations(site: Site, server: Server, s
 
 
 def test_the_shipped_root_is_a_placeholder_nobody_can_sign_for(site: Site, server: Server, state: Path) -> None:
-    with pytest.raises(UpdateRefused, match="not signed by enough trusted keys"):
+    with pytest.raises(UpdateRefused, match="not signed by enough trusted keys") as caught:
         refresh(server.url, state)
+    assert str(caught.value).endswith("(this agent trusts the placeholder root shipped in the package: install the "
+                                      "repository's with fedharden directives trust ROOT.json)")
     assert installed_state(state) == {}
 
 
@@ -485,3 +487,18 @@ def test_scan_profile_takes_the_signed_profile_of_that_name(site: Site, server: 
     root = make_root({"/etc/os-release": 'ID=debian\nVERSION_ID="12"\n'})
     code, out, err = cli("scan", "--root", str(root), "--profile", "test", "--format", "json", "--state-dir", str(state))
     assert [r["requirement"] for r in json.loads(out)["results"]] == ["ED-26-99.1"], err
+
+
+def test_an_installed_set_that_no_longer_loads_leaves_the_shipped_library_with_a_warning(
+        site: Site, server: Server, state: Path) -> None:
+    update(server, site, state, agency=None)
+    installed = store.current(state)
+    assert installed is not None
+    # What an agent upgraded under an installed set could meet: a check type it no longer knows.
+    path = installed.file("directives/ed-26-99.yaml")
+    path.write_text(path.read_text().replace("type: sysctl", "type: retired_check"))
+    code, out, err = cli("directives", "list", "--state-dir", str(state))
+    assert code == 0 and "ED-26-99" not in out and "HARDEN-30D" in out
+    assert err.startswith(f"fedharden: warning: the signed directives in {installed.generation} do not load (")
+    assert err.endswith("the shipped library alone is in force until the next directives update\n")
+    assert err.count("\n") == 1

@@ -209,3 +209,26 @@ def test_publish_refuses_a_data_file_that_does_not_parse(site: Site) -> None:
     (src / "data" / "end_of_support.yaml").write_text("source: x\nsource: y\nreleases: []\n")
     code, _, err = cli("directives", "publish", str(src), "--repo", str(site.repo), "--keys", str(site.keys))
     assert code == 2 and err.startswith(f"{src}/data/end_of_support.yaml:2:") and "duplicate" in err
+
+
+def test_renew_root_keeps_the_keys_and_moves_the_expiry(site: Site) -> None:
+    code, out, err = cli("directives", "renew", "--root", "--repo", str(site.repo), "--keys", str(site.keys))
+    assert code == 0 and "root version 2" in out, err
+    old, new = load(site.metadata("1.root.json")).signed, load(site.metadata("2.root.json"))
+    old.verify_delegate("root", new.signed_bytes, new.signatures)
+    assert new.signed.roles == old.roles and new.signed.expires >= old.expires
+
+
+def test_changes_to_one_repository_take_turns(site: Site) -> None:
+    import threading
+
+    with tufrepo.locked(site.repo):
+        done: list[int] = []
+        worker = threading.Thread(target=lambda: done.append(
+            tufrepo.renew(tufrepo.Repository(site.repo), tufrepo.KeyDir(site.keys))))
+        before = site.current("snapshot")
+        worker.start()
+        worker.join(0.5)
+        assert worker.is_alive() and site.current("snapshot") == before  # waiting for the lock
+    worker.join(30)
+    assert done == [before + 1]
