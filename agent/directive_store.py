@@ -146,13 +146,16 @@ def commit(state_dir: Path, staging: Path, manifest: dict[str, Any]) -> Path:
     return generation
 
 
-def load(installed: Installed, base: Path | None = None) -> list[tuple[Directive, str]]:
-    """Each installed directive, parsed and validated again (a shipped file's digest skips the
-    schema, as always), with its origin. ``base`` reads a staged generation instead."""
+def load(installed: Installed, *, trusting: bool = True) -> list[tuple[Directive, str]]:
+    """Each installed directive with its origin. With ``trusting``, a file whose digest is the
+    one the manifest recorded skips the JSON Schema (it was validated in full when it was
+    installed; any other content changes the digest and is validated again, as a shipped file's
+    is): a signed set costs a scan the parse, not the schema."""
     from directives import load_file
 
-    root = (base or installed.generation) / FILES
-    return [(load_file(str(root / d.path)), d.origin) for d in installed.directives]
+    root = installed.generation / FILES
+    trusted = frozenset(d.digest for d in installed.directives) if trusting else frozenset()
+    return [(load_file(str(root / d.path), trusted), d.origin) for d in installed.directives]
 
 
 def merge(shipped: Sequence[Directive], verified: Iterable[tuple[Directive, str]]) -> tuple[list[Directive], list[str]]:

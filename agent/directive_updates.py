@@ -324,7 +324,7 @@ def _update(state_dir: Path, source: str, make_fetcher: Callable[[], Any], metad
             store.write_files(staging, fetched.files)
             manifest = fetched.manifest(source, meta, agency)
             try:
-                loaded = store.load(store.Installed(staging, manifest))
+                loaded = store.load(store.Installed(staging, manifest), trusting=False)
             except DirectiveError as exc:
                 first = exc.problems[0].replace(str(staging / store.FILES) + "/", "")
                 more = f" (and {len(exc.problems) - 1} more problems)" if len(exc.problems) > 1 else ""
