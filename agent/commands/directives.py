@@ -326,8 +326,12 @@ def status(state_dir: str) -> None:
         state = "EXPIRED" if expires <= now else "expires"
         keys = ", ".join(k[:16] for k in info["signed_by"])
         click.echo(f"  {role:<14} version {info['version']:<5} {state} {info['expires']}  signed by {keys}")
-    shipped = load_library()
-    merged, notes = store.merge(shipped, store.load(installed))
+    from directives import DirectiveError
+
+    try:
+        merged, notes = store.merge(load_library(), store.load(installed))
+    except DirectiveError as exc:  # the scan warns the same way and evaluates the shipped library
+        merged, notes = [], [f"the installed set does not load ({exc.problems[0]}): none of it is in force"]
     in_force = {d.id: d.digest for d in merged}
     for d in installed.directives:
         used = "in force" if in_force.get(d.id) == d.digest else "not used"
