@@ -30,6 +30,7 @@ import datetime as dt
 import json
 import re
 import secrets
+import shutil
 from dataclasses import dataclass, field
 from importlib import resources
 from pathlib import Path
@@ -38,7 +39,7 @@ from urllib.parse import unquote
 
 from agent import ScanError, UsageError
 from agent import directive_store as store
-from agent.state import StateDir, write_atomic
+from agent.state import StateDir, StateError, write_atomic
 
 if TYPE_CHECKING:
     import requests
@@ -124,8 +125,6 @@ def trust(root_file: Path, state_dir: Path) -> int:
         write_atomic(tuf_dir / TRUST_FILE, data, 0o644)
         meta = store.metadata_dir(state_dir)
         if meta.exists():  # the old chain ends here: start again from the new root
-            import shutil
-
             shutil.rmtree(meta)
     return int(md.signed.version)
 
@@ -321,6 +320,8 @@ def _update(state_dir: Path, source: str, make_fetcher: Callable[[], Any], metad
                 raise problem from None
             except ValueError as exc:  # python-tuf's word for a root that cannot even be read
                 raise UpdateRefused(f"directive update from {source} refused: {_one_line(exc)}") from None
+            except OSError as exc:  # writing what it verified (a full or read-only state directory)
+                raise StateError(f"state directory {state_dir}: {exc.strerror or exc}") from None
             store.write_files(staging, fetched.files)
             manifest = fetched.manifest(source, meta, agency)
             try:
@@ -331,11 +332,12 @@ def _update(state_dir: Path, source: str, make_fetcher: Callable[[], Any], metad
                 raise UpdateRefused(f"directive update from {source} refused: signed but invalid: {first}{more}") from None
             _check_set(loaded, manifest, source)
             _check_data(store.Installed(staging, manifest), loaded, source)
-            import shutil
-
             shutil.rmtree(staging / "download", ignore_errors=True)
             previous = store.current(state_dir)
             generation = store.commit(state_dir, staging, manifest)
+        except OSError as exc:  # the state directory full or read-only: nothing switched
+            store.discard(staging)
+            raise StateError(f"state directory {state_dir}: {exc.strerror or exc}") from None
         except BaseException:
             store.discard(staging)
             raise
