@@ -6,7 +6,7 @@ Layout (inside the agent's state directory, see agent.state)::
     directives/current -> gen-...     switched with one rename; the set in force
     directives/gen-.../manifest.json  what was installed: from where, each role's version,
                                       expiry and signing keys, each directive's id,
-                                      revision, origin and path
+                                      version, origin and path
     directives/gen-.../files/...      the verified target files, at their target paths
                                       (directives/..., agency/<CODE>/...)
 
@@ -17,7 +17,8 @@ generation in force, whole. Reading needs no cryptography: the state directory i
 agent's own (mode 0700), and what is in it was verified on the way in.
 
 ``merge`` decides what a scan evaluates: the shipped library, each of CISA's signed
-directives replacing a shipped one of the same id when its revision is higher (a new id is
+directives replacing a shipped one of the same id when its declared version is higher
+(directives.versions; a new id is
 added), and the agency's own directives beside them; an agency directive may not carry an
 id of CISA's.
 """
@@ -33,6 +34,7 @@ from pathlib import Path
 from typing import TYPE_CHECKING, Any, Iterable, Sequence
 
 from agent.state import fsync_dir
+from directives.versions import higher, shown
 
 if TYPE_CHECKING:
     from directives.model import Directive
@@ -57,7 +59,7 @@ def metadata_dir(state_dir: Path) -> Path:
 @dataclass(frozen=True)
 class InstalledDirective:
     id: str
-    revision: int
+    version: str  # as declared ("" when none)
     origin: str  # "national", or the delegated role ("agency-<CODE>") that signed it
     path: str  # below the generation's files/: a file, or a directive folder
     digest: str
@@ -72,7 +74,7 @@ class Installed:
 
     @property
     def directives(self) -> list[InstalledDirective]:
-        return [InstalledDirective(d["id"], int(d["revision"]), d["origin"], d["path"], d["digest"])
+        return [InstalledDirective(d["id"], str(d["version"]), d["origin"], d["path"], d["digest"])
                 for d in self.manifest.get("directives", [])]
 
     def file(self, relative: str) -> Path:
@@ -161,8 +163,8 @@ def load(installed: Installed, *, trusting: bool = True) -> list[tuple[Directive
 def merge(shipped: Sequence[Directive], verified: Iterable[tuple[Directive, str]]) -> tuple[list[Directive], list[str]]:
     """The directives a scan evaluates, and a line for each signed one left out.
 
-    CISA's signed directive replaces a shipped one of the same id when its revision is
-    higher, and is added when the id is new; an agency's is added when its id is none of
+    CISA's signed directive replaces a shipped one of the same id when its version is
+    higher (directives.versions), and is added when the id is new; an agency's is added when its id is none of
     CISA's. Requirement ids stay unique across the set (a signed directive that would reuse
     another's is left out)."""
     out = {d.id: d for d in shipped}
@@ -177,9 +179,10 @@ def merge(shipped: Sequence[Directive], verified: Iterable[tuple[Directive, str]
         if origin != NATIONAL_ORIGIN and d.id in cisa:
             notes.append(f"{d.id} from {origin} left out: the id is CISA's")
             continue
-        if old is not None and old.revision >= d.revision:
+        if old is not None and not higher(d.version, old.version):
             if old.digest != d.digest:
-                notes.append(f"{d.id} revision {d.revision} ({origin}) left out: the shipped one is revision {old.revision}")
+                notes.append(f"{d.id} version {shown(d.version)} ({origin}) left out: the shipped one is version "
+                             f"{shown(old.version)}")
             continue
         others = {r.id for k, o in out.items() if k != d.id for r in o.requirements}
         clash = sorted(others & {r.id for r in d.requirements})

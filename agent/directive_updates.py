@@ -15,7 +15,7 @@ the client follows the repository's root rotations itself.
 What is fetched: CISA's index (``directives/index.json``) and every file it names; with an
 agency code, that agency's index (``agency/<CODE>/index.json``, only ever through its
 delegation) and its files. Each directive is then validated as a scan would load it; its id
-and revision must be the index's; an agency directive may not carry an id of CISA's or of
+and version must be the index's; an agency directive may not carry an id of CISA's or of
 the shipped library. Only then does the set replace the one in force (agent.directive_store,
 one rename). Anything refused leaves the previous set in force, whole.
 
@@ -40,6 +40,7 @@ from urllib.parse import unquote
 from agent import ScanError, UsageError
 from agent import directive_store as store
 from agent.state import StateDir, StateError, write_atomic
+from directives.versions import shown
 
 if TYPE_CHECKING:
     import requests
@@ -64,8 +65,8 @@ class UpdateUnavailable(ScanError):
 class Change:
     id: str
     origin: str  # "national" or "agency-<CODE>"
-    revision: int
-    previous: int | None = None  # the installed revision before, when there was one
+    version: str  # as declared ("" when none)
+    previous: str | None = None  # the installed version before, when there was one
 
 
 @dataclass(frozen=True)
@@ -82,9 +83,10 @@ class UpdateOutcome:
     versions: dict[str, int] = field(default_factory=dict)  # role -> metadata version
 
     def lines(self) -> list[str]:
-        out = [f"{c.id} revision {c.revision} ({c.origin}): added" for c in self.added]
-        out += [f"{c.id} revision {c.previous} -> {c.revision} ({c.origin}): changed" for c in self.changed]
-        out += [f"{c.id} revision {c.revision} ({c.origin}): unchanged" for c in self.unchanged]
+        out = [f"{c.id} version {shown(c.version)} ({c.origin}): added" for c in self.added]
+        out += [f"{c.id} version {shown(c.previous or '')} -> {shown(c.version)} ({c.origin}): changed"
+                for c in self.changed]
+        out += [f"{c.id} version {shown(c.version)} ({c.origin}): unchanged" for c in self.unchanged]
         out += [f"{c.id} ({c.origin}): removed" for c in self.removed]
         return out
 
@@ -355,7 +357,7 @@ class _Fetched:
         return {
             "installed_at": dt.datetime.now(dt.timezone.utc).replace(microsecond=0).isoformat(),
             "source": source, "agency": agency, "roles": _roles(meta),
-            "directives": [{"id": e["id"], "revision": e["revision"], "origin": e["origin"], "path": e["path"],
+            "directives": [{"id": e["id"], "version": e["version"], "origin": e["origin"], "path": e["path"],
                             "digest": e["digest"]} for e in self.entries],
             "data": self.data, "profiles": self.profiles,
         }
@@ -400,8 +402,8 @@ def _fetch_index(updater: Updater, index_path: str, prefix: str, origin: str, fe
     for i, entry in enumerate(index["directives"]):
         where = f"directives[{i}]"
         if not isinstance(entry, dict) or not isinstance(entry.get("id"), str) \
-                or not isinstance(entry.get("revision"), int) or not isinstance(entry.get("digest"), str):
-            raise UpdateRefused(f"directive update from {source} refused: {index_path}: {where}: id, revision, digest")
+                or not isinstance(entry.get("version"), str) or not isinstance(entry.get("digest"), str):
+            raise UpdateRefused(f"directive update from {source} refused: {index_path}: {where}: id, version, digest")
         paths = paths_of(entry.get("paths"), f"{where}.paths")
         folder = entry.get("folder")
         if folder is not None and (not isinstance(folder, str) or not safe_target_path(folder, prefix)
@@ -411,7 +413,7 @@ def _fetch_index(updater: Updater, index_path: str, prefix: str, origin: str, fe
             raise UpdateRefused(f"directive update from {source} refused: {index_path}: {where}: no paths")
         for p in paths:
             fetched.files[p] = _download(updater, p, source)
-        fetched.entries.append({"id": entry["id"], "revision": entry["revision"], "digest": entry["digest"],
+        fetched.entries.append({"id": entry["id"], "version": entry["version"], "digest": entry["digest"],
                                 "origin": origin, "path": folder or paths[0]})
     for kind, into in (("data", fetched.data), ("profiles", fetched.profiles)):
         for p in paths_of(index.get(kind, []), kind):
@@ -461,9 +463,10 @@ def _check_set(loaded: list[tuple[Any, str]], manifest: dict[str, Any], source: 
     cisa = {d.id for d in load_library()} | {e["id"] for e in entries if e["origin"] == store.NATIONAL_ORIGIN}
     seen: dict[str, str] = {}
     for (directive, origin), entry in zip(loaded, entries):
-        if directive.id != entry["id"] or directive.revision != entry["revision"] or directive.digest != entry["digest"]:
-            raise UpdateRefused(f"directive update from {source} refused: {entry['path']}: is {directive.id} revision "
-                                f"{directive.revision}, the index says {entry['id']} revision {entry['revision']}")
+        if directive.id != entry["id"] or directive.version != entry["version"] or directive.digest != entry["digest"]:
+            raise UpdateRefused(f"directive update from {source} refused: {entry['path']}: is {directive.id} version "
+                                f"{shown(directive.version)} ({directive.digest}), the index says {entry['id']} "
+                                f"version {shown(entry['version'])} ({entry['digest']})")
         if origin != store.NATIONAL_ORIGIN and directive.id in cisa:
             raise UpdateRefused(f"directive update from {source} refused: {entry['path']}: {origin} may not publish "
                                 f"{directive.id}, an id of CISA's")
@@ -504,14 +507,14 @@ def _outcome(source: str, generation: Path, manifest: dict[str, Any],
     added, changed, unchanged = [], [], []
     for e in manifest["directives"]:
         old = before.pop((e["origin"], e["id"]), None)
-        change = Change(e["id"], e["origin"], e["revision"], old.revision if old else None)
+        change = Change(e["id"], e["origin"], e["version"], old.version if old else None)
         if old is None:
             added.append(change)
         elif old.digest != e["digest"]:
             changed.append(change)
         else:
             unchanged.append(change)
-    removed = [Change(d.id, d.origin, d.revision) for d in before.values()]
+    removed = [Change(d.id, d.origin, d.version) for d in before.values()]
     versions = {role: int(info["version"]) for role, info in manifest["roles"].items()}
     return UpdateOutcome(source, generation.name, tuple(added), tuple(changed), tuple(unchanged), tuple(removed),
                          versions)

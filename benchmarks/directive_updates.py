@@ -3,7 +3,7 @@ to every scan.
 
     .venv/bin/python benchmarks/directive_updates.py [--runs N]  ->  benchmarks/results/directive_updates.json
 
-A repository is made for the run (fresh keys) holding a new directive and a revision of the whole
+A repository is made for the run (fresh keys) holding a new directive and version 2 of the whole
 HARDEN-30D folder (its digest is not in the shipped validated.json, so every scan validates it
 against the schema, the worst case), served by a static HTTP server on 127.0.0.1.
 
@@ -83,7 +83,7 @@ def site(base: Path) -> Path:
     (src / "ed-26-98.yaml").write_text(ED)
     shutil.copytree(ROOT / "directives" / "library" / "harden-30d", src / "harden-30d")
     header = src / "harden-30d" / "directive.yaml"
-    header.write_text(header.read_text().replace("issued: 2026-06-02\n", "issued: 2026-06-02\nrevision: 2\n", 1))
+    header.write_text(header.read_text().replace("issued: 2026-06-02\n", "issued: 2026-06-02\nversion: 2\n", 1))
     shutil.copy(ROOT / "directives" / "data" / "end_of_support.yaml", src / "data" / "end_of_support.yaml")
     tufrepo.init(base / "repo", base / "keys")
     tufrepo.publish(base / "repo", base / "keys", src)
@@ -135,7 +135,8 @@ def main() -> None:
             "runs": args.runs,
             "machine": {"cpus": os.cpu_count(), "python": platform.python_version(), "kernel": platform.release(),
                         "load_average_at_end": [round(x, 2) for x in os.getloadavg()]},
-            "signed_set": "ED-26-98 (new) and HARDEN-30D revision 2 (the whole folder, schema-validated on every scan)",
+            "signed_set": "ED-26-98 (new) and HARDEN-30D version 2 (the whole folder; schema-validated at install, "
+                          "its digest trusted at scans)",
             "baseline_directives_list": stats(listing),
             "update_first": stats(first),
             "update_nothing_new": stats(again),

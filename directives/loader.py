@@ -205,7 +205,7 @@ def _build(head: YamlDoc, parts: list[YamlDoc], source: str, digest: str,
         id=data["id"], title=data["title"], issuer=data["issuer"], kind=data["kind"], issued=issued,
         url=data.get("url", ""), summary=data.get("summary", ""), applies_to=data.get("applies_to", {}),
         requirements=reqs, source=source, digest=digest, parameters=tuple(declared),
-        revision=int(data.get("revision", 1)),
+        version=str(data.get("version", "")),
     )
 
 

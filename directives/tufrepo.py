@@ -19,7 +19,7 @@ imports the agency's signed role metadata); their bytes are served by that agenc
 
 Since a TUF client cannot list targets, each side publishes an index target
 (``directives/index.json``, ``agency/<CODE>/index.json``) naming its directives, their
-revisions and files; the client fetches the index, then each file it names, all verified.
+versions and files; the client fetches the index, then each file it names, all verified.
 
 Keys are Ed25519, made and used through securesystemslib and cryptography. A key directory
 holds ``<name>.pem`` (the private key, PKCS#8, mode 0600) and ``<name>.pub.json`` (the public
@@ -425,7 +425,7 @@ class Published:
 
     role: str
     version: int
-    directives: tuple[tuple[str, int], ...]  # (id, revision)
+    directives: tuple[tuple[str, str], ...]  # (id, declared version)
     files: tuple[str, ...]  # target paths, index included
 
 
@@ -440,6 +440,7 @@ def collect(source: Path, prefix: str) -> tuple[dict[str, bytes], dict[str, Any]
     loaded = load_paths(directory_files(str(source)))  # DirectiveError lists every problem
     if not loaded:
         raise PublishError(f"{source}: no directive files (*.yaml) or folders in it")
+    _check_against_shipped(loaded, national=prefix == f"{NATIONAL}/")
     files: dict[str, bytes] = {}
     entries: list[dict[str, Any]] = []
     for d in loaded:
@@ -454,7 +455,7 @@ def collect(source: Path, prefix: str) -> tuple[dict[str, bytes], dict[str, Any]
                 raise PublishError(f"{member}: not a plain file name (letters, digits, '.', '_', '+', '-')")
             files[path] = member.read_bytes()
             paths.append(path)
-        entry: dict[str, Any] = {"id": d.id, "revision": d.revision, "digest": d.digest, "paths": paths}
+        entry: dict[str, Any] = {"id": d.id, "version": d.version, "digest": d.digest, "paths": paths}
         if src.is_dir():
             entry["folder"] = prefix + src.relative_to(source).as_posix()
         entries.append(entry)
@@ -472,6 +473,26 @@ def collect(source: Path, prefix: str) -> tuple[dict[str, bytes], dict[str, Any]
                 extras.setdefault(kind, []).append(path)
     index = {"format": INDEX_FORMAT, "directives": sorted(entries, key=lambda e: str(e["id"])), **extras}
     return files, index
+
+
+def _check_against_shipped(loaded: list[Any], *, national: bool) -> None:
+    """What hosts would do with a directive of a shipped id, said before anything is signed:
+    an agency may not use one; CISA's must declare a higher version to replace the shipped
+    one (hosts keep the shipped directive otherwise)."""
+    from directives.loader import library_paths, load_paths
+    from directives.versions import higher, shown
+
+    shipped = {d.id: d for d in load_paths(library_paths())}
+    for d in loaded:
+        old = shipped.get(d.id)
+        if old is None:
+            continue
+        if not national:
+            raise PublishError(f"{d.source}: {d.id} is an id of CISA's; an agency's directives need ids of their own")
+        if old.digest != d.digest and not higher(d.version, old.version):
+            raise PublishError(f"{d.source}: {d.id} differs from the shipped one but its version {shown(d.version)} is "
+                               f"not above the shipped {shown(old.version)}: hosts would keep the shipped one "
+                               "(declare version:)")
 
 
 def _target_files(repo: Repository, files: dict[str, bytes], index_path: str,
@@ -513,7 +534,7 @@ def publish_files(repo_path: Path, key_path: Path, files: dict[str, bytes], inde
     repo._write(targets_md, f"{targets_md.signed.version}.targets.json")
     renew(repo, keys, now=now, expiry_days=expiry_days, extra_meta={"targets": targets_md.signed.version})
     return Published("targets", targets_md.signed.version,
-                     tuple((e["id"], e["revision"]) for e in index["directives"]),
+                     tuple((e["id"], e["version"]) for e in index["directives"]),
                      tuple(sorted(targets_md.signed.targets)))
 
 
@@ -553,12 +574,22 @@ def delegate(repo_path: Path, key_path: Path, code: str, public_key: Path, *,
     return targets.version
 
 
-@exclusive
 def publish_agency(repo_path: Path, key_path: Path, code: str, source: Path, *, now: dt.datetime | None = None,
                    expiry_days: dict[str, int] | None = None) -> tuple[Published, Path]:
     """An agency's publication: its directives under ``agency/<CODE>/``, signed by its own
     key as the delegated role ``agency-<CODE>`` (one version above the newest it has). The
     national repository takes the returned metadata file in with ``import_agency``."""
+    check_agency(code)
+    files, index = collect(source, agency_prefix(code))
+    return publish_agency_files(repo_path, key_path, code, files, index, now=now, expiry_days=expiry_days)
+
+
+@exclusive
+def publish_agency_files(repo_path: Path, key_path: Path, code: str, files: dict[str, bytes], index: dict[str, Any],
+                         *, now: dt.datetime | None = None,
+                         expiry_days: dict[str, int] | None = None) -> tuple[Published, Path]:
+    """Sign ``files`` and ``index`` as the agency's role, as they are: ``publish_agency``
+    validates them first."""
     from tuf.api.metadata import Metadata, Targets
 
     check_agency(code)
@@ -566,14 +597,13 @@ def publish_agency(repo_path: Path, key_path: Path, code: str, source: Path, *, 
     keys = KeyDir(key_path)
     now = now or _now()
     signer = keys.signer(agency_role(code))
-    files, index = collect(source, agency_prefix(code))
     latest = repo.latest_agency(code)
     version = (latest.signed.version if latest else 0) + 1
     md = Metadata(Targets(version=version, expires=_expiry("agency", now, expiry_days)))
     md.signed.targets = _target_files(repo, files, agency_index(code), index)
     _sign(md, [signer])
     path = repo._write(md, f"{version}.{agency_role(code)}.json")
-    return (Published(agency_role(code), version, tuple((e["id"], e["revision"]) for e in index["directives"]),
+    return (Published(agency_role(code), version, tuple((e["id"], e["version"]) for e in index["directives"]),
                       tuple(sorted(md.signed.targets))), path)
 
 

@@ -74,12 +74,12 @@ def test_keys_init_for_an_agency_makes_its_key_only(tmp_path: Path) -> None:
 
 
 def test_publish_signs_each_file_and_an_index(site: Site) -> None:
-    src = national_source(site.base / "src", bod_revision=2)
+    src = national_source(site.base / "src", bod_version="2")
     os.mkdir(src / "profiles")
     (src / "profiles" / "p.yaml").write_text("title: t\nselect: [ED-26-99.1]\n")
     code, out, err = cli("directives", "publish", str(src), "--repo", str(site.repo), "--key", str(site.keys))
     assert code == 0, err
-    assert "BOD-23-02        revision 2" in out and "ED-26-99         revision 1" in out
+    assert "BOD-23-02        version 2" in out and "ED-26-99         version 1" in out
     targets = load(site.metadata(f"{site.current('targets')}.targets.json")).signed
     assert isinstance(targets, Targets)
     assert sorted(targets.targets) == ["directives/bod-23-02.yaml", "directives/data/end_of_support.yaml",
@@ -91,8 +91,8 @@ def test_publish_signs_each_file_and_an_index(site: Site) -> None:
         info.verify_length_and_hashes(data)
     index_info = targets.targets["directives/index.json"]
     index = json.loads((site.repo / "targets" / "directives" / f"{index_info.hashes['sha256']}.index.json").read_text())
-    assert [(e["id"], e["revision"], e["paths"]) for e in index["directives"]] == [
-        ("BOD-23-02", 2, ["directives/bod-23-02.yaml"]), ("ED-26-99", 1, ["directives/ed-26-99.yaml"])]
+    assert [(e["id"], e["version"], e["paths"]) for e in index["directives"]] == [
+        ("BOD-23-02", "2", ["directives/bod-23-02.yaml"]), ("ED-26-99", "1", ["directives/ed-26-99.yaml"])]
     assert index["profiles"] == ["directives/profiles/p.yaml"]
     # The delegation made before survives a publication.
     assert targets.delegations is not None and targets.delegations.roles is not None
@@ -107,7 +107,7 @@ def test_a_directive_folder_is_published_file_by_file(site: Site, tmp_path: Path
     src.mkdir()
     shutil.copytree(Path(tufrepo.__file__).parent / "library" / "harden-30d", src / "harden-30d")
     done = tufrepo.publish(site.repo, site.keys, src)
-    assert done.directives == (("HARDEN-30D", 1),)
+    assert done.directives == (("HARDEN-30D", ""),)
     assert "directives/harden-30d/directive.yaml" in done.files and "directives/harden-30d/ssh.yaml" in done.files
 
 
@@ -232,3 +232,21 @@ def test_changes_to_one_repository_take_turns(site: Site) -> None:
         assert worker.is_alive() and site.current("snapshot") == before  # waiting for the lock
     worker.join(30)
     assert done == [before + 1]
+
+
+def test_publish_refuses_a_changed_shipped_directive_without_a_higher_version(site: Site) -> None:
+    src = national_source(site.base / "src", bod_version="1")
+    code, _, err = cli("directives", "publish", str(src), "--repo", str(site.repo), "--keys", str(site.keys))
+    assert code == 2 and err == (f"{src}/bod-23-02.yaml: BOD-23-02 differs from the shipped one but its version 1 is "
+                                 "not above the shipped 1: hosts would keep the shipped one (declare version:)\n")
+    # The shipped file as it is: published, and hosts take it for what it is.
+    import shutil
+
+    shutil.copy(Path(tufrepo.__file__).parent / "library" / "bod-23-02.yaml", src / "bod-23-02.yaml")
+    assert ("BOD-23-02", "") in tufrepo.publish(site.repo, site.keys, src).directives
+
+
+def test_an_agency_may_not_publish_an_id_of_cisa(site: Site) -> None:
+    code, _, err = cli("directives", "publish", str(agency_source(site.base / "asrc", "BOD-23-02")), "--agency", "DOE",
+                       "--repo", str(site.repo), "--keys", str(site.agency_keys))
+    assert code == 2 and err.endswith("BOD-23-02 is an id of CISA's; an agency's directives need ids of their own\n")
