@@ -11,19 +11,18 @@ from agent.facts.context import Context
 from agent.facts.osinfo import os_release
 from checks.facts import Lifecycle, OsLifecycle, OsRelease, Unavailable
 from directives import DirectiveError
-from directives.datafiles import END_OF_SUPPORT, parse_end_of_support as parse_table
+from directives.datafiles import END_OF_SUPPORT, parse_end_of_support
+from directives.yamldoc import YamlDoc
 
 TABLE = "data/end_of_support.yaml"
-TABLE_NAME = END_OF_SUPPORT  # its name among a signed update's data files
 
 
 @lru_cache(maxsize=None)
-def table(path: str | None = None) -> dict[str, Any]:
-    """The shipped table, or the one at ``path`` (a signed update's)."""
-    if path is None:
-        return parse_table(resources.files("directives").joinpath(TABLE).read_text(), f"directives/{TABLE}")
-    with open(path, encoding="utf-8") as fh:
-        return parse_table(fh.read(), path)
+def table() -> dict[str, Any]:
+    doc = YamlDoc(resources.files("directives").joinpath(TABLE).read_text(), f"directives/{TABLE}")
+    doc.raise_problems()  # shipped data: a duplicate key is a packaging bug, not a silent overwrite
+    assert isinstance(doc.data, dict)
+    return doc.data
 
 
 def lookup(release: OsRelease, rows: list[dict[str, Any]]) -> Lifecycle | None:
@@ -37,13 +36,21 @@ def lookup(release: OsRelease, rows: list[dict[str, Any]]) -> Lifecycle | None:
     return None
 
 
+@lru_cache(maxsize=None)
+def signed_table(path: str) -> dict[str, Any]:
+    """The table a signed update installed (agent.directive_store), parsed as publish and the
+    install parsed it."""
+    with open(path, encoding="utf-8") as fh:
+        return parse_end_of_support(fh.read(), path)
+
+
 def gather_lifecycle(ctx: Context, args: list[str]) -> dict[str, object]:
     release = os_release(ctx)
     if not isinstance(release, OsRelease):
         return {"": release}
-    signed = (ctx.data or {}).get(TABLE_NAME)
+    signed = (ctx.data or {}).get(END_OF_SUPPORT)
     try:
-        data = table(signed)
+        data = signed_table(signed) if signed else table()
     except (OSError, DirectiveError) as exc:  # the agent's own file: unknown, never compliant
         return {"": Unavailable(f"the signed end-of-support table cannot be read: {exc}")}
     where = f"signed update of directives/{TABLE}" if signed else f"directives/{TABLE}"
