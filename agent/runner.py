@@ -7,6 +7,12 @@ spool (this host's, or a remote host's under ``remote/``), the parent retries de
 exponential backoff and jitter (``schedule``: from 30 seconds up to the interval), each
 retry itself trying the collector as ``backoff`` says.
 
+Before each scan, ``before_args`` (``fedharden directives update``) refreshes the signed
+directives from the collector the host enrolled with, in a child too (python-tuf never
+loads into the parent). Its failure is one line of this log with the child's reason, and the
+scan goes on with the set in force: a repository that cannot be reached or is refused never
+keeps a host from scanning and reporting.
+
 SIGTERM or SIGINT: no new scan starts; a scan in progress gets ``grace`` seconds to finish
 (its writes are atomic, so stopping it later is safe too), then the process exits 0.
 """
@@ -99,17 +105,32 @@ class Runner:
         return code
 
     def before(self) -> None:
-        """The command before the scan (the directive update), bounded by BEFORE_TIMEOUT."""
-        try:
-            done = subprocess.run([self.python, "-m", "agent.cli", *self.before_args], stdin=subprocess.DEVNULL,
-                                  start_new_session=True, timeout=BEFORE_TIMEOUT, check=False)
-        except subprocess.TimeoutExpired:
-            log(f"{' '.join(self.before_args[:2])} still running after {BEFORE_TIMEOUT:g}s: stopped; scanning with "
-                "the directives in force")
+        """The command before the scan (the directive update), bounded by BEFORE_TIMEOUT and by a
+        stop. Its standard error is read here, so a failure is one line of this log, carrying
+        the child's reason, and never a step that blocks the scan and its report."""
+        what = " ".join(self.before_args[:2])
+        child = subprocess.Popen([self.python, "-m", "agent.cli", *self.before_args], stdin=subprocess.DEVNULL,
+                                 stdout=subprocess.DEVNULL, stderr=subprocess.PIPE, text=True, errors="replace",
+                                 start_new_session=True)
+        deadline = time.monotonic() + BEFORE_TIMEOUT
+        while True:
+            try:
+                _, err = child.communicate(timeout=0.2)
+                break
+            except subprocess.TimeoutExpired:
+                if self.stop.is_set() or time.monotonic() > deadline:
+                    child.terminate()
+                    child.communicate()
+                    if not self.stop.is_set():
+                        log(f"{what} still running after {BEFORE_TIMEOUT:g}s: stopped; scanning with the "
+                            "directives in force")
+                    return
+        if child.returncode == 0:
+            sys.stderr.write(err)  # its warnings, if any, as it wrote them
             return
-        if done.returncode != 0:
-            log(f"{' '.join(self.before_args[:2])} failed (exit {done.returncode}, see above); scanning with the "
-                "directives in force")
+        lines = [line.strip() for line in err.splitlines() if line.strip()]
+        reason = lines[-1].removeprefix("fedharden: ") if lines else f"exit code {child.returncode}"
+        log(f"{what} failed: {reason}; scanning with the directives in force")
 
     def pause(self, seconds: float) -> None:
         """Wait ``seconds`` or until stopped, retrying delivery while reports are spooled."""

@@ -453,8 +453,9 @@ def test_the_scheduler_updates_before_each_scan_and_goes_on_when_it_fails(
     assert installed is not None and [d.id for d in installed.directives] == ["ED-26-99"]
     before = installed_state(state)
     runner("http://127.0.0.1:9/api/v1/tuf/").before()
-    assert "fedharden run: directives update failed (exit 3, see above); scanning with the directives in force" \
-        in capsys.readouterr().err
+    assert capsys.readouterr().err == (
+        "fedharden run: directives update failed: directive update from http://127.0.0.1:9/api/v1/tuf/: cannot fetch: "
+        "http://127.0.0.1:9/api/v1/tuf/metadata/2.root.json: Connection refused; scanning with the directives in force\n")
     assert installed_state(state) == before
 
 
