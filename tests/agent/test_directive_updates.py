@@ -512,3 +512,20 @@ def test_an_installed_set_that_no_longer_loads_leaves_the_shipped_library_with_a
     assert err.startswith(f"fedharden: warning: the signed directives in {installed.generation} do not load (")
     assert err.endswith("the shipped library alone is in force until the next directives update\n")
     assert err.count("\n") == 1
+
+
+def test_an_enrolled_host_updates_from_its_collector_for_its_agency(site: Site, server: Server, state: Path) -> None:
+    from agent import credential
+    from agent.state import StateDir
+
+    site.publish_agency()
+    sd = StateDir(state)
+    sd.ensure()
+    collector = server.url.removesuffix("/api/v1/tuf/")
+    credential.save(sd, credential.new(collector, "fhage_x", "0" * 32, "h", "DOE", "i", "", None, None))
+    code, out, err = cli("directives", "trust", str(site.root), "--state-dir", str(state))
+    assert code == 0, err
+    code, out, err = cli("directives", "update", "--state-dir", str(state))
+    assert code == 0, err
+    assert {line.split()[0] for line in out.splitlines()[:-1]} == {"ED-26-99", "DOE-LOCAL-1"}
+    assert out.splitlines()[-1].startswith("installed gen-") and f"from {server.url} (agency-DOE 1," in out
