@@ -10,7 +10,8 @@ kept in ``<state>/tuf/metadata``, so a bundle can no more roll a host back than 
 The trusted root, the first time: ``trusted_root`` if given, else the root installed with
 ``fedharden directives trust ROOT.json``, else the one shipped in the package
 (``agent/trust/root.json``, a placeholder for CISA's: see docs/directives.md). After that
-the client follows the repository's root rotations itself.
+the client follows the repository's root rotations itself, and ``trusted_root`` is not read
+again (``trust`` starts a new chain).
 
 What is fetched: CISA's index (``directives/index.json``) and every file it names; with an
 agency code, that agency's index (``agency/<CODE>/index.json``, only ever through its
