@@ -6,7 +6,7 @@ Layout (inside the agent's state directory, see agent.state)::
     directives/current -> gen-...     switched with one rename; the set in force
     directives/gen-.../manifest.json  what was installed: from where, each role's version,
                                       expiry and signing keys, each directive's id,
-                                      revision, origin and path
+                                      version, origin and path
     directives/gen-.../files/...      the verified target files, at their target paths
                                       (directives/..., agency/<CODE>/...)
 
@@ -17,13 +17,13 @@ generation in force, whole. Reading needs no cryptography: the state directory i
 agent's own (mode 0700), and what is in it was verified on the way in.
 
 ``merge`` decides what a scan evaluates: the shipped library, each of CISA's signed
-directives replacing a shipped one of the same id when its revision is higher (a new id is
+directives replacing a shipped one of the same id when its declared version is higher
+(directives.versions; a new id is
 added), and the agency's own directives beside them; an agency directive may not carry an
 id of CISA's.
 """
 from __future__ import annotations
 
-import contextlib
 import json
 import os
 import secrets
@@ -34,6 +34,7 @@ from pathlib import Path
 from typing import TYPE_CHECKING, Any, Iterable, Sequence
 
 from agent.state import fsync_dir
+from directives.versions import higher, shown
 
 if TYPE_CHECKING:
     from directives.model import Directive
@@ -58,7 +59,7 @@ def metadata_dir(state_dir: Path) -> Path:
 @dataclass(frozen=True)
 class InstalledDirective:
     id: str
-    revision: int
+    version: str  # as declared ("" when none)
     origin: str  # "national", or the delegated role ("agency-<CODE>") that signed it
     path: str  # below the generation's files/: a file, or a directive folder
     digest: str
@@ -73,7 +74,7 @@ class Installed:
 
     @property
     def directives(self) -> list[InstalledDirective]:
-        return [InstalledDirective(d["id"], int(d["revision"]), d["origin"], d["path"], d["digest"])
+        return [InstalledDirective(d["id"], str(d["version"]), d["origin"], d["path"], d["digest"])
                 for d in self.manifest.get("directives", [])]
 
     def file(self, relative: str) -> Path:
@@ -147,20 +148,23 @@ def commit(state_dir: Path, staging: Path, manifest: dict[str, Any]) -> Path:
     return generation
 
 
-def load(installed: Installed, base: Path | None = None) -> list[tuple[Directive, str]]:
-    """Each installed directive, parsed and validated again (a shipped file's digest skips the
-    schema, as always), with its origin. ``base`` reads a staged generation instead."""
+def load(installed: Installed, *, trusting: bool = True) -> list[tuple[Directive, str]]:
+    """Each installed directive with its origin. With ``trusting``, a file whose digest is the
+    one the manifest recorded skips the JSON Schema (it was validated in full when it was
+    installed; any other content changes the digest and is validated again, as a shipped file's
+    is): a signed set costs a scan the parse, not the schema."""
     from directives import load_file
 
-    root = (base or installed.generation) / FILES
-    return [(load_file(str(root / d.path)), d.origin) for d in installed.directives]
+    root = installed.generation / FILES
+    trusted = frozenset(d.digest for d in installed.directives) if trusting else frozenset()
+    return [(load_file(str(root / d.path), trusted), d.origin) for d in installed.directives]
 
 
 def merge(shipped: Sequence[Directive], verified: Iterable[tuple[Directive, str]]) -> tuple[list[Directive], list[str]]:
     """The directives a scan evaluates, and a line for each signed one left out.
 
-    CISA's signed directive replaces a shipped one of the same id when its revision is
-    higher, and is added when the id is new; an agency's is added when its id is none of
+    CISA's signed directive replaces a shipped one of the same id when its version is
+    higher (directives.versions), and is added when the id is new; an agency's is added when its id is none of
     CISA's. Requirement ids stay unique across the set (a signed directive that would reuse
     another's is left out)."""
     out = {d.id: d for d in shipped}
@@ -175,9 +179,10 @@ def merge(shipped: Sequence[Directive], verified: Iterable[tuple[Directive, str]
         if origin != NATIONAL_ORIGIN and d.id in cisa:
             notes.append(f"{d.id} from {origin} left out: the id is CISA's")
             continue
-        if old is not None and old.revision >= d.revision:
+        if old is not None and not higher(d.version, old.version):
             if old.digest != d.digest:
-                notes.append(f"{d.id} revision {d.revision} ({origin}) left out: the shipped one is revision {old.revision}")
+                notes.append(f"{d.id} version {shown(d.version)} ({origin}) left out: the shipped one is version "
+                             f"{shown(old.version)}")
             continue
         others = {r.id for k, o in out.items() if k != d.id for r in o.requirements}
         clash = sorted(others & {r.id for r in d.requirements})
@@ -188,16 +193,37 @@ def merge(shipped: Sequence[Directive], verified: Iterable[tuple[Directive, str]
     return list(out.values()), notes
 
 
-def with_verified(shipped: list[Directive], state_dir: str | os.PathLike[str] | None) -> list[Directive]:
-    """``shipped`` with the signed directives installed in ``state_dir`` merged in. A set that
-    no longer loads (an agent upgraded under it) leaves the shipped library in force."""
+def with_verified(shipped: list[Directive], state_dir: str | os.PathLike[str] | None) -> tuple[list[Directive], str]:
+    """``shipped`` with the signed directives installed in ``state_dir`` merged in, and a
+    warning when the installed set no longer loads (an agent upgraded under it): then the
+    shipped library alone is in force, and the scan says so."""
     from directives import DirectiveError
 
-    if state_dir is None:
-        return shipped
-    installed = current(Path(state_dir))
+    installed = current(Path(state_dir)) if state_dir is not None else None
     if installed is None:
-        return shipped
-    with contextlib.suppress(DirectiveError, OSError):
-        return merge(shipped, load(installed))[0]
-    return shipped
+        return shipped, ""
+    try:
+        return merge(shipped, load(installed))[0], ""
+    except (DirectiveError, OSError) as exc:
+        first = exc.problems[0] if isinstance(exc, DirectiveError) else str(exc)
+        return shipped, (f"the signed directives in {installed.generation} do not load ({first}); the shipped "
+                         "library alone is in force until the next directives update")
+
+
+def data_files(state_dir: str | os.PathLike[str] | None) -> dict[str, str]:
+    """The data files of the signed set in force (``directives/data/NAME``), by NAME -> path."""
+    installed = current(Path(state_dir)) if state_dir is not None else None
+    if installed is None:
+        return {}
+    return {p.rsplit("/", 1)[-1]: str(installed.file(p)) for p in installed.manifest.get("data", [])
+            if isinstance(p, str)}
+
+
+def profile_file(state_dir: str | os.PathLike[str] | None, name: str) -> str | None:
+    """A profile of the signed set in force (``directives/profiles/NAME.yaml``), if it has one."""
+    installed = current(Path(state_dir)) if state_dir is not None else None
+    if installed is None:
+        return None
+    wanted = f"{name}.yaml"
+    return next((str(installed.file(p)) for p in installed.manifest.get("profiles", [])
+                 if isinstance(p, str) and p.rsplit("/", 1)[-1] == wanted), None)

@@ -10,12 +10,13 @@ kept in ``<state>/tuf/metadata``, so a bundle can no more roll a host back than 
 The trusted root, the first time: ``trusted_root`` if given, else the root installed with
 ``fedharden directives trust ROOT.json``, else the one shipped in the package
 (``agent/trust/root.json``, a placeholder for CISA's: see docs/directives.md). After that
-the client follows the repository's root rotations itself.
+the client follows the repository's root rotations itself, and ``trusted_root`` is not read
+again (``trust`` starts a new chain).
 
 What is fetched: CISA's index (``directives/index.json``) and every file it names; with an
 agency code, that agency's index (``agency/<CODE>/index.json``, only ever through its
 delegation) and its files. Each directive is then validated as a scan would load it; its id
-and revision must be the index's; an agency directive may not carry an id of CISA's or of
+and version must be the index's; an agency directive may not carry an id of CISA's or of
 the shipped library. Only then does the set replace the one in force (agent.directive_store,
 one rename). Anything refused leaves the previous set in force, whole.
 
@@ -28,7 +29,9 @@ from __future__ import annotations
 
 import datetime as dt
 import json
+import re
 import secrets
+import shutil
 from dataclasses import dataclass, field
 from importlib import resources
 from pathlib import Path
@@ -37,7 +40,8 @@ from urllib.parse import unquote
 
 from agent import ScanError, UsageError
 from agent import directive_store as store
-from agent.state import StateDir, write_atomic
+from agent.state import StateDir, StateError, write_atomic
+from directives.versions import shown
 
 if TYPE_CHECKING:
     import requests
@@ -62,8 +66,8 @@ class UpdateUnavailable(ScanError):
 class Change:
     id: str
     origin: str  # "national" or "agency-<CODE>"
-    revision: int
-    previous: int | None = None  # the installed revision before, when there was one
+    version: str  # as declared ("" when none)
+    previous: str | None = None  # the installed version before, when there was one
 
 
 @dataclass(frozen=True)
@@ -80,9 +84,10 @@ class UpdateOutcome:
     versions: dict[str, int] = field(default_factory=dict)  # role -> metadata version
 
     def lines(self) -> list[str]:
-        out = [f"{c.id} revision {c.revision} ({c.origin}): added" for c in self.added]
-        out += [f"{c.id} revision {c.previous} -> {c.revision} ({c.origin}): changed" for c in self.changed]
-        out += [f"{c.id} revision {c.revision} ({c.origin}): unchanged" for c in self.unchanged]
+        out = [f"{c.id} version {shown(c.version)} ({c.origin}): added" for c in self.added]
+        out += [f"{c.id} version {shown(c.previous or '')} -> {shown(c.version)} ({c.origin}): changed"
+                for c in self.changed]
+        out += [f"{c.id} version {shown(c.version)} ({c.origin}): unchanged" for c in self.unchanged]
         out += [f"{c.id} ({c.origin}): removed" for c in self.removed]
         return out
 
@@ -123,10 +128,16 @@ def trust(root_file: Path, state_dir: Path) -> int:
         write_atomic(tuf_dir / TRUST_FILE, data, 0o644)
         meta = store.metadata_dir(state_dir)
         if meta.exists():  # the old chain ends here: start again from the new root
-            import shutil
-
             shutil.rmtree(meta)
     return int(md.signed.version)
+
+
+def _trusts_placeholder(meta: Path) -> bool:
+    """Whether the root this agent trusts is still the shipped placeholder."""
+    try:
+        return (meta / "root.json").read_bytes() == shipped_root()
+    except OSError:
+        return False
 
 
 def _bootstrap(state_dir: Path, trusted_root: Path | None) -> bytes | None:
@@ -153,6 +164,12 @@ def _one_line(exc: BaseException) -> str:
     return " ".join(str(exc).split()) or type(exc).__name__
 
 
+def _reason(exc: BaseException) -> str:
+    """What went wrong on the wire, short: the system's word for it when there is one."""
+    errno = re.search(r"\[Errno -?\d+\] ([^'\")\]]+)", str(exc))
+    return errno[1].strip() if errno else _one_line(exc)[:200]
+
+
 def _session_fetcher(session: requests.Session | None, verify: str | bool = True) -> Any:
     import requests
     from tuf.api import exceptions
@@ -171,7 +188,7 @@ def _session_fetcher(session: requests.Session | None, verify: str | bool = True
             except requests.Timeout as exc:
                 raise exceptions.SlowRetrievalError(f"{url}: timed out") from exc
             except requests.RequestException as exc:
-                raise exceptions.DownloadError(f"{url}: {_one_line(exc)}") from exc
+                raise exceptions.DownloadError(f"{url}: {_reason(exc)}") from exc
             if response.status_code >= 300:
                 response.close()
                 raise exceptions.DownloadHTTPError(f"{url}: HTTP {response.status_code}", response.status_code)
@@ -299,23 +316,31 @@ def _update(state_dir: Path, source: str, make_fetcher: Callable[[], Any], metad
                 updater.refresh()
                 fetched = _fetch_sets(updater, meta, agency, source)
             except (tx.RepositoryError, tx.DownloadError) as exc:
-                raise _refusal(source, exc) from None
+                problem = _refusal(source, exc)
+                if isinstance(exc, tx.UnsignedMetadataError) and _trusts_placeholder(meta):
+                    problem = UpdateRefused(f"{problem} (this agent trusts the placeholder root shipped in the "
+                                            "package: install the repository's with fedharden directives trust ROOT.json)")
+                raise problem from None
             except ValueError as exc:  # python-tuf's word for a root that cannot even be read
                 raise UpdateRefused(f"directive update from {source} refused: {_one_line(exc)}") from None
+            except OSError as exc:  # writing what it verified (a full or read-only state directory)
+                raise StateError(f"state directory {state_dir}: {exc.strerror or exc}") from None
             store.write_files(staging, fetched.files)
             manifest = fetched.manifest(source, meta, agency)
             try:
-                loaded = store.load(store.Installed(staging, manifest))
+                loaded = store.load(store.Installed(staging, manifest), trusting=False)
             except DirectiveError as exc:
                 first = exc.problems[0].replace(str(staging / store.FILES) + "/", "")
                 more = f" (and {len(exc.problems) - 1} more problems)" if len(exc.problems) > 1 else ""
                 raise UpdateRefused(f"directive update from {source} refused: signed but invalid: {first}{more}") from None
             _check_set(loaded, manifest, source)
-            import shutil
-
+            _check_data(store.Installed(staging, manifest), loaded, source)
             shutil.rmtree(staging / "download", ignore_errors=True)
             previous = store.current(state_dir)
             generation = store.commit(state_dir, staging, manifest)
+        except OSError as exc:  # the state directory full or read-only: nothing switched
+            store.discard(staging)
+            raise StateError(f"state directory {state_dir}: {exc.strerror or exc}") from None
         except BaseException:
             store.discard(staging)
             raise
@@ -333,7 +358,7 @@ class _Fetched:
         return {
             "installed_at": dt.datetime.now(dt.timezone.utc).replace(microsecond=0).isoformat(),
             "source": source, "agency": agency, "roles": _roles(meta),
-            "directives": [{"id": e["id"], "revision": e["revision"], "origin": e["origin"], "path": e["path"],
+            "directives": [{"id": e["id"], "version": e["version"], "origin": e["origin"], "path": e["path"],
                             "digest": e["digest"]} for e in self.entries],
             "data": self.data, "profiles": self.profiles,
         }
@@ -378,8 +403,8 @@ def _fetch_index(updater: Updater, index_path: str, prefix: str, origin: str, fe
     for i, entry in enumerate(index["directives"]):
         where = f"directives[{i}]"
         if not isinstance(entry, dict) or not isinstance(entry.get("id"), str) \
-                or not isinstance(entry.get("revision"), int) or not isinstance(entry.get("digest"), str):
-            raise UpdateRefused(f"directive update from {source} refused: {index_path}: {where}: id, revision, digest")
+                or not isinstance(entry.get("version"), str) or not isinstance(entry.get("digest"), str):
+            raise UpdateRefused(f"directive update from {source} refused: {index_path}: {where}: id, version, digest")
         paths = paths_of(entry.get("paths"), f"{where}.paths")
         folder = entry.get("folder")
         if folder is not None and (not isinstance(folder, str) or not safe_target_path(folder, prefix)
@@ -389,7 +414,7 @@ def _fetch_index(updater: Updater, index_path: str, prefix: str, origin: str, fe
             raise UpdateRefused(f"directive update from {source} refused: {index_path}: {where}: no paths")
         for p in paths:
             fetched.files[p] = _download(updater, p, source)
-        fetched.entries.append({"id": entry["id"], "revision": entry["revision"], "digest": entry["digest"],
+        fetched.entries.append({"id": entry["id"], "version": entry["version"], "digest": entry["digest"],
                                 "origin": origin, "path": folder or paths[0]})
     for kind, into in (("data", fetched.data), ("profiles", fetched.profiles)):
         for p in paths_of(index.get(kind, []), kind):
@@ -439,9 +464,10 @@ def _check_set(loaded: list[tuple[Any, str]], manifest: dict[str, Any], source: 
     cisa = {d.id for d in load_library()} | {e["id"] for e in entries if e["origin"] == store.NATIONAL_ORIGIN}
     seen: dict[str, str] = {}
     for (directive, origin), entry in zip(loaded, entries):
-        if directive.id != entry["id"] or directive.revision != entry["revision"] or directive.digest != entry["digest"]:
-            raise UpdateRefused(f"directive update from {source} refused: {entry['path']}: is {directive.id} revision "
-                                f"{directive.revision}, the index says {entry['id']} revision {entry['revision']}")
+        if directive.id != entry["id"] or directive.version != entry["version"] or directive.digest != entry["digest"]:
+            raise UpdateRefused(f"directive update from {source} refused: {entry['path']}: is {directive.id} version "
+                                f"{shown(directive.version)} ({directive.digest}), the index says {entry['id']} "
+                                f"version {shown(entry['version'])} ({entry['digest']})")
         if origin != store.NATIONAL_ORIGIN and directive.id in cisa:
             raise UpdateRefused(f"directive update from {source} refused: {entry['path']}: {origin} may not publish "
                                 f"{directive.id}, an id of CISA's")
@@ -451,20 +477,45 @@ def _check_set(loaded: list[tuple[Any, str]], manifest: dict[str, Any], source: 
         seen[directive.id] = origin
 
 
+def _check_data(staged: store.Installed, signed: list[tuple[Any, str]], source: str) -> None:
+    """The end-of-support table parses as a scan reads it; each profile is a valid tailoring
+    of the directives that will be in force."""
+    from directives import DirectiveError, datafiles, load_library
+    from directives.tailoring import load_tailoring
+
+    def refuse(exc: DirectiveError) -> UpdateRefused:
+        first = exc.problems[0].replace(str(staged.generation / store.FILES) + "/", "")
+        return UpdateRefused(f"directive update from {source} refused: signed but invalid: {first}")
+
+    for path in staged.manifest["data"]:
+        try:
+            datafiles.check(path.rsplit("/", 1)[-1], staged.file(path).read_text(encoding="utf-8", errors="replace"),
+                            str(staged.file(path)))
+        except DirectiveError as exc:
+            raise refuse(exc) from None
+    if staged.manifest["profiles"]:
+        merged, _ = store.merge(load_library(), signed)
+        for path in staged.manifest["profiles"]:
+            try:
+                load_tailoring(str(staged.file(path)), merged)
+            except DirectiveError as exc:
+                raise refuse(exc) from None
+
+
 def _outcome(source: str, generation: Path, manifest: dict[str, Any],
              previous: store.Installed | None) -> UpdateOutcome:
     before = {(d.origin, d.id): d for d in (previous.directives if previous else [])}
     added, changed, unchanged = [], [], []
     for e in manifest["directives"]:
         old = before.pop((e["origin"], e["id"]), None)
-        change = Change(e["id"], e["origin"], e["revision"], old.revision if old else None)
+        change = Change(e["id"], e["origin"], e["version"], old.version if old else None)
         if old is None:
             added.append(change)
         elif old.digest != e["digest"]:
             changed.append(change)
         else:
             unchanged.append(change)
-    removed = [Change(d.id, d.origin, d.revision) for d in before.values()]
+    removed = [Change(d.id, d.origin, d.version) for d in before.values()]
     versions = {role: int(info["version"]) for role, info in manifest["roles"].items()}
     return UpdateOutcome(source, generation.name, tuple(added), tuple(changed), tuple(unchanged), tuple(removed),
                          versions)

@@ -66,7 +66,7 @@ class Directive:
     source: str  # path the directive was loaded from
     digest: str  # sha256 of the file's bytes: the report names exactly what was evaluated
     parameters: tuple[Parameter, ...] = ()  # tunable values, with their defaults
-    revision: int = 1  # a signed update replaces a shipped directive only with a higher one
+    version: str = ""  # as the directive declares it ("2"); "" when it declares none
 
     def parameter(self, pid: str) -> Parameter | None:
         return next((p for p in self.parameters if p.id == pid), None)

@@ -19,7 +19,7 @@ imports the agency's signed role metadata); their bytes are served by that agenc
 
 Since a TUF client cannot list targets, each side publishes an index target
 (``directives/index.json``, ``agency/<CODE>/index.json``) naming its directives, their
-revisions and files; the client fetches the index, then each file it names, all verified.
+versions and files; the client fetches the index, then each file it names, all verified.
 
 Keys are Ed25519, made and used through securesystemslib and cryptography. A key directory
 holds ``<name>.pem`` (the private key, PKCS#8, mode 0600) and ``<name>.pub.json`` (the public
@@ -34,6 +34,8 @@ from __future__ import annotations
 
 import contextlib
 import datetime as dt
+import fcntl
+import functools
 import hashlib
 import io
 import json
@@ -42,10 +44,13 @@ import re
 import shutil
 import tarfile
 import tempfile
+import threading
+import time
 from dataclasses import dataclass
 from pathlib import Path
-from typing import TYPE_CHECKING, Any, Iterable
+from typing import TYPE_CHECKING, Any, Callable, Iterable, Iterator, TypeVar
 
+from directives import datafiles
 from directives.errors import DirectiveError
 
 if TYPE_CHECKING:
@@ -102,6 +107,50 @@ def safe_target_path(path: str, prefix: str) -> bool:
 
 
 # -- small file helpers ----------------------------------------------------------------------
+
+LOCK_WAIT = 60.0  # seconds a change waits for another one to the same repository
+_held = threading.local()  # repositories this thread holds the lock of (a publication renews inside it)
+
+
+@contextlib.contextmanager
+def locked(repo_path: Path, wait: float = LOCK_WAIT) -> Iterator[None]:
+    """Hold ``REPO/.lock`` (flock): one change at a time to a repository (a publication, an
+    import and the daily renewal each read the current versions, then write the next)."""
+    key = str(repo_path.resolve())
+    held: set[str] = getattr(_held, "paths", set())
+    _held.paths = held
+    if key in held:
+        yield
+        return
+    repo_path.mkdir(parents=True, exist_ok=True)
+    fd = os.open(repo_path / ".lock", os.O_RDWR | os.O_CREAT | os.O_CLOEXEC, 0o644)
+    try:
+        deadline = time.monotonic() + wait
+        while True:
+            try:
+                fcntl.flock(fd, fcntl.LOCK_EX | fcntl.LOCK_NB)
+                break
+            except BlockingIOError:
+                if time.monotonic() >= deadline:
+                    raise PublishError(f"{repo_path}: another change to the repository holds its lock") from None
+                time.sleep(0.1)
+        held.add(key)
+        yield
+    finally:
+        held.discard(key)
+        os.close(fd)
+
+
+F = TypeVar("F", bound=Callable[..., Any])
+
+
+def exclusive(fn: F) -> F:
+    """Run ``fn(repo_path_or_repository, ...)`` under the repository's lock."""
+    @functools.wraps(fn)
+    def wrapper(repo: Any, *args: Any, **kwargs: Any) -> Any:
+        with locked(repo.path if isinstance(repo, Repository) else Path(repo)):
+            return fn(repo, *args, **kwargs)
+    return wrapper  # type: ignore[return-value]
 
 
 def _write_atomic(path: Path, data: bytes, mode: int = 0o644) -> None:
@@ -344,6 +393,7 @@ def _timestamp(repo: Repository, keys: KeyDir, root: Root, snapshot_md: Metadata
     repo._write(ts, "timestamp.json")
 
 
+@exclusive
 def renew(repo: Repository, keys: KeyDir, *, now: dt.datetime | None = None,
           expiry_days: dict[str, int] | None = None, extra_meta: dict[str, int] | None = None) -> int:
     """A new snapshot (every targets role's current version) and timestamp, signed with the
@@ -375,7 +425,7 @@ class Published:
 
     role: str
     version: int
-    directives: tuple[tuple[str, int], ...]  # (id, revision)
+    directives: tuple[tuple[str, str], ...]  # (id, declared version)
     files: tuple[str, ...]  # target paths, index included
 
 
@@ -390,6 +440,7 @@ def collect(source: Path, prefix: str) -> tuple[dict[str, bytes], dict[str, Any]
     loaded = load_paths(directory_files(str(source)))  # DirectiveError lists every problem
     if not loaded:
         raise PublishError(f"{source}: no directive files (*.yaml) or folders in it")
+    _check_against_shipped(loaded, national=prefix == f"{NATIONAL}/")
     files: dict[str, bytes] = {}
     entries: list[dict[str, Any]] = []
     for d in loaded:
@@ -404,7 +455,7 @@ def collect(source: Path, prefix: str) -> tuple[dict[str, bytes], dict[str, Any]
                 raise PublishError(f"{member}: not a plain file name (letters, digits, '.', '_', '+', '-')")
             files[path] = member.read_bytes()
             paths.append(path)
-        entry: dict[str, Any] = {"id": d.id, "revision": d.revision, "digest": d.digest, "paths": paths}
+        entry: dict[str, Any] = {"id": d.id, "version": d.version, "digest": d.digest, "paths": paths}
         if src.is_dir():
             entry["folder"] = prefix + src.relative_to(source).as_posix()
         entries.append(entry)
@@ -417,9 +468,31 @@ def collect(source: Path, prefix: str) -> tuple[dict[str, bytes], dict[str, Any]
                 if not safe_target_path(path, prefix):
                     raise PublishError(f"{member}: not a plain file name")
                 files[path] = member.read_bytes()
+                if kind == "data":  # parsed as a host will parse it
+                    datafiles.check(member.name, files[path].decode("utf-8", "replace"), str(member))
                 extras.setdefault(kind, []).append(path)
     index = {"format": INDEX_FORMAT, "directives": sorted(entries, key=lambda e: str(e["id"])), **extras}
     return files, index
+
+
+def _check_against_shipped(loaded: list[Any], *, national: bool) -> None:
+    """What hosts would do with a directive of a shipped id, said before anything is signed:
+    an agency may not use one; CISA's must declare a higher version to replace the shipped
+    one (hosts keep the shipped directive otherwise)."""
+    from directives.loader import library_paths, load_paths
+    from directives.versions import higher, shown
+
+    shipped = {d.id: d for d in load_paths(library_paths())}
+    for d in loaded:
+        old = shipped.get(d.id)
+        if old is None:
+            continue
+        if not national:
+            raise PublishError(f"{d.source}: {d.id} is an id of CISA's; an agency's directives need ids of their own")
+        if old.digest != d.digest and not higher(d.version, old.version):
+            raise PublishError(f"{d.source}: {d.id} differs from the shipped one but its version {shown(d.version)} is "
+                               f"not above the shipped {shown(old.version)}: hosts would keep the shipped one "
+                               "(declare version:)")
 
 
 def _target_files(repo: Repository, files: dict[str, bytes], index_path: str,
@@ -443,6 +516,7 @@ def publish(repo_path: Path, key_path: Path, source: Path, *, now: dt.datetime |
     return publish_files(repo_path, key_path, files, index, now=now, expiry_days=expiry_days)
 
 
+@exclusive
 def publish_files(repo_path: Path, key_path: Path, files: dict[str, bytes], index: dict[str, Any], *,
                   now: dt.datetime | None = None, expiry_days: dict[str, int] | None = None) -> Published:
     """Sign ``files`` (target path -> bytes, under ``directives/``) and ``index`` as CISA's
@@ -460,10 +534,11 @@ def publish_files(repo_path: Path, key_path: Path, files: dict[str, bytes], inde
     repo._write(targets_md, f"{targets_md.signed.version}.targets.json")
     renew(repo, keys, now=now, expiry_days=expiry_days, extra_meta={"targets": targets_md.signed.version})
     return Published("targets", targets_md.signed.version,
-                     tuple((e["id"], e["revision"]) for e in index["directives"]),
+                     tuple((e["id"], e["version"]) for e in index["directives"]),
                      tuple(sorted(targets_md.signed.targets)))
 
 
+@exclusive
 def delegate(repo_path: Path, key_path: Path, code: str, public_key: Path, *,
              now: dt.datetime | None = None, expiry_days: dict[str, int] | None = None) -> int:
     """Delegate ``agency/<CODE>/*`` to the agency's key (replacing an earlier key of that
@@ -504,6 +579,17 @@ def publish_agency(repo_path: Path, key_path: Path, code: str, source: Path, *, 
     """An agency's publication: its directives under ``agency/<CODE>/``, signed by its own
     key as the delegated role ``agency-<CODE>`` (one version above the newest it has). The
     national repository takes the returned metadata file in with ``import_agency``."""
+    check_agency(code)
+    files, index = collect(source, agency_prefix(code))
+    return publish_agency_files(repo_path, key_path, code, files, index, now=now, expiry_days=expiry_days)
+
+
+@exclusive
+def publish_agency_files(repo_path: Path, key_path: Path, code: str, files: dict[str, bytes], index: dict[str, Any],
+                         *, now: dt.datetime | None = None,
+                         expiry_days: dict[str, int] | None = None) -> tuple[Published, Path]:
+    """Sign ``files`` and ``index`` as the agency's role, as they are: ``publish_agency``
+    validates them first."""
     from tuf.api.metadata import Metadata, Targets
 
     check_agency(code)
@@ -511,20 +597,20 @@ def publish_agency(repo_path: Path, key_path: Path, code: str, source: Path, *, 
     keys = KeyDir(key_path)
     now = now or _now()
     signer = keys.signer(agency_role(code))
-    files, index = collect(source, agency_prefix(code))
     latest = repo.latest_agency(code)
     version = (latest.signed.version if latest else 0) + 1
     md = Metadata(Targets(version=version, expires=_expiry("agency", now, expiry_days)))
     md.signed.targets = _target_files(repo, files, agency_index(code), index)
     _sign(md, [signer])
     path = repo._write(md, f"{version}.{agency_role(code)}.json")
-    return (Published(agency_role(code), version, tuple((e["id"], e["revision"]) for e in index["directives"]),
+    return (Published(agency_role(code), version, tuple((e["id"], e["version"]) for e in index["directives"]),
                       tuple(sorted(md.signed.targets))), path)
 
 
 ROLE_FILE = re.compile(r"^(?:\d+\.)?agency-(?P<code>[A-Za-z0-9][A-Za-z0-9_.-]{0,63})\.json$")
 
 
+@exclusive
 def import_agency(repo_path: Path, key_path: Path, metadata: Path, *, code: str | None = None,
                   now: dt.datetime | None = None, expiry_days: dict[str, int] | None = None) -> int:
     """Take an agency's signed role metadata into the national repository: verified against
@@ -575,6 +661,7 @@ def import_agency(repo_path: Path, key_path: Path, metadata: Path, *, code: str 
     return md.signed.version
 
 
+@exclusive
 def rotate(repo_path: Path, key_path: Path, role: str, *, now: dt.datetime | None = None,
            expiry_days: dict[str, int] | None = None) -> int:
     """New keys for ``role`` (as many as it has): a new root version signed by the old root
@@ -621,6 +708,23 @@ def rotate(repo_path: Path, key_path: Path, role: str, *, now: dt.datetime | Non
     elif role in ONLINE:
         renew(repo, keys, now=now, expiry_days=expiry_days)
     return root.version
+
+
+@exclusive
+def renew_root(repo_path: Path, key_path: Path, *, now: dt.datetime | None = None,
+               expiry_days: dict[str, int] | None = None) -> int:
+    """The same root, one version up with a new expiry, signed by a threshold of the root
+    keys (at a ceremony, before the year runs out: a host refuses an expired root). Returns
+    the new version."""
+    repo = Repository(repo_path)
+    keys = KeyDir(key_path)
+    root_md = repo.root()
+    signers = _role_signers(keys, "root", root_md.signed)
+    root_md.signed.version += 1
+    root_md.signed.expires = _expiry("root", now or _now(), expiry_days)
+    _sign(root_md, signers)
+    repo.write_root(root_md)
+    return root_md.signed.version
 
 
 # -- air-gap bundles ---------------------------------------------------------------------------------

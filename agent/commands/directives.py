@@ -41,8 +41,8 @@ def directives_show(directive_id: str, extra: tuple[str, ...], state_dir: str) -
     if directive_id not in loaded:
         raise UsageError(f"unknown directive {directive_id} (known: {', '.join(sorted(loaded))})")
     d = loaded[directive_id]
-    revision = f"  revision: {d.revision}" if d.revision != 1 else ""
-    click.echo(f"{d.id}: {d.title}\nissuer: {d.issuer}  kind: {d.kind}  issued: {d.issued}{revision}")
+    version = f"  version: {d.version}" if d.version else ""
+    click.echo(f"{d.id}: {d.title}\nissuer: {d.issuer}  kind: {d.kind}  issued: {d.issued}{version}")
     if d.url:
         click.echo(f"url: {d.url}")
     if d.summary:
@@ -189,8 +189,10 @@ def publish(source: str, repo: str, keys: str, agency: str | None) -> None:
     else:
         done, path = tufrepo.publish_agency(Path(repo), Path(keys), agency, Path(source))
         where = f"{done.role} version {done.version} in {path}; CISA imports it with fedharden directives import"
-    for did, revision in done.directives:
-        click.echo(f"{did:<16} revision {revision}")
+    from directives.versions import shown
+
+    for did, version in done.directives:
+        click.echo(f"{did:<16} version {shown(version)}")
     click.echo(f"{repo}: {len(done.files)} files signed, {where}")
 
 
@@ -225,10 +227,14 @@ def import_agency(metadata: str, repo: str, keys: str, agency: str | None) -> No
 @directives.command("renew")
 @_repo_option
 @_keys_option
-def renew(repo: str, keys: str) -> None:
+@click.option("--root", "root", is_flag=True, help="Renew the root instead (a threshold of the root keys; yearly).")
+def renew(repo: str, keys: str, root: bool) -> None:
     """A new snapshot and timestamp with the online keys (daily: hosts refuse expired ones)."""
     from directives import tufrepo
 
+    if root:
+        click.echo(f"{repo}: root version {tufrepo.renew_root(Path(repo), Path(keys))}")
+        return
     version = tufrepo.renew(tufrepo.Repository(Path(repo)), tufrepo.KeyDir(Path(keys)))
     click.echo(f"{repo}: snapshot version {version}, timestamp renewed")
 
@@ -302,12 +308,13 @@ def trust(root: str, state_dir: str) -> None:
 @directives.command("status")
 @state_dir_option
 def status(state_dir: str) -> None:
-    """The signed directives installed: each one's revision, origin and whether it is in force;
+    """The signed directives installed: each one's version, origin and whether it is in force;
     each role's version, expiry and signing keys."""
     import datetime as dt
 
     from agent import directive_store as store
     from directives import load_library
+    from directives.versions import shown
 
     installed = store.current(Path(state_dir))
     if installed is None:
@@ -322,11 +329,15 @@ def status(state_dir: str) -> None:
         state = "EXPIRED" if expires <= now else "expires"
         keys = ", ".join(k[:16] for k in info["signed_by"])
         click.echo(f"  {role:<14} version {info['version']:<5} {state} {info['expires']}  signed by {keys}")
-    shipped = load_library()
-    merged, notes = store.merge(shipped, store.load(installed))
+    from directives import DirectiveError
+
+    try:
+        merged, notes = store.merge(load_library(), store.load(installed))
+    except DirectiveError as exc:  # the scan warns the same way and evaluates the shipped library
+        merged, notes = [], [f"the installed set does not load ({exc.problems[0]}): none of it is in force"]
     in_force = {d.id: d.digest for d in merged}
     for d in installed.directives:
         used = "in force" if in_force.get(d.id) == d.digest else "not used"
-        click.echo(f"{d.id:<16} revision {d.revision:<3} {d.origin:<14} {used}")
+        click.echo(f"{d.id:<16} version {shown(d.version):<5} {d.origin:<14} {used}")
     for note in notes:
         click.echo(f"  {note}")

@@ -77,8 +77,8 @@ def cli(*args: str) -> tuple[int, str, str]:
 def test_cisa_and_the_agency_directives_are_installed_and_evaluated(site: Site, server: Server, state: Path) -> None:
     site.publish_agency()
     outcome = update(server, site, state)
-    assert {(c.id, c.origin, c.revision) for c in outcome.added} == {
-        ("ED-26-99", "national", 1), ("DOE-LOCAL-1", "agency-DOE", 1)}
+    assert {(c.id, c.origin, c.version) for c in outcome.added} == {
+        ("ED-26-99", "national", "1"), ("DOE-LOCAL-1", "agency-DOE", "")}
     assert outcome.versions["targets"] == site.current("targets")
     assert outcome.versions["agency-DOE"] == 1
     installed = store.current(state)
@@ -105,25 +105,34 @@ def test_an_agent_fetches_only_its_own_agency(site: Site, server: Server, state:
     assert {c.id for c in other.unchanged} == {"ED-26-99"} and not other.added
 
 
-def test_a_higher_revision_of_a_shipped_directive_replaces_it(site: Site, server: Server, state: Path) -> None:
-    site.publish(bod_revision=2)
+def test_a_higher_version_of_a_shipped_directive_replaces_it(site: Site, server: Server, state: Path) -> None:
+    site.publish(bod_version="2")
     update(server, site, state)
     code, out, _ = cli("directives", "show", "BOD-23-02", "--state-dir", str(state))
-    assert code == 0 and "Mitigating the Risk (revision 2)" in out and "revision: 2" in out
-    # Revision 1 again (what ships) does not replace the shipped file.
-    site.publish(bod_revision=1)
+    assert code == 0 and "Mitigating the Risk (version 2)" in out and "version: 2" in out
+    # Version 1 again, edited (a publisher's mistake publish itself refuses): not above the
+    # shipped one, so the shipped file stays in force.
+    files, index = tufrepo.collect(national_source(site.base / "src"), "directives/")
+    text = (Path(tufrepo.__file__).parent / "library" / "bod-23-02.yaml").read_text().replace(
+        "title: Mitigating the Risk from Internet-Exposed Management Interfaces", "title: Edited", 1)
+    files["directives/bod-23-02.yaml"] = text.encode()
+    from directives.loader import digest_of
+
+    index["directives"].append({"id": "BOD-23-02", "version": "", "digest": digest_of(text),
+                                "paths": ["directives/bod-23-02.yaml"]})
+    tufrepo.publish_files(site.repo, site.keys, files, index)
     outcome = update(server, site, state)
-    assert [(c.id, c.previous, c.revision) for c in outcome.changed] == [("BOD-23-02", 2, 1)]
+    assert [(c.id, c.previous, c.version) for c in outcome.changed] == [("BOD-23-02", "2", "")]
     code, out, _ = cli("directives", "show", "BOD-23-02", "--state-dir", str(state))
     assert code == 0 and "Mitigating the Risk from Internet-Exposed Management Interfaces" in out
     code, out, _ = cli("directives", "status", "--state-dir", str(state))
     assert code == 0
-    assert any(line.split()[:2] == ["BOD-23-02", "revision"] and line.endswith("not used") for line in out.splitlines())
-    assert "BOD-23-02 revision 1 (national) left out: the shipped one is revision 1" in out
+    assert any(line.split()[:2] == ["BOD-23-02", "version"] and line.endswith("not used") for line in out.splitlines())
+    assert "BOD-23-02 version 1 (national) left out: the shipped one is version 1" in out
 
 
 def test_a_directive_withdrawn_by_cisa_leaves_the_host(site: Site, server: Server, state: Path) -> None:
-    site.publish(bod_revision=2)
+    site.publish(bod_version="2")
     update(server, site, state)
     site.publish()
     outcome = update(server, site, state)
@@ -154,7 +163,7 @@ def test_status_names_versions_signers_and_expiry(site: Site, server: Server, st
     targets = next(line for line in lines if line.split()[0] == "targets")
     assert f"version {site.current('targets')}" in targets and f"signed by {targets_keyid[:16]}" in targets
     assert "expires" in next(line for line in lines if line.split()[0] == "timestamp")
-    assert any(line.split()[:4] == ["DOE-LOCAL-1", "revision", "1", "agency-DOE"] and line.endswith("in force")
+    assert any(line.split()[:4] == ["DOE-LOCAL-1", "version", "1", "agency-DOE"] and line.endswith("in force")
                for line in lines)
 
 
@@ -166,17 +175,19 @@ def test_the_client_follows_root_and_key_rotations(site: Site, server: Server, s
     tufrepo.rotate(site.repo, site.keys, "root")
     tufrepo.rotate(site.repo, site.keys, "timestamp")
     tufrepo.rotate(site.repo, site.keys, "targets")
-    site.publish(revision=2, title="IP forwarding is off, revision 2")
+    site.publish(version="2", title="IP forwarding is off, version 2")
     outcome = update(server, site, state)
     assert outcome.versions["root"] == 4
-    assert [(c.id, c.previous, c.revision) for c in outcome.changed] == [("ED-26-99", 1, 2)]
+    assert [(c.id, c.previous, c.version) for c in outcome.changed] == [("ED-26-99", "1", "2")]
     # The old keys, retired, can no longer sign what hosts accept.
     assert len(list((site.keys / "retired").glob("*.timestamp.pem"))) == 1
 
 
 def test_the_shipped_root_is_a_placeholder_nobody_can_sign_for(site: Site, server: Server, state: Path) -> None:
-    with pytest.raises(UpdateRefused, match="not signed by enough trusted keys"):
+    with pytest.raises(UpdateRefused, match="not signed by enough trusted keys") as caught:
         refresh(server.url, state)
+    assert str(caught.value).endswith("(this agent trusts the placeholder root shipped in the package: install the "
+                                      "repository's with fedharden directives trust ROOT.json)")
     assert installed_state(state) == {}
 
 
@@ -194,7 +205,7 @@ def test_trust_installs_a_root_for_later_updates(site: Site, server: Server, sta
 
 def test_a_tampered_target_is_refused(site: Site, server: Server, state: Path) -> None:
     update(server, site, state)
-    site.publish(revision=2)
+    site.publish(version="2")
     path = next((site.repo / "targets" / "directives").glob("*.ed-26-99.yaml"), None)
     for target in (site.repo / "targets" / "directives").glob("*.ed-26-99.yaml"):
         target.write_text(target.read_text().replace("severity: critical", "severity: low"))
@@ -204,7 +215,7 @@ def test_a_tampered_target_is_refused(site: Site, server: Server, state: Path) -
 
 def test_tampered_metadata_is_refused(site: Site, server: Server, state: Path) -> None:
     update(server, site, state)
-    site.publish(revision=2)
+    site.publish(version="2")
     targets = site.metadata(f"{site.current('targets')}.targets.json")
     rewrite_json(targets, lambda doc: doc["signed"].update(expires="2099-01-01T00:00:00Z"))
     refused(server, site, state, "not signed by enough trusted keys", "targets")
@@ -213,13 +224,13 @@ def test_tampered_metadata_is_refused(site: Site, server: Server, state: Path) -
 def test_an_expired_timestamp_is_refused_as_a_freeze(site: Site, server: Server, state: Path) -> None:
     update(server, site, state)
     # What a mirror that keeps serving yesterday's repository shows: a timestamp past its expiry.
-    site.publish(revision=2)
+    site.publish(version="2")
     tufrepo.renew(tufrepo.Repository(site.repo), tufrepo.KeyDir(site.keys), now=past(3))
     refused(server, site, state, "expired metadata (a freeze attack", "timestamp")
 
 
 def test_an_older_snapshot_is_refused_as_a_rollback(site: Site, server: Server, state: Path) -> None:
-    site.publish(revision=2)
+    site.publish(version="2")
     update(server, site, state)
     # A timestamp, validly signed, that points back at an older snapshot.
     from tuf.api.metadata import MetaFile, Metadata, Timestamp
@@ -237,7 +248,7 @@ def test_an_older_snapshot_is_refused_as_a_rollback(site: Site, server: Server, 
 
 def test_an_older_timestamp_is_refused_as_a_rollback(site: Site, server: Server, state: Path) -> None:
     saved = site.metadata("timestamp.json").read_bytes()
-    site.publish(revision=2)
+    site.publish(version="2")
     update(server, site, state)
     site.metadata("timestamp.json").write_bytes(saved)
     refused(server, site, state, "rollback", "timestamp")
@@ -245,7 +256,7 @@ def test_an_older_timestamp_is_refused_as_a_rollback(site: Site, server: Server,
 
 def test_mixed_metadata_versions_are_refused(site: Site, server: Server, state: Path) -> None:
     update(server, site, state)
-    site.publish(revision=2)
+    site.publish(version="2")
     # The snapshot lists targets N; the server hands out targets N-1 under N's name.
     now = site.current("targets")
     shutil.copy(site.metadata(f"{now - 2}.targets.json"), site.metadata(f"{now}.targets.json"))
@@ -308,7 +319,7 @@ def test_an_agency_index_naming_cisa_paths_is_refused(site: Site, server: Server
     update(server, site, state)
     from tuf.api.metadata import Metadata, TargetFile, Targets
 
-    index = json.dumps({"format": 1, "directives": [{"id": "ED-26-99", "revision": 9, "digest": "sha256:0",
+    index = json.dumps({"format": 1, "directives": [{"id": "ED-26-99", "version": "9", "digest": "sha256:0",
                                                     "paths": ["directives/ed-26-99.yaml"]}]}).encode()
     repo = tufrepo.Repository(site.repo)
     repo.write_target_file("agency/DOE/index.json", index)
@@ -323,15 +334,15 @@ def test_an_agency_index_naming_cisa_paths_is_refused(site: Site, server: Server
 
 def test_an_agency_directive_with_a_cisa_id_is_refused(site: Site, server: Server, state: Path) -> None:
     update(server, site, state)
-    site.publish_agency("BOD-23-02")
+    site.publish_agency("BOD-23-02", checked=False)  # publish_agency itself refuses it (tests/directives)
     refused(server, site, state, "agency-DOE may not publish BOD-23-02, an id of CISA's")
-    site.publish_agency("ED-26-99")
+    site.publish_agency("ED-26-99", checked=False)
     refused(server, site, state, "agency-DOE may not publish ED-26-99, an id of CISA's")
 
 
 def test_a_directive_invalid_after_a_valid_signature_is_refused(site: Site, server: Server, state: Path) -> None:
     update(server, site, state)
-    files, index = tufrepo.collect(national_source(site.base / "src", revision=2), "directives/")
+    files, index = tufrepo.collect(national_source(site.base / "src", version="2"), "directives/")
     broken = files["directives/ed-26-99.yaml"].replace(b"severity: critical", b"severity: catastrophic")
     files["directives/ed-26-99.yaml"] = broken
     index["directives"][0]["digest"] = "sha256:" + hashlib.sha256(broken).hexdigest()
@@ -361,7 +372,7 @@ def test_a_bundle_installs_offline_and_is_verified_the_same_way(site: Site, serv
     outcome = install_bundle(out, state, agency="DOE", trusted_root=site.root)
     assert {c.id for c in outcome.added} == {"ED-26-99", "DOE-LOCAL-1"}
     # A later bundle from the same repository, then the old one again: a rollback.
-    site.publish(revision=2)
+    site.publish(version="2")
     newer = site.base / "newer.tar"
     tufrepo.bundle(site.repo, newer)
     assert [c.id for c in install_bundle(newer, state, trusted_root=site.root).changed] == ["ED-26-99"]
@@ -424,3 +435,97 @@ def test_a_scan_reads_installed_directives_without_cryptography(site: Site, serv
                           text=True, timeout=120, check=True)
     assert [r["requirement"] for r in json.loads(out.read_text())["results"]] == ["ED-26-99.1"]
     assert json.loads(done.stdout.splitlines()[-1]) == []
+
+
+def test_the_scheduler_updates_before_each_scan_and_goes_on_when_it_fails(
+        site: Site, server: Server, state: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    from agent.reporting import Backoff
+    from agent.runner import Runner
+    from agent.state import StateDir
+
+    def runner(url: str) -> Runner:
+        return Runner([], StateDir(state), Backoff(attempts=1), interval=60, splay=0,
+                      before_args=["directives", "update", "--quiet", "--url", url, "--trusted-root", str(site.root),
+                                   "--state-dir", str(state)])
+
+    runner(server.url).before()
+    installed = store.current(state)
+    assert installed is not None and [d.id for d in installed.directives] == ["ED-26-99"]
+    before = installed_state(state)
+    runner("http://127.0.0.1:9/api/v1/tuf/").before()
+    assert capsys.readouterr().err == (
+        "fedharden run: directives update failed: directive update from http://127.0.0.1:9/api/v1/tuf/: cannot fetch: "
+        "http://127.0.0.1:9/api/v1/tuf/metadata/2.root.json: Connection refused; scanning with the directives in force\n")
+    assert installed_state(state) == before
+
+
+def test_the_signed_end_of_support_table_replaces_the_shipped_one(site: Site, server: Server, state: Path,
+                                                                  make_root) -> None:  # type: ignore[no-untyped-def]
+    root = make_root({"/etc/os-release": 'ID=debian\nVERSION_ID="12"\nPRETTY_NAME="Debian GNU/Linux 12"\n'})
+
+    def judged() -> tuple[str, str]:
+        code, out, err = cli("scan", "--root", str(root), "--directive", "BOD-26-02", "--format", "json",
+                             "--state-dir", str(state))
+        result = json.loads(out)["results"][0]
+        return result["status"], " ".join(e["actual"] + " " + e["where"] for e in result["evidence"])
+
+    shipped_status, shipped_evidence = judged()
+    assert shipped_status == "manual" and "signed update" not in shipped_evidence  # in Debian LTS by the shipped dates
+    site.publish(debian_12="end_of_support: 2031-06-10, extended_until: 2033-06-30")
+    update(server, site, state, agency=None)
+    status, evidence = judged()
+    assert status == "pass" and "2031-06-10" in evidence and "signed update of directives/data/end_of_support.yaml" in evidence
+
+
+def test_a_signed_data_file_or_profile_that_does_not_parse_is_refused(site: Site, server: Server, state: Path) -> None:
+    update(server, site, state)
+    files, index = tufrepo.collect(national_source(site.base / "src", version="2"), "directives/")
+    files["directives/data/end_of_support.yaml"] = b"source: x\nreleases: [{id: debian}]\n"
+    tufrepo.publish_files(site.repo, site.keys, files, index)
+    refused(server, site, state, "signed but invalid", "directives/data/end_of_support.yaml:2: $.releases[0]",
+            "a release row needs id, version, name, end_of_support")
+    files, index = tufrepo.collect(national_source(site.base / "src", version="2",
+                                                   profile="title: t\nselect: [NOPE-1.1]\n"), "directives/")
+    tufrepo.publish_files(site.repo, site.keys, files, index)
+    refused(server, site, state, "signed but invalid", "directives/profiles/test.yaml", "NOPE-1.1")
+
+
+def test_scan_profile_takes_the_signed_profile_of_that_name(site: Site, server: Server, state: Path,
+                                                            make_root) -> None:  # type: ignore[no-untyped-def]
+    site.publish(profile="title: only ED-26-99\nselect: [ED-26-99.1]\n")
+    update(server, site, state, agency=None)
+    root = make_root({"/etc/os-release": 'ID=debian\nVERSION_ID="12"\n'})
+    code, out, err = cli("scan", "--root", str(root), "--profile", "test", "--format", "json", "--state-dir", str(state))
+    assert [r["requirement"] for r in json.loads(out)["results"]] == ["ED-26-99.1"], err
+
+
+def test_an_installed_set_that_no_longer_loads_leaves_the_shipped_library_with_a_warning(
+        site: Site, server: Server, state: Path) -> None:
+    update(server, site, state, agency=None)
+    installed = store.current(state)
+    assert installed is not None
+    # What an agent upgraded under an installed set could meet: a check type it no longer knows.
+    path = installed.file("directives/ed-26-99.yaml")
+    path.write_text(path.read_text().replace("type: sysctl", "type: retired_check"))
+    code, out, err = cli("directives", "list", "--state-dir", str(state))
+    assert code == 0 and "ED-26-99" not in out and "HARDEN-30D" in out
+    assert err.startswith(f"fedharden: warning: the signed directives in {installed.generation} do not load (")
+    assert err.endswith("the shipped library alone is in force until the next directives update\n")
+    assert err.count("\n") == 1
+
+
+def test_an_enrolled_host_updates_from_its_collector_for_its_agency(site: Site, server: Server, state: Path) -> None:
+    from agent import credential
+    from agent.state import StateDir
+
+    site.publish_agency()
+    sd = StateDir(state)
+    sd.ensure()
+    collector = server.url.removesuffix("/api/v1/tuf/")
+    credential.save(sd, credential.new(collector, "fhage_x", "0" * 32, "h", "DOE", "i", "", None, None))
+    code, out, err = cli("directives", "trust", str(site.root), "--state-dir", str(state))
+    assert code == 0, err
+    code, out, err = cli("directives", "update", "--state-dir", str(state))
+    assert code == 0, err
+    assert {line.split()[0] for line in out.splitlines()[:-1]} == {"ED-26-99", "DOE-LOCAL-1"}
+    assert out.splitlines()[-1].startswith("installed gen-") and f"from {server.url} (agency-DOE 1," in out
