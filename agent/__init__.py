@@ -8,12 +8,14 @@ tests/agent/test_exceptions.py checks it against the classes::
     ├── UsageError                         the user must fix something (exit 2)
     │   ├── credential.IdentityMismatch    this machine is not the one that enrolled
     │   ├── credential.NotEnrolled         no credential in the state directory
+    │   ├── directive_updates.UpdateRefused  a directive update failed verification or validation
     │   ├── feeds.FeedError                a feed file is missing, unreadable or invalid
     │   ├── fleet.NotSubmitted             the collector refused a report (a clone, a revoked token)
     │   ├── state.StateError               the state directory cannot be used
     │   └── submit.CollectorRefused        the collector as configured cannot be used, or refused
     │       └── submit.EnrollConflict      an enrollment refused with 409
     └── ScanError                          the scan (or a submission) could not complete (exit 3)
+        ├── directive_updates.UpdateUnavailable  the directive repository cannot be reached
         ├── feeds.update.FeedUnavailable   a feed could not be fetched
         ├── hosts.base.HostUnreachable     the target cannot be reached or opened
         │   └── hosts.sshconnect.HostKeyRejected

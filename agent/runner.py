@@ -7,6 +7,12 @@ spool (this host's, or a remote host's under ``remote/``), the parent retries de
 exponential backoff and jitter (``schedule``: from 30 seconds up to the interval), each
 retry itself trying the collector as ``backoff`` says.
 
+Before each scan, ``before_args`` (``fedharden directives update``) refreshes the signed
+directives from the collector the host enrolled with, in a child too (python-tuf never
+loads into the parent). Its failure is one line of this log with the child's reason, and the
+scan goes on with the set in force: a repository that cannot be reached or is refused never
+keeps a host from scanning and reporting.
+
 SIGTERM or SIGINT: no new scan starts; a scan in progress gets ``grace`` seconds to finish
 (its writes are atomic, so stopping it later is safe too), then the process exits 0.
 """
@@ -28,6 +34,7 @@ from agent.spool import Spool
 from agent.state import StateDir
 
 RETRY_FIRST = 30.0  # seconds before the first delivery retry after a failed one
+BEFORE_TIMEOUT = 300.0  # seconds the directive update before a scan may take
 
 
 def log(message: str) -> None:
@@ -37,8 +44,11 @@ def log(message: str) -> None:
 class Runner:
     def __init__(self, cycle_args: Sequence[str], state_dir: StateDir, backoff: Backoff, *, interval: float,
                  splay: float, grace: float = 60.0, rand: Callable[[], float] = random.random,
-                 python: str = sys.executable) -> None:
+                 python: str = sys.executable, before_args: Sequence[str] = ()) -> None:
         self.cycle_args = list(cycle_args)
+        # A command run before each scan, in a child of its own (``directives update``): its
+        # failure is logged and the scan goes on with the directives in force.
+        self.before_args = list(before_args)
         self.state_dir = state_dir
         self.backoff = backoff  # each delivery retry's own attempts
         self.interval, self.splay, self.grace = interval, splay, grace
@@ -65,6 +75,8 @@ class Runner:
 
     def cycle(self) -> int:
         """One ``run --once`` in a child process; its exit code."""
+        if self.before_args and not self.stop.is_set():
+            self.before()
         started = time.monotonic()
         child = subprocess.Popen([self.python, "-m", "agent.cli", *self.cycle_args], stdin=subprocess.DEVNULL,
                                  start_new_session=True)  # terminal signals reach the parent only
@@ -91,6 +103,34 @@ class Runner:
         elif code not in (EXIT_OK, EXIT_FAIL, -signal.SIGTERM):
             log(f"the last cycle ended with exit code {code} after {time.monotonic() - started:.1f}s")
         return code
+
+    def before(self) -> None:
+        """The command before the scan (the directive update), bounded by BEFORE_TIMEOUT and by a
+        stop. Its standard error is read here, so a failure is one line of this log, carrying
+        the child's reason, and never a step that blocks the scan and its report."""
+        what = " ".join(self.before_args[:2])
+        child = subprocess.Popen([self.python, "-m", "agent.cli", *self.before_args], stdin=subprocess.DEVNULL,
+                                 stdout=subprocess.DEVNULL, stderr=subprocess.PIPE, text=True, errors="replace",
+                                 start_new_session=True)
+        deadline = time.monotonic() + BEFORE_TIMEOUT
+        while True:
+            try:
+                _, err = child.communicate(timeout=0.2)
+                break
+            except subprocess.TimeoutExpired:
+                if self.stop.is_set() or time.monotonic() > deadline:
+                    child.terminate()
+                    child.communicate()
+                    if not self.stop.is_set():
+                        log(f"{what} still running after {BEFORE_TIMEOUT:g}s: stopped; scanning with the "
+                            "directives in force")
+                    return
+        if child.returncode == 0:
+            sys.stderr.write(err)  # its warnings, if any, as it wrote them
+            return
+        lines = [line.strip() for line in err.splitlines() if line.strip()]
+        reason = lines[-1].removeprefix("fedharden: ") if lines else f"exit code {child.returncode}"
+        log(f"{what} failed: {reason}; scanning with the directives in force")
 
     def pause(self, seconds: float) -> None:
         """Wait ``seconds`` or until stopped, retrying delivery while reports are spooled."""

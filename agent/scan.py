@@ -69,6 +69,7 @@ class Scan:
     # counted from discovery (BOD 23-02's 14 days) run from there; a key not here, from today.
     first_seen: Mapping[str, dt.date] = field(default_factory=dict)
     state_dir: str | None = None  # the agent's state directory on the target; None: the default
+    data: Mapping[str, str] | None = None  # signed data files in force (agent.directive_store.data_files)
 
     def chosen(self) -> list[Directive]:
         """The directives to evaluate, tailored (requirements dropped, parameters set) when asked."""
@@ -81,7 +82,7 @@ class Scan:
 
         store = self.feeds if self.feeds is not None else FeedStore.configured(None)
         store.used, store.notes = [], []  # the feeds this scan reads, for their warnings
-        ctx = Context(self.host, feeds=store, now=self.now,
+        ctx = Context(self.host, feeds=store, now=self.now, data=self.data,
                       **({"state_dir": self.state_dir} if self.state_dir else {}))
         directives = self.chosen()
         wanted = [(d, r) for d in directives for r in d.requirements if self.selection.wants(r)]

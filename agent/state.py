@@ -10,6 +10,9 @@ Layout::
     instance.key      a random key made once per install (mode 0600): tells clones apart
     last_scan.json    when the last scan finished and with which directives (read by checks)
     spool/            reports waiting for the collector (see agent.spool)
+    tuf/              the TUF metadata this agent trusts (agent.directive_updates)
+    directives/       the signed directives in force, generations behind ``current``
+                      (agent.directive_store)
     remote/<host_id>/ for each host scanned over SSH and enrolled as itself (agent.remote_fleet),
                       a state directory laid out like this one (lock, state.json,
                       credential.json, instance.key, last_scan.json, spool/): its own delta

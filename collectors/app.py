@@ -9,6 +9,7 @@ import logging
 import os
 import threading
 from dataclasses import dataclass, field
+from pathlib import Path
 from typing import AsyncIterator
 
 import sqlalchemy as sa
@@ -19,11 +20,12 @@ from starlette.concurrency import run_in_threadpool
 from starlette.types import ASGIApp, Receive, Scope, Send
 
 from collectors import BadRequest, CollectorError, ConfigError, __version__
-from collectors import federation, inputs, retention, rollups, wire
+from collectors import directive_mirror, federation, inputs, retention, rollups, wire
+from collectors.directive_files import ServedRepository
 from collectors.auth import MAX_TOKEN_TTL, TokenCache
 from collectors.ingest_queue import IngestQueue
 from collectors.routes import federation as federation_routes, ingest as ingest_routes, reads as read_routes, \
-    service as service_routes
+    service as service_routes, tuf as tuf_routes
 from collectors.routes.errors import error_response
 from collectors.routes.ingest import IngestFastPath
 from collectors.storage import DEFAULT_DB, Database
@@ -47,6 +49,14 @@ class Settings:
     upstream_check: float = 5.0
     pool_size: int = 10
     migrate: bool = True
+    # The directive repository served at /api/v1/tuf/ (collectors.routes.tuf): a folder as
+    # published, or the verified mirror of an upstream's (collectors.directive_mirror).
+    directives_repo: str | None = None
+    directives_upstream: str | None = None
+    directives_root: str | None = None  # the root of trust the mirror verifies the upstream with
+    directives_dir: str = "fedharden-directives"  # the mirror's own folder
+    directives_local: str | None = None  # this agency's own target files
+    directives_interval: float = 300.0
 
     ENV = "FEDHARDEN_COLLECTOR_SETTINGS"
 
@@ -66,6 +76,7 @@ class Background:
     stop: threading.Event = field(default_factory=threading.Event)
     threads: list[threading.Thread] = field(default_factory=list)
     forwarder: federation.Forwarder | None = None
+    mirror: directive_mirror.Mirror | None = None
 
 
 class UrlGuard:
@@ -126,10 +137,11 @@ def create_app(settings: Settings, db: Database | None = None) -> FastAPI:
     cache = TokenCache(min(settings.token_ttl, MAX_TOKEN_TTL))
     app.state.db, app.state.settings, app.state.background = db, settings, Background()
     app.state.cache, app.state.queue = cache, IngestQueue(db, cache)
+    app.state.directives = directive_repository(settings)
     for error in (CollectorError, sa.exc.IntegrityError, sa.exc.OperationalError):
         app.add_exception_handler(error, known_error)
     app.add_exception_handler(RequestValidationError, invalid_query)
-    for routes in (service_routes, ingest_routes, federation_routes, read_routes):
+    for routes in (service_routes, ingest_routes, federation_routes, read_routes, tuf_routes):
         app.include_router(routes.router)
     app.add_middleware(IngestFastPath)
     app.add_middleware(UrlGuard)
@@ -140,7 +152,30 @@ def create_app(settings: Settings, db: Database | None = None) -> FastAPI:
     return app
 
 
+def directive_repository(settings: Settings) -> ServedRepository | None:
+    """What /api/v1/tuf/ serves: the published folder, or the mirror's verified copy."""
+    if settings.directives_repo:
+        return ServedRepository(Path(settings.directives_repo))
+    if settings.directives_upstream:
+        return ServedRepository(directive_mirror.Mirror.served(Path(settings.directives_dir)), mirrored=True)
+    return None
+
+
+def directive_mirror_of(settings: Settings) -> directive_mirror.Mirror:
+    if not settings.directives_root:
+        raise ConfigError("--directives-upstream needs --directives-root: the root.json the mirror verifies it with")
+    return directive_mirror.Mirror(settings.directives_upstream or "", Path(settings.directives_root),
+                                   Path(settings.directives_dir),
+                                   Path(settings.directives_local) if settings.directives_local else None)
+
+
 def _start_background(db: Database, settings: Settings, background: Background) -> None:
+    if settings.directives_upstream:
+        background.mirror = directive_mirror_of(settings)
+        t = threading.Thread(target=directive_mirror.run_periodically, name="fedharden-directive-mirror",
+                             daemon=True, args=(background.mirror, settings.directives_interval, background.stop))
+        t.start()
+        background.threads.append(t)
     if settings.snapshot_interval > 0:
         def snapshots() -> None:
             while not background.stop.is_set():

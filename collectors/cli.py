@@ -104,13 +104,30 @@ def migrate(db_url: str | None) -> None:
                    "never results or evidence).")
 @click.option("--upstream-interval", default=300.0, show_default=True, type=float,
               help="Forward at least this often (seconds); changes go within a few seconds.")
+@click.option("--directives-repo", metavar="DIR", type=click.Path(exists=True, file_okay=False),
+              help="Serve this directive repository (TUF: metadata/ and targets/, as published) read-only "
+                   "at /api/v1/tuf/.")
+@click.option("--directives-upstream", metavar="URL",
+              help="Mirror the directive repository served at URL (a collector's .../api/v1/tuf/), verified "
+                   "with --directives-root, and serve it at /api/v1/tuf/.")
+@click.option("--directives-root", metavar="FILE", type=click.Path(exists=True, dir_okay=False),
+              help="The repository's root.json, obtained out of band: the mirror's root of trust.")
+@click.option("--directives-local", metavar="DIR", type=click.Path(exists=True, file_okay=False),
+              help="This agency's own target files (its delegated role's), served beside the mirror "
+                   "once their hashes match the verified metadata.")
+@click.option("--directives-dir", metavar="DIR", default="fedharden-directives", show_default=True,
+              help="Where the mirror keeps its verified copy.")
+@click.option("--directives-interval", default=300.0, show_default=True, type=click.FloatRange(1.0),
+              help="Seconds between refreshes of the mirror (one at start).")
 @click.option("--log-level", default="info", show_default=True,
               type=click.Choice(["critical", "error", "warning", "info", "debug"]))
 @guarded
 def serve(db_url: str | None, host: str, port: int, workers: int, tls_cert: str | None, tls_key: str | None,
           db_pool: int, max_body: int, snapshot_interval: float, retain_days: str | None, upstream: str | None,
           upstream_token_file: str | None, upstream_agency: str | None, upstream_detail: str,
-          upstream_interval: float, log_level: str) -> None:
+          upstream_interval: float, directives_repo: str | None, directives_upstream: str | None,
+          directives_root: str | None, directives_local: str | None, directives_dir: str,
+          directives_interval: float, log_level: str) -> None:
     """Serve the collector API (loopback by default; HTTPS with --tls-cert and --tls-key)."""
     import uvicorn
 
@@ -130,6 +147,8 @@ def serve(db_url: str | None, host: str, port: int, workers: int, tls_cert: str 
         raise ConfigError("--upstream needs a token: --upstream-token-file or $FEDHARDEN_UPSTREAM_TOKEN")
     if upstream_detail != "rollups" and not upstream:
         raise ConfigError("--upstream-detail needs --upstream")
+    directives = _directive_settings(directives_repo, directives_upstream, directives_root, directives_local,
+                                     directives_dir, directives_interval)
     db = _database(db_url)
     if db.is_sqlite and workers > 1:
         raise ConfigError("--workers above 1 needs PostgreSQL (SQLite has one writer)")
@@ -140,7 +159,7 @@ def serve(db_url: str | None, host: str, port: int, workers: int, tls_cert: str 
     settings = Settings(db=db.url, max_body=max_body, snapshot_interval=snapshot_interval, retain_days=days,
                         upstream=upstream, upstream_token=token, upstream_agency=upstream_agency,
                         upstream_detail=upstream_detail, upstream_interval=upstream_interval, migrate=False,
-                        pool_size=db_pool)
+                        pool_size=db_pool, **directives)
     os.environ.update(settings.to_env())
     scheme = "https" if tls_cert else "http"
     click.echo(f"fedharden collector on {scheme}://{host}:{port} (database {redact(db.url)}, "
@@ -148,6 +167,48 @@ def serve(db_url: str | None, host: str, port: int, workers: int, tls_cert: str 
     uvicorn.run("collectors.app:app_from_env", factory=True, host=host, port=port, workers=workers,
                 ssl_certfile=tls_cert, ssl_keyfile=tls_key, log_level=log_level, access_log=False,
                 server_header=False, timeout_graceful_shutdown=10, log_config=_log_config(log_level))
+
+
+def _directive_settings(repo: str | None, upstream: str | None, root: str | None, local: str | None, store: str,
+                        interval: float) -> dict[str, Any]:
+    """The directive repository's settings, checked: one source, and a root of trust for a mirror."""
+    from collectors import ConfigError
+
+    if repo and upstream:
+        raise ConfigError("--directives-repo and --directives-upstream exclude each other: serve a repository "
+                          "as published, or mirror one")
+    if upstream:
+        if not upstream.startswith(("http://", "https://")):
+            raise ConfigError(f"--directives-upstream {upstream}: not an http:// or https:// URL")
+        if not root:
+            raise ConfigError("--directives-upstream needs --directives-root: the root.json the mirror verifies "
+                              "the upstream with")
+        _check_root(root)
+    elif local or root:
+        raise ConfigError(f"{'--directives-local' if local else '--directives-root'} needs --directives-upstream")
+    if repo and not os.path.isdir(os.path.join(repo, "metadata")):
+        raise ConfigError(f"--directives-repo {repo}: no metadata/ folder (a TUF repository as published)")
+    absolute = {k: os.path.abspath(v) if v else None for k, v in (("directives_repo", repo), ("directives_root", root),
+                                                                 ("directives_local", local))}
+    return {**absolute, "directives_upstream": upstream, "directives_dir": os.path.abspath(store),
+            "directives_interval": interval}
+
+
+def _check_root(path: str) -> None:
+    """--directives-root is a TUF root signed by a threshold of its own keys, or one line and exit 2."""
+    from tuf.api.metadata import Metadata, Root
+
+    from collectors import ConfigError
+
+    try:
+        with open(path, "rb") as fh:
+            md = Metadata[Root].from_bytes(fh.read())
+        if not isinstance(md.signed, Root):
+            raise ValueError(f"{md.signed.type} metadata, not root")
+        md.verify_delegate(Root.type, md)
+    except Exception as exc:  # noqa: BLE001 (python-tuf raises several kinds for a bad file)
+        detail = " ".join(str(exc).split()) or exc.__class__.__name__
+        raise ConfigError(f"--directives-root {path}: not a TUF root signed by its own keys: {detail}") from None
 
 
 def _log_config(level: str) -> dict[str, Any]:

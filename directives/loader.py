@@ -67,17 +67,19 @@ def digest_of(text: str) -> str:
     return "sha256:" + hashlib.sha256(text.encode()).hexdigest()
 
 
-def parse(text: str, name: str) -> Directive:
-    """Validate one single-file directive's text; raises DirectiveError listing every problem."""
+def parse(text: str, name: str, trusted: frozenset[str] = frozenset()) -> Directive:
+    """Validate one single-file directive's text; raises DirectiveError listing every problem.
+    ``trusted``: digests validated already, beside the shipped ones (a signed set, validated
+    when it was installed: agent.directive_store)."""
     doc = YamlDoc(text, name)
     if not isinstance(doc.data, dict):
         raise DirectiveError([f"{name}:1: $: a directive must be a mapping"])
     if "sections" in doc.data:
         doc.problem(("sections",), f"sections belong in a directive folder's {HEADER} (this file holds requirements)")
     digest = digest_of(text)
-    if digest not in validated_digests():
+    if digest not in validated_digests() and digest not in trusted:
         doc.validate(schema_validator("directive.schema.json"))
-    return _build(doc, [doc], name, digest)
+    return _build(doc, [doc], name, digest, trusted)
 
 
 HEADER = "directive.yaml"  # a directive folder's header file; its sections are <stem>.yaml beside it
@@ -95,7 +97,7 @@ def folder_digest(files: Iterable[tuple[str, str]]) -> str:
     return "sha256:" + sha.hexdigest()
 
 
-def parse_folder(path: str) -> Directive:
+def parse_folder(path: str, trusted: frozenset[str] = frozenset()) -> Directive:
     """Validate a directive folder: directive.yaml and its section files; raises DirectiveError
     listing every problem, each at its own file and line."""
     header_path = os.path.join(path, HEADER)
@@ -131,14 +133,14 @@ def parse_folder(path: str) -> Directive:
     if problems:
         raise DirectiveError(problems)
     digest = folder_digest(texts)
-    if digest not in validated_digests():
+    if digest not in validated_digests() and digest not in trusted:
         head.validate(schema_validator("directive.schema.json"))
         for part in parts:
             if not isinstance(part.data, dict):
                 part.problem((), "a section file must be a mapping holding requirements:")
             else:
                 part.validate(schema_validator("directive.schema.json", "section"))
-    return _build(head, parts, path, digest)
+    return _build(head, parts, path, digest, trusted)
 
 
 def _section_stems(head: YamlDoc) -> list[str]:
@@ -161,11 +163,12 @@ def _section_stems(head: YamlDoc) -> list[str]:
 SECTION_STEM = re.compile(r"^[a-z0-9][a-z0-9_-]*$")
 
 
-def _build(head: YamlDoc, parts: list[YamlDoc], source: str, digest: str) -> Directive:
+def _build(head: YamlDoc, parts: list[YamlDoc], source: str, digest: str,
+           trusted: frozenset[str] = frozenset()) -> Directive:
     """The directive from its header document and the documents holding its requirements (the
     header itself for a single file); problems are reported in the file they are in."""
     data = head.data
-    full = digest not in validated_digests()
+    full = digest not in validated_digests() and digest not in trusted
     declared = _parameters(data, head, full)
     defaults = {p.id: p.default for p in declared}
     requirements: list[dict[str, Any]] = []
@@ -253,9 +256,9 @@ def _check_references(req: dict[str, Any], i: int, values: dict[str, Any], doc: 
     return len(doc.problems) == before
 
 
-def load_file(path: str) -> Directive:
+def load_file(path: str, trusted: frozenset[str] = frozenset()) -> Directive:
     """A directive from a file, or from a directive folder (a directory holding directive.yaml,
-    or that directive.yaml itself)."""
+    or that directive.yaml itself); ``trusted`` as for ``parse``."""
     if os.path.isdir(path):
         if not os.path.isfile(os.path.join(path, HEADER)):
             try:
@@ -263,13 +266,13 @@ def load_file(path: str) -> Directive:
             except OSError as exc:
                 raise DirectiveError([f"{path}: cannot read: {exc.strerror or exc}"]) from None
             raise DirectiveError([f"{path}: not a directive folder (no {HEADER} in it)"])
-        return parse_folder(path)
+        return parse_folder(path, trusted)
     folder = os.path.dirname(path) or "."
     if os.path.basename(path) == HEADER:
-        return parse_folder(folder)
+        return parse_folder(folder, trusted)
     if os.path.isfile(os.path.join(folder, HEADER)):
         raise DirectiveError([f"{path}: a section of the directive folder {folder}; load the folder"])
-    return parse(read_text(path), path)
+    return parse(read_text(path), path, trusted)
 
 
 def write_manifest() -> str:

@@ -44,8 +44,10 @@ class Collector:
         self.admin("agency", "add", "AG1")
         return self.admin("token", "enrollment", "--agency", "AG1"), self.admin("token", "create", "--role", "admin")
 
-    def start(self) -> None:
-        args = [FEDHARDEN, "collector", "serve", "--db", self.db, "--port", str(self.port), "--snapshot-interval", "0"]
+    def start(self, *extra: str) -> None:
+        """``extra``: more ``collector serve`` options (a directive repository, an upstream)."""
+        args = [FEDHARDEN, "collector", "serve", "--db", self.db, "--port", str(self.port), "--snapshot-interval", "0",
+                *extra]
         if self.tls:
             args += ["--tls-cert", str(self.tls[0]), "--tls-key", str(self.tls[1])]
         with open(self.log, "ab") as log:

@@ -12,15 +12,33 @@ if TYPE_CHECKING:
     from agent.contract import Report
 
 
-def load_directives(extra: Sequence[str]) -> list[Any]:
-    """The shipped library plus the directive files and directories named by ``--directives``."""
-    from directives import load_library
+def load_directives(extra: Sequence[str], state_dir: str | None = None) -> list[Any]:
+    """The shipped library, the signed directives installed in ``state_dir`` merged in
+    (agent.directive_store), plus the directive files and directories named by ``--directives``."""
+    from directives import DirectiveError, load_library, load_paths
     from directives.loader import directory_files
 
     paths: list[str] = []
     for item in extra:
         paths.extend(directory_files(item) if os.path.isdir(item) else [item])
-    return load_library(paths)
+    if state_dir is None:
+        return load_library(paths)
+    from agent.directive_store import with_verified
+
+    loaded, warning = with_verified(load_library(), state_dir)
+    if warning:
+        import click
+
+        from agent.output.common import safe
+
+        click.echo(f"fedharden: warning: {safe(warning)}", err=True)
+    added = load_paths(paths)
+    owners = {rid: d.source for d in loaded for rid in [d.id, *(r.id for r in d.requirements)]}
+    clashes = [f"{d.source}:1: $.id: id {rid} is already used by {owners[rid]}"
+               for d in added for rid in [d.id, *(r.id for r in d.requirements)] if rid in owners]
+    if clashes:
+        raise DirectiveError(clashes)
+    return [*loaded, *added]
 
 
 def load_waivers(path: str, loaded: Sequence[Any]) -> Any:
@@ -57,10 +75,15 @@ def load_baseline(path: str) -> Report:
     return cast("Report", data)  # valid against the schema, so of its shape
 
 
-def profile_path(value: str) -> str:
-    """A shipped profile's file by name, or the file a path names; an unknown name is a usage error."""
+def profile_path(value: str, state_dir: str | None = None) -> str:
+    """A profile's file by name (the signed set's in ``state_dir`` first, then the shipped one),
+    or the file a path names; an unknown name is a usage error."""
+    from agent.directive_store import profile_file
     from directives.cis_profiles import PROFILES, path_of
 
+    signed = profile_file(state_dir, value) if os.sep not in value else None
+    if signed is not None:
+        return signed
     if value in PROFILES:
         return path_of(value)
     if os.sep in value or value.endswith((".yaml", ".yml")) or os.path.exists(value):

@@ -78,14 +78,14 @@ def scan(ctx: click.Context, target: Target, directive_ids: tuple[str, ...], sev
     if profile is not None:  # a profile is a tailoring file: the two are one choice
         if tailoring_file:
             raise UsageError("--profile and --tailoring: give one (a profile is a tailoring file; copy it to tailor it)")
-        tailoring_file = profile_path(profile)
+        tailoring_file = profile_path(profile, state_dir)
 
     if submit:  # remote hosts: each one's credential, once reached
         from agent.fleet import preflight
 
         preflight(state_dir, remote=target.remote)
     plan = destinations.plan(formats, output, output_dir)
-    loaded = load_directives(extra)
+    loaded = load_directives(extra, state_dir)
     known = {d.id for d in loaded}
     unknown = [d for d in directive_ids if d not in known]
     if unknown:
@@ -93,7 +93,9 @@ def scan(ctx: click.Context, target: Target, directive_ids: tuple[str, ...], sev
     waivers = load_waivers(waivers_file, loaded) if waivers_file else None
     tailoring = load_tailoring(tailoring_file, loaded) if tailoring_file else None
     baseline = load_baseline(baseline_file) if baseline_file else None
-    settings = Settings(loaded, directive_ids, severity, walk, waivers, tailoring, feeds_dir, tags)
+    from agent.directive_store import data_files
+
+    settings = Settings(loaded, directive_ids, severity, walk, waivers, tailoring, feeds_dir, tags, data_files(state_dir))
     if target.kind == "inventory":
         ctx.exit(scan_inventory(target, settings, formats, output, output_dir, quiet,
                                 state_dir if submit else None, retry_delay))
@@ -121,6 +123,7 @@ class Settings:
     tailoring: Any
     feeds_dir: str | None
     tags: tuple[str, ...]
+    data: Any = None  # signed data files in force, by name (agent.directive_store.data_files)
 
     def feeds(self) -> Any:
         from agent.feeds.store import FeedStore
@@ -133,7 +136,7 @@ class Settings:
         from agent.scan import Scan, Selection
 
         return Scan(host, self.loaded, Selection(self.directive_ids, self.severity, self.walk), waivers=self.waivers,
-                    feeds=feeds, tailoring=self.tailoring, tags=tags, **kwargs).run()
+                    feeds=feeds, tailoring=self.tailoring, tags=tags, data=self.data, **kwargs).run()
 
 
 def scan_one(target: Target, settings: Settings, state_dir: str, anchor: bool) -> tuple[Report, str]:

@@ -3,7 +3,7 @@ from __future__ import annotations
 
 import datetime as dt
 import fnmatch
-from typing import Callable, TypeVar
+from typing import Callable, Mapping, TypeVar
 
 from agent.hosts.base import Host, HostError, NotFound, NotSupported
 from checks.facts import Unavailable
@@ -77,8 +77,11 @@ class Context:
     """Everything gathered in one scan goes through here, so each file is read once."""
 
     def __init__(self, host: Host, feeds: object | None = None, now: dt.datetime | None = None,
-                 state_dir: str = DEFAULT_STATE_DIR) -> None:
+                 state_dir: str = DEFAULT_STATE_DIR, data: Mapping[str, str] | None = None) -> None:
         self.host = host
+        # Data files of the signed directives in force, by name -> a local path (the agent's own
+        # state directory, agent.directive_store): they replace the shipped ones.
+        self.data = data
         self.state_dir = state_dir  # the agent's state directory on the target (its last_scan.json)
         self.feeds = feeds  # the scan's feed store (agent.feeds.store.FeedStore); None = the configured one
         self.now = now or dt.datetime.now(dt.timezone.utc)  # the scan's clock, for ages and deadlines

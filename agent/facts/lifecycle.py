@@ -1,5 +1,6 @@
-"""The OS release against the shipped end-of-support table (directives/data/end_of_support.yaml),
-and the scan's clock. Fact families ``os_lifecycle`` and ``clock``."""
+"""The OS release against the end-of-support table (directives/data/end_of_support.yaml as
+shipped, or as a signed update installed it: ``Context.data``), and the scan's clock. Fact
+families ``os_lifecycle`` and ``clock``."""
 from __future__ import annotations
 
 from functools import lru_cache
@@ -8,7 +9,9 @@ from typing import Any
 
 from agent.facts.context import Context
 from agent.facts.osinfo import os_release
-from checks.facts import Lifecycle, OsLifecycle, OsRelease
+from checks.facts import Lifecycle, OsLifecycle, OsRelease, Unavailable
+from directives import DirectiveError
+from directives.datafiles import END_OF_SUPPORT, parse_end_of_support
 from directives.yamldoc import YamlDoc
 
 TABLE = "data/end_of_support.yaml"
@@ -33,13 +36,26 @@ def lookup(release: OsRelease, rows: list[dict[str, Any]]) -> Lifecycle | None:
     return None
 
 
+@lru_cache(maxsize=None)
+def signed_table(path: str) -> dict[str, Any]:
+    """The table a signed update installed (agent.directive_store), parsed as publish and the
+    install parsed it."""
+    with open(path, encoding="utf-8") as fh:
+        return parse_end_of_support(fh.read(), path)
+
+
 def gather_lifecycle(ctx: Context, args: list[str]) -> dict[str, object]:
     release = os_release(ctx)
     if not isinstance(release, OsRelease):
         return {"": release}
-    data = table()
+    signed = (ctx.data or {}).get(END_OF_SUPPORT)
+    try:
+        data = signed_table(signed) if signed else table()
+    except (OSError, DirectiveError) as exc:  # the agent's own file: unknown, never compliant
+        return {"": Unavailable(f"the signed end-of-support table cannot be read: {exc}")}
+    where = f"signed update of directives/{TABLE}" if signed else f"directives/{TABLE}"
     return {"": OsLifecycle(release.id, release.version_id, release.pretty_name, lookup(release, data["releases"]),
-                            f"directives/{TABLE} ({data['source']})")}
+                            f"{where} ({data['source']})")}
 
 
 def gather_clock(ctx: Context, args: list[str]) -> dict[str, object]:

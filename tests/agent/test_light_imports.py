@@ -7,7 +7,8 @@ import subprocess
 import sys
 from pathlib import Path
 
-HEAVY = ("paramiko", "requests", "cryptography", "sqlalchemy", "fastapi", "uvicorn", "jinja2")
+HEAVY = ("paramiko", "requests", "cryptography", "sqlalchemy", "fastapi", "uvicorn", "jinja2", "tuf",
+         "securesystemslib")
 
 PROBE = """
 import json, sys
