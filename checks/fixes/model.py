@@ -124,6 +124,7 @@ class Command:
     why: str
     image: str = "skip"
     best_effort: bool = False  # its failure is reported, not a reason to undo the fix
+    writes: tuple[str, ...] = ()  # files it rewrites: backed up before it runs, restored on rollback
     kind: str = "command"
 
 

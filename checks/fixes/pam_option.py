@@ -30,6 +30,9 @@ PROFILES = {
                                 "\trequisite pam_pwhistory.so use_authtok\n"),
     },
 }
+STACKS = tuple(f"/etc/pam.d/common-{s}" for s in ("auth", "account", "password", "session",
+                                                  "session-noninteractive")) + tuple(
+    f"/var/lib/pam/{s}" for s in ("seen", "auth", "account", "password", "session", "session-noninteractive"))
 STOCK = {"pam_pwquality": "pwquality", "pam_unix": "unix"}
 OPTION_VALUE = {"type": ["string", "integer", "boolean"]}
 
@@ -102,7 +105,7 @@ class PamOption:
         if actions:
             enable = [*PROFILES.get(module, {}), *([STOCK[module]] if module in STOCK else [])]
             actions.append(Command(("pam-auth-update", "--package", "--enable", *enable),
-                                   "rewrite the common-* stacks from the profiles", image="chroot"))
+                                   "rewrite the common-* stacks from the profiles", image="chroot", writes=STACKS))
         return tuple(actions)
 
     def describe(self, params: Mapping[str, Any]) -> str:
