@@ -11,7 +11,7 @@ from agent import UsageError
 from agent.contract import Report
 
 
-def failing(results: Iterable[dict[str, Any]]) -> list[str]:
+def failing(results: Iterable[Any]) -> list[str]:
     """Requirement ids with a failing result, in report order (a finding's requirement once)."""
     return list(dict.fromkeys(str(r["requirement"]) for r in results if r.get("status") == "fail"))
 
