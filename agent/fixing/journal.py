@@ -23,7 +23,7 @@ from pathlib import Path
 from typing import Any
 
 from agent import UsageError
-from agent.fixing.targetfs import Refused, TargetFS
+from agent.fixing.targetfs import Refused, TargetFS, no_daemons
 from agent.state import write_atomic
 
 FIXES = "fixes"
@@ -105,14 +105,16 @@ def now() -> str:
 def restore(journal: Journal, target: TargetFS) -> list[str]:
     """Undo everything the journal records, newest first; the problems met (none when whole)."""
     problems: list[str] = []
-    for undo in reversed(journal.data["undo"]):
-        try:
-            proc = subprocess.run(undo["argv"], capture_output=True, text=True, timeout=1800, check=False,
-                                  env=command_env())
-            if proc.returncode != 0:
-                problems.append(f"{' '.join(undo['argv'])}: {last_line(proc.stderr or proc.stdout)}")
-        except (OSError, subprocess.TimeoutExpired) as exc:
-            problems.append(f"{' '.join(undo['argv'])}: {exc}")
+    if journal.data["undo"]:
+        with no_daemons(target):
+            for undo in reversed(journal.data["undo"]):
+                try:
+                    proc = subprocess.run(undo["argv"], capture_output=True, text=True, timeout=1800, check=False,
+                                          env=command_env(), stdin=subprocess.DEVNULL)
+                    if proc.returncode != 0:
+                        problems.append(f"{' '.join(undo['argv'])}: {last_line(proc.stderr or proc.stdout)}")
+                except (OSError, subprocess.TimeoutExpired) as exc:
+                    problems.append(f"{' '.join(undo['argv'])}: {exc}")
     for entry in reversed(journal.data["entries"]):
         try:
             if "made_dir" in entry:
