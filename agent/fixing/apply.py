@@ -48,17 +48,25 @@ def apply(plan: Plan, target: TargetFS, state_dir: str, timeout: float = 1800.0,
         journal.data.setdefault("rounds", []).append(plan.to_json())
         journal.save()
     done = Applied(journal)
+    # Commands for the running system (checks, reloads, running values) wait until every file
+    # is written, and each runs once: ten sshd settings make one sshd -t and one reload.
+    deferred: dict[tuple[str, ...], tuple[Command, Change]] = {}
     try:
         _packages(plan.changes, target, journal, timeout)
         for change in plan.changes:
             for action in change.actions:
                 if isinstance(action, Packages):
                     continue
+                if isinstance(action, Command) and action.image == "skip":
+                    deferred.setdefault(action.argv, (action, change))
+                    continue
                 try:
                     _act(action, change, target, journal, done)
                 except (OSError, Refused) as exc:
                     raise Failure(change.requirement, _why(action, exc)) from None
-            done.changed.append(change.requirement)
+        for action, change in deferred.values():
+            _command(action, change, target, journal, done)
+        done.changed.extend(c.requirement for c in plan.changes)
     except Failure as exc:
         problems = restore(journal, target)
         journal.finish("rolled_back", error=str(exc), rollback_problems=problems)
