@@ -20,6 +20,7 @@ from agent.fixing import ApplyFailed
 from agent.fixing.journal import Journal, command_env, last_line, restore
 from agent.fixing.planner import Change, Plan
 from agent.fixing.targetfs import Refused, TargetFS, no_daemons
+from checks.fixes.package import STATUS, installed
 from checks.fixes.model import Command, Packages, Remove, SetAttributes, Symlink, WriteFile
 
 APT_OPTIONS = ("-y", "-q", "-o", "Dpkg::Options::=--force-confdef", "-o", "Dpkg::Options::=--force-confold")
@@ -183,9 +184,24 @@ def _packages(changes: Sequence[Change], target: TargetFS, journal: Journal, tim
             journal.will_run(_apt(target, "install", list(remove)), ", ".join(dict.fromkeys(remove.values())))
             _apt_run(target, ["purge", *remove], ", ".join(dict.fromkeys(remove.values())), timeout)
         if install:
-            journal.will_run(_apt(target, "purge", list(install)), ", ".join(dict.fromkeys(install.values())))
-            _apt_run(target, ["install", "--no-install-recommends", *install],
-                     ", ".join(dict.fromkeys(install.values())), timeout)
+            had = _installed(target)
+            undo = journal.will_run(_apt(target, "purge", list(install)), ", ".join(dict.fromkeys(install.values())))
+            try:
+                _apt_run(target, ["install", "--no-install-recommends", *install],
+                         ", ".join(dict.fromkeys(install.values())), timeout)
+            finally:  # the undo purges what came with them too (systemd, libraries), and only that
+                brought = sorted(_installed(target) - had)
+                if brought:
+                    undo["argv"] = _apt(target, "purge", brought)
+                    journal.save()
+
+
+def _installed(target: TargetFS) -> set[str]:
+    try:
+        with open(target.local(STATUS), encoding="utf-8", errors="replace") as fh:
+            return installed(fh.read())
+    except OSError:
+        return set()
 
 
 

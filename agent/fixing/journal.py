@@ -90,10 +90,13 @@ class Journal:
             self.data["entries"].extend({"made_dir": d} for d in dirs)
             self.save()
 
-    def will_run(self, undo: list[str], requirement: str) -> None:
-        """An operation (package, service) whose inverse ``undo`` (argv, already targeted) rollback runs."""
-        self.data["undo"].append({"argv": undo, "requirement": requirement})
+    def will_run(self, undo: list[str], requirement: str) -> dict[str, Any]:
+        """An operation (package, service) whose inverse ``undo`` (argv, already targeted) rollback
+        runs; the entry, for an undo that is known exactly only afterwards."""
+        entry = {"argv": undo, "requirement": requirement}
+        self.data["undo"].append(entry)
         self.save()
+        return entry
 
     def finish(self, status: str, **extra: Any) -> None:
         self.data.update(status=status, finished_at=now(), **extra)
