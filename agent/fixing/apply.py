@@ -21,6 +21,7 @@ from agent.fixing.journal import Journal, command_env, last_line, restore
 from agent.fixing.planner import Change, Plan
 from agent.fixing.targetfs import Refused, TargetFS, no_daemons
 from checks.fixes.package import STATUS, installed
+from checks.fixes.pam_option import STACKS
 from checks.fixes.model import Command, Packages, Remove, SetAttributes, Symlink, WriteFile
 
 APT_OPTIONS = ("-y", "-q", "-o", "Dpkg::Options::=--force-confdef", "-o", "Dpkg::Options::=--force-confold")
@@ -184,6 +185,11 @@ def _packages(changes: Sequence[Change], target: TargetFS, journal: Journal, tim
             journal.will_run(_apt(target, "install", list(remove)), ", ".join(dict.fromkeys(remove.values())))
             _apt_run(target, ["purge", *remove], ", ".join(dict.fromkeys(remove.values())), timeout)
         if install:
+            # Maintainer scripts rewrite the PAM stacks (pam-auth-update --package): keep them as
+            # they were before, so a rollback restores them after the purge.
+            for path in STACKS:
+                if os.path.lexists(target.local(path)):
+                    journal.backup(path, target.writable(path), owners)
             had = _installed(target)
             undo = journal.will_run(_apt(target, "purge", list(install)), ", ".join(dict.fromkeys(install.values())))
             try:
@@ -192,7 +198,7 @@ def _packages(changes: Sequence[Change], target: TargetFS, journal: Journal, tim
             finally:  # the undo purges what came with them too (systemd, libraries), and only that
                 brought = sorted(_installed(target) - had)
                 if brought:
-                    undo["argv"] = _apt(target, "purge", brought)
+                    undo["undo"] = _apt(target, "purge", brought)
                     journal.save()
 
 
