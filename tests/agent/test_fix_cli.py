@@ -43,7 +43,8 @@ def test_usage_mistakes_are_one_line_exit_2(make_root: Callable[..., Path], tmp_
     root = make_root({"/etc/os-release": OS_RELEASE})
     state = str(tmp_path / "state")
     cases = {
-        ("--root", str(root)): "--root: give --scan-now or --report FILE",
+        ("--root", str(root)): "no scan recorded",
+        ("--root", str(root), "--submit"): "--submit reports an apply's re-scan: give --apply",
         ("--report", str(tmp_path / "nope.json")): "--report",
         ("--requirement", "NOPE.1", "--scan-now", "--root", str(root)): "unknown requirement NOPE.1",
         ("--rollback",): "no apply to roll back",
