@@ -99,17 +99,19 @@ def fix(ctx: click.Context, mode: str, rollback_id: str | None, root: str | None
     if not plan.changes:
         click.echo("nothing to apply")
         return
-    from agent.fixing.apply import apply
+    from agent.fixing.session import apply_and_rescan
 
-    done = apply(plan, target, state_dir)
-    for warning in done.warnings:
+    session = apply_and_rescan(target, chosen, failing, Choice(requirements, directive_ids, severity,
+                                                               include_disruptive),
+                               state_dir, lambda: scan_target(root, chosen, None), first=plan)
+    for warning in session.warnings:
         click.echo(f"fedharden: warning: {warning}", err=True)
-    report = scan_target(root, chosen, tailoring=None)
-    verdict = cycle.verdict(report, done.changed)
-    done.journal.finish("applied", result=verdict.to_json())
-    click.echo(f"applied {done.journal.id}: {verdict.line()}")
-    click.echo(f"undo with: fedharden fix --rollback {done.journal.id}"
-               + (f" --root {root}" if root else "") + (f" --state-dir {state_dir}" if state_dir else ""))
+    assert session.journal is not None
+    verdict = session.verdict
+    rounds = f" in {len(session.plans)} rounds" if len(session.plans) > 1 else ""
+    click.echo(f"applied {session.journal.id}{rounds}: {verdict.line()}")
+    click.echo(f"undo with: fedharden fix --rollback {session.journal.id}"
+               + (f" --root {root}" if root else "") + f" --state-dir {state_dir}")
     ctx.exit(1 if verdict.failing else 0)
 
 

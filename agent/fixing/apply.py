@@ -39,8 +39,15 @@ class Applied:
     warnings: list[str] = field(default_factory=list)
 
 
-def apply(plan: Plan, target: TargetFS, state_dir: str, timeout: float = 1800.0) -> Applied:
-    journal = Journal.start(state_dir, target.root, plan.to_json())
+def apply(plan: Plan, target: TargetFS, state_dir: str, timeout: float = 1800.0,
+          journal: Journal | None = None) -> Applied:
+    """Apply ``plan``; with ``journal``, as a further round of that apply (a failure rolls back
+    every round). The journal is left ``applied``: the caller adds the re-scan's result."""
+    if journal is None:
+        journal = Journal.start(state_dir, target.root, plan.to_json())
+    else:
+        journal.data.setdefault("rounds", []).append(plan.to_json())
+        journal.save()
     done = Applied(journal)
     try:
         _packages(plan.changes, target, journal, timeout)

@@ -113,13 +113,25 @@ def make_plan(target: TargetFS, directives: Sequence[Directive], failing: Iterab
             plan.skipped.append(Skipped(req.id, f"cannot be planned here: {exc}"))
             continue
         if not actions:
-            plan.skipped.append(Skipped(req.id, "nothing to change: the fix is in place (re-scan to see why it fails)"))
+            if _plans(req.fix, plan.before):  # an earlier change of this plan does it
+                plan.changes.append(Change(req.id, directive.id, req.title, req.severity, req.fix,
+                                           fixes.disruptive(req.fix), ()))
+            else:
+                plan.skipped.append(Skipped(req.id, "nothing to change: the fix is in place "
+                                                    "(the re-scan says why it fails)"))
             continue
         files = files.with_actions(actions)
         plan.changes.append(Change(req.id, directive.id, req.title, req.severity, req.fix,
                                    fixes.disruptive(req.fix), actions))
     plan.after = files
     return plan
+
+
+def _plans(fix: Mapping[str, Any], files: Files) -> bool:
+    try:
+        return bool(fixes.plan(fix, files))
+    except fixes.FixError:
+        return False
 
 
 def state_of(files: Files, path: str) -> FileState:
