@@ -19,11 +19,10 @@ from typing import Sequence
 from agent.fixing import ApplyFailed
 from agent.fixing.journal import Journal, command_env, last_line, restore
 from agent.fixing.planner import Change, Plan
-from agent.fixing.targetfs import Refused, TargetFS
+from agent.fixing.targetfs import Refused, TargetFS, no_daemons
 from checks.fixes.model import Command, Packages, Remove, SetAttributes, Symlink, WriteFile
 
 APT_OPTIONS = ("-y", "-q", "-o", "Dpkg::Options::=--force-confdef", "-o", "Dpkg::Options::=--force-confold")
-POLICY_RC = "/usr/sbin/policy-rc.d"
 INVERSE = {"mask": "unmask", "unmask": "mask", "enable": "disable", "disable": "enable"}
 
 
@@ -89,7 +88,7 @@ def _act(action: object, change: Change, target: TargetFS, journal: Journal, don
         journal.backup(action.path, local, change.requirement)
         target.write(local, action.content.encode("utf-8", "surrogateescape"), action.mode, uid, gid)
     elif isinstance(action, SetAttributes):
-        local = target.writable(action.path)
+        local = target.writable(action.path, directory_ok=True)
         uid, gid = target.ids(action.owner, action.group)
         journal.backup(action.path, local, change.requirement)
         if action.mode is not None:
@@ -171,13 +170,7 @@ def _packages(changes: Sequence[Change], target: TargetFS, journal: Journal, tim
     apt = "/usr/bin/apt-get"
     if not os.path.isfile(target.local(apt)) or not os.path.isfile(target.local("/usr/bin/dpkg")):
         raise Failure(owners, f"no package manager on the target ({apt} is missing)")
-    policy = None
-    if not target.live:
-        policy = target.writable(POLICY_RC)
-        journal.backup(POLICY_RC, policy, owners)
-        target.write(policy, b"#!/bin/sh\n# fedharden fix: no daemon starts while packages change in an image\nexit 101\n",
-                     0o755, 0, 0)
-    try:
+    with no_daemons(target):
         if remove:
             journal.will_run(_apt(target, "install", list(remove)), ", ".join(dict.fromkeys(remove.values())))
             _apt_run(target, ["purge", *remove], ", ".join(dict.fromkeys(remove.values())), timeout)
@@ -185,21 +178,7 @@ def _packages(changes: Sequence[Change], target: TargetFS, journal: Journal, tim
             journal.will_run(_apt(target, "purge", list(install)), ", ".join(dict.fromkeys(install.values())))
             _apt_run(target, ["install", "--no-install-recommends", *install],
                      ", ".join(dict.fromkeys(install.values())), timeout)
-    finally:
-        if policy is not None:
-            restore_policy(journal, policy)
 
-
-def restore_policy(journal: Journal, policy: str) -> None:
-    """The image's policy-rc.d as it was before apt-get ran (most images have none)."""
-    entry = next(e for e in journal.data["entries"] if e.get("local") == policy)
-    if entry["existed"] and "backup" in entry:
-        data = (journal.directory / entry["backup"]).read_bytes()
-        TargetFS.write_bytes(policy, data, entry["mode"], entry["uid"], entry["gid"])
-    elif os.path.lexists(policy):
-        os.unlink(policy)
-    journal.data["entries"].remove(entry)
-    journal.save()
 
 
 def _apt(target: TargetFS, verb: str, packages: list[str]) -> list[str]:

@@ -11,9 +11,13 @@ from agent import UsageError
 from agent.contract import Report
 
 
+NOT_MET = ("fail", "error")  # unknown is never compliant: a fix may make an unreadable file right
+
+
 def failing(results: Iterable[Any]) -> list[str]:
-    """Requirement ids with a failing result, in report order (a finding's requirement once)."""
-    return list(dict.fromkeys(str(r["requirement"]) for r in results if r.get("status") == "fail"))
+    """Requirement ids with a failing (or unjudgeable) result, in report order (a finding's
+    requirement once)."""
+    return list(dict.fromkeys(str(r["requirement"]) for r in results if r.get("status") in NOT_MET))
 
 
 def from_report(path: str) -> list[str]:

@@ -23,7 +23,7 @@ from pathlib import Path
 from typing import Any
 
 from agent import UsageError
-from agent.fixing.targetfs import Refused, TargetFS
+from agent.fixing.targetfs import Refused, TargetFS, no_daemons
 from agent.state import write_atomic
 
 FIXES = "fixes"
@@ -76,6 +76,8 @@ class Journal:
             entry.update(existed=True, mode=st.st_mode & 0o7777, uid=st.st_uid, gid=st.st_gid)
             if os.path.islink(local):
                 entry["link"] = os.readlink(local)
+            elif os.path.isdir(local):
+                entry["dir"] = True  # only its mode and owner change
             else:
                 name = f"files/{len(self.data['entries'])}"
                 shutil.copyfile(local, self.directory / name, follow_symlinks=False)
@@ -105,14 +107,16 @@ def now() -> str:
 def restore(journal: Journal, target: TargetFS) -> list[str]:
     """Undo everything the journal records, newest first; the problems met (none when whole)."""
     problems: list[str] = []
-    for undo in reversed(journal.data["undo"]):
-        try:
-            proc = subprocess.run(undo["argv"], capture_output=True, text=True, timeout=1800, check=False,
-                                  env=command_env())
-            if proc.returncode != 0:
-                problems.append(f"{' '.join(undo['argv'])}: {last_line(proc.stderr or proc.stdout)}")
-        except (OSError, subprocess.TimeoutExpired) as exc:
-            problems.append(f"{' '.join(undo['argv'])}: {exc}")
+    if journal.data["undo"]:
+        with no_daemons(target):
+            for undo in reversed(journal.data["undo"]):
+                try:
+                    proc = subprocess.run(undo["argv"], capture_output=True, text=True, timeout=1800, check=False,
+                                          env=command_env(undo=True), stdin=subprocess.DEVNULL)
+                    if proc.returncode != 0:
+                        problems.append(f"{' '.join(undo['argv'])}: {last_line(proc.stderr or proc.stdout)}")
+                except (OSError, subprocess.TimeoutExpired) as exc:
+                    problems.append(f"{' '.join(undo['argv'])}: {exc}")
     for entry in reversed(journal.data["entries"]):
         try:
             if "made_dir" in entry:
@@ -123,6 +127,9 @@ def restore(journal: Journal, target: TargetFS) -> list[str]:
             if not entry["existed"]:
                 if os.path.lexists(local):
                     os.unlink(local)
+            elif entry.get("dir"):
+                os.chmod(local, entry["mode"])
+                os.chown(local, entry["uid"], entry["gid"])
             elif "link" in entry:
                 if os.path.lexists(local):
                     os.unlink(local)
@@ -135,9 +142,12 @@ def restore(journal: Journal, target: TargetFS) -> list[str]:
     return problems
 
 
-def command_env() -> dict[str, str]:
-    return {"PATH": "/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin", "LC_ALL": "C",
-            "DEBIAN_FRONTEND": "noninteractive"}
+def command_env(undo: bool = False) -> dict[str, str]:
+    env = {"PATH": "/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin", "LC_ALL": "C",
+           "DEBIAN_FRONTEND": "noninteractive"}
+    if undo:  # purging a sudo the apply installed: its prerm refuses when root has no password
+        env["SUDO_FORCE_REMOVE"] = "yes"
+    return env
 
 
 def last_line(text: str) -> str:

@@ -7,11 +7,12 @@ directory, fsync'd and renamed over the target, so a reader sees the old file or
 """
 from __future__ import annotations
 
+import contextlib
 import glob
 import os
 import stat
 import tempfile
-from typing import Iterable
+from typing import Iterable, Iterator
 
 from checks.fixes.model import FileState, Files
 
@@ -73,8 +74,9 @@ class TargetFS:
             done.append(part)
         return os.path.join(self.root, *done)
 
-    def writable(self, path: str) -> str:
-        """Where a write of ``path`` lands; Refused when it would leave the root or hit a special file."""
+    def writable(self, path: str, directory_ok: bool = False) -> str:
+        """Where a write of ``path`` lands; Refused when it would leave the root or hit a special
+        file (``directory_ok``: a change of attributes may reach a directory)."""
         if not path.startswith("/") or "\0" in path or ".." in path.split("/"):
             raise Refused(f"{path}: not an absolute path inside the target")
         local = self.local(path)
@@ -89,7 +91,7 @@ class TargetFS:
             return local
         except OSError as exc:
             raise Refused(f"{path}: {exc.strerror}") from None
-        if not stat.S_ISREG(st.st_mode):
+        if not (stat.S_ISREG(st.st_mode) or directory_ok and stat.S_ISDIR(st.st_mode)):
             raise Refused(f"{path} is {kind_of(st.st_mode)}, not a regular file")
         return local
 
@@ -190,6 +192,32 @@ class TargetFS:
             os.mkdir(directory, 0o755)
             made.append(directory)
         return made
+
+
+POLICY_RC = "/usr/sbin/policy-rc.d"
+POLICY_TEXT = b"#!/bin/sh\n# fedharden fix: no daemon starts while packages change in an image\nexit 101\n"
+
+
+@contextlib.contextmanager
+def no_daemons(target: TargetFS) -> Iterator[None]:
+    """On an image, a policy-rc.d answering 101 while packages change, so that maintainer
+    scripts start no daemon on this machine; the image's own one (if any) put back after."""
+    if target.live:
+        yield
+        return
+    local = target.writable(POLICY_RC)
+    old = None
+    if os.path.lexists(local):
+        with open(local, "rb") as fh:
+            old = fh.read(), os.lstat(local)
+    target.write(local, POLICY_TEXT, 0o755, 0, 0)
+    try:
+        yield
+    finally:
+        if old is None:
+            os.unlink(local)
+        else:
+            target.write(local, old[0], stat.S_IMODE(old[1].st_mode), old[1].st_uid, old[1].st_gid)
 
 
 def fsync_dir(directory: str) -> None:
