@@ -44,7 +44,6 @@ UNMASK = "the service fix type has no 'unmasked' state: enabling the timer leave
 GRUB_DEFAULT = ("the opposite value is in GRUB_CMDLINE_LINUX_DEFAULT, which follows GRUB_CMDLINE_LINUX on the normal "
                 "entry; grub_cmdline adds to GRUB_CMDLINE_LINUX only (engine)")
 LATER_RULES = "a later rules file deletes the rule (-W, -D) or sets -e 1 again; the fix adds rules, it removes none of another file's"
-DIRECTORY = "the engine refuses to set the mode of a directory ('is a directory, not a regular file') (engine)"
 CRONTAB_GROUP = "the scenario's /etc/group has no group crontab, which Debian's cron package creates; the fix gives cron.allow that group"
 NOT_CREATED = "a missing /etc/shells is not created: its content is the distro's list of login shells"
 MOUNT_UNIT = "a tmp.mount unit decides /tmp's options; mount_option edits /etc/fstab only (engine)"
@@ -106,12 +105,6 @@ EXCEPTIONS: dict[str, str] = {
     "HARDEN-30D.AUD.5:fail_removed_by_key": LATER_RULES,
     "HARDEN-30D.AUD.8:fail_later_file_unlocks": LATER_RULES,
     "HARDEN-30D.CRON.1:fail_not_installed": PACKAGES,
-    "HARDEN-30D.CRON.2:fail": DIRECTORY,
-    "HARDEN-30D.CRON.2:fail_group_owner": DIRECTORY,
-    "HARDEN-30D.CRON.3:fail": DIRECTORY,
-    "HARDEN-30D.CRON.4:fail": DIRECTORY,
-    "HARDEN-30D.CRON.5:fail": DIRECTORY,
-    "HARDEN-30D.CRON.5:fail_owner": DIRECTORY,
     "HARDEN-30D.CRON.6:fail": CRONTAB_GROUP,
     "HARDEN-30D.CRON.6:fail_world_readable": CRONTAB_GROUP,
     "HARDEN-30D.FILE.8:fail_missing": NOT_CREATED,
@@ -119,7 +112,6 @@ EXCEPTIONS: dict[str, str] = {
     "HARDEN-30D.FS.17:fail_unit_without_options": NO_FSTAB_ENTRY,
     "HARDEN-30D.FS.1:fail_r16_tmp_mount_unit": MOUNT_UNIT,
     "HARDEN-30D.FS.1:fail_unit_in_etc_wins_over_fstab": MOUNT_UNIT,
-    "HARDEN-30D.FS.7:fail": DIRECTORY,
     "HARDEN-30D.FW.12:fail": PACKAGES,
     "HARDEN-30D.FW.1:fail_ufw_off": PACKAGES,
     "HARDEN-30D.FW.1:fail_ufw_without_defaults": PACKAGES,
@@ -131,7 +123,6 @@ EXCEPTIONS: dict[str, str] = {
     "HARDEN-30D.LOG.11:fail_off": DROPIN_ORDER,
     "HARDEN-30D.LOG.12:fail_no_logging_at_all": PACKAGES,
     "HARDEN-30D.LOG.1:fail_volatile_dropin": DROPIN_ORDER,
-    "HARDEN-30D.LOG.2:fail": DIRECTORY,
     "HARDEN-30D.LOG.4:fail_masked": STATIC_UNIT,
     "HARDEN-30D.LOG.4:fail_no_systemd": NO_UNIT,
     "HARDEN-30D.LOG.6:fail": PACKAGES,
