@@ -60,7 +60,6 @@ SYSCTL_NAMES = ("a sysctl.d file names an interface (or a glob reaching one) wit
 NO_UPGRADE = "package present does not upgrade an installed libpam-runtime older than 1.5.2-6"
 MATCH = "sshd_option sets the global value; a Match block that sets it again for some connections stays"
 HOSTKEY_ELSEWHERE = "the HostKey is outside /etc/ssh/ssh_host_*_key, the glob the fix names"
-SUDO_SCOPED = "a scoped Defaults (Defaults:alice, Defaults!/bin/sh) turns it off for some users or commands; the fix sets the global one"
 ALIAS = "bind9.service is an alias link to named.service and systemctl mask refuses to replace an alias (engine)"
 APT_ORDER = "a later apt.conf.d file (99off, 99zz-local) sets it back after /etc/apt/apt.conf.d/99fedharden (engine)"
 APT_SYNTAX = "another apt.conf.d file has a syntax error, which stops apt whatever the fix writes"
@@ -164,10 +163,7 @@ EXCEPTIONS: dict[str, str] = {
     "HARDEN-30D.SSH.1:fail_match_all": MATCH,
     "HARDEN-30D.SSH.1:fail_match_block": MATCH,
     "HARDEN-30D.SSH.1:fail_sshd_opts_then_match_all": MATCH,
-    "HARDEN-30D.SUDO.1:fail_scoped_to_a_command": SUDO_SCOPED,
-    "HARDEN-30D.SUDO.1:fail_scoped_to_a_user": SUDO_SCOPED,
     "HARDEN-30D.SUDO.5:fail": PACKAGES,
-    "HARDEN-30D.SUDO.6:fail_scoped_user": SUDO_SCOPED,
     "HARDEN-30D.SVC.11:fail": PACKAGES,
     "HARDEN-30D.SVC.1:fail": PACKAGES,
     "HARDEN-30D.SVC.20:fail_enabled_under_its_alias": ALIAS,
