@@ -58,7 +58,8 @@ MODPROBE_ORDER = ("an earlier modprobe.d file's install rule wins (modprobe take
 SYSCTL_NAMES = ("a sysctl.d file names an interface (or a glob reaching one) with the opposite value, and an explicit "
                 "key beats the fix's all and default; each interface's running value is set only on a live host")
 NO_UPGRADE = "package present does not upgrade an installed libpam-runtime older than 1.5.2-6"
-MATCH = "sshd_option sets the global value; a Match block that sets it again for some connections stays"
+MATCH = ("the override is in a file a Match block includes; the fix removes other values from sshd_config "
+         "itself, Match blocks included, not from the files they include")
 HOSTKEY_ELSEWHERE = "the HostKey is outside /etc/ssh/ssh_host_*_key, the glob the fix names"
 ALIAS = "bind9.service is an alias link to named.service and systemctl mask refuses to replace an alias (engine)"
 APT_ORDER = "a later apt.conf.d file (99off, 99zz-local) sets it back after /etc/apt/apt.conf.d/99fedharden (engine)"
@@ -157,12 +158,8 @@ EXCEPTIONS: dict[str, str] = {
     "HARDEN-30D.PAM.9:fail": PAM,
     "HARDEN-30D.PAM.9:fail_argument": PAM,
     "HARDEN-30D.SSH.16:fail_configured_key_elsewhere": HOSTKEY_ELSEWHERE,
-    "HARDEN-30D.SSH.17:fail_match_all_allows": MATCH,
     "HARDEN-30D.SSH.18:fail_configured_key_owned_by_user": HOSTKEY_ELSEWHERE,
     "HARDEN-30D.SSH.1:fail_include_in_match": MATCH,
-    "HARDEN-30D.SSH.1:fail_match_all": MATCH,
-    "HARDEN-30D.SSH.1:fail_match_block": MATCH,
-    "HARDEN-30D.SSH.1:fail_sshd_opts_then_match_all": MATCH,
     "HARDEN-30D.SUDO.5:fail": PACKAGES,
     "HARDEN-30D.SVC.11:fail": PACKAGES,
     "HARDEN-30D.SVC.1:fail": PACKAGES,
