@@ -70,6 +70,9 @@ def _validate_fix(spec: Any, doc: YamlDoc, path: tuple[Any, ...]) -> None:
             doc.problem(path, f"a compound fix is {{{COMPOUND}: [fix, ...]}} and nothing else")
             return
         for i, child in enumerate(children):
+            if isinstance(child, dict) and child.get("type") == "manual":
+                doc.problem(path + (COMPOUND, i), "a manual fix stands alone (fix: {type: manual, question: ...}), "
+                                                  "never as a part of an all")
             _validate_fix(child, doc, path + (COMPOUND, i))
         return
     name = spec.get("type")

@@ -14,7 +14,7 @@ from typing import TYPE_CHECKING, Any
 import click
 
 from agent import UsageError
-from agent.commands.options import state_dir_option
+from agent.commands.options import retry_option, state_dir_option
 
 if TYPE_CHECKING:
     from agent.contract import Report
@@ -44,12 +44,15 @@ SEVERITIES = ["critical", "high", "medium", "low"]
 @click.option("--format", "fmt", type=click.Choice(["diff", "json"]), default="diff", show_default=True,
               help="How to print the plan.")
 @click.option("--output", "-o", type=click.Path(dir_okay=False), help="Write the plan here instead of printing it.")
+@click.option("--submit", is_flag=True, help="After an apply, report the re-scan to the collector the host "
+              "enrolled with, as scan --submit does.")
 @state_dir_option
+@retry_option
 @click.pass_context
 def fix(ctx: click.Context, mode: str, rollback_id: str | None, root: str | None, scan_now: bool,
         report_file: str | None, requirements: tuple[str, ...], directive_ids: tuple[str, ...], severity: str,
         profile: str | None, extra: tuple[str, ...], include_disruptive: bool, fmt: str, output: str | None,
-        state_dir: str) -> None:
+        submit: bool, state_dir: str, retry_delay: float) -> None:
     """Plan, apply or roll back the fixes of failing requirements."""
     from agent.fixing.targetfs import TargetFS
 
@@ -63,6 +66,12 @@ def fix(ctx: click.Context, mode: str, rollback_id: str | None, root: str | None
         raise UsageError("fix --apply changes this host: run it as root (or give --root DIR for an image)")
     if scan_now and report_file:
         raise UsageError("--scan-now and --report: give one")
+    if submit:
+        if mode != "apply":
+            raise UsageError("--submit reports an apply's re-scan: give --apply")
+        from agent.fleet import preflight
+
+        preflight(state_dir, remote=False)
     from agent.commands.inputs import load_directives, load_tailoring, profile_path
     from agent.fixing import cycle, diff
     from agent.fixing.planner import Choice, make_plan
@@ -79,13 +88,11 @@ def fix(ctx: click.Context, mode: str, rollback_id: str | None, root: str | None
     tailoring = load_tailoring(profile_path(profile), loaded) if profile else None
     chosen = tailoring.apply(loaded) if tailoring else loaded
     if scan_now:
-        failing = cycle.failing(scan_target(root, chosen, tailoring=None)["results"])
+        failing = cycle.failing(scan_target(root, chosen, directive_ids)["results"])
     elif report_file:
         failing = cycle.from_report(report_file)
-    elif root is not None:
-        raise UsageError("--root: give --scan-now or --report FILE (the state directory records this host's scans)")
     else:
-        failing = cycle.from_state(state_dir)
+        failing = cycle.from_state(state_dir, f"rootfs:{os.path.abspath(root)}" if root else "local")
     plan = make_plan(target, chosen, failing, Choice(requirements, directive_ids, severity, include_disruptive))
     text = json.dumps(plan.to_json(), indent=2) + "\n" if fmt == "json" else diff.render(plan, target.root)
     if output:
@@ -103,7 +110,7 @@ def fix(ctx: click.Context, mode: str, rollback_id: str | None, root: str | None
 
     session = apply_and_rescan(target, chosen, failing, Choice(requirements, directive_ids, severity,
                                                                include_disruptive),
-                               state_dir, lambda: scan_target(root, chosen, None), first=plan)
+                               state_dir, lambda: scan_target(root, chosen, directive_ids), first=plan)
     for warning in session.warnings:
         click.echo(f"fedharden: warning: {warning}", err=True)
     assert session.journal is not None
@@ -112,16 +119,34 @@ def fix(ctx: click.Context, mode: str, rollback_id: str | None, root: str | None
     click.echo(f"applied {session.journal.id}{rounds}: {verdict.line()}")
     click.echo(f"undo with: fedharden fix --rollback {session.journal.id}"
                + (f" --root {root}" if root else "") + f" --state-dir {state_dir}")
+    if submit and session.report is not None:
+        from agent.commands.scan import submit_one
+
+        submit_one(session.report, state_dir, host_hardware(root), False, retry_delay)
     ctx.exit(1 if verdict.failing else 0)
 
 
-def scan_target(root: str | None, directives: list[Any], tailoring: object) -> Report:
+def host_hardware(root: str | None) -> str:
+    """This host's hardware anchor for a submission (none for an image: it would be this machine's)."""
+    if root is not None:
+        return ""
+    from agent.fleet import host_anchor
+    from agent.target import Target
+
+    host = Target.parse().open()
+    try:
+        return str(host_anchor(host))
+    finally:
+        host.close()
+
+
+def scan_target(root: str | None, directives: list[Any], directive_ids: tuple[str, ...]) -> Report:
     from agent.fixing import cycle
     from agent.target import Target
 
     host = Target.parse(root=root).open()
     try:
-        return cycle.scan(host, directives, tailoring)
+        return cycle.scan(host, directives, directive_ids)
     finally:
         host.close()
 

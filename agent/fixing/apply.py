@@ -20,6 +20,8 @@ from agent.fixing import ApplyFailed
 from agent.fixing.journal import Journal, command_env, last_line, restore
 from agent.fixing.planner import Change, Plan
 from agent.fixing.targetfs import Refused, TargetFS, no_daemons
+from checks.fixes.package import STATUS, installed
+from checks.fixes.pam_option import STACKS
 from checks.fixes.model import Command, Packages, Remove, SetAttributes, Symlink, WriteFile
 
 APT_OPTIONS = ("-y", "-q", "-o", "Dpkg::Options::=--force-confdef", "-o", "Dpkg::Options::=--force-confold")
@@ -48,17 +50,25 @@ def apply(plan: Plan, target: TargetFS, state_dir: str, timeout: float = 1800.0,
         journal.data.setdefault("rounds", []).append(plan.to_json())
         journal.save()
     done = Applied(journal)
+    # Commands for the running system (checks, reloads, running values) wait until every file
+    # is written, and each runs once: ten sshd settings make one sshd -t and one reload.
+    deferred: dict[tuple[str, ...], tuple[Command, Change]] = {}
     try:
         _packages(plan.changes, target, journal, timeout)
         for change in plan.changes:
             for action in change.actions:
                 if isinstance(action, Packages):
                     continue
+                if isinstance(action, Command) and action.image == "skip":
+                    deferred.setdefault(action.argv, (action, change))
+                    continue
                 try:
                     _act(action, change, target, journal, done)
                 except (OSError, Refused) as exc:
                     raise Failure(change.requirement, _why(action, exc)) from None
-            done.changed.append(change.requirement)
+        for action, change in deferred.values():
+            _command(action, change, target, journal, done)
+        done.changed.extend(c.requirement for c in plan.changes)
     except Failure as exc:
         problems = restore(journal, target)
         journal.finish("rolled_back", error=str(exc), rollback_problems=problems)
@@ -175,9 +185,29 @@ def _packages(changes: Sequence[Change], target: TargetFS, journal: Journal, tim
             journal.will_run(_apt(target, "install", list(remove)), ", ".join(dict.fromkeys(remove.values())))
             _apt_run(target, ["purge", *remove], ", ".join(dict.fromkeys(remove.values())), timeout)
         if install:
-            journal.will_run(_apt(target, "purge", list(install)), ", ".join(dict.fromkeys(install.values())))
-            _apt_run(target, ["install", "--no-install-recommends", *install],
-                     ", ".join(dict.fromkeys(install.values())), timeout)
+            # Maintainer scripts rewrite the PAM stacks (pam-auth-update --package): keep them as
+            # they were before, so a rollback restores them after the purge.
+            for path in STACKS:
+                if os.path.lexists(target.local(path)):
+                    journal.backup(path, target.writable(path), owners)
+            had = _installed(target)
+            undo = journal.will_run(_apt(target, "purge", list(install)), ", ".join(dict.fromkeys(install.values())))
+            try:
+                _apt_run(target, ["install", "--no-install-recommends", *install],
+                         ", ".join(dict.fromkeys(install.values())), timeout)
+            finally:  # the undo purges what came with them too (systemd, libraries), and only that
+                brought = sorted(_installed(target) - had)
+                if brought:
+                    undo["undo"] = _apt(target, "purge", brought)
+                    journal.save()
+
+
+def _installed(target: TargetFS) -> set[str]:
+    try:
+        with open(target.local(STATUS), encoding="utf-8", errors="replace") as fh:
+            return installed(fh.read())
+    except OSError:
+        return set()
 
 
 

@@ -33,21 +33,28 @@ def from_report(path: str) -> list[str]:
     return failing(r for r in results if isinstance(r, dict))
 
 
-def from_state(state_dir: str) -> list[str]:
-    """The failing requirements of the last scan this host reported (its state directory)."""
+def from_state(state_dir: str, target: str) -> list[str]:
+    """The failing requirements of the last scan reported from this state directory, which must
+    be of ``target`` (``local``, or ``rootfs:DIR`` for an image)."""
     from agent.state import StateDir
 
     state = StateDir(state_dir).load_state()
     if state is None:
         raise UsageError(f"no scan recorded in {state_dir}/state.json (scan --submit records one): "
                          "use fix --scan-now, or --report FILE from scan --format json")
+    recorded = state.header.get("host", {}).get("target")
+    if recorded != target:
+        raise UsageError(f"the scan recorded in {state_dir} is of {recorded}, not {target}: "
+                         "use fix --scan-now, or --report FILE")
     return failing(state.ordered_results())
 
 
-def scan(host: Any, directives: Sequence[Any], tailoring: Any = None) -> Report:
-    from agent.scan import Scan
+def scan(host: Any, directives: Sequence[Any], directive_ids: Sequence[str] = ()) -> Report:
+    """A scan as ``fedharden scan [--directive ID]...`` makes it (a re-scan reported with
+    --submit is then a delta against the scan before)."""
+    from agent.scan import Scan, Selection
 
-    return Scan(host, directives, tailoring=tailoring).run()
+    return Scan(host, directives, Selection(tuple(directive_ids))).run()
 
 
 @dataclass

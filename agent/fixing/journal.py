@@ -12,6 +12,7 @@ killed half-way can still be rolled back from it.
 """
 from __future__ import annotations
 
+import contextlib
 import datetime as dt
 import json
 import os
@@ -48,7 +49,7 @@ class Journal:
         except OSError as exc:
             raise UsageError(f"--state-dir {state_dir}: cannot keep backups there: {exc.strerror}") from None
         journal = cls(directory, {"version": 1, "id": directory.name, "root": root, "status": "applying",
-                                  "started_at": now(), "plan": plan, "entries": [], "undo": [], "warnings": []})
+                                  "started_at": now(), "plan": plan, "entries": [], "warnings": []})
         journal.save()
         return journal
 
@@ -90,10 +91,13 @@ class Journal:
             self.data["entries"].extend({"made_dir": d} for d in dirs)
             self.save()
 
-    def will_run(self, undo: list[str], requirement: str) -> None:
-        """An operation (package, service) whose inverse ``undo`` (argv, already targeted) rollback runs."""
-        self.data["undo"].append({"argv": undo, "requirement": requirement})
+    def will_run(self, undo: list[str], requirement: str) -> dict[str, Any]:
+        """An operation (package, service) whose inverse ``undo`` (argv, already targeted) rollback
+        runs; the entry, for an undo that is known exactly only afterwards."""
+        entry = {"undo": undo, "requirement": requirement}
+        self.data["entries"].append(entry)
         self.save()
+        return entry
 
     def finish(self, status: str, **extra: Any) -> None:
         self.data.update(status=status, finished_at=now(), **extra)
@@ -107,39 +111,46 @@ def now() -> str:
 def restore(journal: Journal, target: TargetFS) -> list[str]:
     """Undo everything the journal records, newest first; the problems met (none when whole)."""
     problems: list[str] = []
-    if journal.data["undo"]:
-        with no_daemons(target):
-            for undo in reversed(journal.data["undo"]):
-                try:
-                    proc = subprocess.run(undo["argv"], capture_output=True, text=True, timeout=1800, check=False,
-                                          env=command_env(undo=True), stdin=subprocess.DEVNULL)
-                    if proc.returncode != 0:
-                        problems.append(f"{' '.join(undo['argv'])}: {last_line(proc.stderr or proc.stdout)}")
-                except (OSError, subprocess.TimeoutExpired) as exc:
-                    problems.append(f"{' '.join(undo['argv'])}: {exc}")
-    for entry in reversed(journal.data["entries"]):
-        try:
-            if "made_dir" in entry:
-                if os.path.isdir(entry["made_dir"]) and not os.listdir(entry["made_dir"]):
-                    os.rmdir(entry["made_dir"])
-                continue
-            local = entry["local"]
-            if not entry["existed"]:
-                if os.path.lexists(local):
-                    os.unlink(local)
-            elif entry.get("dir"):
-                os.chmod(local, entry["mode"])
-                os.chown(local, entry["uid"], entry["gid"])
-            elif "link" in entry:
-                if os.path.lexists(local):
-                    os.unlink(local)
-                os.symlink(entry["link"], local)
-            else:
-                data = (journal.directory / entry["backup"]).read_bytes()
-                target.write(local, data, entry["mode"], entry["uid"], entry["gid"])
-        except (OSError, Refused) as exc:
-            problems.append(f"{entry.get('path', entry.get('made_dir'))}: {getattr(exc, 'strerror', None) or exc}")
+    entries = journal.data["entries"]
+    with no_daemons(target) if any("undo" in e for e in entries) else contextlib.nullcontext():
+        for entry in reversed(entries):
+            _undo(entry, journal, target, problems)
     return problems
+
+
+def _undo(entry: dict[str, Any], journal: Journal, target: TargetFS, problems: list[str]) -> None:
+    """Undo one recorded operation (the newest first: files before the packages they came after)."""
+    if "undo" in entry:
+        argv = entry["undo"]
+        try:
+            proc = subprocess.run(argv, capture_output=True, text=True, timeout=1800, check=False,
+                                  env=command_env(undo=True), stdin=subprocess.DEVNULL)
+            if proc.returncode != 0:
+                problems.append(f"{' '.join(argv)}: {last_line(proc.stderr or proc.stdout)}")
+        except (OSError, subprocess.TimeoutExpired) as exc:
+            problems.append(f"{' '.join(argv)}: {exc}")
+        return
+    try:
+        if "made_dir" in entry:
+            if os.path.isdir(entry["made_dir"]) and not os.listdir(entry["made_dir"]):
+                os.rmdir(entry["made_dir"])
+            return
+        local = entry["local"]
+        if not entry["existed"]:
+            if os.path.lexists(local):
+                os.unlink(local)
+        elif entry.get("dir"):
+            os.chmod(local, entry["mode"])
+            os.chown(local, entry["uid"], entry["gid"])
+        elif "link" in entry:
+            if os.path.lexists(local):
+                os.unlink(local)
+            os.symlink(entry["link"], local)
+        else:
+            data = (journal.directory / entry["backup"]).read_bytes()
+            target.write(local, data, entry["mode"], entry["uid"], entry["gid"])
+    except (OSError, Refused) as exc:
+        problems.append(f"{entry.get('path', entry.get('made_dir'))}: {getattr(exc, 'strerror', None) or exc}")
 
 
 def command_env(undo: bool = False) -> dict[str, str]:

@@ -75,6 +75,7 @@ def fixable(directives: Sequence[Directive]) -> dict[str, tuple[Directive, Requi
 def make_plan(target: TargetFS, directives: Sequence[Directive], failing: Iterable[str], choice: Choice) -> Plan:
     """Plan the fixes of ``failing`` requirement ids (those ``choice`` selects) on ``target``."""
     known = fixable(directives)
+    target.refresh()
     plan = Plan()
     wanted: list[tuple[Directive, Requirement]] = []
     for rid in dict.fromkeys(failing):

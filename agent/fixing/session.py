@@ -23,6 +23,7 @@ class Session:
     changed: list[str] = field(default_factory=list)
     warnings: list[str] = field(default_factory=list)
     verdict: cycle.Verdict = field(default_factory=cycle.Verdict)
+    report: Report | None = None  # the last re-scan
 
 
 def apply_and_rescan(target: TargetFS, directives: Sequence[Any], failing: Sequence[str], choice: Choice,
@@ -40,6 +41,7 @@ def apply_and_rescan(target: TargetFS, directives: Sequence[Any], failing: Seque
         session.warnings.extend(done.warnings)
         seen.update(c.requirement for c in plan.changes)
         report = scan()
+        session.report = report
         session.verdict = cycle.verdict(report, session.changed)
         new = [r for r in cycle.failing(report["results"]) if r not in seen]
         plan = make_plan(target, directives, new, choice)

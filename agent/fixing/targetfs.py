@@ -43,6 +43,12 @@ class TargetFS:
     def __init__(self, root: str = "/") -> None:
         self.root = os.path.abspath(root)
         self.live = self.root == "/"
+        self.users: dict[int, str] = {}
+        self.groups: dict[int, str] = {}
+        self.refresh()
+
+    def refresh(self) -> None:
+        """Read the target's user and group names again (a package may have added some)."""
         self.users = _names(self.local("/etc/passwd"), 2)
         self.groups = _names(self.local("/etc/group"), 2)
 
@@ -149,6 +155,10 @@ class TargetFS:
     def ids(self, owner: str | None, group: str | None) -> tuple[int, int]:
         uid = self.uid(owner) if owner else -1
         gid = self.gid(group) if group else -1
+        if owner and uid < 0 or group and gid < 0:
+            self.refresh()
+            uid = self.uid(owner) if owner else -1
+            gid = self.gid(group) if group else -1
         if owner and uid < 0:
             raise Refused(f"no user {owner} on the target")
         if group and gid < 0:

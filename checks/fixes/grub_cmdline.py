@@ -30,7 +30,8 @@ class GrubCmdline:
         new = f'{text.HEADER}GRUB_CMDLINE_LINUX="$GRUB_CMDLINE_LINUX {" ".join(args)}"\n'
         if new == old:
             return ()
-        return (WriteFile(DROPIN, new), Command(("update-grub",), "the boot loader's configuration"))
+        return (WriteFile(DROPIN, new), Command(("update-grub",), "the boot loader's configuration",
+                                                       best_effort=True))
 
     def describe(self, params: Mapping[str, Any]) -> str:
         return (f"Add {' '.join(params['add'])} to the kernel command line in {DROPIN} "

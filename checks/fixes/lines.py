@@ -5,7 +5,7 @@ import re
 from typing import Any, Mapping
 
 from checks.fixes import text
-from checks.fixes.model import ABSOLUTE, MODE, Action, Files, WriteFile, schema
+from checks.fixes.model import ABSOLUTE, MODE, Action, Command, Files, WriteFile, schema
 
 
 class Lines:
@@ -27,7 +27,11 @@ class Lines:
         if new == (state.content or "") and (state.exists or not params.get("present")):
             return ()
         mode = int(params["mode"], 8) if "mode" in params else state.mode if state.mode is not None else 0o644
-        return (WriteFile(params["path"], new, mode, state.owner or "root", state.group or "root"),)
+        write = WriteFile(params["path"], new, mode, state.owner or "root", state.group or "root")
+        if params["path"] == "/etc/sudoers" or params["path"].startswith("/etc/sudoers.d/"):
+            # A sudoers file sudo cannot parse locks every sudo user out: visudo judges it first.
+            return (write, Command(("visudo", "-c", "-q", "-f", params["path"]), "sudo can parse it", image="chroot"))
+        return (write,)
 
     def describe(self, params: Mapping[str, Any]) -> str:
         parts = [f"In {params['path']}:"]

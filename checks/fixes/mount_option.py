@@ -52,7 +52,8 @@ class MountOption:
         if new == old:
             return ()
         return (WriteFile(FSTAB, new, state.mode or 0o644, state.owner or "root", state.group or "root"),
-                Command(("systemctl", "daemon-reload"), "the fstab generator makes the mount unit again"),
+                Command(("systemctl", "daemon-reload"), "the fstab generator makes the mount unit again",
+                        best_effort=True),
                 Command(("mount", "-o", "remount", point), "the running mount gets the options", best_effort=True))
 
     def describe(self, params: Mapping[str, Any]) -> str:

@@ -41,7 +41,7 @@ class Service:
                 if masked(files, unit):
                     actions.append(Command(("systemctl", "unmask", unit), "it may start", image="root_option"))
                 actions += [Command(("systemctl", "enable", unit), "it starts at boot", image="root_option"),
-                            Command(("systemctl", "start", unit), "start it now")]
+                            Command(("systemctl", "start", unit), "start it now", best_effort=True)]
         return tuple(actions)
 
     def describe(self, params: Mapping[str, Any]) -> str:

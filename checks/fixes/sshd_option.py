@@ -41,7 +41,8 @@ class SshdOption:
             actions.append(WriteFile(DROPIN, new, 0o600))
         if actions:
             actions.append(Command(("sshd", "-t"), "check the configuration sshd will read"))
-            actions.append(Command(("systemctl", "reload", "ssh"), "sshd reads its configuration again"))
+            actions.append(Command(("systemctl", "reload", "ssh"), "sshd reads its configuration again",
+                                   best_effort=True))
         return tuple(actions)
 
     def describe(self, params: Mapping[str, Any]) -> str:

@@ -24,7 +24,7 @@ class Sysctl:
         if new == old:
             return ()
         return (WriteFile(DROPIN, new),
-                *(Command(("sysctl", "-w", f"{k}={v}"), "the running value") for k, v in settings.items()))
+                *(Command(("sysctl", "-w", f"{k}={v}"), "the running value", best_effort=True) for k, v in settings.items()))
 
     def describe(self, params: Mapping[str, Any]) -> str:
         lines = "\n".join(f"  {k} = {render_value(v)}" for k, v in params["set"].items())

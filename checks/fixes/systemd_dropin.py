@@ -38,9 +38,11 @@ class SystemdDropin:
             return ()
         actions: list[Action] = [WriteFile(path, new)]
         if "unit" in params:
-            actions.append(Command(("systemctl", "daemon-reload"), "systemd reads the unit's drop-in"))
+            actions.append(Command(("systemctl", "daemon-reload"), "systemd reads the unit's drop-in",
+                                   best_effort=True))
         elif params["config"] in RESTART:
-            actions.append(Command(("systemctl", "restart", RESTART[params["config"]]), "the daemon reads its settings"))
+            actions.append(Command(("systemctl", "restart", RESTART[params["config"]]), "the daemon reads its settings",
+                                   best_effort=True))
         return tuple(actions)
 
     def describe(self, params: Mapping[str, Any]) -> str:

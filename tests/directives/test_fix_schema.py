@@ -80,3 +80,12 @@ def test_directives_show_prints_the_generated_text_and_the_fix(tmp_path: Path) -
     assert out.exit_code == 0, out.output
     assert "    Set in /etc/ssh/sshd_config.d/00-fedharden.conf" in out.output
     assert "  fix: sshd_option (disruptive)" in out.output
+
+
+def test_a_manual_part_inside_all_is_refused(tmp_path: Path) -> None:
+    text = REQ + "    remediation: m\n    fix: {all: [{type: sysctl, set: {a.b: 1}}, {type: manual, question: q}]}\n"
+    assert problems(tmp_path, text) == [
+        "d.yaml:17: $.requirements[0].fix.all[1]: a manual fix stands alone (fix: {type: manual, question: ...}), "
+        "never as a part of an all",
+        "d.yaml:16: $.requirements[0].remediation: remove it: a requirement with a structured fix has its "
+        "remediation text generated from the fix"]

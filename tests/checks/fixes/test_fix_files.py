@@ -4,7 +4,7 @@ from __future__ import annotations
 from typing import Callable
 
 from checks.fixes import plan
-from checks.fixes.model import Files, SetAttributes, WriteFile
+from checks.fixes.model import Command, Files, SetAttributes, WriteFile
 
 
 def test_file_mode_removes_bits_beyond_the_allowed_mode_and_keeps_stricter_ones(files: Callable[..., Files]) -> None:
@@ -38,3 +38,11 @@ def test_lines_adds_missing_lines_and_removes_matching_ones(files: Callable[...,
 
 def test_lines_with_only_absent_patterns_creates_nothing(files: Callable[..., Files]) -> None:
     assert plan({"type": "lines", "path": "/etc/x", "absent_matching": ["^a"]}, files({})) == ()
+
+
+def test_a_sudoers_dropin_is_checked_by_visudo(files: Callable[..., Files]) -> None:
+    spec = {"type": "lines", "path": "/etc/sudoers.d/50-fedharden", "present": ["Defaults use_pty"], "mode": "0440"}
+    actions = plan(spec, files({}))
+    assert actions[0] == WriteFile("/etc/sudoers.d/50-fedharden", "Defaults use_pty\n", 0o440)
+    assert actions[1] == Command(("visudo", "-c", "-q", "-f", "/etc/sudoers.d/50-fedharden"), "sudo can parse it",
+                                 image="chroot")
