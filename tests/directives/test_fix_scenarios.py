@@ -33,6 +33,8 @@ SCENARIOS = scenario.load_scenarios()
 # marked (engine) are for the fix types to lift.
 PACKAGES = "the fix installs or removes a package: apt-get runs inside the image, and a scenario tree has no package manager"
 PAM = "pam-auth-update runs inside the image, and a scenario tree has no programs (test_pam_fixes.py runs it in a real root)"
+SUDOERS = ("the fix edits /etc/sudoers, which visudo -c inside the image must accept, and a scenario tree has no "
+           "programs; the minbase root of test_pam_fixes.py has no sudo")
 NO_PROFILE = ("the tree has no /usr/share/pam-configs/unix (libpam-runtime's profile) for the fix to edit "
               "(test_pam_fixes.py runs it in a real root)")
 RHEL = "a RHEL tree: the package and PAM fixes are Debian's (dpkg, pam-auth-update); RHEL's stacks are authselect's"
@@ -160,7 +162,23 @@ EXCEPTIONS: dict[str, str] = {
     "HARDEN-30D.SSH.16:fail_configured_key_elsewhere": HOSTKEY_ELSEWHERE,
     "HARDEN-30D.SSH.18:fail_configured_key_owned_by_user": HOSTKEY_ELSEWHERE,
     "HARDEN-30D.SSH.1:fail_include_in_match": MATCH,
+    "HARDEN-30D.SUDO.1:fail": SUDOERS,
+    "HARDEN-30D.SUDO.1:fail_commented": SUDOERS,
+    "HARDEN-30D.SUDO.1:fail_default_off_in_1_9_13": SUDOERS,
+    "HARDEN-30D.SUDO.1:fail_r5_later_dropin_negates": SUDOERS,
+    "HARDEN-30D.SUDO.1:fail_scoped_to_a_command": SUDOERS,
+    "HARDEN-30D.SUDO.1:fail_scoped_to_a_user": SUDOERS,
+    "HARDEN-30D.SUDO.1:fail_turned_off_since_1_9_14": SUDOERS,
+    "HARDEN-30D.SUDO.2:fail": SUDOERS,
+    "HARDEN-30D.SUDO.2:fail_dropin_not_included": SUDOERS,
+    "HARDEN-30D.SUDO.2:fail_negated_later": SUDOERS,
+    "HARDEN-30D.SUDO.2:fail_r5_dotted_name_skipped": SUDOERS,
     "HARDEN-30D.SUDO.5:fail": PACKAGES,
+    "HARDEN-30D.SUDO.6:fail": SUDOERS,
+    "HARDEN-30D.SUDO.6:fail_dropin_later": SUDOERS,
+    "HARDEN-30D.SUDO.6:fail_fraction_over": SUDOERS,
+    "HARDEN-30D.SUDO.6:fail_never_expires": SUDOERS,
+    "HARDEN-30D.SUDO.6:fail_scoped_user": SUDOERS,
     "HARDEN-30D.SVC.11:fail": PACKAGES,
     "HARDEN-30D.SVC.1:fail": PACKAGES,
     "HARDEN-30D.SVC.20:fail_enabled_under_its_alias": ALIAS,
