@@ -28,6 +28,7 @@ COMMANDS: dict[str, str] = {
     "run": "agent.commands.run:run",
     "status": "agent.commands.status:status",
     "feeds": "agent.commands.feeds:feeds",
+    "fix": "agent.commands.fix:fix",
     "collector": "collectors.cli:collector",
 }
 

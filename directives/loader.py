@@ -48,6 +48,62 @@ def _validate_check(spec: Any, doc: YamlDoc, path: tuple[Any, ...]) -> None:
             _validate_check(child, doc, path + (name, i))
 
 
+@lru_cache(maxsize=None)
+def _fix_validator(type_name: str) -> Any:
+    import jsonschema
+
+    from checks.fixes import FIX_TYPES
+
+    return jsonschema.Draft202012Validator(FIX_TYPES[type_name].schema, format_checker=jsonschema.FormatChecker())
+
+
+def _validate_fix(spec: Any, doc: YamlDoc, path: tuple[Any, ...]) -> None:
+    """A fix spec's parameters against its type's schema; an ``all`` part by part."""
+    from checks.fixes import COMPOUND, FIX_TYPES
+
+    if not isinstance(spec, dict):
+        doc.problem(path, "a fix must be a mapping")
+        return
+    if COMPOUND in spec:
+        children = spec[COMPOUND]
+        if set(spec) != {COMPOUND} or not isinstance(children, list) or not children:
+            doc.problem(path, f"a compound fix is {{{COMPOUND}: [fix, ...]}} and nothing else")
+            return
+        for i, child in enumerate(children):
+            if isinstance(child, dict) and child.get("type") == "manual":
+                doc.problem(path + (COMPOUND, i), "a manual fix stands alone (fix: {type: manual, question: ...}), "
+                                                  "never as a part of an all")
+            _validate_fix(child, doc, path + (COMPOUND, i))
+        return
+    name = spec.get("type")
+    if name not in FIX_TYPES:
+        doc.problem(path + ("type",), f"unknown fix type {name!r} (known: {', '.join(sorted(FIX_TYPES))}; or all)")
+        return
+    doc.validate(_fix_validator(name), spec, path)
+
+
+def _check_remediation(req: dict[str, Any], i: int, doc: YamlDoc) -> None:
+    """A structured fix generates the remediation text, so a written one beside it is an error;
+    without one (or with a manual fix) the text must be written."""
+    from checks.fixes import is_manual
+
+    fix = req.get("fix")
+    structured = isinstance(fix, dict) and bool(fix) and not _manual(fix, is_manual)
+    if structured and "remediation" in req:
+        doc.problem(("requirements", i, "remediation"),
+                    "remove it: a requirement with a structured fix has its remediation text generated from the fix")
+    elif not structured and "remediation" not in req:
+        doc.problem(("requirements", i), "remediation is required (unless a structured fix: generates it)")
+
+
+def _manual(fix: dict[str, Any], is_manual: Any) -> bool:
+    """Whether a fix is manual; a malformed one is not (its own validation says what is wrong)."""
+    try:
+        return bool(is_manual(fix))
+    except (KeyError, TypeError, AttributeError):
+        return False
+
+
 MANIFEST = "library/validated.json"
 
 
@@ -183,6 +239,10 @@ def _build(head: YamlDoc, parts: list[YamlDoc], source: str, digest: str,
             for key in ("check", "only_if"):
                 if key in req and full and resolvable:
                     _validate_check(params.resolve(req[key], defaults), doc, ("requirements", i, key))
+            if "fix" in req and full and resolvable:
+                _validate_fix(resolve_fix(req["fix"], defaults), doc, ("requirements", i, "fix"))
+            if full:
+                _check_remediation(req, i, doc)
             rid = req.get("id")
             if isinstance(rid, str):
                 if rid in seen:
@@ -209,15 +269,38 @@ def _build(head: YamlDoc, parts: list[YamlDoc], source: str, digest: str,
     )
 
 
+def resolve_fix(spec: Any, values: dict[str, Any]) -> Any:
+    """A fix spec with ``{param: ID}`` replaced by values and ``{{ID}}`` inside its strings."""
+    spec = params.resolve(spec, values)
+
+    def walk(node: Any) -> Any:
+        if isinstance(node, str):
+            return params.interpolate(node, values)
+        if isinstance(node, dict):
+            return {k: walk(v) for k, v in node.items()}
+        if isinstance(node, list):
+            return [walk(v) for v in node]
+        return node
+
+    return walk(spec)
+
+
 def build_requirement(raw: dict[str, Any], directive_id: str, issued: dt.date, values: dict[str, Any]) -> Requirement:
-    """A requirement as written, with parameter values substituted (the defaults, or a tailoring's)."""
-    used = tuple(sorted(params.references({k: raw.get(k) for k in ("check", "only_if", *params.TEXT_FIELDS)})))
-    text = {k: params.interpolate(raw[k], values) for k in params.TEXT_FIELDS}
+    """A requirement as written, with parameter values substituted (the defaults, or a tailoring's).
+    With a structured fix its remediation text is generated from the fix (checks.fixes.describe)."""
+    from checks.fixes import describe, is_manual
+
+    used = tuple(sorted(params.references({k: raw.get(k) for k in ("check", "only_if", "fix", *params.TEXT_FIELDS)})))
+    text = {k: params.interpolate(raw.get(k, ""), values) for k in params.TEXT_FIELDS}
+    fix = resolve_fix(raw["fix"], values) if raw.get("fix") is not None else None
+    remediation = text["remediation"]
+    if fix is not None and not is_manual(fix):
+        remediation = describe(fix, raw["id"])
     return Requirement(
         id=raw["id"], title=text["title"], severity=raw["severity"], due=raw["due"], rationale=text["rationale"],
-        remediation=text["remediation"], references=raw["references"], check=params.resolve(raw["check"], values),
+        remediation=remediation, references=raw["references"], check=params.resolve(raw["check"], values),
         only_if=params.resolve(raw["only_if"], values) if raw.get("only_if") is not None else None,
-        directive_id=directive_id, issued=issued, parameters=used, template=raw if used else None,
+        directive_id=directive_id, issued=issued, parameters=used, template=raw if used else None, fix=fix,
     )
 
 
@@ -245,7 +328,7 @@ def _check_references(req: dict[str, Any], i: int, values: dict[str, Any], doc: 
     """Whether every ``{param: ID}`` and ``{{ID}}`` of a requirement names a declared parameter."""
     before = len(doc.problems)
     known = ", ".join(sorted(values)) or "none declared"
-    for key in ("check", "only_if"):
+    for key in ("check", "only_if", "fix"):
         if key in req:
             params.resolve(req[key], values, lambda path, name: doc.problem(
                 ("requirements", i, key, *path), f"unknown parameter {name!r} (parameters: {known})"))  # noqa: B023 (called at once)

@@ -16,7 +16,7 @@ class Requirement:
     severity: str
     due: Any  # "YYYY-MM-DD", "per_finding", {"days_after_issued": N} or {"days_after_discovery": N}
     rationale: str
-    remediation: str
+    remediation: str  # as written, or generated from a structured fix (checks.fixes.describe)
     references: Mapping[str, list[str]]
     check: Mapping[str, Any]
     only_if: Mapping[str, Any] | None
@@ -26,6 +26,7 @@ class Requirement:
     # written (before substitution) so a tailoring file can resolve it again with other values.
     parameters: tuple[str, ...] = ()
     template: Mapping[str, Any] | None = None
+    fix: Mapping[str, Any] | None = None  # the structured fix or {type: manual, question}, if any
 
     def due_date(self) -> dt.date | None:
         """The requirement's deadline; None for per-finding deadlines (each finding has its own)

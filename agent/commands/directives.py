@@ -13,6 +13,7 @@ import click
 from agent import UsageError
 from agent.commands.inputs import load_directives
 from agent.commands.options import state_dir_option
+from checks.fixes import summary
 
 
 @click.group()
@@ -55,6 +56,8 @@ def directives_show(directive_id: str, extra: tuple[str, ...], state_dir: str) -
         click.echo(f"\n{r.id}  [{r.severity}]  due {due}\n  {r.title}")
         click.echo(f"  rationale: {' '.join(r.rationale.split())}")
         click.echo("  remediation:\n" + "\n".join("    " + line for line in r.remediation.strip().splitlines()))
+        if r.fix is not None:
+            click.echo(f"  fix: {summary(r.fix)}")
         refs = "; ".join(f"{k}: {', '.join(v)}" for k, v in r.references.items() if v)
         click.echo(f"  references: {refs}")
 

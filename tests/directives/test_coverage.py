@@ -1,7 +1,7 @@
 """Coverage of the shipped library by scenarios and references; docs/directives.md quotes it.
 
 Every requirement must have a pass and a fail scenario. The figures (scenarios, ssg, cis and
-stig references, remediation text) are computed here and must match the table in the docs;
+stig references, structured and manual fixes) are computed here and must match the table in the docs;
 on a mismatch the assertion message is the table to paste. Every cis and stig id in the
 library must be one that directives/data/ssg_references.yaml records for a ComplianceAsCode
 rule the requirement cites, and every ssg id a real rule of ComplianceAsCode
@@ -15,6 +15,7 @@ from typing import Iterable
 
 import yaml
 
+from checks.fixes import is_manual
 from directives import load_library
 from directives.model import Requirement
 from tests.directives import scenario
@@ -39,9 +40,9 @@ def judged_both_ways(requirement: Requirement, names: Iterable[str]) -> bool:
     return {scenario.expectation(n) for n in names} >= {best, "fail"}
 
 
-def figures() -> list[tuple[str, int, int, int, int, int, int]]:
+def figures() -> list[tuple[str, int, int, int, int, int, int, int]]:
     """(directive, requirements, with pass+fail scenarios, with an ssg, cis and stig reference,
-    with remediation)."""
+    with a structured fix, with a manual one: a question for a person)."""
     scenarios = scenario.load_scenarios()
     rows = []
     for d in sorted(load_library(), key=lambda d: d.id):
@@ -49,19 +50,20 @@ def figures() -> list[tuple[str, int, int, int, int, int, int]]:
         ssg = sum(1 for r in d.requirements if r.references.get("ssg"))
         cis = sum(1 for r in d.requirements if r.references.get("cis"))
         stig = sum(1 for r in d.requirements if r.references.get("stig"))
-        remediation = sum(1 for r in d.requirements if r.remediation.strip())
-        rows.append((d.id, len(d.requirements), both, ssg, cis, stig, remediation))
+        manual = sum(1 for r in d.requirements if r.fix is not None and is_manual(r.fix))
+        structured = sum(1 for r in d.requirements if r.fix is not None and not is_manual(r.fix))
+        rows.append((d.id, len(d.requirements), both, ssg, cis, stig, structured, manual))
     return rows
 
 
 def table() -> str:
     rows = figures()
-    total = ("total", *(sum(r[i] for r in rows) for i in range(1, 7)))
+    total = ("total", *(sum(r[i] for r in rows) for i in range(1, 8)))
     lines = ["| directive | requirements | pass and fail scenarios | `ssg` reference | `cis` reference "
-             "| `stig` reference | remediation text |",
-             "|---|---:|---:|---:|---:|---:|---:|"]
-    for name, n, both, ssg, cis, stig, rem in [*rows, total]:
-        lines.append(f"| {name} | {n} | {both} | {ssg} | {cis} | {stig} | {rem} |")
+             "| `stig` reference | structured fix | manual fix |",
+             "|---|---:|---:|---:|---:|---:|---:|---:|"]
+    for name, n, both, ssg, cis, stig, structured, manual in [*rows, total]:
+        lines.append(f"| {name} | {n} | {both} | {ssg} | {cis} | {stig} | {structured} | {manual} |")
     return "\n".join(lines)
 
 
