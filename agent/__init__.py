@@ -17,6 +17,7 @@ tests/agent/test_exceptions.py checks it against the classes::
     └── ScanError                          the scan (or a submission) could not complete (exit 3)
         ├── directive_updates.UpdateUnavailable  the directive repository cannot be reached
         ├── feeds.update.FeedUnavailable   a feed could not be fetched
+        ├── fixing.ApplyFailed             a fix apply stopped part way and was rolled back
         ├── hosts.base.HostUnreachable     the target cannot be reached or opened
         │   └── hosts.sshconnect.HostKeyRejected
         ├── state.LockBusy                 another run holds the state directory's lock
