@@ -5,7 +5,9 @@ most of a scan's start-up. The first load writes what it built to a cache file; 
 read that back when its key still matches and skip YAML altogether. The key is a digest of
 everything the loaded library depends on: every file under ``directives/library/`` (names and
 bytes, ``validated.json`` included), the code that builds the model (this module,
-``loader.py``, ``model.py``, ``params.py``), the library's path and the Python version.
+``loader.py``, ``model.py``, ``params.py``, ``yamldoc.py``), the library's path and the Python
+version. The shipped data files a scan reads (``data/end_of_support.yaml``) are cached the same
+way (``data_file``), each keyed by its own bytes.
 
 Nothing in the file is trusted that the key and its own digest do not vouch for:
 
@@ -17,7 +19,7 @@ Nothing in the file is trusted that the key and its own digest do not vouch for:
   of the same kind (what a user could write for another user is never read);
 - a file that fails any of this is rebuilt from the YAML, and written by temp file + rename.
 
-Only the shipped library is cached: directive files a user passes (``--directives``) always
+Only shipped files are cached: directive files a user passes (``--directives``) always
 take the full validation path. Where (first that is set): ``$FEDHARDEN_CACHE_DIR``;
 ``/var/cache/fedharden`` as root; ``$XDG_CACHE_HOME/fedharden``; ``~/.cache/fedharden``. An
 unwritable location only means every load parses the YAML, as before.
@@ -39,7 +41,7 @@ from typing import Any, Callable
 from directives.model import Directive
 
 FORMAT = 1
-CODE = ("library_cache.py", "loader.py", "model.py", "params.py")  # what builds the cached objects
+CODE = ("library_cache.py", "loader.py", "model.py", "params.py", "yamldoc.py")  # what builds the cached values
 
 
 class Stale(Exception):
@@ -56,14 +58,18 @@ def directory() -> str:
     return os.path.join(base, "fedharden")
 
 
-def key(library: str) -> str:
-    """The digest of everything the loaded library depends on (see the module docstring)."""
-    sha = hashlib.sha256(f"fedharden-library-cache {FORMAT} {sys.version}\0{library}\0".encode())
+def key(source: str) -> str:
+    """The digest of everything a cached value depends on: the code that builds it and ``source``,
+    a file or every file under a folder (see the module docstring)."""
+    sha = hashlib.sha256(f"fedharden-library-cache {FORMAT} {sys.version}\0{source}\0".encode())
     package = os.path.dirname(os.path.abspath(__file__))
     files = [os.path.join(package, name) for name in CODE]
-    for folder, dirs, names in os.walk(library):
-        dirs.sort()
-        files.extend(os.path.join(folder, name) for name in sorted(names))
+    if os.path.isdir(source):
+        for folder, dirs, names in os.walk(source):
+            dirs.sort()
+            files.extend(os.path.join(folder, name) for name in sorted(names))
+    else:
+        files.append(source)
     for path in files:
         with open(path, "rb") as fh:
             data = fh.read()
@@ -76,26 +82,40 @@ def load(build: Callable[[], list[Directive]], location: str | None = None) -> l
     """The shipped library: from the cache when it is current and sound, else ``build()``
     (which raises DirectiveError on an invalid library), then written to the cache."""
     library = str(resources.files("directives").joinpath("library"))
-    # One file per installed library, so that two installs (a virtualenv beside the system's) do not
+    loaded = _cached("library", library, build, location)
+    if not isinstance(loaded, list) or not all(type(d) is Directive for d in loaded):
+        return build()
+    return loaded
+
+
+def data_file(relative: str, build: Callable[[], Any], location: str | None = None) -> Any:
+    """A shipped data file of ``directives/`` (``data/end_of_support.yaml``) as ``build()`` reads
+    it through yamldoc, cached the same way: a scan that needs it then imports no YAML parser."""
+    return _cached("data", str(resources.files("directives").joinpath(relative)), build, location)
+
+
+def _cached(kind: str, source: str, build: Callable[[], Any], location: str | None) -> Any:
+    # One file per installed source, so that two installs (a virtualenv beside the system's) do not
     # keep replacing each other's.
-    where = os.path.join(location or directory(), f"library-{hashlib.sha256(library.encode()).hexdigest()[:16]}.json")
+    where = os.path.join(location or directory(), f"{kind}-{hashlib.sha256(source.encode()).hexdigest()[:16]}.json")
     try:
-        wanted = key(library)
-    except OSError:  # the library cannot be read: the loader says why
+        wanted = key(source)
+    except OSError:  # the source cannot be read: building says why
         return build()
     try:
         return read(where, wanted)
     except Stale:
         pass
-    loaded = build()
+    value = build()
     try:
-        write(where, wanted, loaded)
+        write(where, wanted, value)
     except (OSError, Stale):
         pass  # no cache here: every load parses the YAML, as without one
-    return loaded
+    return value
 
 
-def read(path: str, wanted: str) -> list[Directive]:
+def read(path: str, wanted: str) -> Any:
+    """The value cached at ``path`` when its key is ``wanted`` and the file is sound; else Stale."""
     try:
         fd = os.open(path, os.O_RDONLY | os.O_NOFOLLOW | getattr(os, "O_CLOEXEC", 0))
     except OSError:
@@ -116,12 +136,9 @@ def read(path: str, wanted: str) -> list[Directive]:
         header = json.loads(head)
         if header != {"format": FORMAT, "key": wanted, "sha256": hashlib.sha256(payload).hexdigest()}:
             raise Stale(path)
-        loaded = json.loads(payload, object_hook=_decode)
+        return json.loads(payload, object_hook=_decode)
     except (ValueError, TypeError, KeyError, AttributeError, ImportError) as exc:
         raise Stale(path) from exc
-    if not isinstance(loaded, list) or not all(type(d) is Directive for d in loaded):
-        raise Stale(path)
-    return loaded
 
 
 def _owned(st: os.stat_result) -> None:
@@ -130,10 +147,10 @@ def _owned(st: os.stat_result) -> None:
         raise Stale("not owned by this user alone")
 
 
-def write(path: str, wanted: str, loaded: list[Directive]) -> None:
+def write(path: str, wanted: str, value: Any) -> None:
     import tempfile
 
-    payload = json.dumps([_encode(d) for d in loaded], separators=(",", ":"), ensure_ascii=False).encode()
+    payload = json.dumps(_encode(value), separators=(",", ":"), ensure_ascii=False).encode()
     header = json.dumps({"format": FORMAT, "key": wanted, "sha256": hashlib.sha256(payload).hexdigest()}).encode()
     folder = os.path.dirname(path)
     os.makedirs(folder, mode=0o700, exist_ok=True)

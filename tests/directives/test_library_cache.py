@@ -167,3 +167,17 @@ def test_any_model_field_and_tag_shaped_mappings_round_trip() -> None:
     back = json.loads(text, object_hook=library_cache._decode)
     assert back == value and type(back) is Parameter
     assert back.default == {"!t": [1, 2], "!c": "x", "n": (1, dt.date(2026, 1, 2))}
+
+
+def test_a_shipped_data_file_is_cached_as_parsed(tmp_path: Path) -> None:
+    from agent.facts.lifecycle import TABLE, parse_table
+
+    first = library_cache.data_file(TABLE, parse_table, str(tmp_path))
+    calls: list[int] = []
+
+    def build() -> object:
+        calls.append(1)
+        return parse_table()
+
+    assert library_cache.data_file(TABLE, build, str(tmp_path)) == first == parse_table()
+    assert calls == []
