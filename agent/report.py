@@ -13,6 +13,8 @@ SCHEMA_VERSION: Literal["1.0"] = "1.0"
 
 @dataclass(frozen=True)
 class Result:
+    """One requirement's (or finding's) result in a report."""
+
     key: str  # unique in a report: the requirement id, or requirement#finding
     directive: str
     requirement: str
