@@ -71,8 +71,13 @@ def valid_text(value: Any) -> Any:
         except UnicodeEncodeError:
             return "".join(f"\\x{ord(c) - 0xDC00:02x}" if "\udc80" <= c <= "\udcff"
                            else f"\\u{ord(c):04x}" if "\ud800" <= c <= "\udfff" else c for c in value)
+    # ASCII strings and plain scalars, most of a report, are kept without a call each.
     if isinstance(value, dict):
-        return {valid_text(k): valid_text(v) for k, v in value.items()}
+        return {k if type(k) is str and k.isascii() else valid_text(k):
+                v if type(v) in _PLAIN or type(v) is str and v.isascii() else valid_text(v) for k, v in value.items()}
     if isinstance(value, (list, tuple)):
-        return [valid_text(v) for v in value]
+        return [v if type(v) in _PLAIN or type(v) is str and v.isascii() else valid_text(v) for v in value]
     return value
+
+
+_PLAIN = frozenset({int, float, bool, type(None)})
