@@ -8,18 +8,23 @@
   (ssg-debian12-ds.xml: Debian 13's ssg-debian package ships it; Debian 12's stops at 11),
   profile anssi_bp28_high (its largest), writing XCCDF results as fedharden writes its report.
 
-Median wall time, CPU time and peak RSS of each. Targets (issue 23): the cached root scan at most
+Median wall time, CPU time and peak RSS of each; with --instructions also the instructions each
+executes once under valgrind (callgrind, child processes included), a count the machine's
+load does not change, so that the figures of a shared machine can be compared. Targets (issue 23): the cached root scan at most
 0.1 s and at least 20 times faster than oscap-chroot, its peak RSS no higher than the uncached
 scan's; the scan of this host under 0.5 s and 50 MB. Usage:
-.venv/bin/python benchmarks/scan.py [--runs N] [--oscap-runs N] [--root DIR]  ->  benchmarks/results/scan.json"""
+.venv/bin/python benchmarks/scan.py [--runs N] [--oscap-runs N] [--root DIR] [--instructions]
+->  benchmarks/results/scan.json"""
 from __future__ import annotations
 
 import argparse
 import json
 import os
 import platform
+import re
 import shutil
 import statistics
+import subprocess
 import sys
 import tempfile
 import time
@@ -51,6 +56,16 @@ def measure(argv: list[str], env: dict[str, str], ok: tuple[int, ...]) -> tuple[
     return wall, usage.ru_utime + usage.ru_stime, usage.ru_maxrss / 1024
 
 
+def instructions(argv: list[str], env: dict[str, str]) -> int:
+    """Instructions executed by argv and its children, counted by valgrind's callgrind."""
+    done = subprocess.run(["valgrind", "--tool=callgrind", "--callgrind-out-file=/dev/null", "--trace-children=yes",
+                           *argv], env=env, capture_output=True, text=True, timeout=1800)
+    counts = [int(n.replace(",", "")) for n in re.findall(r"I\s+refs:\s+([\d,]+)", done.stderr)]
+    if not counts:
+        raise SystemExit(f"valgrind counted nothing for {' '.join(argv)}: {done.stderr[-500:]}")
+    return sum(counts)
+
+
 def summary(samples: list[tuple[float, float, float]]) -> dict[str, float]:
     walls, cpus, rss = zip(*samples)
     return {"median_s": round(statistics.median(walls), 4), "min_s": round(min(walls), 4),
@@ -72,6 +87,7 @@ def main() -> None:
     parser.add_argument("--runs", type=int, default=15)
     parser.add_argument("--oscap-runs", type=int, default=5, help="oscap-chroot takes seconds a run")
     parser.add_argument("--root", default=str(ROOT), help="the Debian 12 root to scan (default: the test suite's)")
+    parser.add_argument("--instructions", action="store_true", help="also count instructions under valgrind")
     args = parser.parse_args()
     if not (Path(args.root) / "etc" / "os-release").exists():
         raise SystemExit(f"{args.root}: no Debian root there (bash tests/run builds it)")
@@ -107,6 +123,8 @@ def main() -> None:
                 if name != "oscap_chroot" or i < args.oscap_runs:
                     samples[name].append(measure(argv, env, ok))
         load_after = os.getloadavg()
+        counted = {name: instructions(argv, env) for name, (argv, env, _) in commands.items()} \
+            if args.instructions and shutil.which("valgrind") else {}
     finally:
         shutil.rmtree(work, ignore_errors=True)
 
@@ -143,6 +161,15 @@ def main() -> None:
         meets["oscap_chroot_over_root_scan"] = ratio >= TARGET_OSCAP_RATIO
     else:
         result["oscap_chroot"] = {"skipped": oscap_missing}
+    if counted:
+        result["instructions"] = counted
+        result["ratios"]["instructions_root_scan_vs_interpreter_start"] = round(  # type: ignore[index]
+            counted["root_scan"] / counted["interpreter_start"], 1)
+        result["ratios"]["instructions_root_scan_uncached_vs_cached"] = round(  # type: ignore[index]
+            counted["root_scan_uncached"] / counted["root_scan"], 2)
+        if "oscap_chroot" in counted:
+            result["ratios"]["instructions_oscap_chroot_over_root_scan"] = round(  # type: ignore[index]
+                counted["oscap_chroot"] / counted["root_scan"], 1)
     result["meets_targets"] = meets
     out = HERE / "results" / "scan.json"
     out.parent.mkdir(exist_ok=True)

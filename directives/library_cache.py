@@ -55,7 +55,7 @@ def directory() -> str:
     if os.geteuid() == 0:
         return "/var/cache/fedharden"
     base = os.environ.get("XDG_CACHE_HOME") or os.path.join(os.path.expanduser("~"), ".cache")
-    return os.path.join(base, "fedharden")
+    return os.path.join(base, "fedharden") if os.path.isabs(base) else ""  # no home: no cache (not ./~)
 
 
 def key(source: str) -> str:
@@ -97,7 +97,10 @@ def data_file(relative: str, build: Callable[[], Any], location: str | None = No
 def _cached(kind: str, source: str, build: Callable[[], Any], location: str | None) -> Any:
     # One file per installed source, so that two installs (a virtualenv beside the system's) do not
     # keep replacing each other's.
-    where = os.path.join(location or directory(), f"{kind}-{hashlib.sha256(source.encode()).hexdigest()[:16]}.json")
+    folder = location or directory()
+    if not folder:
+        return build()
+    where = os.path.join(folder, f"{kind}-{hashlib.sha256(source.encode()).hexdigest()[:16]}.json")
     try:
         wanted = key(source)
     except OSError:  # the source cannot be read: building says why
