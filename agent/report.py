@@ -13,6 +13,8 @@ SCHEMA_VERSION: Literal["1.0"] = "1.0"
 
 @dataclass(frozen=True)
 class Result:
+    """One requirement's (or finding's) result in a report."""
+
     key: str  # unique in a report: the requirement id, or requirement#finding
     directive: str
     requirement: str
@@ -69,8 +71,13 @@ def valid_text(value: Any) -> Any:
         except UnicodeEncodeError:
             return "".join(f"\\x{ord(c) - 0xDC00:02x}" if "\udc80" <= c <= "\udcff"
                            else f"\\u{ord(c):04x}" if "\ud800" <= c <= "\udfff" else c for c in value)
+    # ASCII strings and plain scalars, most of a report, are kept without a call each.
     if isinstance(value, dict):
-        return {valid_text(k): valid_text(v) for k, v in value.items()}
+        return {k if type(k) is str and k.isascii() else valid_text(k):
+                v if type(v) in _PLAIN or type(v) is str and v.isascii() else valid_text(v) for k, v in value.items()}
     if isinstance(value, (list, tuple)):
-        return [valid_text(v) for v in value]
+        return [v if type(v) in _PLAIN or type(v) is str and v.isascii() else valid_text(v) for v in value]
     return value
+
+
+_PLAIN = frozenset({int, float, bool, type(None)})

@@ -56,6 +56,8 @@ class Selection:
 
 @dataclass
 class Scan:
+    """One scan of a host: the directives, what is selected, and what applies to the result."""
+
     host: Host
     directives: Sequence[Directive]
     selection: Selection = field(default_factory=Selection)

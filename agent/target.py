@@ -27,6 +27,8 @@ PACKAGE_DATABASES = ("/var/lib/dpkg/status", "/var/lib/rpm", "/usr/lib/sysimage/
 
 @dataclass(frozen=True)
 class Target:
+    """What a command works on: this host, a root, an SSH host or an inventory."""
+
     kind: Kind = "local"
     root: str | None = None  # kind "root": the directory
     address: str | None = None  # kind "ssh": USER@HOST[:PORT]

@@ -12,6 +12,8 @@ from typing import Mapping
 
 @dataclass(frozen=True, order=True)
 class FactKey:
+    """The address of one fact: its family and, for many-membered families, an argument."""
+
     family: str
     arg: str = ""
 
@@ -71,6 +73,8 @@ class Facts:
 
 @dataclass(frozen=True)
 class FileInfo:
+    """A path's metadata on the target (``exists`` False when there is nothing there)."""
+
     path: str
     exists: bool
     kind: str = ""  # file, dir, link, other
@@ -84,6 +88,8 @@ class FileInfo:
 
 @dataclass(frozen=True)
 class ConfigSetting:
+    """One setting of a configuration file, where it was written."""
+
     key: str  # lower-cased, unless the file's dialect is case-sensitive (ConfigFile.case_sensitive)
     value: str
     file: str
@@ -94,6 +100,8 @@ class ConfigSetting:
 
 @dataclass(frozen=True)
 class ConfigFile:
+    """A configuration file parsed as its program reads it (includes followed)."""
+
     path: str
     dialect: str
     exists: bool
@@ -119,6 +127,8 @@ class ConfigFile:
 
 @dataclass(frozen=True)
 class SysctlSetting:
+    """One line of the sysctl.d files systemd-sysctl would apply."""
+
     key: str  # as written (dots or slashes); may be a glob (net.ipv4.conf.*.rp_filter)
     value: str | None  # None: a ``-key`` exclusion, which keeps globs off the key
     file: str
@@ -127,6 +137,8 @@ class SysctlSetting:
 
 @dataclass(frozen=True)
 class Package:
+    """One installed package (a binary package, with its source)."""
+
     name: str
     version: str
     arch: str = ""
@@ -136,12 +148,16 @@ class Package:
 
 @dataclass(frozen=True)
 class PackageDB:
+    """The target's installed packages."""
+
     format: str  # dpkg or rpm
     packages: Mapping[str, tuple[Package, ...]] = field(default_factory=dict)  # by binary name
 
 
 @dataclass(frozen=True)
 class UnitFile:
+    """A systemd unit's unit-file state, as ``systemctl is-enabled`` tells it."""
+
     name: str
     state: str  # enabled, disabled, static, masked, not-found
     path: str = ""
@@ -150,6 +166,8 @@ class UnitFile:
 
 @dataclass(frozen=True)
 class Socket:
+    """A listening socket and the process that owns it."""
+
     proto: str  # tcp, tcp6, udp, udp6
     address: str
     port: int
@@ -159,6 +177,8 @@ class Socket:
 
 @dataclass(frozen=True)
 class ModprobeRule:
+    """One install or blacklist rule of the modprobe configuration."""
+
     kind: str  # install, blacklist
     module: str
     command: str
@@ -168,6 +188,8 @@ class ModprobeRule:
 
 @dataclass(frozen=True)
 class AptValue:
+    """One apt configuration value, as apt-config would show it."""
+
     key: str  # as first spelled; apt compares keys without case
     value: str
     file: str
@@ -188,6 +210,8 @@ class AptConfig:
 
 @dataclass(frozen=True)
 class Mount:
+    """A filesystem mounted (or set to be mounted) at a mount point."""
+
     mountpoint: str
     device: str
     fstype: str
@@ -300,6 +324,8 @@ class IptRule:
 
 @dataclass(frozen=True)
 class IptChain:
+    """One iptables chain: its policy and rules."""
+
     table: str
     name: str
     policy: str = ""  # ACCEPT or DROP for a built-in chain; "" for a user-defined one
@@ -325,6 +351,8 @@ class IptRuleset:
 
 @dataclass(frozen=True)
 class DconfValue:
+    """A dconf key's value from the system databases' keyfiles."""
+
     value: str  # as written after "=" (GVariant text), surrounding blanks dropped
     where: str  # file:line
 
@@ -354,6 +382,8 @@ class DconfProfile:
 
 @dataclass(frozen=True)
 class Account:
+    """One /etc/passwd entry."""
+
     name: str
     uid: int
     gid: int
@@ -400,6 +430,8 @@ class Homes:
 
 @dataclass(frozen=True)
 class ShadowEntry:
+    """One /etc/shadow entry."""
+
     name: str
     hash: str
     last_change: int | None
@@ -412,6 +444,8 @@ class ShadowEntry:
 
 @dataclass(frozen=True)
 class OsRelease:
+    """The target's os-release."""
+
     id: str
     version_id: str
     id_like: tuple[str, ...] = ()
@@ -447,6 +481,8 @@ class TextFiles:
 
 @dataclass(frozen=True)
 class WalkEntry:
+    """A file found by the filesystem walk."""
+
     path: str
     kind: str  # file, dir, other
     mode: int  # permission bits incl. setuid/setgid/sticky
@@ -487,6 +523,8 @@ class Lifecycle:
 
 @dataclass(frozen=True)
 class OsLifecycle:
+    """The target's release against the shipped end-of-support table."""
+
     os_id: str
     version_id: str
     pretty_name: str
@@ -496,6 +534,8 @@ class OsLifecycle:
 
 @dataclass(frozen=True)
 class FeedAge:
+    """How old a vulnerability feed the scan used is."""
+
     name: str
     version: str
     age_hours: float | None  # at the time of the scan that used it
@@ -533,6 +573,8 @@ class Probe:
 
 @dataclass(frozen=True)
 class Probes:
+    """The probes of the listeners on one port."""
+
     kind: str
     port: int
     probes: tuple[Probe, ...] = ()  # one per distinct listener on the port; empty when none listens

@@ -105,6 +105,8 @@ def host_exposure(facts: Facts) -> tuple[str, str]:
 
 @dataclass(frozen=True)
 class Hit:
+    """An installed package that a known exploited vulnerability affects."""
+
     package: str  # source package
     version: str  # installed source version
     binaries: tuple[str, ...]

@@ -98,6 +98,8 @@ class Finding:
 
 @dataclass(frozen=True)
 class Outcome:
+    """What a check concluded: a status, the evidence for it, and per-finding results."""
+
     status: Status
     evidence: tuple[Evidence, ...] = ()
     message: str = ""

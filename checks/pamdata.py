@@ -44,6 +44,8 @@ REFUSAL = {"pam_pwquality": "authtok_err", "pam_pwhistory": "authtok_err", "pam_
 
 @dataclass(frozen=True)
 class ModuleSetting:
+    """One setting of a PAM module's own configuration file."""
+
     key: str
     value: str
     file: str
@@ -52,6 +54,8 @@ class ModuleSetting:
 
 @dataclass(frozen=True)
 class PamLine:
+    """One rule of a PAM stack, includes resolved."""
+
     type: str  # auth, account, password, session
     control: str  # as written: "required", "[success=1 default=ignore]"
     module: str  # the module's name without directory and extension: pam_unix
@@ -81,6 +85,8 @@ class PamLine:
 
 @dataclass(frozen=True)
 class PamStack:
+    """A PAM service's stack, as libpam reads it."""
+
     path: str  # the service file
     exists: bool
     lines: tuple[PamLine, ...] = ()

@@ -191,6 +191,8 @@ def argv_split(text: str) -> list[str]:
 
 @dataclass(frozen=True)
 class Line:
+    """One keyword line of an sshd configuration."""
+
     keyword: str  # lower-cased as typed (an alias stays an alias)
     args: tuple[str, ...]
     rest: str  # the text after the keyword, for Match (which sshd splits with strdelim)
@@ -544,6 +546,8 @@ def _fold_maxstartups(lines: list[ConfigSetting], default: str) -> tuple[str, Co
 
 @dataclass(frozen=True)
 class Reached:
+    """A value some connections get, and the setting that gives it."""
+
     value: str
     setting: ConfigSetting | None  # None: the built-in default
     condition: str = ""  # the Match conditions of the connections that get it; "" = all others

@@ -56,6 +56,8 @@ class SudoCommand:
 
 @dataclass(frozen=True)
 class Sudoers:
+    """The sudoers policy, as sudo reads it (includes followed)."""
+
     path: str  # the main file
     exists: bool
     files: tuple[str, ...] = ()  # every file read, in order

@@ -380,11 +380,11 @@ def library_paths() -> list[str]:
 
 
 
-def load_paths(paths: Iterable[str]) -> list[Directive]:
-    """Load several directives (files or folders); problems from every one are reported together.
-    Directive and requirement ids must be unique across the set."""
+def load_paths(paths: Iterable[str], loaded_before: Iterable[Directive] = ()) -> list[Directive]:
+    """Load several directives (files or folders) after those already loaded; problems from every
+    one are reported together. Directive and requirement ids must be unique across the set."""
     problems: list[str] = []
-    loaded: list[Directive] = []
+    loaded: list[Directive] = list(loaded_before)
     for path in paths:
         try:
             loaded.append(load_file(path))
@@ -402,7 +402,11 @@ def load_paths(paths: Iterable[str]) -> list[Directive]:
 
 
 def load_library(extra: Iterable[str] = ()) -> list[Directive]:
-    return load_paths([*library_paths(), *extra])
+    """The shipped library (from its compiled cache when current: directives.library_cache) and
+    then ``extra``, which always takes the full path."""
+    from directives import library_cache
+
+    return load_paths(extra, library_cache.load(lambda: load_paths(library_paths())))
 
 
 def directory_files(path: str) -> list[str]:

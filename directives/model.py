@@ -11,6 +11,8 @@ from directives.params import Parameter
 
 @dataclass(frozen=True)
 class Requirement:
+    """One requirement of a directive, with its parameters' values substituted."""
+
     id: str
     title: str
     severity: str
@@ -55,6 +57,8 @@ class Requirement:
 
 @dataclass(frozen=True)
 class Directive:
+    """A loaded, validated directive and its requirements."""
+
     id: str
     title: str
     issuer: str

@@ -20,6 +20,8 @@ TEXT_FIELDS = ("title", "rationale", "remediation")
 
 @dataclass(frozen=True)
 class Parameter:
+    """A tunable value a directive declares: its type, default and bounds."""
+
     id: str
     title: str
     type: str  # integer, number, string, boolean

@@ -28,6 +28,8 @@ from directives.yamldoc import YamlDoc, read_text, schema_validator
 
 @dataclass(frozen=True)
 class Override:
+    """A tailoring's value for one parameter of a directive."""
+
     directive: str
     parameter: str
     value: Any
@@ -40,6 +42,8 @@ class Override:
 
 @dataclass(frozen=True)
 class Tailoring:
+    """An agency's selection of requirements and parameter values."""
+
     title: str
     source: str
     digest: str

@@ -24,6 +24,8 @@ ACTIVE, EXPIRED, PENDING = "active", "expired", "pending"
 
 @dataclass(frozen=True)
 class Waiver:
+    """An accepted risk: a requirement, why, who approved it, until when."""
+
     requirement: str
     justification: str
     expires: dt.date

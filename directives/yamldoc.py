@@ -6,16 +6,24 @@ import datetime as dt
 import json
 from functools import lru_cache
 from importlib import resources
-from typing import Any, Iterable
-
-import yaml
+from typing import TYPE_CHECKING, Any, Iterable
 
 from directives.errors import DirectiveError
 
-try:  # the C parser is several times faster; the pure one behaves the same
-    from yaml import CSafeLoader as _Loader
-except ImportError:  # pragma: no cover
-    from yaml import SafeLoader as _Loader  # type: ignore[assignment]
+if TYPE_CHECKING:
+    import yaml
+
+
+@lru_cache(maxsize=None)
+def _loader() -> Any:
+    """The YAML loader class, imported on the first parse: a scan whose directives come from the
+    compiled library cache (directives.library_cache) reads no YAML and does not pay for it."""
+    try:  # the C parser is several times faster; the pure one behaves the same
+        from yaml import CSafeLoader
+        return CSafeLoader
+    except ImportError:  # pragma: no cover
+        from yaml import SafeLoader
+        return SafeLoader
 
 
 def json_path(parts: Iterable[Any]) -> str:
@@ -39,7 +47,9 @@ class YamlDoc:
         self.error = error
         self.lines: dict[tuple[Any, ...], int] = {}
         self.problems: list[str] = []
-        loader = _Loader(text)
+        import yaml
+
+        loader = _loader()(text)
         try:
             node = loader.get_single_node()
         except yaml.YAMLError as exc:
@@ -54,7 +64,8 @@ class YamlDoc:
                 raise error([f"{name}:1: $: empty document"])
             self.data: Any = None
             return
-        self._loader = _Loader("")
+        self._nodes = (yaml.MappingNode, yaml.SequenceNode)
+        self._loader = _loader()("")
         self.data = self._convert(node, ())
         self._loader.dispose()
 
@@ -88,7 +99,7 @@ class YamlDoc:
 
     def _convert(self, node: yaml.Node, path: tuple[Any, ...]) -> Any:
         self.lines[path] = node.start_mark.line + 1
-        if isinstance(node, yaml.MappingNode):
+        if isinstance(node, self._nodes[0]):
             out: dict[str, Any] = {}
             for key_node, value_node in node.value:
                 key = self._scalar(key_node)
@@ -103,7 +114,7 @@ class YamlDoc:
                 self.lines[path + (key, "#first")] = key_node.start_mark.line + 1
                 out[key] = self._convert(value_node, path + (key,))
             return out
-        if isinstance(node, yaml.SequenceNode):
+        if isinstance(node, self._nodes[1]):
             return [self._convert(item, path + (i,)) for i, item in enumerate(node.value)]
         return self._scalar(node)
 

@@ -87,6 +87,8 @@ def words(line: str, where: str) -> list[str]:
 
 @dataclass
 class _Chain:
+    """A chain as iptables-save lists it, while its table is read."""
+
     policy: str
     rules: list[IptRule] = field(default_factory=list)
     where: str = ""

@@ -17,12 +17,20 @@ from directives.yamldoc import YamlDoc
 TABLE = "data/end_of_support.yaml"
 
 
-@lru_cache(maxsize=None)
-def table() -> dict[str, Any]:
+def parse_table() -> dict[str, Any]:
     doc = YamlDoc(resources.files("directives").joinpath(TABLE).read_text(), f"directives/{TABLE}")
     doc.raise_problems()  # shipped data: a duplicate key is a packaging bug, not a silent overwrite
     assert isinstance(doc.data, dict)
     return doc.data
+
+
+@lru_cache(maxsize=None)
+def table() -> dict[str, Any]:
+    """The table, from the compiled cache of shipped files when current (no YAML parser loaded)."""
+    from directives import library_cache
+
+    data = library_cache.data_file(TABLE, parse_table)
+    return data if isinstance(data, dict) and isinstance(data.get("releases"), list) else parse_table()
 
 
 def lookup(release: OsRelease, rows: list[dict[str, Any]]) -> Lifecycle | None:

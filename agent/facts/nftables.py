@@ -43,6 +43,8 @@ class Unsupported(Exception):
 
 @dataclass(frozen=True)
 class Token:
+    """One token of an nftables ruleset."""
+
     kind: str  # word, str, {, }, ;, nl
     text: str
     where: str
@@ -50,6 +52,8 @@ class Token:
 
 @dataclass
 class Statement:
+    """One statement of an nftables ruleset: words and blocks."""
+
     items: list[Token | Block] = field(default_factory=list)
 
     @property
@@ -68,6 +72,8 @@ class Statement:
 
 @dataclass
 class Block:
+    """A braced block of nftables statements."""
+
     statements: list[Statement] = field(default_factory=list)
 
 
@@ -236,6 +242,8 @@ def priority(words: list[str], family: str, where: str) -> int:
 
 @dataclass
 class _Table:
+    """An nftables table, while its ruleset is read."""
+
     family: str
     name: str
     dormant: bool = False

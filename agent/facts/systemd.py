@@ -52,9 +52,29 @@ def _wanted(ctx: Context) -> dict[str, str]:
     return ctx.memo("systemd:wanted", load)
 
 
+def _listings(ctx: Context) -> dict[str, frozenset[str] | None]:
+    """The names in each unit directory (None: it could not be listed), so that a unit is looked
+    up only where it is: a stat per directory and unit was most of a root scan's gathering."""
+
+    def load() -> dict[str, frozenset[str] | None]:
+        out: dict[str, frozenset[str] | None] = {}
+        for directory in UNIT_DIRS:
+            try:
+                out[directory] = frozenset(ctx.listdir(directory))
+            except HostError:
+                out[directory] = None  # unreadable: stat each name there, as before
+        return out
+
+    return ctx.memo("systemd:listings", load)
+
+
 def _locate(ctx: Context, name: str) -> tuple[str, str] | None:
     """(path, link target) of the first unit file of that name on the search path."""
+    listings = _listings(ctx) if "/" not in name else {}
     for directory in UNIT_DIRS:
+        listing = listings.get(directory)
+        if listing is not None and name not in listing:
+            continue
         path = f"{directory}/{name}"
         try:
             kind = ctx.host.stat(path, follow=False).kind

@@ -76,6 +76,8 @@ def kind_of(mode: int) -> str:
 
 @dataclass(frozen=True)
 class PathStat:
+    """What a stat of a path on the target tells."""
+
     kind: str  # file, dir, link, other
     mode: int
     uid: int
@@ -86,6 +88,8 @@ class PathStat:
 
 @dataclass(frozen=True)
 class CommandResult:
+    """The outcome of a command run on the target."""
+
     argv: tuple[str, ...]
     returncode: int
     stdout: str

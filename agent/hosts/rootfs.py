@@ -43,14 +43,16 @@ class RootfsHost:
             return os.path.normpath(path) if follow else path
         parts = [p for p in path.split("/") if p not in ("", ".")]
         done: list[str] = []
+        prefix = self.root  # the root joined with ``done``, kept as it changes (no component holds "/")
         links = 0
         while parts:
             part = parts.pop(0)
             if part == "..":
                 if done:
                     done.pop()
+                    prefix = prefix.rpartition("/")[0]
                 continue
-            local = os.path.join(self.root, *done, part)
+            local = f"{prefix}/{part}"
             if (parts or follow) and os.path.islink(local):
                 links += 1
                 if links > MAX_LINKS:
@@ -58,10 +60,12 @@ class RootfsHost:
                 target = os.readlink(local)
                 if target.startswith("/"):
                     done = []
+                    prefix = self.root
                 parts = [p for p in target.split("/") if p not in ("", ".")] + parts
                 continue
             done.append(part)
-        return os.path.join(self.root, *done)
+            prefix = local
+        return prefix
 
     # Primitives --------------------------------------------------------------------------
 

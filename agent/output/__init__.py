@@ -22,6 +22,8 @@ class Renderer(Protocol):
 
 @dataclass(frozen=True)
 class Format:
+    """An output format: its name, file extension and renderer module."""
+
     name: str  # what --format takes
     ext: str  # file name extension for --output-dir (fedharden.EXT, or HOST.EXT with --inventory)
     module: str  # agent.output.MODULE renders it

@@ -20,6 +20,8 @@ from agent.output import FORMATS
 
 @dataclass(frozen=True)
 class Destination:
+    """Where one format's output goes."""
+
     format: str
     path: str | None  # None: standard output
 
