@@ -94,6 +94,10 @@ def main() -> None:
     precompile()
     work = Path(tempfile.mkdtemp(prefix="fedharden-bench-"))
     try:
+        # Both scanners read a scratch copy: oscap-chroot's probes write into the root they scan
+        # (an RPM database, apt's caches), and the test suite's root must stay as debootstrap left it.
+        root = str(work / "root")
+        subprocess.run(["cp", "-a", "--reflink=auto", args.root, root], check=True)
         blocked = work / "not-a-directory"
         blocked.write_text("")
         cached_env = {**os.environ, "FEDHARDEN_CACHE_DIR": str(work / "cache")}
@@ -101,8 +105,8 @@ def main() -> None:
         report = ["--format", "json", "--output", os.devnull]
         commands: dict[str, tuple[list[str], dict[str, str], tuple[int, ...]]] = {
             "interpreter_start": ([sys.executable, "-c", "pass"], dict(os.environ), (0,)),
-            "root_scan": ([FEDHARDEN, "scan", "--root", args.root, *report], cached_env, (0, 1, 4)),
-            "root_scan_uncached": ([FEDHARDEN, "scan", "--root", args.root, *report], uncached_env, (0, 1, 4)),
+            "root_scan": ([FEDHARDEN, "scan", "--root", root, *report], cached_env, (0, 1, 4)),
+            "root_scan_uncached": ([FEDHARDEN, "scan", "--root", root, *report], uncached_env, (0, 1, 4)),
             "local_scan": ([FEDHARDEN, "scan", *report], cached_env, (0, 1, 4)),
         }
         oscap = shutil.which("oscap-chroot")
@@ -112,7 +116,7 @@ def main() -> None:
         elif not os.path.exists(DATASTREAM):
             oscap_missing = f"{DATASTREAM} missing (Debian 13's ssg-debian package ships it)"
         else:
-            commands["oscap_chroot"] = ([oscap, args.root, "xccdf", "eval", "--profile", PROFILE, "--results",
+            commands["oscap_chroot"] = ([oscap, root, "xccdf", "eval", "--profile", PROFILE, "--results",
                                          str(work / "oscap-results.xml"), DATASTREAM], dict(os.environ), (0, 2))
         load_before = os.getloadavg()
         samples: dict[str, list[tuple[float, float, float]]] = {name: [] for name in commands}
