@@ -29,12 +29,12 @@ import os
 import secrets
 import shutil
 import time
-from dataclasses import dataclass
 from pathlib import Path
 from typing import TYPE_CHECKING, Any, Iterable, Sequence
 
 from agent.state import fsync_dir
 from directives.versions import higher, shown
+from checks.record import record
 
 if TYPE_CHECKING:
     from directives.model import Directive
@@ -56,7 +56,7 @@ def metadata_dir(state_dir: Path) -> Path:
     return state_dir / "tuf" / "metadata"
 
 
-@dataclass(frozen=True)
+@record
 class InstalledDirective:
     id: str
     version: str  # as declared ("" when none)
@@ -65,7 +65,7 @@ class InstalledDirective:
     digest: str
 
 
-@dataclass(frozen=True)
+@record
 class Installed:
     """The generation in force."""
 

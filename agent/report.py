@@ -3,15 +3,16 @@
 from __future__ import annotations
 
 import datetime as dt
-from dataclasses import dataclass, field
+from dataclasses import field
 from typing import Any, Literal, Mapping
 
 from checks.model import Evidence, Status
+from checks.record import record
 
 SCHEMA_VERSION: Literal["1.0"] = "1.0"
 
 
-@dataclass(frozen=True)
+@record
 class Result:
     """One requirement's (or finding's) result in a report."""
 

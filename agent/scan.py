@@ -26,6 +26,7 @@ from checks.model import Evidence, Outcome, Status, Verdict, settle
 from directives.model import SEVERITIES, Directive, Requirement
 from directives.tailoring import Tailoring
 from directives.waivers import Waiver
+from checks.record import record
 
 
 
@@ -37,7 +38,7 @@ def directive_ref(d: Directive) -> contract.DirectiveRef:
         ref["version"] = d.version
     return ref
 
-@dataclass(frozen=True)
+@record
 class Selection:
     """Which requirements to evaluate: directive ids (empty = all), a minimum severity, and
     whether to walk the whole filesystem (``walk``): requirements that need the walk are

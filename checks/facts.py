@@ -6,11 +6,13 @@ name and, for families with many members (files, config files), an argument.
 """
 from __future__ import annotations
 
-from dataclasses import dataclass, field
+from dataclasses import field
+
+from checks.record import record
 from typing import Mapping
 
 
-@dataclass(frozen=True, order=True)
+@record(order=True)
 class FactKey:
     """The address of one fact: its family and, for many-membered families, an argument."""
 
@@ -21,7 +23,7 @@ class FactKey:
         return f"{self.family}:{self.arg}" if self.arg else self.family
 
 
-@dataclass(frozen=True)
+@record
 class Unavailable:
     """Why a fact could not be had. ``not_applicable`` marks facts that cannot exist on
     this kind of target (runtime state of an offline image); otherwise it is an error."""
@@ -71,7 +73,7 @@ class Facts:
 # --- fact values -------------------------------------------------------------------------
 
 
-@dataclass(frozen=True)
+@record
 class FileInfo:
     """A path's metadata on the target (``exists`` False when there is nothing there)."""
 
@@ -86,7 +88,7 @@ class FileInfo:
     target: str = ""  # symlink target
 
 
-@dataclass(frozen=True)
+@record
 class ConfigSetting:
     """One setting of a configuration file, where it was written."""
 
@@ -98,7 +100,7 @@ class ConfigSetting:
     scope: tuple[str, ...] = ()  # sshd: every Match condition it sits under (Include in Match nests)
 
 
-@dataclass(frozen=True)
+@record
 class ConfigFile:
     """A configuration file parsed as its program reads it (includes followed)."""
 
@@ -125,7 +127,7 @@ class ConfigFile:
         return [s for s in self.settings if s.key == self._key(key) and s.match]
 
 
-@dataclass(frozen=True)
+@record
 class SysctlSetting:
     """One line of the sysctl.d files systemd-sysctl would apply."""
 
@@ -135,7 +137,7 @@ class SysctlSetting:
     line: int
 
 
-@dataclass(frozen=True)
+@record
 class Package:
     """One installed package (a binary package, with its source)."""
 
@@ -146,7 +148,7 @@ class Package:
     source_version: str = ""
 
 
-@dataclass(frozen=True)
+@record
 class PackageDB:
     """The target's installed packages."""
 
@@ -154,7 +156,7 @@ class PackageDB:
     packages: Mapping[str, tuple[Package, ...]] = field(default_factory=dict)  # by binary name
 
 
-@dataclass(frozen=True)
+@record
 class UnitFile:
     """A systemd unit's unit-file state, as ``systemctl is-enabled`` tells it."""
 
@@ -164,7 +166,7 @@ class UnitFile:
     active: str = ""  # active, inactive, failed, ...; "" when not known (offline image)
 
 
-@dataclass(frozen=True)
+@record
 class Socket:
     """A listening socket and the process that owns it."""
 
@@ -175,7 +177,7 @@ class Socket:
     pid: int = 0
 
 
-@dataclass(frozen=True)
+@record
 class ModprobeRule:
     """One install or blacklist rule of the modprobe configuration."""
 
@@ -186,7 +188,7 @@ class ModprobeRule:
     line: int
 
 
-@dataclass(frozen=True)
+@record
 class AptValue:
     """One apt configuration value, as apt-config would show it."""
 
@@ -196,7 +198,7 @@ class AptValue:
     line: int
 
 
-@dataclass(frozen=True)
+@record
 class AptConfig:
     """APT's configuration after every file apt reads (agent.facts.apt)."""
     values: Mapping[str, AptValue]  # by lower-cased full key (APT::Periodic::Enable)
@@ -208,7 +210,7 @@ class AptConfig:
         return found if found is not None and found.value != "" else None
 
 
-@dataclass(frozen=True)
+@record
 class Mount:
     """A filesystem mounted (or set to be mounted) at a mount point."""
 
@@ -219,7 +221,7 @@ class Mount:
     where: str  # /proc/self/mounts, or /etc/fstab:LINE
 
 
-@dataclass(frozen=True)
+@record
 class AuditRule:
     """One rule auditctl would load from the merged file, in auditctl(8) terms. A file watch
     (``-w PATH -p PERMS``, or ``-a always,exit -F path=PATH -F perm=PERMS``) has ``watch``
@@ -240,7 +242,7 @@ class AuditRule:
     key: str = ""
 
 
-@dataclass(frozen=True)
+@record
 class AuditRules:
     """What ``augenrules`` merges from /etc/audit/rules.d (sorted with ``ls -v``, comments and
     blank lines dropped, the last bare ``-D``, ``-b``, ``-f`` first and the last ``-e`` at the
@@ -256,7 +258,7 @@ class AuditRules:
     problems: tuple[str, ...] = ()  # lines not evaluated
 
 
-@dataclass(frozen=True)
+@record
 class GrubDefaults:
     """The shell variables grub-mkconfig has after sourcing /etc/default/grub and
     /etc/default/grub.d/*.cfg; ``error`` says what could not be evaluated (nothing is executed)."""
@@ -273,7 +275,7 @@ class GrubDefaults:
         return dict(self.where).get(name, "")
 
 
-@dataclass(frozen=True)
+@record
 class NftChain:
     """A chain of the ruleset nft would load (nft(8) CHAINS). ``hook`` is "" for a regular chain."""
 
@@ -289,7 +291,7 @@ class NftChain:
     rules: tuple[NftRule, ...] = ()  # in the order the chain holds them
 
 
-@dataclass(frozen=True)
+@record
 class NftRule:
     """One rule of a chain, as its words (quotes removed; an anonymous set is one ``{...}`` word)."""
 
@@ -297,7 +299,7 @@ class NftRule:
     where: str
 
 
-@dataclass(frozen=True)
+@record
 class NftRuleset:
     """What ``nft -f PATH`` would load: every chain of every table after includes, flushes
     and deletions. ``error`` is why nft would refuse the file (nothing is loaded then) or why
@@ -312,7 +314,7 @@ class NftRuleset:
     error: str = ""  # fedharden cannot evaluate the file
 
 
-@dataclass(frozen=True)
+@record
 class IptRule:
     """One rule of an iptables-restore file: its chain and its words after ``-A CHAIN``
     (quotes removed, as iptables-restore splits them)."""
@@ -322,7 +324,7 @@ class IptRule:
     where: str  # file:line
 
 
-@dataclass(frozen=True)
+@record
 class IptChain:
     """One iptables chain: its policy and rules."""
 
@@ -333,7 +335,7 @@ class IptChain:
     where: str = ""  # file:line that set the policy; "" when it is the kernel's default
 
 
-@dataclass(frozen=True)
+@record
 class IptRuleset:
     """What ``iptables-restore < PATH`` (or ip6tables-restore) would load: every chain of every
     table the file commits. ``refused`` is why iptables-restore rejects the file (its loaders
@@ -349,7 +351,7 @@ class IptRuleset:
         return next((c for c in self.chains if c.table == table and c.name == name), None)
 
 
-@dataclass(frozen=True)
+@record
 class DconfValue:
     """A dconf key's value from the system databases' keyfiles."""
 
@@ -357,7 +359,7 @@ class DconfValue:
     where: str  # file:line
 
 
-@dataclass(frozen=True)
+@record
 class DconfSource:
     """One database of a dconf profile: a system database's keyfiles (/etc/dconf/db/NAME.d) as
     ``dconf update`` compiles them, or a database fedharden cannot read (``readable`` False:
@@ -370,7 +372,7 @@ class DconfSource:
     locks: Mapping[str, str] = field(default_factory=dict)  # locked key -> file:line
 
 
-@dataclass(frozen=True)
+@record
 class DconfProfile:
     """A dconf profile (/etc/dconf/profile/NAME, else /usr/share/dconf/profile/NAME) and its
     databases, first (highest priority) first."""
@@ -380,7 +382,7 @@ class DconfProfile:
     sources: tuple[DconfSource, ...] = ()
 
 
-@dataclass(frozen=True)
+@record
 class Account:
     """One /etc/passwd entry."""
 
@@ -393,7 +395,7 @@ class Account:
     password: str = ""  # the passwd field: "x" when the hash is in /etc/shadow
 
 
-@dataclass(frozen=True)
+@record
 class Group:
     """One line of /etc/group."""
 
@@ -403,7 +405,7 @@ class Group:
     line: int
 
 
-@dataclass(frozen=True)
+@record
 class HomeDir:
     """An interactive account's home directory and the dot files in it (lstat, never followed).
     ``truncated``: more dot files than the gatherer lists (the check must not pass on a part)."""
@@ -418,7 +420,7 @@ class HomeDir:
     problem: str = ""  # the home could not be listed: the reason
 
 
-@dataclass(frozen=True)
+@record
 class Homes:
     """Every interactive account (a shell /etc/shells lists that is not nologin or false, UID
     from UID_MIN up, not nobody) with its home directory; ``truncated`` past the bound."""
@@ -428,7 +430,7 @@ class Homes:
     truncated: bool = False
 
 
-@dataclass(frozen=True)
+@record
 class ShadowEntry:
     """One /etc/shadow entry."""
 
@@ -442,7 +444,7 @@ class ShadowEntry:
     line: int
 
 
-@dataclass(frozen=True)
+@record
 class OsRelease:
     """The target's os-release."""
 
@@ -462,7 +464,7 @@ class OsRelease:
         return self.id
 
 
-@dataclass(frozen=True)
+@record
 class TextFile:
     """The meaningful lines of one text file: (line number, stripped text), comments and
     blank lines dropped."""
@@ -471,7 +473,7 @@ class TextFile:
     lines: tuple[tuple[int, str], ...]
 
 
-@dataclass(frozen=True)
+@record
 class TextFiles:
     """Every existing file a path or glob names, in the order the program reads them."""
 
@@ -479,7 +481,7 @@ class TextFiles:
     files: tuple[TextFile, ...] = ()
 
 
-@dataclass(frozen=True)
+@record
 class WalkEntry:
     """A file found by the filesystem walk."""
 
@@ -492,7 +494,7 @@ class WalkEntry:
     group: str = ""
 
 
-@dataclass(frozen=True)
+@record
 class FsWalk:
     """One walk of the target's local filesystems, shared by every requirement that needs it.
 
@@ -511,7 +513,7 @@ class FsWalk:
     seconds: float = 0.0
 
 
-@dataclass(frozen=True)
+@record
 class Lifecycle:
     """A release's row of the shipped end-of-support table."""
 
@@ -521,7 +523,7 @@ class Lifecycle:
     extended: str = ""  # the programme's name (Debian LTS, Ubuntu Pro ESM, Red Hat ELS)
 
 
-@dataclass(frozen=True)
+@record
 class OsLifecycle:
     """The target's release against the shipped end-of-support table."""
 
@@ -532,7 +534,7 @@ class OsLifecycle:
     table: str  # where the table is and its source note
 
 
-@dataclass(frozen=True)
+@record
 class FeedAge:
     """How old a vulnerability feed the scan used is."""
 
@@ -541,7 +543,7 @@ class FeedAge:
     age_hours: float | None  # at the time of the scan that used it
 
 
-@dataclass(frozen=True)
+@record
 class LastScan:
     """The agent's record of its last completed scan (<state dir>/last_scan.json)."""
 
@@ -551,7 +553,7 @@ class LastScan:
     feeds: tuple[FeedAge, ...] | None  # None: the record does not say which feeds were used
 
 
-@dataclass(frozen=True)
+@record
 class Probe:
     """What one local listener answered (BOD 18-01). Which fields are set depends on ``kind``:
     ``tls`` and ``smtp`` (STARTTLS) give protocol versions and weak ciphers accepted, ``http``
@@ -571,7 +573,7 @@ class Probe:
     hsts: str | None = None  # Strict-Transport-Security header; None when absent
 
 
-@dataclass(frozen=True)
+@record
 class Probes:
     """The probes of the listeners on one port."""
 
@@ -580,7 +582,7 @@ class Probes:
     probes: tuple[Probe, ...] = ()  # one per distinct listener on the port; empty when none listens
 
 
-@dataclass(frozen=True)
+@record
 class FileTree:
     """Every regular file under ``top`` (agent.facts.filetree), as ``find -P TOP -type f``."""
 
@@ -591,7 +593,7 @@ class FileTree:
     truncated: bool = False  # the walk stopped at its bound
 
 
-@dataclass(frozen=True)
+@record
 class AppArmorProfiles:
     """The profiles loaded in the running kernel, as /sys/kernel/security/apparmor/profiles
     lists them (``NAME (MODE)``); ``enabled`` is False when the kernel has no AppArmor."""
@@ -601,7 +603,7 @@ class AppArmorProfiles:
     where: str = "/sys/kernel/security/apparmor/profiles"
 
 
-@dataclass(frozen=True)
+@record
 class PathEntry:
     """One directory of a PATH value root can get, with where it is set and its metadata
     (``info`` None when the entry is not an absolute path, or names a variable)."""
@@ -611,7 +613,7 @@ class PathEntry:
     info: FileInfo | None = None
 
 
-@dataclass(frozen=True)
+@record
 class RootPath:
     """Every PATH assignment that can shape root's PATH, split into its entries; ``sources``
     are the files read, ``unresolved`` the entries naming a variable or command."""

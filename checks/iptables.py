@@ -21,12 +21,12 @@ One aspect per spec:
 from __future__ import annotations
 
 import ipaddress
-from dataclasses import dataclass
 from typing import Any, Mapping
 
 from checks.facts import FactKey, Facts, IptRule, IptRuleset, Socket
 from checks.listening import LOOPBACK, exposure
 from checks.model import Evidence, Outcome, Status, Verdict
+from checks.record import record
 
 SOCKETS = FactKey("sockets")
 PROTOCOLS = {"tcp": "tcp", "6": "tcp", "udp": "udp", "17": "udp"}
@@ -44,7 +44,7 @@ OPTION_NAMES = {
 }
 
 
-@dataclass(frozen=True)
+@record
 class Match:
     """One rule as iptables stores it (a comma list of addresses is one rule per address)."""
 

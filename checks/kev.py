@@ -16,7 +16,6 @@ own deadline; the deadline rule is data in the directive:
 from __future__ import annotations
 
 import datetime as dt
-from dataclasses import dataclass
 from functools import lru_cache
 from typing import Any, Mapping
 
@@ -25,6 +24,7 @@ from checks.listening import ADDRESSES, SOCKETS, PUBLIC, effective_addresses, ex
 from checks.model import Evidence, Finding, Outcome, Status
 from checks.package import PACKAGES, compare_versions
 from checks.vulndata import FIXED, NOT_AFFECTED, OPEN, KERNEL_RELEASE, VULNS, FixRecord, KevEntry, Ssvc, VulnData
+from checks.record import record
 
 KERNEL_SOURCES = frozenset({"linux", "kernel"})
 KERNEL_IMAGE_PREFIXES = ("linux-image-", "linux-modules-")
@@ -103,7 +103,7 @@ def host_exposure(facts: Facts) -> tuple[str, str]:
     return "no", "no listener on a globally routable address"
 
 
-@dataclass(frozen=True)
+@record
 class Hit:
     """An installed package that a known exploited vulnerability affects."""
 
@@ -208,13 +208,13 @@ class KevCheck:
             versions = installed.get(source) or (by_binary.get(source) if db.format == "rpm" else None)
             if not versions:
                 continue
-            for record in records:
-                if record.cve not in data.kev:
+            for entry in records:
+                if entry.cve not in data.kev:
                     continue
                 for version, binaries in versions.items():
-                    verdict = judge(db.format, version, record)
+                    verdict = judge(db.format, version, entry)
                     if verdict is not False:
-                        hits.setdefault(record.cve, []).append(Hit(source, version, tuple(sorted(binaries)), record, verdict))
+                        hits.setdefault(entry.cve, []).append(Hit(source, version, tuple(sorted(binaries)), entry, verdict))
         if not any(kernel_records.values()):
             return hits, None
         count = len({r.cve for records in kernel_records.values() for r in records})
@@ -236,10 +236,10 @@ class KevCheck:
         # source for a signed image whose unsigned twin the data does not name.
         source = unsigned(kernel.source or kernel.name)
         mine = kernel_records.get(source) or kernel_records.get("linux") or kernel_records.get("kernel") or []
-        for record in mine:
-            verdict = judge(db.format, kernel.version, record)
+        for entry in mine:
+            verdict = judge(db.format, kernel.version, entry)
             if verdict is not False:
-                hits.setdefault(record.cve, []).append(Hit(record.package, kernel.version, (label,), record, verdict))
+                hits.setdefault(entry.cve, []).append(Hit(entry.package, kernel.version, (label,), entry, verdict))
         return hits, None
 
     def _finding(self, cve: str, hits: list[Hit], data: VulnData, deadline: Mapping[str, Any],

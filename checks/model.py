@@ -2,9 +2,10 @@
 from __future__ import annotations
 
 import datetime as dt
-from dataclasses import dataclass, field, replace
+from dataclasses import field, replace
 from enum import Enum
 from typing import Mapping
+from checks.record import record
 
 
 class Status(str, Enum):
@@ -61,7 +62,7 @@ class Verdict(str, Enum):
         return cls.OK if ok else cls.VIOLATION
 
 
-@dataclass(frozen=True)
+@record
 class Evidence:
     """What was expected, what was found, where (file:line, or the command), and whether it
     satisfied the check (``verdict``; positional fields unchanged, the verdict last with a
@@ -81,7 +82,7 @@ class Evidence:
         return replace(self, verdict=verdict)
 
 
-@dataclass(frozen=True)
+@record
 class Finding:
     """One item of a catalog-driven requirement (for example one KEV CVE on the host).
 
@@ -96,7 +97,7 @@ class Finding:
     fields: Mapping[str, object] = field(default_factory=dict)
 
 
-@dataclass(frozen=True)
+@record
 class Outcome:
     """What a check concluded: a status, the evidence for it, and per-finding results."""
 

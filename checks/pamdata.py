@@ -18,8 +18,9 @@ what a module makes of its configuration file and its arguments together, as its
 from __future__ import annotations
 
 import re
-from dataclasses import dataclass, field
+from dataclasses import field
 from typing import Mapping
+from checks.record import record
 
 ACTIONS = ("ignore", "ok", "done", "bad", "die", "reset")
 # What the four plain control words mean, as bracket actions (pam.conf(5)).
@@ -42,7 +43,7 @@ REFUSAL = {"pam_pwquality": "authtok_err", "pam_pwhistory": "authtok_err", "pam_
            "pam_unix": "auth_err"}
 
 
-@dataclass(frozen=True)
+@record
 class ModuleSetting:
     """One setting of a PAM module's own configuration file."""
 
@@ -52,7 +53,7 @@ class ModuleSetting:
     line: int
 
 
-@dataclass(frozen=True)
+@record
 class PamLine:
     """One rule of a PAM stack, includes resolved."""
 
@@ -83,7 +84,7 @@ class PamLine:
         return " ".join((self.type, self.control, self.module + ".so", *self.args))
 
 
-@dataclass(frozen=True)
+@record
 class PamStack:
     """A PAM service's stack, as libpam reads it."""
 
@@ -200,7 +201,7 @@ def remember(line: PamLine) -> tuple[str, str]:
     return str(max(0, min(400, number))), f"{line.where} (module argument)"
 
 
-@dataclass(frozen=True)
+@record
 class ModuleConfig:
     """A module's own configuration file(s) as the module reads them, without a PAM line."""
 

@@ -26,12 +26,12 @@ from __future__ import annotations
 import fnmatch
 import ipaddress
 import re
-from dataclasses import dataclass
 from typing import Any, Iterable, Mapping, Sequence
 
 from checks import expect
 from checks.facts import ConfigFile, ConfigSetting, FileInfo
 from checks.model import Evidence, Outcome, Status
+from checks.record import record
 
 INT_MAX = 2**31 - 1
 WHITESPACE = " \t\r\n"
@@ -189,7 +189,7 @@ def argv_split(text: str) -> list[str]:
     return out
 
 
-@dataclass(frozen=True)
+@record
 class Line:
     """One keyword line of an sshd configuration."""
 
@@ -443,7 +443,7 @@ def addr_match_list(address: str | None, patterns: str) -> int:
     return result
 
 
-@dataclass(frozen=True)
+@record
 class Connection:
     """What ``sshd -T -C`` is told about a connection."""
     user: str
@@ -544,7 +544,7 @@ def _fold_maxstartups(lines: list[ConfigSetting], default: str) -> tuple[str, Co
     return f"{start}:{rate}:{full}", last
 
 
-@dataclass(frozen=True)
+@record
 class Reached:
     """A value some connections get, and the setting that gives it."""
 
@@ -638,7 +638,7 @@ def judge(params: Mapping[str, Any], conf: ConfigFile) -> Outcome:
     return Outcome(Status.PASS if ok else Status.FAIL, tuple(evidence), "; ".join(conf.notes))
 
 
-@dataclass(frozen=True)
+@record
 class HostKeys:
     """The host private keys of an sshd: those it is configured with (HostKey, -h, or the
     built-in list) and every /etc/ssh/ssh_host_*_key, with their metadata (existing ones only)."""

@@ -4,14 +4,14 @@ The agent's gatherer (agent/facts/sudoers.py) follows includes and flattens ever
 these entries, in the order sudo parses them; checks only read them.
 """
 from __future__ import annotations
+from checks.record import record
 
-from dataclasses import dataclass
 
 # A Defaults entry's scope: "" for a global one, else the binding kind sudo applies it to.
 SCOPES = {"": "global", ":": "user", "@": "host", "!": "command", ">": "runas"}
 
 
-@dataclass(frozen=True)
+@record
 class SudoDefault:
     """One option of one Defaults line. ``value`` is True/False for a flag (``use_pty``,
     ``!use_pty``), else the string (``logfile=/var/log/sudo.log``); ``op`` is ``=``, ``+=``
@@ -38,7 +38,7 @@ class SudoDefault:
         return f"{head} {self.name}{self.op or '='}{self.value}"
 
 
-@dataclass(frozen=True)
+@record
 class SudoCommand:
     """One command of a user specification, with the tags in force for it (tags carry over
     to the following commands of the same list, sudoers(5) "Tag_Spec")."""
@@ -54,7 +54,7 @@ class SudoCommand:
         return f"{self.file}:{self.line}"
 
 
-@dataclass(frozen=True)
+@record
 class Sudoers:
     """The sudoers policy, as sudo reads it (includes followed)."""
 

@@ -7,10 +7,11 @@ read them.
 from __future__ import annotations
 
 import datetime as dt
-from dataclasses import dataclass, field
+from dataclasses import field
 from typing import Mapping
 
 from checks.facts import FactKey
+from checks.record import record
 
 VULNS = FactKey("vulns")
 KERNEL_RELEASE = FactKey("kernel_release")
@@ -19,7 +20,7 @@ KERNEL_RELEASE = FactKey("kernel_release")
 FIXED, NOT_AFFECTED, OPEN, UNDETERMINED = "fixed", "not_affected", "open", "undetermined"
 
 
-@dataclass(frozen=True)
+@record
 class KevEntry:
     """One entry of CISA's Known Exploited Vulnerabilities catalog."""
 
@@ -33,7 +34,7 @@ class KevEntry:
     required_action: str
 
 
-@dataclass(frozen=True)
+@record
 class FixRecord:
     """What the distro says about one CVE in one of its (source) packages, for one release.
 
@@ -49,7 +50,7 @@ class FixRecord:
     note: str = ""  # urgency, no-dsa reason: shown as evidence
 
 
-@dataclass(frozen=True)
+@record
 class Ssvc:
     """CISA's SSVC decision points for a CVE (Vulnrichment); "unknown" when not scored."""
 
@@ -58,7 +59,7 @@ class Ssvc:
     technical_impact: str = "unknown"
 
 
-@dataclass(frozen=True)
+@record
 class VulnData:
     """Everything a KEV check needs besides the target's packages and sockets."""
 

@@ -2,14 +2,14 @@
 from __future__ import annotations
 
 import datetime as dt
-from dataclasses import dataclass
 from typing import Any, Mapping
 
 from checks.model import Severity
 from directives.params import Parameter
+from checks.record import record
 
 
-@dataclass(frozen=True)
+@record
 class Requirement:
     """One requirement of a directive, with its parameters' values substituted."""
 
@@ -55,7 +55,7 @@ class Requirement:
         return str(self.due_date() or "per finding")
 
 
-@dataclass(frozen=True)
+@record
 class Directive:
     """A loaded, validated directive and its requirements."""
 

@@ -11,14 +11,15 @@ the value is validated against the parameter's declaration, never against nothin
 from __future__ import annotations
 
 import re
-from dataclasses import dataclass, field
+from dataclasses import field
 from typing import Any, Callable, Mapping
+from checks.record import record
 
 PLACEHOLDER = re.compile(r"\{\{\s*([a-z][a-z0-9_]*)\s*\}\}")
 TEXT_FIELDS = ("title", "rationale", "remediation")
 
 
-@dataclass(frozen=True)
+@record
 class Parameter:
     """A tunable value a directive declares: its type, default and bounds."""
 

@@ -16,7 +16,6 @@ from __future__ import annotations
 import dataclasses
 import difflib
 import hashlib
-from dataclasses import dataclass
 from typing import Any, Sequence
 
 from directives.errors import TailoringError
@@ -24,9 +23,10 @@ from directives.loader import build_requirement
 from directives.model import Directive, Requirement
 from directives.params import value_errors
 from directives.yamldoc import YamlDoc, read_text, schema_validator
+from checks.record import record
 
 
-@dataclass(frozen=True)
+@record
 class Override:
     """A tailoring's value for one parameter of a directive."""
 
@@ -40,7 +40,7 @@ class Override:
         return f"{self.directive}.{self.parameter}"
 
 
-@dataclass(frozen=True)
+@record
 class Tailoring:
     """An agency's selection of requirements and parameter values."""
 

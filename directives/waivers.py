@@ -13,16 +13,16 @@ from __future__ import annotations
 import datetime as dt
 import difflib
 import fnmatch
-from dataclasses import dataclass
 from typing import Any, Collection, Iterable
 
 from directives.errors import WaiverError
 from directives.yamldoc import YamlDoc, read_text, schema_validator
+from checks.record import record
 
 ACTIVE, EXPIRED, PENDING = "active", "expired", "pending"
 
 
-@dataclass(frozen=True)
+@record
 class Waiver:
     """An accepted risk: a requirement, why, who approved it, until when."""
 

@@ -23,6 +23,7 @@ from dataclasses import dataclass, field, replace
 from agent.facts.context import Context, each_path
 from agent.hosts.base import NotFound
 from checks.facts import NftChain, NftRule, NftRuleset
+from checks.record import record
 
 NFT_FAMILIES = ("ip", "ip6", "inet", "arp", "bridge", "netdev")
 INCLUDE_DIR = "/etc"  # nft's DEFAULT_INCLUDE_PATH on Debian and RHEL
@@ -41,7 +42,7 @@ class Unsupported(Exception):
     """A construct this model does not evaluate: the verdict is an error, never a guess."""
 
 
-@dataclass(frozen=True)
+@record
 class Token:
     """One token of an nftables ruleset."""
 

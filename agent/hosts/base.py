@@ -2,10 +2,10 @@
 from __future__ import annotations
 
 import stat as st
-from dataclasses import dataclass
 from typing import Protocol, Sequence
 
 from agent import ScanError
+from checks.record import record
 
 
 class HostError(Exception):
@@ -74,7 +74,7 @@ def kind_of(mode: int) -> str:
     return "other"
 
 
-@dataclass(frozen=True)
+@record
 class PathStat:
     """What a stat of a path on the target tells."""
 
@@ -86,7 +86,7 @@ class PathStat:
     type: str = ""  # the type in words (base.type_name): "regular file", "FIFO", "block device", ...
 
 
-@dataclass(frozen=True)
+@record
 class CommandResult:
     """The outcome of a command run on the target."""
 

@@ -1,0 +1,78 @@
+"""checks.record behaves as dataclass(frozen=True) for everything the project's records use."""
+from __future__ import annotations
+
+import copy
+import dataclasses
+import pickle
+
+import pytest
+
+from checks.facts import FactKey
+from checks.record import record
+
+
+@record
+class Point:
+    x: int
+    y: int = 0
+    tags: tuple[str, ...] = dataclasses.field(default_factory=tuple)
+
+
+@dataclasses.dataclass(frozen=True)
+class Twin:
+    x: int
+    y: int = 0
+    tags: tuple[str, ...] = dataclasses.field(default_factory=tuple)
+
+
+@record
+class Checked:
+    n: int
+
+    def __post_init__(self) -> None:
+        if self.n < 0:
+            raise ValueError("negative")
+
+
+CALLS = [((1,), {}), ((1, 2), {}), ((), {"x": 1, "y": 2}), ((1,), {"tags": ("a",)}), ((1, 2, ("b",)), {})]
+BAD = [((), {}), ((1, 2, (), 4), {}), ((1,), {"x": 2}), ((1,), {"z": 3})]
+
+
+@pytest.mark.parametrize(("args", "kwargs"), CALLS)
+def test_construction_equality_hash_and_repr_match_a_frozen_dataclass(args: tuple, kwargs: dict) -> None:
+    mine, theirs = Point(*args, **kwargs), Twin(*args, **kwargs)
+    assert dataclasses.astuple(mine) == dataclasses.astuple(theirs)
+    assert mine == Point(*args, **kwargs) and hash(mine) == hash(Point(*args, **kwargs))
+    assert repr(mine) == repr(theirs).replace("Twin", "Point")
+    assert mine != theirs  # another class is never equal, as with dataclasses
+
+
+@pytest.mark.parametrize(("args", "kwargs"), BAD)
+def test_wrong_arguments_are_a_type_error_as_with_a_dataclass(args: tuple, kwargs: dict) -> None:
+    with pytest.raises(TypeError):
+        Twin(*args, **kwargs)
+    with pytest.raises(TypeError):
+        Point(*args, **kwargs)
+
+
+def test_frozen_replace_copy_pickle_match_and_post_init() -> None:
+    p = Point(1, 2)
+    with pytest.raises(dataclasses.FrozenInstanceError):
+        p.x = 3  # type: ignore[misc]
+    with pytest.raises(dataclasses.FrozenInstanceError):
+        del p.x  # type: ignore[misc]
+    assert dataclasses.replace(p, y=5) == Point(1, 5)
+    assert copy.deepcopy(p) == p and pickle.loads(pickle.dumps(p)) == p
+    assert Point(1).tags == ()
+    match p:
+        case Point(x, y):
+            assert (x, y) == (1, 2)
+    with pytest.raises(ValueError):
+        Checked(-1)
+    assert Checked(2).n == 2
+
+
+def test_order_compares_field_values_in_order() -> None:
+    keys = [FactKey("files", "/b"), FactKey("files", "/a"), FactKey("accounts")]
+    assert sorted(keys) == [FactKey("accounts"), FactKey("files", "/a"), FactKey("files", "/b")]
+    assert FactKey("a") < FactKey("b") <= FactKey("b") and FactKey("c") > FactKey("b") >= FactKey("b")
