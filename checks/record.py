@@ -2,7 +2,7 @@
 
 ``dataclass`` writes each class's ``__init__``, ``__repr__``, ``__eq__``, ``__hash__`` and, when
 frozen, ``__setattr__`` and ``__delattr__`` as source text and compiles it at import: about a
-millisecond a class, and a scan imports some fifty fact classes (benchmarks/scan.py). Here the
+millisecond a class, and a scan defines some ninety (benchmarks/scan.py). Here the
 class is still a dataclass (``fields``, ``replace`` and ``asdict`` work on it), but those methods
 are shared functions driven by the field list, so defining a class costs a tenth of that.
 Instances behave as a frozen dataclass's: positional or keyword arguments, defaults and default
@@ -12,6 +12,7 @@ factories, ``__post_init__``, equality and hashing by field values of the same c
 from __future__ import annotations
 
 import dataclasses
+import operator
 from typing import Any, Callable, TypeVar, dataclass_transform
 
 T = TypeVar("T", bound=type)
@@ -27,7 +28,7 @@ def _frozen_delattr(self: object, name: str) -> None:
 
 
 def _values(self: Any) -> tuple[Any, ...]:
-    return tuple(getattr(self, name) for name in self.__record_names__)
+    return self.__record_values__(self)  # type: ignore[no-any-return]
 
 
 def _eq(self: Any, other: object) -> Any:  # bool, or NotImplemented
@@ -61,33 +62,31 @@ _ORDER = {"__lt__": _comparison(lambda a, b: a < b), "__le__": _comparison(lambd
 def _make_init(cls: type) -> Callable[..., None]:
     fields = dataclasses.fields(cls)
     names = tuple(f.name for f in fields)
-    known = frozenset(names)
-    defaults: tuple[tuple[Any, Any], ...] = tuple((f.default, f.default_factory) for f in fields)
-    setter = object.__setattr__
+    position = {name: i for i, name in enumerate(names)}
+    defaults = {f.name: f.default for f in fields if f.default is not _MISSING}
+    factories: tuple[tuple[str, Callable[[], Any]], ...] = tuple(
+        (f.name, f.default_factory) for f in fields if f.default_factory is not _MISSING)  # type: ignore[misc]
     post_init = getattr(cls, "__post_init__", None)
     qualname = cls.__qualname__
 
     def __init__(self: object, *args: Any, **kwargs: Any) -> None:
+        # Values go into the instance's __dict__ in one update: no __setattr__ (frozen) per field.
         if len(args) > len(names):
             raise TypeError(f"{qualname}() takes {len(names)} positional arguments but {len(args)} were given")
-        for name, value in zip(names, args):
-            setter(self, name, value)
+        values = dict(defaults)
+        values.update(zip(names, args))
         if kwargs:
             for name in kwargs:
-                if name not in known or names.index(name) < len(args):
+                if position.get(name, -1) < len(args):
                     raise TypeError(f"{qualname}() got an unexpected or repeated argument {name!r}")
-        for i in range(len(args), len(names)):
-            name = names[i]
-            if name in kwargs:
-                setter(self, name, kwargs[name])
-                continue
-            default, factory = defaults[i]
-            if default is not _MISSING:
-                setter(self, name, default)
-            elif factory is not _MISSING:
-                setter(self, name, factory())
-            else:
-                raise TypeError(f"{qualname}() missing required argument {name!r}")
+            values.update(kwargs)
+        for name, factory in factories:
+            if name not in values:
+                values[name] = factory()
+        if len(values) < len(names):
+            missing = [name for name in names if name not in values]
+            raise TypeError(f"{qualname}() missing required arguments {missing}")
+        self.__dict__.update(values)
         if post_init is not None:
             post_init(self)
 
@@ -100,7 +99,18 @@ def record(cls: T | None = None, *, order: bool = False) -> Any:
 
     def wrap(cls: T) -> T:
         dataclasses.dataclass(init=False, repr=False, eq=False)(cls)  # fields only: returns cls itself
-        cls.__record_names__ = tuple(f.name for f in dataclasses.fields(cls))  # type: ignore[attr-defined]
+        names = tuple(f.name for f in dataclasses.fields(cls))
+        cls.__record_names__ = names  # type: ignore[attr-defined]
+        # the field values as one tuple, read in C (attrgetter of one name gives the bare value)
+        values: Callable[[object], tuple[Any, ...]]
+        if len(names) > 1:
+            values = operator.attrgetter(*names)
+        elif names:
+            one = operator.attrgetter(names[0])
+            values = lambda self: (one(self),)  # noqa: E731
+        else:
+            values = lambda self: ()  # noqa: E731
+        cls.__record_values__ = staticmethod(values)  # type: ignore[attr-defined]
         cls.__init__ = _make_init(cls)  # type: ignore[misc]
         cls.__repr__ = _repr  # type: ignore[assignment]
         cls.__eq__ = _eq  # type: ignore[assignment]

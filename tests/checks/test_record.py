@@ -76,3 +76,18 @@ def test_order_compares_field_values_in_order() -> None:
     keys = [FactKey("files", "/b"), FactKey("files", "/a"), FactKey("accounts")]
     assert sorted(keys) == [FactKey("accounts"), FactKey("files", "/a"), FactKey("files", "/b")]
     assert FactKey("a") < FactKey("b") <= FactKey("b") and FactKey("c") > FactKey("b") >= FactKey("b")
+
+
+@record
+class One:
+    v: str
+
+
+@record
+class Empty:
+    pass
+
+
+def test_one_and_no_field_records_compare_and_hash_by_value() -> None:
+    assert One("a") == One("a") != One("b") and hash(One("a")) == hash(One("a"))
+    assert Empty() == Empty() and hash(Empty()) == hash(Empty()) and repr(Empty()) == "Empty()"
