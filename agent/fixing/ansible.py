@@ -93,13 +93,13 @@ def _tasks(step: Step, n: int, registers: dict[str, list[str]]) -> list[dict[str
         # is no change of the host.
         mine = f"not fedharden_booted.stat.exists and not {reg}_policy.stat.exists"
         return [{"name": _name(step, "packages"), "block": [
-            {"name": _name(step, "a policy-rc.d of the host?"), "ansible.builtin.stat": {"path": POLICY_RC},
+            {"name": "A policy-rc.d of the host?", "ansible.builtin.stat": {"path": POLICY_RC},
              "register": f"{reg}_policy"},
-            {"name": _name(step, "no daemon starts while packages change in an image"),
+            {"name": "No daemon starts while packages change in an image",
              "ansible.builtin.copy": {"dest": POLICY_RC, "content": "#!/bin/sh\nexit 101\n", "mode": "0755"},
              "when": mine, "changed_when": False},
             apt],
-            "always": [{"name": _name(step, "the policy-rc.d put there for the packages removed"),
+            "always": [{"name": "The policy-rc.d put there for the packages removed",
                         "ansible.builtin.file": {"path": POLICY_RC, "state": "absent"},
                         "when": mine, "changed_when": False}],
             "tags": list(step.requirements)}]
@@ -139,5 +139,5 @@ def render(plan: Plan, source: str = "") -> str:
               "# Idempotent: a second run reports changed=0.",
               *(f"# left out {s.requirement}: {' '.join(s.reason.split())}" for s in plan.skipped)]
     play = [{"name": f"fedharden fix: {len(steps.requirements)} requirement(s)", "hosts": "all",
-             "gather_facts": False, "tasks": tasks}]
+             "gather_facts": False, "vars": {"ansible_python_interpreter": "auto_silent"}, "tasks": tasks}]
     return "\n".join(header) + "\n" + dump(play)
