@@ -157,6 +157,11 @@ def _step(step: Step) -> list[str]:
     return [*lines, f"if {' && '.join(cond)}; then", f"  {run}", "fi"]
 
 
+def prelude() -> str:
+    """The script's fixed code: the helpers every step calls."""
+    return PRELUDE.replace("APT_OPTIONS", _words(APT_OPTIONS))
+
+
 def render(plan: Plan, source: str = "") -> str:
     steps = walk(plan)
     head = ["#!/bin/bash",
@@ -166,8 +171,7 @@ def render(plan: Plan, source: str = "") -> str:
             "# Idempotent: a second run changes nothing. Commands for a running system (reloads,",
             "# running values) run only on a host booted with systemd.",
             *(f"# left out {s.requirement}: {s.reason}" for s in plan.skipped)]
-    prelude = PRELUDE.replace("APT_OPTIONS", _words(APT_OPTIONS))
     body: list[str] = []
     for step in steps.steps:
         body += ["", *_step(step)]
-    return "\n".join([*head, prelude.rstrip("\n"), *body, "", f"echo {quote('fedharden fix: done')}", ""])
+    return "\n".join([*head, prelude().rstrip("\n"), *body, "", f"echo {quote('fedharden fix: done')}", ""])

@@ -50,13 +50,16 @@ def is_unit_command(action: Action) -> bool:
 def _final(plan: Plan, path: str, actions: list[Action]) -> Action:
     """The one action that leaves ``path`` as the whole plan leaves it."""
     after = state_of(plan.after, path)
-    if after.kind == "missing":
+    if after.kind == "missing" and any(isinstance(a, Remove) for a in actions):
         return Remove(path)
-    if after.kind == "symlink" and after.link is not None:
+    if after.kind == "symlink" and after.link is not None and any(isinstance(a, Symlink) for a in actions):
         return Symlink(path, after.link)
-    if any(isinstance(a, WriteFile) for a in actions) and after.content is not None:
-        return WriteFile(path, after.content, after.mode if after.mode is not None else 0o644,
-                         after.owner or "root", after.group or "root")
+    writes = [a for a in actions if isinstance(a, WriteFile)]
+    if writes:
+        if after.kind != "file" or after.content is None:
+            return writes[-1]
+        return WriteFile(path, after.content, after.mode if after.mode is not None else writes[-1].mode,
+                         after.owner or writes[-1].owner, after.group or writes[-1].group)
     mode = owner = group = None
     for a in actions:
         if isinstance(a, SetAttributes):
