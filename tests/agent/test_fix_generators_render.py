@@ -6,7 +6,7 @@ from __future__ import annotations
 
 import subprocess
 from pathlib import Path
-from typing import Any
+from typing import Any, Callable
 
 import yaml
 
@@ -118,3 +118,29 @@ def test_ansible_marks_every_value_unsafe_and_tags_each_task() -> None:
     apt = next(t["ansible.builtin.apt"] for t in tasks if "ansible.builtin.apt" in t)
     assert apt["name"] == ["pkg-a"] and apt["state"] == "present"
     assert all(t.get("tags") for t in play["tasks"])
+
+
+def test_cli_writes_the_script_and_the_playbook_and_refuses_mistakes(make_root: Callable[..., Path],
+                                                                      tmp_path: Path) -> None:
+    from click.testing import CliRunner
+
+    from agent.cli import main
+
+    root = make_root({"/etc/os-release": 'ID=debian\nVERSION_ID="12"\n', "/etc/login.defs": "PASS_MAX_DAYS 99999\n"})
+    rep = tmp_path / "report.json"
+    rep.write_text('{"results": [{"requirement": "HARDEN-30D.ACCT.4", "status": "fail"}]}')
+    base = ["fix", "--root", str(root), "--state-dir", str(tmp_path / "s"), "--report", str(rep)]
+    for fmt, name in (("bash", "fix.sh"), ("ansible", "playbook.yml")):
+        out = CliRunner().invoke(main, [*base, "--format", fmt, "-o", str(tmp_path / name)])
+        assert out.exit_code == 0 and out.output == "", out.output
+    script = (tmp_path / "fix.sh").read_text()
+    # (the fixture root has no /etc/passwd: its owner is the numeric id)
+    assert "# HARDEN-30D.ACCT.4: /etc/login.defs\nput_file /etc/login.defs 644 0 0 'PASS_MAX_DAYS 365\n" in script
+    play = yaml.load((tmp_path / "playbook.yml").read_text(), Loader=Loader)[0]  # noqa: S506
+    assert any(t.get("tags") == ["HARDEN-30D.ACCT.4"] and "ansible.builtin.copy" in t for t in play["tasks"])
+    assert (root / "etc/login.defs").read_text() == "PASS_MAX_DAYS 99999\n"  # nothing applied
+    for args, message in (((("--format", "bash", "--apply")), "leave out --apply"),
+                          (("--format", "ansible", "-o", str(tmp_path / "no/such/dir/p.yml")), "p.yml")):
+        out = CliRunner().invoke(main, [*base, *args])
+        assert out.exit_code == 2 and message in out.output and len(out.output.strip().splitlines()) == 1, out.output
+    assert not (tmp_path / "no").exists()
