@@ -1,5 +1,6 @@
 """``fedharden fix``: plan the structured fixes of failing requirements, apply them (this host as
-root, or an image with ``--root``) with backups, re-scan, and roll an apply back.
+root, or an image with ``--root``) with backups, re-scan, and roll an apply back; or write the
+plan as a Bash script or an Ansible playbook (``--format bash|ansible``) to roll out elsewhere.
 
 Exit codes: 0 when the plan is empty or every applied requirement now passes, 1 when the
 re-scan still finds one failing, 2 for a usage mistake, 3 when an apply stopped (everything it
