@@ -151,3 +151,28 @@ def schema_validator(name: str, definition: str = "") -> Any:
     if definition:
         schema = {"$defs": schema["$defs"], "$ref": f"#/$defs/{definition}"}
     return jsonschema.Draft202012Validator(schema, format_checker=jsonschema.FormatChecker())
+
+
+class Tagged(str):
+    """A string written with a local tag (``!unsafe`` for Ansible: a value it must not template)."""
+
+    tag = "!unsafe"
+
+
+class _Dumper(yaml.SafeDumper):
+    pass
+
+
+def _tagged(dumper: yaml.SafeDumper, value: Tagged) -> yaml.Node:
+    # A literal block for file contents where YAML allows one (the emitter falls back to quotes).
+    return dumper.represent_scalar(value.tag, str(value), style="|" if "\n" in value else None)
+
+
+_Dumper.add_representer(Tagged, _tagged)
+
+
+def dump(data: Any) -> str:
+    """YAML for files the project writes (playbooks): block style, keys in the order given,
+    ``Tagged`` strings with their tag; every other value as the safe dumper writes it."""
+    return yaml.dump(data, Dumper=_Dumper, sort_keys=False, default_flow_style=False, allow_unicode=True,
+                     width=100)

@@ -1,5 +1,6 @@
 """``fedharden fix``: plan the structured fixes of failing requirements, apply them (this host as
-root, or an image with ``--root``) with backups, re-scan, and roll an apply back.
+root, or an image with ``--root``) with backups, re-scan, and roll an apply back; or write the
+plan as a Bash script or an Ansible playbook (``--format bash|ansible``) to roll out elsewhere.
 
 Exit codes: 0 when the plan is empty or every applied requirement now passes, 1 when the
 re-scan still finds one failing, 2 for a usage mistake, 3 when an apply stopped (everything it
@@ -41,8 +42,9 @@ SEVERITIES = ["critical", "high", "medium", "low"]
               help="Also these directive files or directories (repeatable).")
 @click.option("--include-disruptive", is_flag=True,
               help="Also the changes that can lock an operator out (sshd login settings, PAM, firewall, sudo).")
-@click.option("--format", "fmt", type=click.Choice(["diff", "json"]), default="diff", show_default=True,
-              help="How to print the plan.")
+@click.option("--format", "fmt", type=click.Choice(["diff", "json", "bash", "ansible"]), default="diff",
+              show_default=True, help="How to print the plan: a diff, JSON, or an idempotent Bash script or "
+              "Ansible playbook that carries it out (for a configuration management rollout).")
 @click.option("--output", "-o", type=click.Path(dir_okay=False), help="Write the plan here instead of printing it.")
 @click.option("--submit", is_flag=True, help="After an apply, report the re-scan to the collector the host "
               "enrolled with, as scan --submit does.")
@@ -64,6 +66,8 @@ def fix(ctx: click.Context, mode: str, rollback_id: str | None, root: str | None
         return
     if mode == "apply" and target.live and os.geteuid() != 0:
         raise UsageError("fix --apply changes this host: run it as root (or give --root DIR for an image)")
+    if fmt in ("bash", "ansible") and mode != "plan":
+        raise UsageError(f"--format {fmt} writes the plan as a script to run elsewhere: leave out --apply")
     if scan_now and report_file:
         raise UsageError("--scan-now and --report: give one")
     if submit:
@@ -73,7 +77,7 @@ def fix(ctx: click.Context, mode: str, rollback_id: str | None, root: str | None
 
         preflight(state_dir, remote=False)
     from agent.commands.inputs import load_directives, load_tailoring, profile_path
-    from agent.fixing import cycle, diff
+    from agent.fixing import cycle
     from agent.fixing.planner import Choice, make_plan
 
     loaded = load_directives(extra)
@@ -94,7 +98,7 @@ def fix(ctx: click.Context, mode: str, rollback_id: str | None, root: str | None
     else:
         failing = cycle.from_state(state_dir, f"rootfs:{os.path.abspath(root)}" if root else "local")
     plan = make_plan(target, chosen, failing, Choice(requirements, directive_ids, severity, include_disruptive))
-    text = json.dumps(plan.to_json(), indent=2) + "\n" if fmt == "json" else diff.render(plan, target.root)
+    text = render(plan, fmt, target.root)
     if output:
         from agent.output.destinations import write_all
 
@@ -124,6 +128,19 @@ def fix(ctx: click.Context, mode: str, rollback_id: str | None, root: str | None
 
         submit_one(session.report, state_dir, host_hardware(root), False, retry_delay)
     ctx.exit(1 if verdict.failing else 0)
+
+
+def render(plan: Any, fmt: str, root: str) -> str:
+    from agent.fixing import diff
+
+    if fmt == "json":
+        return json.dumps(plan.to_json(), indent=2) + "\n"
+    if fmt in ("bash", "ansible"):
+        from agent.fixing import ansible, bash
+
+        source = "planned on this host" if root == "/" else f"planned on the image {root}"
+        return (bash if fmt == "bash" else ansible).render(plan, source)
+    return str(diff.render(plan, root))
 
 
 def host_hardware(root: str | None) -> str:
