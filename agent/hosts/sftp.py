@@ -14,8 +14,7 @@ from __future__ import annotations
 
 import socket
 import struct
-from dataclasses import dataclass
-from typing import Callable, Generator, Hashable, Mapping, Protocol, TypeVar
+from typing import Callable, Generator, Hashable, Mapping, NamedTuple, Protocol, TypeVar
 
 from agent.hosts.base import kind_of
 
@@ -54,8 +53,7 @@ class ByteChannel(Protocol):
     def recv(self, nbytes: int) -> bytes: ...
 
 
-@dataclass(frozen=True)
-class Attrs:
+class Attrs(NamedTuple):  # a tuple: a scan builds thousands (every listed entry has one)
     mode: int | None
     uid: int | None
     gid: int | None
@@ -66,10 +64,16 @@ class Attrs:
         return kind_of(self.mode or 0)
 
 
-@dataclass(frozen=True)
-class Reply:
+class Reply(NamedTuple):
     type: int
     body: bytes
+
+
+U32 = struct.Struct(">I")
+# The attributes OpenSSH sends for every file: size, uid and gid, permissions, times.
+COMMON_FLAGS = ATTR_SIZE | ATTR_UIDGID | ATTR_PERMISSIONS | ATTR_ACMODTIME
+COMMON_ATTRS = struct.Struct(">QIIIII")
+RECV_SIZE = 256 * 1024  # per read from the channel: many answers at once
 
 
 Request = tuple[int, bytes]
@@ -94,7 +98,7 @@ class Reader:
         self.pos = 0
 
     def u32(self) -> int:
-        value: int = struct.unpack_from(">I", self.data, self.pos)[0]
+        value: int = U32.unpack_from(self.data, self.pos)[0]
         self.pos += 4
         return value
 
@@ -113,6 +117,10 @@ class Reader:
 
     def attrs(self) -> Attrs:
         flags = self.u32()
+        if flags == COMMON_FLAGS and len(self.data) >= self.pos + COMMON_ATTRS.size:  # one unpack
+            size, uid, gid, mode, _, _ = COMMON_ATTRS.unpack_from(self.data, self.pos)
+            self.pos += COMMON_ATTRS.size
+            return Attrs(mode, uid, gid, size)
         size = self.u64() if flags & ATTR_SIZE else None
         uid, gid = (self.u32(), self.u32()) if flags & ATTR_UIDGID else (None, None)
         mode = self.u32() if flags & ATTR_PERMISSIONS else None
@@ -158,10 +166,11 @@ def expect_handle(reply: Reply) -> bytes:
 def names_of(reply: Reply) -> list[tuple[str, Attrs]]:
     r = Reader(reply.body)
     out = []
+    string, attrs = r.string, r.attrs
     for _ in range(r.u32()):
-        name = decode_name(r.string())
-        r.string()  # the ls -l style long name: not needed
-        out.append((name, r.attrs()))
+        name = string().decode("utf-8", "surrogateescape")  # as decode_name: as os.listdir(str) decodes
+        string()  # the ls -l style long name: not needed
+        out.append((name, attrs()))
     return out
 
 
@@ -275,15 +284,20 @@ class Wire:
         self.on_wave = on_wave
         self._next_id = 1
         self._buffer = bytearray()
+        self._pos = 0  # where the next packet starts in _buffer
         self._discard: set[int] = set()  # fire-and-forget requests (CLOSE) still unanswered
         self._pending_closes: list[bytes] = []
 
     # Framing --------------------------------------------------------------------------------
 
-    def _recv_exact(self, size: int) -> bytes:
+    def _fill(self, size: int) -> None:
+        """Receive until ``size`` bytes are buffered past the read position."""
+        if self._pos:
+            del self._buffer[:self._pos]  # drop what was parsed before growing the buffer
+            self._pos = 0
         while len(self._buffer) < size:
             try:
-                chunk = self.channel.recv(max(size - len(self._buffer), 65536))
+                chunk = self.channel.recv(max(size - len(self._buffer), RECV_SIZE))
             except (socket.timeout, TimeoutError):
                 raise ConnectionLost("no answer from the SFTP server in time") from None
             except OSError as exc:
@@ -291,16 +305,23 @@ class Wire:
             if not chunk:
                 raise ConnectionLost("the SFTP channel closed")
             self._buffer += chunk
-        out = bytes(self._buffer[:size])
-        del self._buffer[:size]
-        return out
 
     def _packet(self) -> tuple[int, bytes]:
-        (length,) = struct.unpack(">I", self._recv_exact(4))
+        """The next packet's type and body; parsed in place from what one read brought (a
+        read brings many answers), receiving only when the buffer holds no whole packet."""
+        buffer, pos = self._buffer, self._pos
+        if len(buffer) - pos < 4:
+            self._fill(4)
+            buffer, pos = self._buffer, self._pos
+        (length,) = U32.unpack_from(buffer, pos)
         if not 1 <= length <= MAX_PACKET:
             raise ConnectionLost(f"malformed SFTP packet length {length}")
-        body = self._recv_exact(length)
-        return body[0], body[1:]
+        if len(buffer) - pos - 4 < length:
+            self._fill(4 + length)
+            buffer, pos = self._buffer, self._pos
+        end = pos + 4 + length
+        self._pos = end
+        return buffer[pos + 4], bytes(buffer[pos + 5:end])
 
     def _send(self, data: bytes) -> None:
         try:
@@ -349,7 +370,7 @@ class Wire:
             kind, body = self._packet()
             if len(body) < 4:
                 raise ConnectionLost("malformed SFTP answer")
-            (rid,) = struct.unpack_from(">I", body)
+            (rid,) = U32.unpack_from(body)
             if rid in self._discard:
                 self._discard.discard(rid)
                 continue
