@@ -17,7 +17,7 @@ same minimal environment as the local host, one SSH exec channel each, with a ti
 Sockets and addresses come from /proc exactly as on the local host (agent.hosts.procfs).
 
 ``round_trips`` counts every wait for the network after login: each SFTP wave, each channel
-open, each exec request and each command's output.
+open, each exec request and each command's output; ``transfer_seconds`` the time spent in them.
 """
 from __future__ import annotations
 
@@ -127,6 +127,7 @@ class SSHHost:
         self.io_timeout = io_timeout
         self.clock = clock
         self.round_trips = 0
+        self.transfer_seconds = 0.0  # in SFTP waves and commands, after SFTP started
         self.sudo = sudo
         self.sudo_problem = ""  # why sudo was asked for but is not in effect
         self._aborted = ""
@@ -229,10 +230,13 @@ class SSHHost:
     def _run(self, jobs: dict[Hashable, Job[Any]]) -> dict[Hashable, Any]:
         if self._aborted:
             raise self._lost("")
+        started = time.perf_counter()
         try:
             return self.wire.run(jobs)
         except sftp.ConnectionLost as exc:
             raise self._lost(str(exc)) from None
+        finally:
+            self.transfer_seconds += time.perf_counter() - started
 
     def _error(self, path: str, exc: SftpError) -> HostError:
         if exc.code == sftp.FX_NO_SUCH_FILE:
@@ -488,6 +492,13 @@ class SSHHost:
         return procfs.addresses(self)
 
     def run(self, argv: Sequence[str], timeout: float = 10.0) -> CommandResult:
+        started = time.perf_counter()
+        try:
+            return self._command(argv, timeout)
+        finally:
+            self.transfer_seconds += time.perf_counter() - started
+
+    def _command(self, argv: Sequence[str], timeout: float) -> CommandResult:
         if not argv or "=" in argv[0]:
             raise HostError(f"{argv[0] if argv else '(empty)'}: not a command")
         env = [f"{k}={v}" for k, v in COMMAND_ENV.items()]
