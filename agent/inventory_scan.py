@@ -53,8 +53,9 @@ class Outcome:
     submitted: bool | None = None  # None: not asked to submit, or not scanned
     submission: str = ""  # what was delivered, or why it was not
     # Wall seconds of this host's connect (TCP, key exchange, login, SFTP start), transfer (SFTP
-    # waves and commands), judge (the rest of the scan) and write; CPU seconds of its worker
-    # thread and of its connection's packet thread ("transport"). Written with the stats.
+    # waves and commands), judge (the rest of the scan) and write; CPU seconds of the same in
+    # its worker thread, and of its connection's packet thread ("transport": decrypting and
+    # dispatching what arrives, the key exchange). Written with the stats.
     phases: dict[str, float] = field(default_factory=dict)
     cpu: dict[str, float] = field(default_factory=dict)
 
@@ -93,18 +94,23 @@ class Job:
         host = None
         try:
             host = open_ssh(entry.target, self.settings_for(entry))
-            scanning = time.monotonic()
+            scanning, cpu_scanning = time.monotonic(), time.thread_time()
             outcome.phases["connect"] = scanning - started
+            outcome.cpu["connect"] = cpu_scanning - cpu_started
+            outcome.cpu["transport_connect"] = packet_thread_cpu(host)  # the key exchange, the login
             report = self.run_scan(host, entry.tags)
-            writing = time.monotonic()
+            writing, cpu_writing = time.monotonic(), time.thread_time()
             outcome.phases["transfer"] = host.transfer_seconds
             outcome.phases["judge"] = writing - scanning - host.transfer_seconds
+            outcome.cpu["transfer"] = host.transfer_cpu
+            outcome.cpu["judge"] = cpu_writing - cpu_scanning - host.transfer_cpu
             outcome.round_trips = host.round_trips
             outcome.warnings = list(host.warnings)  # this host's own (sudo refused); the rest are in its report
             files = [(os.path.join(self.output_dir, f"{entry.name}.{FORMATS[f].ext}"), FORMATS[f](report, False))
                      for f in self.formats]
             write_all(files)
             outcome.phases["write"] = time.monotonic() - writing
+            outcome.cpu["write"] = time.thread_time() - cpu_writing
             outcome.files = [path for path, _ in files]
             outcome.counts = dict(cast("Mapping[str, int]", report["summary"]["counts"]))
             outcome.state = report_status(report).value

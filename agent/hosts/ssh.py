@@ -128,6 +128,7 @@ class SSHHost:
         self.clock = clock
         self.round_trips = 0
         self.transfer_seconds = 0.0  # in SFTP waves and commands, after SFTP started
+        self.transfer_cpu = 0.0  # of which CPU seconds of the calling thread (framing, parsing)
         self.sudo = sudo
         self.sudo_problem = ""  # why sudo was asked for but is not in effect
         self._aborted = ""
@@ -230,13 +231,14 @@ class SSHHost:
     def _run(self, jobs: dict[Hashable, Job[Any]]) -> dict[Hashable, Any]:
         if self._aborted:
             raise self._lost("")
-        started = time.perf_counter()
+        started, cpu = time.perf_counter(), time.thread_time()
         try:
             return self.wire.run(jobs)
         except sftp.ConnectionLost as exc:
             raise self._lost(str(exc)) from None
         finally:
             self.transfer_seconds += time.perf_counter() - started
+            self.transfer_cpu += time.thread_time() - cpu
 
     def _error(self, path: str, exc: SftpError) -> HostError:
         if exc.code == sftp.FX_NO_SUCH_FILE:
@@ -492,11 +494,12 @@ class SSHHost:
         return procfs.addresses(self)
 
     def run(self, argv: Sequence[str], timeout: float = 10.0) -> CommandResult:
-        started = time.perf_counter()
+        started, cpu = time.perf_counter(), time.thread_time()
         try:
             return self._command(argv, timeout)
         finally:
             self.transfer_seconds += time.perf_counter() - started
+            self.transfer_cpu += time.thread_time() - cpu
 
     def _command(self, argv: Sequence[str], timeout: float) -> CommandResult:
         if not argv or "=" in argv[0]:
