@@ -196,6 +196,20 @@ def readlink_job(path: str) -> Job[str | SftpError]:
     return names[0][0] if names else SftpError(-1, "empty READLINK answer")
 
 
+def readlinks_job(paths: list[str]) -> Job[list[str | SftpError]]:
+    """Many links' targets in one wave: one job, not one per link (a scan resolves every open
+    file of every process to find who owns a socket: thousands on a busy host)."""
+    replies = yield [(READLINK, string(encode_path(path))) for path in paths]
+    out: list[str | SftpError] = []
+    for reply in replies:
+        if reply.type != NAME:
+            out.append(fail(reply))
+            continue
+        names = names_of(reply)
+        out.append(names[0][0] if names else SftpError(-1, "empty READLINK answer"))
+    return out
+
+
 def listdir_job(path: str, close: Callable[[bytes], None]) -> Job[list[tuple[str, Attrs]] | SftpError]:
     """Names and lstat attributes of a directory's entries ('.' and '..' left out)."""
     (reply,) = yield [(OPENDIR, string(encode_path(path)))]

@@ -36,6 +36,7 @@ from agent.hosts.local import COMMAND_ENV
 from agent.hosts.sftp import Attrs, Job, SftpError, Wire
 from agent.hosts.sshconnect import Connection
 
+READLINKS_PER_JOB = 1000  # a wave carries several such jobs, up to sftp.MAX_WAVE_REQUESTS
 PREFETCH_MAX = 4 * 1024 * 1024  # larger files are read when asked for, not speculatively
 # Where distributions install sftp-server (Debian/Ubuntu, Fedora/RHEL, SUSE/Arch, others).
 SFTP_SERVERS = ("/usr/lib/openssh/sftp-server", "/usr/libexec/openssh/sftp-server", "/usr/lib/ssh/sftp-server",
@@ -261,6 +262,11 @@ class SSHHost:
         got = yield from sftp.readlink_job(path)
         self._link[path] = self._error(path, got) if isinstance(got, SftpError) else got
 
+    def _readlinks_job(self, paths: list[str]) -> Job[None]:
+        got = yield from sftp.readlinks_job(paths)
+        for path, target in zip(paths, got):
+            self._link[path] = self._error(path, target) if isinstance(target, SftpError) else target
+
     def _list_job(self, path: str, links: bool, contents: bool = False) -> Job[None]:
         """A listing, every entry's lstat, with ``links`` their link targets, with
         ``contents`` also the regular files it holds (directly or through a link) read."""
@@ -414,7 +420,9 @@ class SSHHost:
         jobs: dict[Hashable, Job[Any]] = {}
         jobs.update({("r", p): self._read_job(p, None) for p in read if p not in self._data})
         jobs.update({("l", p): self._list_job(p, links=False) for p in listdir if p not in self._dir})
-        jobs.update({("k", p): self._readlink_job(p) for p in readlink if p not in self._link})
+        links = list(dict.fromkeys(p for p in readlink if p not in self._link))
+        for at in range(0, len(links), READLINKS_PER_JOB):
+            jobs[("k", at)] = self._readlinks_job(links[at:at + READLINKS_PER_JOB])
         if self._little_endian is None and any(p.startswith("/proc/net/") for p in read):
             jobs["exe"] = self._head_job()
         if jobs:
