@@ -163,14 +163,39 @@ def expect_handle(reply: Reply) -> bytes:
     return Reader(reply.body).string()
 
 
+NO_ATTRS = Attrs(None, None, None, None)
+
+
 def names_of(reply: Reply) -> list[tuple[str, Attrs]]:
-    r = Reader(reply.body)
+    """The entries of a NAME answer (a directory listing's, a link's target). Unpacked in
+    place, with the usual attributes at once: a scan parses thousands of entries per host."""
+    data = reply.body
     out = []
-    string, attrs = r.string, r.attrs
-    for _ in range(r.u32()):
-        name = string().decode("utf-8", "surrogateescape")  # as decode_name: as os.listdir(str) decodes
-        string()  # the ls -l style long name: not needed
-        out.append((name, attrs()))
+    unpack, common = U32.unpack_from, COMMON_ATTRS.unpack_from
+    try:
+        (count,) = unpack(data, 0)
+        pos = 4
+        for _ in range(count):
+            (size,) = unpack(data, pos)
+            name = data[pos + 4:pos + 4 + size]
+            if len(name) != size:
+                raise SftpError(-1, "malformed SFTP packet")
+            pos += 4 + size
+            (size,) = unpack(data, pos)  # the ls -l style long name: not needed
+            pos += 4 + size
+            (flags,) = unpack(data, pos)
+            if flags == COMMON_FLAGS:
+                size, uid, gid, mode, _, _ = common(data, pos + 4)
+                attrs, pos = Attrs(mode, uid, gid, size), pos + 4 + COMMON_ATTRS.size
+            elif flags == 0:  # as a link's target comes
+                attrs, pos = NO_ATTRS, pos + 4
+            else:
+                r = Reader(data)
+                r.pos = pos
+                attrs, pos = r.attrs(), r.pos
+            out.append((name.decode("utf-8", "surrogateescape"), attrs))  # as decode_name
+    except struct.error:
+        raise SftpError(-1, "malformed SFTP packet") from None
     return out
 
 
