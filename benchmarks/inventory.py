@@ -271,19 +271,21 @@ def in_namespace(args: argparse.Namespace) -> None:
         old = baseline_tree(args.baseline_ref, work)
         old_argv = [sys.executable, "-c", "import sys; sys.path.insert(0, sys.argv.pop(1)); "
                                           "from agent.cli import main; sys.exit(main())", str(old)]
+        from agent.remote import DEFAULT_JOBS
+
         # warm-up: page cache, sshd's first forks, sudo's first run
         one_run("warmup", [FEDHARDEN], env, small, known_hosts, work, 4, args.hosts // 5, servers, False)
         results["baseline"] = one_run("baseline", old_argv, env, base_inventory, known_hosts, work, None,
                                       args.baseline_hosts, servers, False)
-        results["baseline"]["what"] = (f"the scanner at {args.baseline_ref} (before this work), its default --jobs, "
-                                       f"first {args.baseline_hosts} entries of the same inventory and known_hosts")
-        runs = []
-        for jobs in args.jobs:
-            runs.append(one_run(f"jobs{jobs}", [FEDHARDEN], env, inventory, known_hosts, work, jobs, args.hosts,
-                                servers, True))
-        results["runs"] = runs
-        results["default_jobs"] = one_run("default", [FEDHARDEN], env, inventory, known_hosts, work, None,
-                                          args.hosts, servers, True)
+        results["baseline"]["what"] = (f"the scanner at {args.baseline_ref} (before this work), its default --jobs "
+                                       f"(8), the first {args.baseline_hosts} entries of the same inventory and "
+                                       "known_hosts")
+        results["runs"] = [one_run(f"jobs{jobs}", [FEDHARDEN], env, inventory, known_hosts, work,
+                                   None if jobs == DEFAULT_JOBS else jobs, args.hosts, servers, True)
+                           for jobs in sorted({*args.jobs, DEFAULT_JOBS})]
+        for run in results["runs"]:
+            run["jobs"] = run["jobs"] or DEFAULT_JOBS
+        results["default_jobs"] = next(r for r in results["runs"] if r["jobs"] == DEFAULT_JOBS)
         results["default_jobs_fifth_of_the_hosts"] = one_run("default-small", [FEDHARDEN], env, small, known_hosts,
                                                              work, None, args.hosts // 5, servers, False)
     finally:
@@ -324,7 +326,8 @@ def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--hosts", type=int, default=500)
     parser.add_argument("--servers", type=int, default=2)
-    parser.add_argument("--jobs", type=lambda s: [int(j) for j in s.split(",")], default=[2, 4, 8, 16])
+    parser.add_argument("--jobs", type=lambda s: [int(j) for j in s.split(",")], default=[4, 8, 16],
+                        help="--jobs values to measure (the default --jobs always is)")
     parser.add_argument("--baseline-ref", default=BASELINE_REF)
     parser.add_argument("--baseline-hosts", type=int, default=100)
     parser.add_argument("--in-namespace", action="store_true", help=argparse.SUPPRESS)
