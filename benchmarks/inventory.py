@@ -233,6 +233,12 @@ def write_inventory(path: Path, entries: list[tuple[str, int]], user: str, key: 
 
 
 def in_namespace(args: argparse.Namespace) -> None:
+    import signal
+
+    # Stopped (SIGTERM, or SIGINT even where a shell started us in the background): clean up
+    # the servers, the account and the sudoers line all the same.
+    for sig in (signal.SIGTERM, signal.SIGINT):
+        signal.signal(sig, lambda number, _: sys.exit(f"benchmarks/inventory.py: stopped by signal {number}"))
     subprocess.run(["ip", "link", "set", "lo", "up"], check=True, timeout=30)
     sshd = load_sshd_helper()
 
