@@ -13,6 +13,7 @@ errors, before anything is scanned.
 """
 from __future__ import annotations
 
+import json
 import os
 import time
 from concurrent.futures import Future, ThreadPoolExecutor, as_completed
@@ -51,6 +52,17 @@ class Outcome:
     warnings: list[str] = field(default_factory=list)
     submitted: bool | None = None  # None: not asked to submit, or not scanned
     submission: str = ""  # what was delivered, or why it was not
+    # Wall seconds of this host's connect (TCP, key exchange, login, SFTP start), transfer (SFTP
+    # waves and commands), judge (the rest of the scan) and write; CPU seconds of the same in
+    # its worker thread, and of its connection's packet thread ("transport": decrypting and
+    # dispatching what arrives, the key exchange). Written with the stats.
+    phases: dict[str, float] = field(default_factory=dict)
+    cpu: dict[str, float] = field(default_factory=dict)
+
+    def stats(self) -> dict[str, Any]:
+        return {"name": self.entry.name, "state": self.state, "seconds": round(self.seconds, 4),
+                "round_trips": self.round_trips, "phases": {k: round(v, 4) for k, v in self.phases.items()},
+                "cpu": {k: round(v, 4) for k, v in self.cpu.items()}}
 
     def submission_line(self, not_submitted: str = "not submitted") -> str:
         return self.submission if self.submitted else f"{not_submitted}: {self.submission}"
@@ -66,6 +78,8 @@ class Job:
     output_dir: str
     settings: SshSettings
     submit: Submit | None = None
+    stats: str | None = None  # FEDHARDEN_INVENTORY_STATS: a JSON line per host appended here (phases, CPU)
+    processes: int = 1  # processes sharing the hosts (agent.host_pool); 1: threads of this one
 
     def settings_for(self, entry: Entry) -> SshSettings:
         return entry_settings(self.settings, entry)
@@ -76,15 +90,27 @@ class Job:
 
         outcome = Outcome(entry)
         started = time.monotonic()
+        cpu_started = time.thread_time()
         host = None
         try:
             host = open_ssh(entry.target, self.settings_for(entry))
+            scanning, cpu_scanning = time.monotonic(), time.thread_time()
+            outcome.phases["connect"] = scanning - started
+            outcome.cpu["connect"] = cpu_scanning - cpu_started
+            outcome.cpu["transport_connect"] = packet_thread_cpu(host)  # the key exchange, the login
             report = self.run_scan(host, entry.tags)
+            writing, cpu_writing = time.monotonic(), time.thread_time()
+            outcome.phases["transfer"] = host.transfer_seconds
+            outcome.phases["judge"] = writing - scanning - host.transfer_seconds
+            outcome.cpu["transfer"] = host.transfer_cpu
+            outcome.cpu["judge"] = cpu_writing - cpu_scanning - host.transfer_cpu
             outcome.round_trips = host.round_trips
             outcome.warnings = list(host.warnings)  # this host's own (sudo refused); the rest are in its report
             files = [(os.path.join(self.output_dir, f"{entry.name}.{FORMATS[f].ext}"), FORMATS[f](report, False))
                      for f in self.formats]
             write_all(files)
+            outcome.phases["write"] = time.monotonic() - writing
+            outcome.cpu["write"] = time.thread_time() - cpu_writing
             outcome.files = [path for path, _ in files]
             outcome.counts = dict(cast("Mapping[str, int]", report["summary"]["counts"]))
             outcome.state = report_status(report).value
@@ -97,8 +123,10 @@ class Job:
         finally:
             if host is not None:
                 outcome.round_trips = host.round_trips
+                outcome.cpu["transport"] = packet_thread_cpu(host)
                 host.close()
             outcome.seconds = time.monotonic() - started
+            outcome.cpu["worker"] = time.thread_time() - cpu_started
         return outcome
 
     def send(self, entry: Entry, host: Any, report: Report, outcome: Outcome) -> None:
@@ -114,6 +142,15 @@ class Job:
         except Exception as exc:  # a bug must not take the other hosts down; say what it was
             why = f"internal error {type(exc).__name__}: {exc}"
         outcome.submission, outcome.submitted = why, False
+
+
+def packet_thread_cpu(host: Any) -> float:
+    """CPU seconds of the thread that reads, decrypts and dispatches a connection's packets
+    (paramiko's Transport), read before it ends; 0.0 where the platform cannot say."""
+    try:
+        return time.clock_gettime(time.pthread_getcpuclockid(host.connection.transport.ident))
+    except (AttributeError, OSError, TypeError):
+        return 0.0
 
 
 def entry_settings(settings: SshSettings, entry: Entry) -> SshSettings:
@@ -132,9 +169,17 @@ def inventory_settings(target: Target, entries: Sequence[Entry]) -> SshSettings:
     return settings.with_secrets(target.ask_pass, sorted(identities), "the inventory's hosts")
 
 
-def parallel(entries: Sequence[Entry], work: Callable[[Entry], T], jobs: int) -> Iterator[T]:
-    """``work`` for each entry, results in the order they finish; at most ``jobs`` at a time.
-    ``work`` must not raise: a host's trouble is its own result."""
+def parallel(entries: Sequence[Entry], work: Callable[[Entry], T], jobs: int, processes: int = 1,
+             lost: Callable[[Entry, str], T] | None = None) -> Iterator[T]:
+    """``work`` for each entry, results in the order they finish; at most ``jobs`` at a time,
+    in threads of this process, or shared by ``processes`` forked ones (agent.host_pool: each
+    CPU scans) when ``lost`` says what an entry whose process died gives. ``work`` must not
+    raise: a host's trouble is its own result."""
+    from agent import host_pool
+
+    if lost is not None and processes > 1 and jobs > 1 and len(entries) > 1 and host_pool.can_fork():
+        yield from host_pool.run(entries, work, jobs, processes, lost)
+        return
     with ThreadPoolExecutor(max_workers=jobs, thread_name_prefix="fedharden-host") as pool:
         futures: list[Future[T]] = [pool.submit(work, entry) for entry in entries]
         for future in as_completed(futures):
@@ -143,7 +188,14 @@ def parallel(entries: Sequence[Entry], work: Callable[[Entry], T], jobs: int) ->
 
 def scan_all(entries: Sequence[Entry], job: Job, jobs: int) -> Iterator[Outcome]:
     """Outcomes in the order hosts finish; at most ``jobs`` hosts at a time."""
-    return parallel(entries, job.run, jobs)
+    outcomes = parallel(entries, job.run, jobs, job.processes, lambda entry, why: Outcome(entry, reason=why))
+    if job.stats is None:
+        yield from outcomes
+        return
+    with open(job.stats, "a", encoding="utf-8") as stats:  # a debugging aid: where each host's time went
+        for outcome in outcomes:
+            stats.write(json.dumps(outcome.stats()) + "\n")
+            yield outcome
 
 
 # Always counted in the summary line, even when no host has them.
@@ -218,4 +270,7 @@ def prepare(target: Target, formats: Sequence[str], output: str | None, output_d
         if name not in FORMATS:
             raise UsageError(f"--format: unknown format {name!r} (choose from {', '.join(sorted(FORMATS))})")
     settings = inventory_settings(target, entries)
-    return entries, Job(run_scan, names, output_dir, settings, submit)
+    from agent.host_pool import usable_cpus
+
+    return entries, Job(run_scan, names, output_dir, settings, submit,
+                        stats=os.environ.get("FEDHARDEN_INVENTORY_STATS") or None, processes=usable_cpus())

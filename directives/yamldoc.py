@@ -159,20 +159,19 @@ class Tagged(str):
     tag = "!unsafe"
 
 
-class _Dumper(yaml.SafeDumper):
-    pass
-
-
 def _tagged(dumper: yaml.SafeDumper, value: Tagged) -> yaml.Node:
     # A literal block for file contents where YAML allows one (the emitter falls back to quotes).
     return dumper.represent_scalar(value.tag, str(value), style="|" if "\n" in value else None)
 
 
-_Dumper.add_representer(Tagged, _tagged)
-
-
 def dump(data: Any) -> str:
     """YAML for files the project writes (playbooks): block style, keys in the order given,
     ``Tagged`` strings with their tag; every other value as the safe dumper writes it."""
-    return yaml.dump(data, Dumper=_Dumper, sort_keys=False, default_flow_style=False, allow_unicode=True,
+    import yaml  # here, not at import: a scan with a warm library cache loads no YAML module
+
+    class Dumper(yaml.SafeDumper):
+        pass
+
+    Dumper.add_representer(Tagged, _tagged)
+    return yaml.dump(data, Dumper=Dumper, sort_keys=False, default_flow_style=False, allow_unicode=True,
                      width=100)

@@ -137,6 +137,10 @@ class FeedStore:
     shipped: str = field(default_factory=lambda: str(resources.files("agent.feeds").joinpath("data")))
     used: list[FeedInfo] = field(default_factory=list)
     notes: list[str] = field(default_factory=list)  # warnings about the feeds a scan used
+    # Each feed file parsed once per store while its digest stays the same (the last one kept):
+    # an inventory's hosts share one store, and the catalog and fix data, only read afterwards,
+    # are the same for every host.
+    parsed: dict[str, tuple[str, Any]] = field(default_factory=dict, repr=False, compare=False)
 
     @classmethod
     def configured(cls, directory: str | None) -> FeedStore:
@@ -168,6 +172,14 @@ class FeedStore:
         return {name: out[name] for name in ORDER if name in out}
 
     def read(self, info: FeedInfo) -> Any:
+        known = self.parsed.get(info.file)
+        if known is not None and known[0] == info.sha256:
+            return known[1]
+        data = self._read(info)
+        self.parsed[info.file] = (info.sha256, data)
+        return data
+
+    def _read(self, info: FeedInfo) -> Any:
         try:
             with open(info.file, "rb") as fh:
                 raw = fh.read()

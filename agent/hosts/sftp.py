@@ -14,8 +14,7 @@ from __future__ import annotations
 
 import socket
 import struct
-from dataclasses import dataclass
-from typing import Callable, Generator, Hashable, Mapping, Protocol, TypeVar
+from typing import Callable, Generator, Hashable, Mapping, NamedTuple, Protocol, TypeVar
 
 from agent.hosts.base import kind_of
 
@@ -54,8 +53,7 @@ class ByteChannel(Protocol):
     def recv(self, nbytes: int) -> bytes: ...
 
 
-@dataclass(frozen=True)
-class Attrs:
+class Attrs(NamedTuple):  # a tuple: a scan builds thousands (every listed entry has one)
     mode: int | None
     uid: int | None
     gid: int | None
@@ -66,10 +64,16 @@ class Attrs:
         return kind_of(self.mode or 0)
 
 
-@dataclass(frozen=True)
-class Reply:
+class Reply(NamedTuple):
     type: int
     body: bytes
+
+
+U32 = struct.Struct(">I")
+# The attributes OpenSSH sends for every file: size, uid and gid, permissions, times.
+COMMON_FLAGS = ATTR_SIZE | ATTR_UIDGID | ATTR_PERMISSIONS | ATTR_ACMODTIME
+COMMON_ATTRS = struct.Struct(">QIIIII")
+RECV_SIZE = 256 * 1024  # per read from the channel: many answers at once
 
 
 Request = tuple[int, bytes]
@@ -94,7 +98,7 @@ class Reader:
         self.pos = 0
 
     def u32(self) -> int:
-        value: int = struct.unpack_from(">I", self.data, self.pos)[0]
+        value: int = U32.unpack_from(self.data, self.pos)[0]
         self.pos += 4
         return value
 
@@ -113,6 +117,10 @@ class Reader:
 
     def attrs(self) -> Attrs:
         flags = self.u32()
+        if flags == COMMON_FLAGS and len(self.data) >= self.pos + COMMON_ATTRS.size:  # one unpack
+            size, uid, gid, mode, _, _ = COMMON_ATTRS.unpack_from(self.data, self.pos)
+            self.pos += COMMON_ATTRS.size
+            return Attrs(mode, uid, gid, size)
         size = self.u64() if flags & ATTR_SIZE else None
         uid, gid = (self.u32(), self.u32()) if flags & ATTR_UIDGID else (None, None)
         mode = self.u32() if flags & ATTR_PERMISSIONS else None
@@ -155,13 +163,39 @@ def expect_handle(reply: Reply) -> bytes:
     return Reader(reply.body).string()
 
 
+NO_ATTRS = Attrs(None, None, None, None)
+
+
 def names_of(reply: Reply) -> list[tuple[str, Attrs]]:
-    r = Reader(reply.body)
+    """The entries of a NAME answer (a directory listing's, a link's target). Unpacked in
+    place, with the usual attributes at once: a scan parses thousands of entries per host."""
+    data = reply.body
     out = []
-    for _ in range(r.u32()):
-        name = decode_name(r.string())
-        r.string()  # the ls -l style long name: not needed
-        out.append((name, r.attrs()))
+    unpack, common = U32.unpack_from, COMMON_ATTRS.unpack_from
+    try:
+        (count,) = unpack(data, 0)
+        pos = 4
+        for _ in range(count):
+            (size,) = unpack(data, pos)
+            name = data[pos + 4:pos + 4 + size]
+            if len(name) != size:
+                raise SftpError(-1, "malformed SFTP packet")
+            pos += 4 + size
+            (size,) = unpack(data, pos)  # the ls -l style long name: not needed
+            pos += 4 + size
+            (flags,) = unpack(data, pos)
+            if flags == COMMON_FLAGS:
+                size, uid, gid, mode, _, _ = common(data, pos + 4)
+                attrs, pos = Attrs(mode, uid, gid, size), pos + 4 + COMMON_ATTRS.size
+            elif flags == 0:  # as a link's target comes
+                attrs, pos = NO_ATTRS, pos + 4
+            else:
+                r = Reader(data)
+                r.pos = pos
+                attrs, pos = r.attrs(), r.pos
+            out.append((name.decode("utf-8", "surrogateescape"), attrs))  # as decode_name
+    except struct.error:
+        raise SftpError(-1, "malformed SFTP packet") from None
     return out
 
 
@@ -185,6 +219,20 @@ def readlink_job(path: str) -> Job[str | SftpError]:
         return fail(reply)
     names = names_of(reply)
     return names[0][0] if names else SftpError(-1, "empty READLINK answer")
+
+
+def readlinks_job(paths: list[str]) -> Job[list[str | SftpError]]:
+    """Many links' targets in one wave: one job, not one per link (a scan resolves every open
+    file of every process to find who owns a socket: thousands on a busy host)."""
+    replies = yield [(READLINK, string(encode_path(path))) for path in paths]
+    out: list[str | SftpError] = []
+    for reply in replies:
+        if reply.type != NAME:
+            out.append(fail(reply))
+            continue
+        names = names_of(reply)
+        out.append(names[0][0] if names else SftpError(-1, "empty READLINK answer"))
+    return out
 
 
 def listdir_job(path: str, close: Callable[[bytes], None]) -> Job[list[tuple[str, Attrs]] | SftpError]:
@@ -275,15 +323,20 @@ class Wire:
         self.on_wave = on_wave
         self._next_id = 1
         self._buffer = bytearray()
+        self._pos = 0  # where the next packet starts in _buffer
         self._discard: set[int] = set()  # fire-and-forget requests (CLOSE) still unanswered
         self._pending_closes: list[bytes] = []
 
     # Framing --------------------------------------------------------------------------------
 
-    def _recv_exact(self, size: int) -> bytes:
+    def _fill(self, size: int) -> None:
+        """Receive until ``size`` bytes are buffered past the read position."""
+        if self._pos:
+            del self._buffer[:self._pos]  # drop what was parsed before growing the buffer
+            self._pos = 0
         while len(self._buffer) < size:
             try:
-                chunk = self.channel.recv(max(size - len(self._buffer), 65536))
+                chunk = self.channel.recv(max(size - len(self._buffer), RECV_SIZE))
             except (socket.timeout, TimeoutError):
                 raise ConnectionLost("no answer from the SFTP server in time") from None
             except OSError as exc:
@@ -291,16 +344,23 @@ class Wire:
             if not chunk:
                 raise ConnectionLost("the SFTP channel closed")
             self._buffer += chunk
-        out = bytes(self._buffer[:size])
-        del self._buffer[:size]
-        return out
 
     def _packet(self) -> tuple[int, bytes]:
-        (length,) = struct.unpack(">I", self._recv_exact(4))
+        """The next packet's type and body; parsed in place from what one read brought (a
+        read brings many answers), receiving only when the buffer holds no whole packet."""
+        buffer, pos = self._buffer, self._pos
+        if len(buffer) - pos < 4:
+            self._fill(4)
+            buffer, pos = self._buffer, self._pos
+        (length,) = U32.unpack_from(buffer, pos)
         if not 1 <= length <= MAX_PACKET:
             raise ConnectionLost(f"malformed SFTP packet length {length}")
-        body = self._recv_exact(length)
-        return body[0], body[1:]
+        if len(buffer) - pos - 4 < length:
+            self._fill(4 + length)
+            buffer, pos = self._buffer, self._pos
+        end = pos + 4 + length
+        self._pos = end
+        return buffer[pos + 4], bytes(buffer[pos + 5:end])
 
     def _send(self, data: bytes) -> None:
         try:
@@ -349,7 +409,7 @@ class Wire:
             kind, body = self._packet()
             if len(body) < 4:
                 raise ConnectionLost("malformed SFTP answer")
-            (rid,) = struct.unpack_from(">I", body)
+            (rid,) = U32.unpack_from(body)
             if rid in self._discard:
                 self._discard.discard(rid)
                 continue

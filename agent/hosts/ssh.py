@@ -17,7 +17,7 @@ same minimal environment as the local host, one SSH exec channel each, with a ti
 Sockets and addresses come from /proc exactly as on the local host (agent.hosts.procfs).
 
 ``round_trips`` counts every wait for the network after login: each SFTP wave, each channel
-open, each exec request and each command's output.
+open, each exec request and each command's output; ``transfer_seconds`` the time spent in them.
 """
 from __future__ import annotations
 
@@ -36,6 +36,7 @@ from agent.hosts.local import COMMAND_ENV
 from agent.hosts.sftp import Attrs, Job, SftpError, Wire
 from agent.hosts.sshconnect import Connection
 
+READLINKS_PER_JOB = 1000  # a wave carries several such jobs, up to sftp.MAX_WAVE_REQUESTS
 PREFETCH_MAX = 4 * 1024 * 1024  # larger files are read when asked for, not speculatively
 # Where distributions install sftp-server (Debian/Ubuntu, Fedora/RHEL, SUSE/Arch, others).
 SFTP_SERVERS = ("/usr/lib/openssh/sftp-server", "/usr/libexec/openssh/sftp-server", "/usr/lib/ssh/sftp-server",
@@ -127,6 +128,8 @@ class SSHHost:
         self.io_timeout = io_timeout
         self.clock = clock
         self.round_trips = 0
+        self.transfer_seconds = 0.0  # in SFTP waves and commands, after SFTP started
+        self.transfer_cpu = 0.0  # of which CPU seconds of the calling thread (framing, parsing)
         self.sudo = sudo
         self.sudo_problem = ""  # why sudo was asked for but is not in effect
         self._aborted = ""
@@ -229,10 +232,14 @@ class SSHHost:
     def _run(self, jobs: dict[Hashable, Job[Any]]) -> dict[Hashable, Any]:
         if self._aborted:
             raise self._lost("")
+        started, cpu = time.perf_counter(), time.thread_time()
         try:
             return self.wire.run(jobs)
         except sftp.ConnectionLost as exc:
             raise self._lost(str(exc)) from None
+        finally:
+            self.transfer_seconds += time.perf_counter() - started
+            self.transfer_cpu += time.thread_time() - cpu
 
     def _error(self, path: str, exc: SftpError) -> HostError:
         if exc.code == sftp.FX_NO_SUCH_FILE:
@@ -254,6 +261,11 @@ class SSHHost:
     def _readlink_job(self, path: str) -> Job[None]:
         got = yield from sftp.readlink_job(path)
         self._link[path] = self._error(path, got) if isinstance(got, SftpError) else got
+
+    def _readlinks_job(self, paths: list[str]) -> Job[None]:
+        got = yield from sftp.readlinks_job(paths)
+        for path, target in zip(paths, got):
+            self._link[path] = self._error(path, target) if isinstance(target, SftpError) else target
 
     def _list_job(self, path: str, links: bool, contents: bool = False) -> Job[None]:
         """A listing, every entry's lstat, with ``links`` their link targets, with
@@ -408,7 +420,9 @@ class SSHHost:
         jobs: dict[Hashable, Job[Any]] = {}
         jobs.update({("r", p): self._read_job(p, None) for p in read if p not in self._data})
         jobs.update({("l", p): self._list_job(p, links=False) for p in listdir if p not in self._dir})
-        jobs.update({("k", p): self._readlink_job(p) for p in readlink if p not in self._link})
+        links = list(dict.fromkeys(p for p in readlink if p not in self._link))
+        for at in range(0, len(links), READLINKS_PER_JOB):
+            jobs[("k", at)] = self._readlinks_job(links[at:at + READLINKS_PER_JOB])
         if self._little_endian is None and any(p.startswith("/proc/net/") for p in read):
             jobs["exe"] = self._head_job()
         if jobs:
@@ -488,6 +502,14 @@ class SSHHost:
         return procfs.addresses(self)
 
     def run(self, argv: Sequence[str], timeout: float = 10.0) -> CommandResult:
+        started, cpu = time.perf_counter(), time.thread_time()
+        try:
+            return self._command(argv, timeout)
+        finally:
+            self.transfer_seconds += time.perf_counter() - started
+            self.transfer_cpu += time.thread_time() - cpu
+
+    def _command(self, argv: Sequence[str], timeout: float) -> CommandResult:
         if not argv or "=" in argv[0]:
             raise HostError(f"{argv[0] if argv else '(empty)'}: not a command")
         env = [f"{k}={v}" for k, v in COMMAND_ENV.items()]

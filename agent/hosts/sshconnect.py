@@ -21,8 +21,8 @@ from typing import TYPE_CHECKING, Any, Callable
 
 from agent import UsageError
 from agent.hosts.base import HostUnreachable
-from agent.hosts.known_hosts import KnownHosts, host_matches
-from agent.hosts.known_hosts import load as load_known_hosts
+from agent.hosts.known_hosts import KnownHosts
+from agent.hosts.known_hosts import load_cached as load_known_hosts
 
 if TYPE_CHECKING:
     import paramiko
@@ -155,9 +155,8 @@ def _client(known_hosts: str, accept_new: bool, hostname: str) -> tuple[Any, Kno
     except OSError as exc:
         raise UsageError(f"--known-hosts: {known_hosts}: cannot read it ({exc.strerror or exc})") from None
     keys = client.get_host_keys()
-    for names, key in known.trusted(hostname):
-        if host_matches(hostname, tuple(names)):  # OpenSSH's patterns: wildcards, negation, hashed names
-            keys.add(hostname, key.get_name(), key)
+    for _, key in known.matching(hostname):  # OpenSSH's patterns: wildcards, negation, hashed names
+        keys.add(hostname, key.get_name(), key)
     client.set_missing_host_key_policy(_policy(known_hosts, accept_new, known))
     return client, known
 

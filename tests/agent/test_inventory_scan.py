@@ -136,3 +136,37 @@ def test_a_progress_bar_on_a_terminal(ssh_server: Any, tmp_path: Path) -> None:
     assert proc.returncode in (0, 1)
     assert b"scanning" in shown and b"2/2" in shown and b"fedharden: [" not in shown
     assert stdout.splitlines()[-1].startswith("2 hosts: ")
+
+
+def test_a_changed_host_key_is_refused_for_that_host_alone(ssh_server: Any, tmp_path: Path) -> None:
+    """Many hosts through one shared known_hosts (parsed once, hosts in forked processes): the one
+    whose recorded key differs is refused, the others are scanned; the stats file says where
+    each scanned host's time went."""
+    import os
+
+    kind, blob = Path(f"{ssh_server.stranger_key}.pub").read_text().split()[:2]
+    known = tmp_path / "known_hosts"
+    # "localhost" reaches the same server under another known_hosts name, recorded with a wrong key
+    known.write_text(ssh_server.known_hosts.read_text() + f"[localhost]:{ssh_server.port} {kind} {blob}\n")
+    hosts = inventory(tmp_path, ssh_server, count=5, extra=(
+        f"  - {{host: localhost, port: {ssh_server.port}, name: changed}}\n"))
+    out = tmp_path / "reports"
+    out.mkdir()
+    stats = tmp_path / "stats.jsonl"
+    proc = subprocess.run([FEDHARDEN, "scan", "--inventory", str(hosts), "--known-hosts", str(known),
+                           "--output-dir", str(out), "--directive", "BOD-23-02", "--jobs", "4"],
+                          capture_output=True, text=True, timeout=300, check=False,
+                          env={**os.environ, "FEDHARDEN_INVENTORY_STATS": str(stats)})
+    assert proc.returncode == 3, proc.stdout + proc.stderr
+    rows = {line.split()[0]: line for line in proc.stdout.splitlines()[1:-1]}
+    assert "NOT SCANNED" in rows["changed"] and "host key CHANGED" in rows["changed"]
+    assert sorted(p.name for p in out.iterdir()) == [f"h{i}.json" for i in range(5)]
+    lines = [json.loads(line) for line in stats.read_text().splitlines()]
+    assert sorted(line["name"] for line in lines) == ["changed", *(f"h{i}" for i in range(5))]
+    for line in lines:
+        if line["name"] == "changed":
+            assert line["state"] == "failed" and "transfer" not in line["phases"]
+            continue
+        phases = line["phases"]
+        assert set(phases) == {"connect", "transfer", "judge", "write"} and phases["transfer"] > 0
+        assert sum(phases.values()) <= line["seconds"] + 0.01 and line["cpu"]["worker"] > 0
