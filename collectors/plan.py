@@ -20,7 +20,7 @@ from agent.contract import HostStatus, host_status
 from agent.contract import canonical, digest_text, digest_value, result_hash
 from collectors import BadRequest, Resync
 from collectors.models import HOST_STATUS_COLUMNS, NO_DUE, STATUSES
-from collectors.wire import utc
+from collectors.wire import canonical_result, utc
 
 # agg_directives' counters in the order of a plan's changes to them: hosts, then hosts by status
 DIRECTIVE_COUNTERS = ("hosts", *HOST_STATUS_COLUMNS)
@@ -136,7 +136,7 @@ def plan_writes(stored: StoredState, report: Mapping[str, Any], received: dt.dat
     check_order(host, report, directives)
     full = report["kind"] == "full"
     new = {r["key"]: r for r in (report["results"] if full else report["changes"])}
-    new_docs = {key: canonical(item) for key, item in new.items()}
+    new_docs = {key: canonical_result(item) for key, item in new.items()}
     old_rows = stored.results
     if full:
         removed = [key for key in old_rows if key not in new]
