@@ -227,8 +227,7 @@ def _write(db: Database, conn: Connection, plans: Sequence[Plan]) -> None:
         if plan.tags_added:
             conn.execute(host_tags.insert(), plan.tags_added)
     db.delete_many(conn, results, [row for p in plans for row in p.deleted_results])
-    db.upsert(conn, results, [row for p in plans for row in p.results], ("host_pk", "key"), _result_assignments,
-              "result")
+    _write_results(db, conn, plans)
     recounts = [p for p in plans if p.recount]
     if recounts:
         dues = {(pk, directive): due for pk, directive, due in conn.execute(
@@ -256,6 +255,16 @@ def _write(db: Database, conn: Connection, plans: Sequence[Plan]) -> None:
     rows = [{"agency_id": a, "directive": d, "shard": shard, **dict(zip(DIRECTIVE_COUNTERS, change))}
             for (a, d, shard), change in sorted(directive_counts.items()) if any(change)]
     db.upsert_add(conn, agg_directives, rows, ("agency_id", "directive", "shard"), list(DIRECTIVE_COUNTERS))
+
+
+def _write_results(db: Database, conn: Connection, plans: Sequence[Plan]) -> None:
+    """The round's new and replaced results. A key its host did not hold when its rows were read
+    (under the host's row lock, which every writer takes first) is inserted, with no conflict
+    to resolve: a first full report's rows go straight in."""
+    inserts = [row for p in plans for row in p.results if row["key"] in p.inserted]
+    upserts = [row for p in plans for row in p.results if row["key"] not in p.inserted]
+    db.insert_many(conn, results, inserts)
+    db.upsert(conn, results, upserts, ("host_pk", "key"), _result_assignments, "result")
 
 
 def _add(total: dict[Any, Any], changes: Mapping[Any, Any]) -> None:

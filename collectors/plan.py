@@ -74,6 +74,7 @@ class Plan:
     host: dict[str, Any]  # the host's row, by its id
     report: dict[str, Any]  # the reports row
     results: list[dict[str, Any]] = field(default_factory=list)  # upserted (failing_since kept while failing)
+    inserted: set[str] = field(default_factory=set)  # keys of ``results`` the host did not hold: plain inserts
     deleted_results: list[dict[str, Any]] = field(default_factory=list)
     events: list[dict[str, Any]] = field(default_factory=list)
     host_directives: dict[str, dict[str, Any]] = field(default_factory=dict)  # replaced rows, by directive
@@ -191,6 +192,8 @@ def plan_writes(stored: StoredState, report: Mapping[str, Any], received: dt.dat
         count_of((agency, item["directive"], item["requirement"], due, shard))[status] += 1
         if old is not None:
             count_of((agency, old.directive, old.requirement, old.due, shard))[old.status] -= 1
+        else:
+            plan.inserted.add(key)
         if had_state and (old is None or old.status != status):
             plan.events.append(_event(host, report, key, item["directive"], item["requirement"],
                                       old.status if old else None, status, received))

@@ -134,8 +134,13 @@ class Database:
     # in INSERT and UPDATE.
 
     def insert_many(self, conn: Connection, table: sa.Table, rows: Sequence[Mapping[str, Any]]) -> None:
-        if rows:
-            columns = tuple(rows[0])
+        if not rows:
+            return
+        columns = tuple(rows[0])
+        if not self.is_sqlite and len(rows) >= COPY_ROWS:  # streamed (see _upsert_copied)
+            self._copy(conn, f"COPY {table.name} ({', '.join(columns)}) FROM STDIN",
+                       ([row[c] for c in columns] for row in rows))
+        else:
             self._many(conn, ("insert", table.name, columns), rows, lambda: self.insert(table).values(_binds(columns)))
 
     def upsert(self, conn: Connection, table: sa.Table, rows: Sequence[Mapping[str, Any]], keys: Sequence[str],

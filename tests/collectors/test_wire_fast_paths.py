@@ -21,7 +21,7 @@ from agent.contract import canonical, digest_text, result_hash, schema, state_di
 from collectors import BadRequest, inputs
 from collectors.storage import COPY_ROWS, Database
 from collectors.wire import _float_fields, _has_float, canonical_result, date_formats, inline_refs, parse_report
-from tests.collectors.collector_support import Agent, result
+from tests.collectors.collector_support import Agent, Server, Tokens, result
 
 # JSON values with what tells the two encoders and parsers apart: floats of every size (shown in
 # exponent form by one, not the other), integers past 64 bits, escapes, non-ASCII keys.
@@ -222,3 +222,31 @@ def test_large_upserts_write_what_small_ones_write(db: Database) -> None:
     assert table[1] == table[2] and len(table[1]) == n
     assert {r[2] for r in table[1] if r[1] == "fail"} == {t1} and {r[2] for r in table[1] if r[1] == "pass"} == {None}
     assert [json.loads(r[4])["text"] for r in table[1][:1]] == ["tab\there \\ back\nline é"]
+
+
+def test_large_reports_store_exactly_the_agents_state(server: Server, tokens: Tokens, db: Database) -> None:
+    """Full reports of more results than COPY_ROWS (their rows inserted, or upserted, in bulk on
+    PostgreSQL): a first one, then one changing, adding and dropping results, then a delta. The
+    stored documents are the agent's canonical texts, and a failing result keeps its failing_since."""
+    from collectors.models import hosts, results
+
+    n = COPY_ROWS + 36
+    agent = server.enroll(tokens.enroll["DOJ"], Agent("bulk"))
+    items = [result(f"HARDEN-30D.{i}", "fail" if i % 4 == 0 else "pass", actual=f"v{i} \t\\ é") for i in range(n)]
+    assert server.submit(agent, agent.full(items)).json()["status"] == "accepted"
+    with db.read() as conn:
+        since = dict(conn.execute(sa.select(results.c.key, results.c.failing_since)
+                                  .where(results.c.status == "fail")).all())
+    items = [result(f"HARDEN-30D.{i}", "fail" if i % 4 == 0 or i % 5 == 0 else "pass",
+                     actual=f"w{i}" if i % 3 == 0 else f"v{i} \t\\ é") for i in range(10, n + 10)]
+    answer = server.submit(agent, agent.full(items)).json()
+    assert answer["status"] == "accepted" and answer["removed"] == 10, answer
+    answer = server.submit(agent, agent.delta([result("HARDEN-30D.16", "pass")], removed=["HARDEN-30D.12"])).json()
+    assert answer["status"] == "accepted", answer
+    with db.read() as conn:
+        stored = dict(conn.execute(sa.select(results.c.key, results.c.doc)).all())
+        kept = dict(conn.execute(sa.select(results.c.key, results.c.failing_since)
+                                 .where(results.c.status == "fail")).all())
+        total = conn.execute(sa.select(hosts.c.total).where(hosts.c.host_id == "bulk")).scalar_one()
+    assert stored == {k: canonical(r).decode() for k, r in agent.state.items()} and total == len(agent.state)
+    assert all(kept[k] == since[k] for k in kept if k in since)  # failing before and after: the first date stays
