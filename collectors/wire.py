@@ -67,6 +67,7 @@ def inline_refs(schema: dict[str, Any]) -> dict[str, Any]:
     of every result and every evidence item, more than half of the check's time.) Only bare
     local references are inlined; a schema with another kind, or a cycle, is kept as it is."""
     defs = schema.get("$defs", {})
+    local = ("#/$defs/", f"{schema.get('$id', '')}#/$defs/")  # (a compiler may have made them absolute)
 
     def inline(node: Any, seen: tuple[str, ...]) -> Any:
         if isinstance(node, list):
@@ -75,16 +76,20 @@ def inline_refs(schema: dict[str, Any]) -> dict[str, Any]:
             return node
         ref = node.get("$ref")
         if isinstance(ref, str):
-            name = ref.removeprefix("#/$defs/")
-            if len(node) > 1 or name == ref or name not in defs or name in seen:
+            prefix = next((p for p in local if ref.startswith(p)), None)
+            name = ref[len(prefix):] if prefix else ""
+            if len(node) > 1 or name not in defs or name in seen:
                 raise _NotInlinable(ref)
             return inline(defs[name], (*seen, name))
         return {key: inline(value, seen) for key, value in node.items() if key != "$defs"}
 
     try:
-        return dict(inline(schema, ()))
+        out = dict(inline(schema, ()))
     except _NotInlinable:
         return schema
+    if "$id" in out:  # fastjsonschema keeps every schema it compiled by $id: this one is another
+        out["$id"] = f"{out['$id']}.inlined"
+    return out
 
 
 class _NotInlinable(Exception):

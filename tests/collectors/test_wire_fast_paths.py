@@ -134,7 +134,8 @@ def test_full_reports_digests_agree_through_the_collector() -> None:
 
 @functools.lru_cache(maxsize=1)
 def validators() -> tuple[Any, Any]:
-    return (fastjsonschema.compile(schema(), formats=date_formats()),
+    # A copy: fastjsonschema rewrites the references of the schema it compiles, in place.
+    return (fastjsonschema.compile(copy.deepcopy(schema()), formats=date_formats()),
             fastjsonschema.compile(inline_refs(schema()), formats=date_formats()))
 
 
@@ -178,6 +179,13 @@ def test_a_schema_whose_references_cannot_be_inlined_is_kept() -> None:
     assert inline_refs(remote) is remote
     assert inline_refs({"$defs": {"n": {"type": "integer"}}, "items": {"$ref": "#/$defs/n"}}) == {
         "items": {"type": "integer"}}
+    # fastjsonschema keeps compiled schemas by $id, process-wide: the inlined one has its own;
+    # and it makes the references of what it compiles absolute, which are inlined as well
+    assert inline_refs(schema())["$id"] != schema()["$id"]
+    written = copy.deepcopy(schema())
+    fastjsonschema.compile(written)
+    assert "$ref" not in json.dumps(inline_refs(written)) and "$ref" not in json.dumps(inline_refs(schema()))
+    assert inline_refs(written) == inline_refs(schema())
 
 
 # ------------------------------------------------------------------ upserts through COPY
