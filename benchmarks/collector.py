@@ -131,13 +131,14 @@ def free_port() -> int:
 class Collector:
     """The real collector in its own process (``fedharden collector serve``)."""
 
-    def __init__(self, url: str, workers: int, pool: int = 16) -> None:
+    def __init__(self, url: str, workers: int, pool: int = 16, tree: Path = ROOT) -> None:
+        """``tree``: the checkout whose code serves (another version's, to compare in one run)."""
         self.port = free_port()
         self.log = tempfile.TemporaryFile()
         self.proc = subprocess.Popen(
             [sys.executable, "-m", "agent.cli", "collector", "serve", "--db", url, "--port", str(self.port),
              "--workers", str(workers), "--db-pool", str(pool), "--snapshot-interval", "0", "--log-level", "warning"],
-            cwd=ROOT, stdout=self.log, stderr=self.log)
+            cwd=tree, stdout=self.log, stderr=self.log, env={**os.environ, "PYTHONPATH": str(tree)})
         deadline = time.monotonic() + 90
         while True:
             try:

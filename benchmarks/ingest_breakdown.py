@@ -1,10 +1,13 @@
-"""Where a delta's CPU goes: ingest in process, without HTTP, statement by statement.
+"""Where a report's CPU goes: ingest in process, without HTTP, statement by statement.
 
-    python benchmarks/ingest_breakdown.py      # results in benchmarks/results/ingest_breakdown.json
+    python benchmarks/ingest_breakdown.py              # deltas; results in benchmarks/results/ingest_breakdown.json
+    python benchmarks/ingest_breakdown.py --kind full  # full reports (ingest_breakdown_full.json)
 
-Simulated agents' deltas (the same as benchmarks/collector.py sends) are parsed and applied in
-rounds through collectors.apply.ingest_many, as the server's writer thread does. Measured per
-delta: the collector's CPU for parsing (JSON and the schema check) and for applying, the
+Simulated agents' deltas or full reports (the same as benchmarks/collector.py sends) are
+parsed and applied in rounds through collectors.apply.ingest_many, as the server's writer
+thread does. Full reports are each host's first (every result inserted), after as many other
+hosts' untimed. (Rows streamed with COPY on PostgreSQL are not in the statement table.)
+Measured per report: the collector's CPU for parsing (JSON and the schema check) and for applying, the
 database's CPU (PostgreSQL backends), and each statement's time from send to answer. The
 baseline, in the same run, is the same rounds' transactions doing nothing but reading the
 hosts' rows: what any design pays per round trip and commit.
@@ -53,12 +56,16 @@ def breakdown(backend: str, workdir: Path, args: argparse.Namespace) -> dict[str
         with db.read() as conn:
             principals = [lookup(conn, a.token) for a in agents]
         size = args.round
-        for k in range(0, len(agents), size):  # every host's state first, untimed
-            ingest_many(db, [Submission(p, parse_report(body(a.full())))
-                             for p, a in zip(principals[k:k + size], agents[k:k + size])])
+        warm = len(agents) // 2 if args.kind == "full" else len(agents)  # full: the other half is timed
+        for k in range(0, warm, size):  # hosts' state first, untimed
+            end = min(k + size, warm)
+            ingest_many(db, [Submission(p, parse_report(body(a.full()))) for p, a in zip(principals[k:end], agents[k:end])])
         scratch.analyze()  # the steady state's plans, as in benchmarks/collector.py
         rounds = []
-        for _ in range(args.deltas):
+        if args.kind == "full":
+            raws = [body(a.full()) for a in agents[warm:]]
+            rounds = [list(zip(principals[warm + k:warm + k + size], raws[k:k + size])) for k in range(0, len(raws), size)]
+        for _ in range(args.deltas if args.kind == "delta" else 0):
             raws = [body(a.delta()) for a in agents]
             rounds += [list(zip(principals[k:k + size], raws[k:k + size])) for k in range(0, len(agents), size)]
         n = sum(len(r) for r in rounds)
@@ -96,19 +103,19 @@ def breakdown(backend: str, workdir: Path, args: argparse.Namespace) -> dict[str
             apply_cpu += time.process_time() - cpu
             refused = [o for o in outcomes if isinstance(o, Exception) or o[1]["status"] != "accepted"]
             if refused:
-                raise RuntimeError(f"a simulated delta was refused: {refused[0]!r}")
+                raise RuntimeError(f"a simulated report was refused: {refused[0]!r}")
         wall = time.perf_counter() - wall
         database = (scratch.backend_cpu_seconds() - db_cpu) * 1000 / n
         total = (parse_cpu + apply_cpu) * 1000 / n + database
         return {
-            "backend": backend, "deltas": n, "reports_per_round": size, "requirements_per_report": args.requirements,
-            "deltas_per_second_in_process": round(n / wall, 1),
-            "per_delta_ms": {"parse_and_schema": round(parse_cpu * 1000 / n, 3),
+            "backend": backend, "kind": args.kind, "reports": n, "reports_per_round": size, "requirements_per_report": args.requirements,
+            "reports_per_second_in_process": round(n / wall, 1),
+            "per_report_ms": {"parse_and_schema": round(parse_cpu * 1000 / n, 3),
                              "apply_collector": round(apply_cpu * 1000 / n, 3),
                              "database": round(database, 3), "total_cpu": round(total, 3)},
-            "baseline_per_delta_ms": {k: round(v, 3) for k, v in baseline.items()},
+            "baseline_per_report_ms": {k: round(v, 3) for k, v in baseline.items()},
             "total_vs_baseline": round(total / max(baseline["collector_cpu_ms"] + baseline["database_cpu_ms"], 1e-9), 1),
-            "statements_ms_per_delta": {s: {"calls": c, "ms": round(t * 1000 / n, 3)}
+            "statements_ms_per_report": {s: {"calls": c, "ms": round(t * 1000 / n, 3)}
                                         for s, (c, t) in sorted(statements.items(), key=lambda kv: -kv[1][1])},
         }
     finally:
@@ -118,12 +125,15 @@ def breakdown(backend: str, workdir: Path, args: argparse.Namespace) -> dict[str
 def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--backends", default="postgresql,sqlite")
-    parser.add_argument("--hosts", type=int, default=640)
+    parser.add_argument("--kind", choices=("delta", "full"), default="delta")
+    parser.add_argument("--hosts", type=int, default=640, help="simulated agents (full: half of them timed)")
     parser.add_argument("--deltas", type=int, default=5, help="deltas per host")
     parser.add_argument("--round", type=int, default=32, help="reports per transaction (group commit)")
     parser.add_argument("--requirements", type=int, default=100)
-    parser.add_argument("--output", type=Path, default=RESULTS)
+    parser.add_argument("--output", type=Path, default=None)
     args = parser.parse_args(argv)
+    if args.output is None:
+        args.output = RESULTS if args.kind == "delta" else RESULTS.with_name("ingest_breakdown_full.json")
     out: dict[str, Any] = {"started_at": now().isoformat(timespec="seconds") + "Z", "machine": machine(),
                            "parameters": {k: v for k, v in vars(args).items() if k != "output"}, "runs": []}
     with tempfile.TemporaryDirectory(prefix="fedharden-bench-") as tmp:

@@ -237,8 +237,7 @@ def _write(db: Database, conn: Connection, plans: Sequence[Plan]) -> None:
         if plan.tags_added:
             conn.execute(host_tags.insert(), plan.tags_added)
     db.delete_many(conn, results, [row for p in plans for row in p.deleted_results])
-    db.upsert(conn, results, [row for p in plans for row in p.results], ("host_pk", "key"), _result_assignments,
-              "result")
+    _write_results(db, conn, plans)
     recounts = [p for p in plans if p.recount]
     if recounts:
         dues = {(pk, directive): due for pk, directive, due in conn.execute(
@@ -287,6 +286,16 @@ def _version_assignments(excluded: Any) -> dict[str, Any]:
     same = sa.and_(t.c.digest == excluded.digest, t.c.version == excluded.version)
     return {"agency_id": excluded.agency_id, "version": excluded.version, "digest": excluded.digest,
             "since": sa.case((same, t.c.since), else_=excluded.since)}
+
+
+def _write_results(db: Database, conn: Connection, plans: Sequence[Plan]) -> None:
+    """The round's new and replaced results. A key its host did not hold when its rows were read
+    (under the host's row lock, which every writer takes first) is inserted, with no conflict
+    to resolve: a first full report's rows go straight in."""
+    inserts = [row for p in plans for row in p.results if row["key"] in p.inserted]
+    upserts = [row for p in plans for row in p.results if row["key"] not in p.inserted]
+    db.insert_many(conn, results, inserts)
+    db.upsert(conn, results, upserts, ("host_pk", "key"), _result_assignments, "result")
 
 
 def _add(total: dict[Any, Any], changes: Mapping[Any, Any]) -> None:

@@ -13,6 +13,12 @@
 Each refusal is a BadRequest naming the JSON path (or the parameter) of the first offender.
 The checks cost nothing for the common body: the walk runs only when the raw bytes show
 deep nesting, a NUL escape or a surrogate escape.
+
+Bodies are parsed by orjson (half the time of the standard parser) when it gives the value the
+standard parser gives; anything else (what orjson refuses: NaN, Infinity, numbers out of a
+double's range, lone surrogates, invalid UTF-8, a BOM, deep nesting; and integers of 19 digits
+or more, which orjson turns into floats past 64 bits) goes to the standard parser, which
+decides and words the error as before.
 """
 from __future__ import annotations
 
@@ -21,11 +27,17 @@ import re
 from typing import Any, Callable
 from urllib.parse import parse_qsl
 
+import orjson
+
 from collectors import BadRequest
 
 MAX_DEPTH = 64
 _SURROGATE_ESCAPE = re.compile(rb"\\u[dD][89a-fA-F]")
 _NUL_ESCAPE = b"\\u0000"
+# 19 digits in a row: a number orjson may read past 64 bits (or digits in a string). Found by
+# mapping every digit to 0 and searching for the run: a tenth of a regular expression's time.
+_DIGITS_TO_ZERO = bytes.maketrans(b"123456789", b"000000000")
+_LONG_DIGITS = b"0" * 19
 
 Path = tuple[Any, ...]
 NulAllowed = Callable[[Path], bool]
@@ -50,16 +62,25 @@ def nowhere(_: Path) -> bool:
 
 def parse(raw: bytes, nul_allowed: NulAllowed = nowhere) -> Any:
     """The JSON value of a request body, within the rules above."""
+    value = _loads(raw)
+    check(value, raw, nul_allowed)
+    return value
+
+
+def _loads(raw: bytes) -> Any:
+    if _LONG_DIGITS not in raw.translate(_DIGITS_TO_ZERO):
+        try:
+            return orjson.loads(raw)
+        except orjson.JSONDecodeError:
+            pass  # the standard parser decides, and words the refusal
     try:
-        value = json.loads(raw)
+        return json.loads(raw)
     except UnicodeDecodeError:
         raise BadRequest("body is not UTF-8") from None
     except json.JSONDecodeError as exc:
         raise BadRequest(f"malformed JSON: {exc.msg} at line {exc.lineno} column {exc.colno}") from None
     except RecursionError:
         raise BadRequest(f"JSON nested deeper than {MAX_DEPTH} levels") from None
-    check(value, raw, nul_allowed)
-    return value
 
 
 def check(value: Any, raw: bytes, nul_allowed: NulAllowed = nowhere) -> None:

@@ -21,7 +21,7 @@ from agent.contract import COMPACT_VERSION, apply_patch, directives_of, header_d
 from agent.contract import canonical, digest_text, digest_value, result_hash
 from collectors import BadRequest, Resync
 from collectors.models import HOST_STATUS_COLUMNS, NO_DUE, STATUSES
-from collectors.wire import header_problems, utc
+from collectors.wire import canonical_result, header_problems, utc
 
 # agg_directives' counters in the order of a plan's changes to them: hosts, then hosts by status
 DIRECTIVE_COUNTERS = ("hosts", *HOST_STATUS_COLUMNS)
@@ -81,6 +81,7 @@ class Plan:
     host: dict[str, Any]  # the host's row, by its id
     report: dict[str, Any]  # the reports row
     results: list[dict[str, Any]] = field(default_factory=list)  # upserted (failing_since kept while failing)
+    inserted: set[str] = field(default_factory=set)  # keys of ``results`` the host did not hold: plain inserts
     deleted_results: list[dict[str, Any]] = field(default_factory=list)
     events: list[dict[str, Any]] = field(default_factory=list)
     host_directives: dict[str, dict[str, Any]] = field(default_factory=dict)  # replaced rows, by directive
@@ -154,7 +155,7 @@ def plan_writes(stored: StoredState, report: Mapping[str, Any], received: dt.dat
     form, header = reported_header(stored, report)
     full = report["kind"] == "full"
     new = {r["key"]: r for r in (report["results"] if full else report["changes"])}
-    new_docs = {key: canonical(item) for key, item in new.items()}
+    new_docs = {key: canonical_result(item) for key, item in new.items()}
     old_rows = stored.results
     if full:
         removed = [key for key in old_rows if key not in new]
@@ -209,6 +210,8 @@ def plan_writes(stored: StoredState, report: Mapping[str, Any], received: dt.dat
         count_of((agency, item["directive"], item["requirement"], due, shard))[status] += 1
         if old is not None:
             count_of((agency, old.directive, old.requirement, old.due, shard))[old.status] -= 1
+        else:
+            plan.inserted.add(key)
         if had_state and (old is None or old.status != status):
             plan.events.append(_event(host, report, key, item["directive"], item["requirement"],
                                       old.status if old else None, status, received))

@@ -3,6 +3,7 @@ PostgreSQL (at scale), one code path. The only module that knows the two apart."
 from __future__ import annotations
 
 import contextlib
+import zlib
 from typing import Any, Callable, Iterable, Iterator, Mapping, NamedTuple, Sequence
 
 import sqlalchemy as sa
@@ -13,6 +14,8 @@ from collectors import ConfigError
 DEFAULT_DB = "sqlite:///fedharden-collector.sqlite3"
 MIGRATION_LOCK = 0x6665_6468  # an arbitrary advisory-lock key owned by our migrations
 SQLITE_PAIRS = 10_000  # (a, b) pairs per lookup: 20,000 parameters, under SQLite's 32,766
+COPY_ROWS = 64  # upserts of at least this many rows go through COPY on PostgreSQL
+_COPY_TABLES = "fedharden_copy_tables"  # connection info: the temporary tables this session holds
 
 
 def normalize_url(url: str) -> str:
@@ -83,8 +86,15 @@ class Database:
             # pays that wait once for every report of a batch.
             # LIFO: the ingest writer gets back the connection it used last, on which the driver
             # has its statements prepared (per connection), instead of rotating through the pool.
-            return sa.create_engine(parsed, pool_size=pool_size, max_overflow=pool_size // 2,
-                                    pool_recycle=1800, pool_use_lifo=True)
+            engine = sa.create_engine(parsed, pool_size=pool_size, max_overflow=pool_size // 2,
+                                      pool_recycle=1800, pool_use_lifo=True)
+
+            @sa.event.listens_for(engine, "rollback")
+            def on_rollback(conn: Connection) -> None:
+                # A temporary table created in the transaction rolled back is gone with it.
+                conn.connection.info.pop(_COPY_TABLES, None)
+
+            return engine
         engine = sa.create_engine(parsed, connect_args={"check_same_thread": False, "timeout": 30})
 
         @sa.event.listens_for(engine, "connect")
@@ -124,8 +134,13 @@ class Database:
     # in INSERT and UPDATE.
 
     def insert_many(self, conn: Connection, table: sa.Table, rows: Sequence[Mapping[str, Any]]) -> None:
-        if rows:
-            columns = tuple(rows[0])
+        if not rows:
+            return
+        columns = tuple(rows[0])
+        if not self.is_sqlite and len(rows) >= COPY_ROWS:  # streamed (see _upsert_copied)
+            self._copy(conn, f"COPY {table.name} ({', '.join(columns)}) FROM STDIN",
+                       ([row[c] for c in columns] for row in rows))
+        else:
             self._many(conn, ("insert", table.name, columns), rows, lambda: self.insert(table).values(_binds(columns)))
 
     def upsert(self, conn: Connection, table: sa.Table, rows: Sequence[Mapping[str, Any]], keys: Sequence[str],
@@ -140,7 +155,57 @@ class Database:
             insert = self.insert(table).values(_binds(columns))
             return insert.on_conflict_do_update(index_elements=list(keys), set_=dict(assignments(insert.excluded)))
 
-        self._many(conn, ("upsert", table.name, columns, tuple(keys), name), rows, build)
+        if not self.is_sqlite and len(rows) >= COPY_ROWS:
+            self._upsert_copied(conn, table, rows, keys, assignments, name)
+        else:
+            self._many(conn, ("upsert", table.name, columns, tuple(keys), name), rows, build)
+
+    def _upsert_copied(self, conn: Connection, table: sa.Table, rows: Sequence[Mapping[str, Any]],
+                       keys: Sequence[str], assignments: Callable[[Any], Mapping[str, Any]], name: str) -> None:
+        """A large upsert on PostgreSQL: the rows streamed with COPY into a temporary table of
+        the session (emptied at each commit), then upserted from it in one statement. For a
+        round of full reports, thousands of results, a quarter of the driver's CPU per row
+        and half the database's, against one execution per row. The rows are upserted in key
+        order, the order every transaction takes row locks in."""
+        columns = tuple(rows[0])
+        temp = f"fedharden_copy_{table.name}_{zlib.crc32(','.join(columns).encode()):08x}"  # one per shape
+
+        def build() -> tuple[str, str, _DriverSQL]:
+            shadow = sa.Table(temp, sa.MetaData(), *(sa.Column(c, table.c[c].type) for c in columns),
+                              prefixes=["TEMPORARY"], postgresql_on_commit="DELETE ROWS")
+            insert = self.insert(table)
+            source = sa.select(*(shadow.c[c] for c in columns)).order_by(*(shadow.c[k] for k in keys))
+            upsert = insert.from_select(list(columns), source).on_conflict_do_update(
+                index_elements=list(keys), set_=dict(assignments(insert.excluded)))
+            create = str(sa.schema.CreateTable(shadow).compile(dialect=self.engine.dialect))
+            create = create.replace("CREATE TEMPORARY TABLE", "CREATE TEMPORARY TABLE IF NOT EXISTS", 1)
+            return create, f"COPY {temp} ({', '.join(columns)}) FROM STDIN", _DriverSQL.of(upsert, self.engine)
+
+        create, copy_sql, upsert = self.statement(("upsert-copied", table.name, columns, tuple(keys), name), build)
+        held = conn.connection.info.setdefault(_COPY_TABLES, set())
+        if temp not in held:
+            conn.exec_driver_sql(create)
+            held.add(temp)
+        self._copy(conn, copy_sql, ([row[c] for c in columns] for row in rows))
+        conn.exec_driver_sql(upsert.sql, upsert.constants or ())
+
+    def _copy(self, conn: Connection, sql: str, rows: Iterable[Sequence[Any]]) -> None:
+        """COPY ... FROM STDIN of ``rows`` on the connection's driver; its errors raised as
+        SQLAlchemy's, as those of any statement (a lost connection marked as such)."""
+        driver = conn.connection.driver_connection
+        cursor = driver.cursor()  # type: ignore[union-attr]
+        try:
+            with cursor.copy(sql) as copy:
+                for row in rows:
+                    copy.write_row(row)
+        except self.engine.dialect.loaded_dbapi.Error as exc:
+            lost = self.engine.dialect.is_disconnect(exc, conn.connection.dbapi_connection, cursor)
+            if lost:
+                conn.invalidate()
+            raise sa.exc.DBAPIError.instance(sql, None, exc, self.engine.dialect.loaded_dbapi.Error,
+                                             connection_invalidated=lost) from None
+        finally:
+            cursor.close()
 
     def upsert_add(self, conn: Connection, table: sa.Table, rows: Sequence[Mapping[str, Any]],
                    keys: Sequence[str], add: Sequence[str]) -> None:
