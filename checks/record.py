@@ -111,15 +111,13 @@ def record(cls: T | None = None, *, order: bool = False) -> Any:
         else:
             values = lambda self: ()  # noqa: E731
         cls.__record_values__ = staticmethod(values)  # type: ignore[attr-defined]
-        cls.__init__ = _make_init(cls)  # type: ignore[misc]
-        cls.__repr__ = _repr  # type: ignore[assignment]
-        cls.__eq__ = _eq  # type: ignore[assignment]
-        cls.__hash__ = _hash  # type: ignore[assignment]
-        cls.__setattr__ = _frozen_setattr  # type: ignore[assignment]
-        cls.__delattr__ = _frozen_delattr  # type: ignore[assignment]
-        cls.__match_args__ = cls.__record_names__  # type: ignore[attr-defined,misc]
-        if order:
-            for name, method in _ORDER.items():
+        methods: dict[str, Any] = {"__init__": _make_init(cls), "__repr__": _repr, "__eq__": _eq, "__hash__": _hash,
+                                   "__setattr__": _frozen_setattr, "__delattr__": _frozen_delattr,
+                                   "__match_args__": names, **(_ORDER if order else {})}
+        for name, method in methods.items():
+            # as dataclass does, a method the class body defines is kept (__hash__: a None
+            # placed there by Python for a body defining __eq__ does not count)
+            if name not in cls.__dict__ or (name == "__hash__" and cls.__dict__[name] is None):
                 setattr(cls, name, method)
         return cls
 

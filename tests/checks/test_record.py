@@ -91,3 +91,15 @@ class Empty:
 def test_one_and_no_field_records_compare_and_hash_by_value() -> None:
     assert One("a") == One("a") != One("b") and hash(One("a")) == hash(One("a"))
     assert Empty() == Empty() and hash(Empty()) == hash(Empty()) and repr(Empty()) == "Empty()"
+
+
+@record
+class Shown:
+    v: int
+
+    def __repr__(self) -> str:
+        return f"<{self.v}>"
+
+
+def test_a_method_the_class_defines_is_kept() -> None:
+    assert repr(Shown(1)) == "<1>" and Shown(1) == Shown(1)
