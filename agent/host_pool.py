@@ -50,22 +50,39 @@ def _end_with_parent(parent: int) -> None:
         os._exit(1)
 
 
-def _serve(entries: Sequence[Any], work: Callable[[Any], Any], tasks: Any, results: Any, threads: int,
-           parent: int) -> None:
-    """A worker process: ``threads`` threads take entry numbers until told to stop (None)."""
+def _serve(entries: Sequence[Any], work: Callable[[Any], Any], conn: Any, threads: int, parent: int) -> None:
+    """A worker process: ``threads`` threads take entry numbers from its own pipe until told to
+    stop (None) and send each result back on it. The pipe is this process's alone, so a worker
+    that dies while one of its threads waits on it (holding the lock around it) blocks no other
+    worker, as a queue shared between processes would."""
     signal.signal(signal.SIGINT, signal.SIG_IGN)  # the parent decides what an interrupt stops
     _end_with_parent(parent)
+    receiving, sending = threading.Lock(), threading.Lock()
 
     def loop() -> None:
-        while (index := tasks.get()) is not None:
-            results.put(("took", index, os.getpid()))
-            results.put(("done", index, work(entries[index])))
+        while True:
+            with receiving:
+                index = conn.recv()
+            if index is None:
+                return
+            result = work(entries[index])
+            with sending:
+                conn.send((index, result))
 
     pool = [threading.Thread(target=loop, name=f"fedharden-host-{i}") for i in range(threads)]
     for thread in pool:
         thread.start()
     for thread in pool:
         thread.join()
+
+
+class _Worker:
+    """The parent's view of one worker: its process, its end of the pipe, the entries it holds."""
+
+    def __init__(self, process: Any, conn: Any, slots: int) -> None:
+        self.process, self.slots = process, slots
+        self.conn: Any = conn
+        self.held: set[int] = set()
 
 
 def run(entries: Sequence[E], work: Callable[[E], T], jobs: int, processes: int,
@@ -79,62 +96,79 @@ def run(entries: Sequence[E], work: Callable[[E], T], jobs: int, processes: int,
     ctx = multiprocessing.get_context("fork")
     processes = max(1, min(processes, jobs, len(entries)))
     threads = [jobs // processes + (1 if i < jobs % processes else 0) for i in range(processes)]
-    tasks, results = ctx.SimpleQueue(), ctx.SimpleQueue()
     for stream in (sys.stdout, sys.stderr):
         stream.flush()  # a child would write out a copy of what is still buffered
     gc.freeze()  # the collector leaves what exists now alone: fewer of its pages copied in each child
-    workers = [ctx.Process(target=_serve, args=(entries, work, tasks, results, n, os.getpid()), daemon=True,
-                           name=f"fedharden-hosts-{i}") for i, n in enumerate(threads)]
-    for worker in workers:
-        worker.start()
-    taken: dict[int, set[int]] = {w.pid: set() for w in workers if w.pid is not None}
+    workers: list[_Worker] = []
+    for i, n in enumerate(threads):
+        mine, theirs = ctx.Pipe()
+        process = ctx.Process(target=_serve, args=(entries, work, theirs, n, os.getpid()), daemon=True,
+                              name=f"fedharden-hosts-{i}")
+        process.start()
+        theirs.close()
+        workers.append(_Worker(process, mine, n))
     pending = set(range(len(entries)))  # not yet yielded
     handed = 0
     finished = False
 
-    def hand_out() -> None:
+    def hand_out(worker: _Worker) -> None:
+        """Fill the worker's free threads; it holds at most as many entries as it has threads,
+        so what is under way stays bounded by ``jobs`` whatever the inventory's size."""
         nonlocal handed
-        if handed < len(entries):
-            tasks.put(handed)
+        while handed < len(entries) and len(worker.held) < worker.slots:
+            try:
+                worker.conn.send(handed)
+            except OSError:  # it is gone: its sentinel says so next
+                return
+            worker.held.add(handed)
             handed += 1
 
     try:
-        for _ in range(min(jobs, len(entries))):
-            hand_out()
-        alive = {w.sentinel: w for w in workers}
-        reader = results._reader  # type: ignore[attr-defined]  # the queue's end to wait on
+        for worker in workers:
+            hand_out(worker)
+        alive = {w.process.sentinel: w for w in workers}
+        readers = {w.conn: w for w in workers}
         while pending:
-            ready = wait([reader, *alive])
-            if reader in ready:
-                kind, index, payload = results.get()
-                if kind == "took":
-                    taken.setdefault(payload, set()).add(index)
+            ready = wait([*readers, *alive])
+            for worker in [readers[c] for c in ready if c in readers]:
+                try:
+                    index, payload = worker.conn.recv()
+                except (EOFError, OSError):  # the worker ended: its sentinel reports what it held
+                    del readers[worker.conn]
                     continue
-                for held in taken.values():
-                    held.discard(index)
+                worker.held.discard(index)
                 pending.discard(index)
-                hand_out()
+                hand_out(worker)
                 yield payload
-                continue
             for sentinel in [s for s in ready if s in alive]:
                 worker = alive.pop(sentinel)
-                worker.join()
-                why = f"internal error: the process scanning it ended (exit code {worker.exitcode})"
-                gone = sorted(taken.pop(worker.pid or 0, set())) if alive else sorted(pending)
-                for index in gone:  # with no worker left, nothing queued will be taken either
+                if worker.conn in readers and worker.conn.poll():
+                    alive[sentinel] = worker  # results it sent before ending are read first
+                    continue
+                readers.pop(worker.conn, None)
+                worker.process.join()
+                why = f"internal error: the process scanning it ended (exit code {worker.process.exitcode})"
+                gone = sorted(worker.held) if alive else sorted(pending)
+                worker.held.clear()
+                for index in gone:  # with no worker left, what was not handed out is lost too
                     pending.discard(index)
-                    hand_out()
                     yield lost(entries[index], why)
+                for other in alive.values():
+                    hand_out(other)
         finished = True
     finally:
         gc.unfreeze()
-        if finished:
-            for _ in range(sum(threads)):
-                tasks.put(None)
         for worker in workers:
-            if not finished:  # interrupted, or the caller stopped early: hosts under way are dropped
-                worker.terminate()
-            worker.join(timeout=10)
-            if worker.is_alive():
-                worker.kill()
-                worker.join()
+            if finished:
+                for _ in range(worker.slots):
+                    try:
+                        worker.conn.send(None)
+                    except OSError:
+                        break
+            else:  # interrupted, or the caller stopped early: hosts under way are dropped
+                worker.process.terminate()
+            worker.process.join(timeout=10)
+            if worker.process.is_alive():
+                worker.process.kill()
+                worker.process.join()
+            worker.conn.close()
