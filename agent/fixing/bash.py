@@ -157,6 +157,11 @@ def _step(step: Step) -> list[str]:
     return [*lines, f"if {' && '.join(cond)}; then", f"  {run}", "fi"]
 
 
+def _one_line(text: str) -> str:
+    """Text for a comment: a line break in data (a path, a reason) must not end the comment."""
+    return " ".join(text.split())
+
+
 def prelude() -> str:
     """The script's fixed code: the helpers every step calls."""
     return PRELUDE.replace("APT_OPTIONS", _words(APT_OPTIONS))
@@ -165,12 +170,12 @@ def prelude() -> str:
 def render(plan: Plan, source: str = "") -> str:
     steps = walk(plan)
     head = ["#!/bin/bash",
-            f"# Written by fedharden fix{': ' + source if source else ''}.",
+            f"# Written by fedharden fix{': ' + _one_line(source) if source else ''}.",
             f"# Fixes {len(steps.requirements)} requirement(s): {', '.join(steps.requirements) or 'none'}.",
             "# Run it as root on the host to fix, or on an image: chroot IMAGE /bin/bash fix.sh",
             "# Idempotent: a second run changes nothing. Commands for a running system (reloads,",
             "# running values) run only on a host booted with systemd.",
-            *(f"# left out {s.requirement}: {s.reason}" for s in plan.skipped)]
+            *(f"# left out {s.requirement}: {_one_line(s.reason)}" for s in plan.skipped)]
     body: list[str] = []
     for step in steps.steps:
         body += ["", *_step(step)]

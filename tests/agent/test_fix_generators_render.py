@@ -101,6 +101,11 @@ def tasks_of(tasks: list[dict[str, Any]]) -> list[dict[str, Any]]:
     return out
 
 
+def test_a_line_break_in_the_source_stays_inside_the_comment() -> None:
+    for text in (bash.render(plan(), "/img\ntouch /pwned"), ansible.render(plan(), "/img\ntouch /pwned")):
+        assert not any(line.startswith("touch") for line in text.splitlines())
+
+
 def test_ansible_marks_every_value_unsafe_and_tags_each_task() -> None:
     text = ansible.render(plan(), "planned on the image /img")
     play = yaml.load(text, Loader=Loader)[0]  # noqa: S506 - a SafeLoader with one more tag
