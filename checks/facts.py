@@ -39,6 +39,9 @@ class FactUnavailable(Exception):
         self.why = why
 
 
+_NOT_GATHERED = object()
+
+
 class Facts:
     """Gathered facts, read-only. ``need`` returns a value or raises FactUnavailable."""
 
@@ -46,7 +49,7 @@ class Facts:
         self._values = dict(values)
 
     def need(self, key: FactKey) -> object:
-        value = self._values.get(key, Unavailable(f"fact {key} was not gathered"))
+        value = self.get(key)
         if isinstance(value, Unavailable):
             raise FactUnavailable(key, value)
         return value
@@ -64,7 +67,9 @@ class Facts:
 
     def get(self, key: FactKey) -> object:
         """The value or its ``Unavailable``; for checks that degrade gracefully."""
-        return self._values.get(key, Unavailable(f"fact {key} was not gathered"))
+        value = self._values.get(key, _NOT_GATHERED)
+        # the reason is made only when asked for: most facts asked for were gathered
+        return Unavailable(f"fact {key} was not gathered") if value is _NOT_GATHERED else value
 
     def keys(self) -> set[FactKey]:
         return set(self._values)

@@ -2,10 +2,11 @@
 from __future__ import annotations
 
 import datetime as dt
-from dataclasses import field, replace
+from dataclasses import field
 from enum import Enum
 from typing import Mapping
-from checks.record import record
+
+from checks.record import record, replace
 
 
 class Status(str, Enum):

@@ -16,6 +16,7 @@ import operator
 from typing import Any, Callable, TypeVar, dataclass_transform
 
 T = TypeVar("T", bound=type)
+R = TypeVar("R")
 _MISSING: Any = dataclasses.MISSING
 
 
@@ -62,6 +63,7 @@ _ORDER = {"__lt__": _comparison(lambda a, b: a < b), "__le__": _comparison(lambd
 def _make_init(cls: type) -> Callable[..., None]:
     fields = dataclasses.fields(cls)
     names = tuple(f.name for f in fields)
+    count = len(names)
     position = {name: i for i, name in enumerate(names)}
     defaults = {f.name: f.default for f in fields if f.default is not _MISSING}
     factories: tuple[tuple[str, Callable[[], Any]], ...] = tuple(
@@ -71,26 +73,47 @@ def _make_init(cls: type) -> Callable[..., None]:
 
     def __init__(self: object, *args: Any, **kwargs: Any) -> None:
         # Values go into the instance's __dict__ in one update: no __setattr__ (frozen) per field.
-        if len(args) > len(names):
-            raise TypeError(f"{qualname}() takes {len(names)} positional arguments but {len(args)} were given")
-        values = dict(defaults)
-        values.update(zip(names, args))
-        if kwargs:
-            for name in kwargs:
-                if position.get(name, -1) < len(args):
-                    raise TypeError(f"{qualname}() got an unexpected or repeated argument {name!r}")
-            values.update(kwargs)
-        for name, factory in factories:
-            if name not in values:
-                values[name] = factory()
-        if len(values) < len(names):
-            missing = [name for name in names if name not in values]
-            raise TypeError(f"{qualname}() missing required arguments {missing}")
-        self.__dict__.update(values)
+        if not kwargs and len(args) == count:  # every field positional: most records made in a scan
+            self.__dict__.update(zip(names, args))
+        else:
+            if len(args) > count:
+                raise TypeError(f"{qualname}() takes {count} positional arguments but {len(args)} were given")
+            values = dict(defaults)
+            values.update(zip(names, args))
+            if kwargs:
+                for name in kwargs:
+                    if position.get(name, -1) < len(args):
+                        raise TypeError(f"{qualname}() got an unexpected or repeated argument {name!r}")
+                values.update(kwargs)
+            for name, factory in factories:
+                if name not in values:
+                    values[name] = factory()
+            if len(values) < count:
+                missing = [name for name in names if name not in values]
+                raise TypeError(f"{qualname}() missing required arguments {missing}")
+            self.__dict__.update(values)
         if post_init is not None:
             post_init(self)
 
     return __init__
+
+
+def replace(obj: R, /, **changes: Any) -> R:
+    """``dataclasses.replace`` for a record, without calling ``__init__`` through the field
+    list: the instance's values copied, ``changes`` laid over them, ``__post_init__`` run again."""
+    cls = obj.__class__
+    names = cls.__record_names__  # type: ignore[attr-defined]
+    for name in changes:
+        if name not in names:
+            raise TypeError(f"{cls.__qualname__}() got an unexpected argument {name!r}")
+    new = object.__new__(cls)
+    values = new.__dict__
+    values.update(zip(names, _values(obj)))  # the fields only, as dataclasses.replace takes them
+    values.update(changes)
+    post_init = getattr(cls, "__post_init__", None)
+    if post_init is not None:
+        post_init(new)
+    return new
 
 
 @dataclass_transform(frozen_default=True, field_specifiers=(dataclasses.field,))

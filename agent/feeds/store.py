@@ -141,6 +141,7 @@ class FeedStore:
     # an inventory's hosts share one store, and the catalog and fix data, only read afterwards,
     # are the same for every host.
     parsed: dict[str, tuple[str, Any]] = field(default_factory=dict, repr=False, compare=False)
+    checked: set[tuple[str, str]] = field(default_factory=set, repr=False, compare=False)  # (file, sha256) verified
 
     @classmethod
     def configured(cls, directory: str | None) -> FeedStore:
@@ -180,6 +181,14 @@ class FeedStore:
         return data
 
     def _read(self, info: FeedInfo) -> Any:
+        raw = self.verified(info)
+        try:
+            return json.loads(raw)
+        except ValueError as exc:
+            raise FeedError(f"{info.file}: corrupt: not JSON: {exc}") from None
+
+    def verified(self, info: FeedInfo) -> bytes:
+        """The feed file's bytes, once their digest matches the manifest's."""
         try:
             with open(info.file, "rb") as fh:
                 raw = fh.read()
@@ -190,10 +199,7 @@ class FeedStore:
         if hashlib.sha256(raw).hexdigest() != info.sha256:
             raise FeedError(f"{info.file}: corrupt: its sha256 does not match the feed manifest "
                             f"(run `fedharden feeds update`)")
-        try:
-            return json.loads(raw)
-        except ValueError as exc:
-            raise FeedError(f"{info.file}: corrupt: not JSON: {exc}") from None
+        return raw
 
     def vuln_data(self, release: OsRelease) -> VulnData:
         """The ``vulns`` fact for a target of this release."""
@@ -201,7 +207,6 @@ class FeedStore:
         if "kev" not in feeds:
             raise FeedError(f"{os.path.join(self.shipped, MANIFEST)}: no KEV catalog listed")
         used = [feeds["kev"]]
-        catalog = self.read(feeds["kev"])
         label, source, fmt, fixes, fix_feed = f"{release.id} {release.codename or release.version_id}".strip(), "", "", {}, ""
         if release.id == "debian" and "debian-tracker" in feeds and release.codename:
             info = feeds["debian-tracker"]
@@ -221,15 +226,26 @@ class FeedStore:
         if "vulnrichment" in feeds:
             ssvc = vulnrichment.ssvc(self.read(feeds["vulnrichment"]))
             used.append(feeds["vulnrichment"])
+        if fixes:
+            catalog = self.read(feeds["kev"])
+            version = catalog["catalogVersion"]
+            # Only the entries the fix data can match are built: a few hundred of the catalog's 1,400.
+            entries = kev.entries(catalog, feeds["kev"].file, (r.cve for recs in fixes.values() for r in recs))
+        else:
+            # Nothing on this host can be matched to a catalog entry, so the 1.2 MB catalog is not
+            # parsed: its digest is checked, and its version is the manifest's, which `feeds update`
+            # (or the release) wrote from the catalog with that digest.
+            if (feeds["kev"].file, feeds["kev"].sha256) not in self.checked:
+                self.verified(feeds["kev"])
+                self.checked.add((feeds["kev"].file, feeds["kev"].sha256))
+            version, entries = feeds["kev"].version, {}
         self.used = used
         self.notes = [
             f"{info.title} data was cut to the CVEs of KEV catalog {info.kev_catalog}, but catalog "
-            f"{catalog['catalogVersion']} is in use: CVEs added since are not matched (run `fedharden feeds update`)"
-            for info in used[1:] if info.kev_catalog and info.kev_catalog != catalog["catalogVersion"]
+            f"{version} is in use: CVEs added since are not matched (run `fedharden feeds update`)"
+            for info in used[1:] if info.kev_catalog and info.kev_catalog != version
         ]
-        # Only the entries the fix data can match are built: a few hundred of the catalog's 1,400.
-        entries = kev.entries(catalog, feeds["kev"].file, (r.cve for recs in fixes.values() for r in recs))
-        return VulnData(catalog["catalogVersion"], entries, label, source, fmt, fixes, ssvc, fix_feed)
+        return VulnData(version, entries, label, source, fmt, fixes, ssvc, fix_feed)
 
     def report(self, now: dt.datetime) -> tuple[list[dict[str, Any]], list[str]]:
         """``scan.feeds`` entries for every feed in effect, and a warning for each stale one this scan used."""

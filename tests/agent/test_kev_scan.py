@@ -646,3 +646,27 @@ def test_trixie_root_reads_trixie_fix_data(trixie_rootfs: Path, store: Any, make
     report = scan(planted, feeds)
     found = result(report, "BOD-22-01.1#CVE-2023-4911")
     assert found["status"] == "fail" and found["fields"]["packages"][0]["fixed_version"] == "2.37-12"
+
+
+def test_without_fix_data_the_catalog_is_not_parsed_but_still_verified(make_root: Callable[..., Path],
+                                                                      tmp_path: Path) -> None:
+    """With only the KEV catalog (no distribution data) nothing can be matched to it, so a scan
+    takes its version from the manifest: the two must agree, and a catalog whose bytes no longer
+    match the manifest is still refused."""
+    import shutil
+
+    from agent.feeds.store import FeedError
+
+    shipped = tmp_path / "shipped"
+    shutil.copytree(FeedStore(None).shipped, shipped)
+    store = FeedStore(None, shipped=str(shipped))
+    info = store.feeds()["kev"]
+    assert json.loads(Path(info.file).read_bytes())["catalogVersion"] == info.version
+    root = debian_root(make_root, LIBWEBP_OLD)
+    report = scan(root, store)
+    assert store.parsed == {}  # the catalog was never parsed
+    assert report["scan"]["feeds"][0]["version"] == "2025.08.25"
+    catalog = Path(info.file)
+    catalog.write_bytes(catalog.read_bytes().replace(b"2025.08.25", b"2025.08.26", 1))
+    with pytest.raises(FeedError, match="corrupt: its sha256 does not match"):
+        scan(root, FeedStore(None, shipped=str(shipped)))

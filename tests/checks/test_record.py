@@ -8,7 +8,7 @@ import pickle
 import pytest
 
 from checks.facts import FactKey
-from checks.record import record
+from checks.record import record, replace as record_replace
 
 
 @record
@@ -103,3 +103,17 @@ class Shown:
 
 def test_a_method_the_class_defines_is_kept() -> None:
     assert repr(Shown(1)) == "<1>" and Shown(1) == Shown(1)
+
+
+@pytest.mark.parametrize(("args", "kwargs"), CALLS)
+def test_record_replace_matches_dataclasses_replace(args: tuple, kwargs: dict) -> None:
+    for changes in ({}, {"y": 7}, {"x": 9, "tags": ("c",)}):
+        mine = record_replace(Point(*args, **kwargs), **changes)
+        assert mine == dataclasses.replace(Point(*args, **kwargs), **changes)
+        assert dataclasses.astuple(mine) == dataclasses.astuple(dataclasses.replace(Twin(*args, **kwargs), **changes))
+    with pytest.raises(TypeError):
+        record_replace(Point(1), z=3)
+    with pytest.raises(dataclasses.FrozenInstanceError):
+        record_replace(Point(1), y=2).y = 3  # type: ignore[misc]
+    with pytest.raises(ValueError):  # __post_init__ runs again, as replace runs __init__
+        record_replace(Checked(1), n=-1)
