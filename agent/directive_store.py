@@ -58,6 +58,8 @@ def metadata_dir(state_dir: Path) -> Path:
 
 @record
 class InstalledDirective:
+    """One directive of the generation in force, and who signed it."""
+
     id: str
     version: str  # as declared ("" when none)
     origin: str  # "national", or the delegated role ("agency-<CODE>") that signed it

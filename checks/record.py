@@ -121,6 +121,8 @@ def record(cls: T | None = None, *, order: bool = False) -> Any:
     """Make ``cls`` a frozen record (``@record`` or ``@record(order=True)``)."""
 
     def wrap(cls: T) -> T:
+        if not cls.__doc__:  # else dataclass writes one from inspect.signature: milliseconds, tokenize's regexes
+            cls.__doc__ = f"{cls.__name__}({', '.join(cls.__dict__.get('__annotations__', {}))})"
         dataclasses.dataclass(init=False, repr=False, eq=False)(cls)  # fields only: returns cls itself
         names = tuple(f.name for f in dataclasses.fields(cls))
         cls.__record_names__ = names  # type: ignore[attr-defined]

@@ -117,3 +117,12 @@ def test_record_replace_matches_dataclasses_replace(args: tuple, kwargs: dict) -
         record_replace(Point(1), y=2).y = 3  # type: ignore[misc]
     with pytest.raises(ValueError):  # __post_init__ runs again, as replace runs __init__
         record_replace(Checked(1), n=-1)
+
+
+def test_a_record_without_a_docstring_gets_one_naming_its_fields() -> None:
+    @record
+    class Bare:
+        a: int
+        b: str = ""
+
+    assert Bare.__doc__ == "Bare(a, b)"
