@@ -19,9 +19,10 @@ import hashlib
 import json
 from enum import Enum
 from functools import lru_cache
-from importlib import resources
+from pathlib import Path
 from typing import Any, Iterable, Literal, Mapping, NotRequired, Sequence, TypedDict
 
+from agent.packaged import packaged
 from checks.model import Severity, Status
 
 __all__ = ["Status", "Severity", "HostStatus", "STATUSES", "SEVERITIES", "HOST_STATUSES",
@@ -508,7 +509,7 @@ def header_errors(form: Mapping[str, Any]) -> list[str]:
 
 @lru_cache(maxsize=None)
 def schema() -> dict[str, Any]:
-    return json.loads(resources.files("agent").joinpath("schemas/report.schema.json").read_text())
+    return json.loads(Path(packaged("schemas/report.schema.json")).read_text())
 
 
 def validation_errors(report: Any) -> list[str]:

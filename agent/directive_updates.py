@@ -33,13 +33,13 @@ import re
 import secrets
 import shutil
 from dataclasses import dataclass, field
-from importlib import resources
 from pathlib import Path
 from typing import TYPE_CHECKING, Any, Callable, Iterator
 from urllib.parse import unquote
 
 from agent import ScanError, UsageError
 from agent import directive_store as store
+from agent.packaged import packaged
 from agent.state import StateDir, StateError, write_atomic
 from directives.versions import shown
 
@@ -96,7 +96,7 @@ class UpdateOutcome:
 
 
 def shipped_root() -> bytes:
-    return resources.files("agent").joinpath(SHIPPED_ROOT).read_bytes()
+    return Path(packaged(SHIPPED_ROOT)).read_bytes()
 
 
 def _check_root(data: bytes, where: str) -> Any:
@@ -296,7 +296,7 @@ def _update(state_dir: Path, source: str, make_fetcher: Callable[[], Any], metad
     from tuf.ngclient import Updater, UpdaterConfig
 
     from directives import DirectiveError
-    from directives.tufrepo import check_agency, PublishError
+    from directives.tufrepo import PublishError, check_agency
 
     if agency is not None:
         try:

@@ -41,7 +41,6 @@ import fcntl
 import json
 import os
 import re
-import tempfile
 import time
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -78,6 +77,8 @@ def write_atomic(path: Path, data: bytes, mode: int = 0o600) -> None:
 
     The mode is set on the temporary file before it gets its name, so a secret is never
     readable by others, not even for an instant."""
+    import tempfile  # a scan that writes nothing does not import it (with random and shutil)
+
     fd, tmp = tempfile.mkstemp(prefix=TMP_PREFIX, dir=path.parent)
     try:
         os.fchmod(fd, mode)

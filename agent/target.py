@@ -71,11 +71,12 @@ class Target:
         host (secrets asked for first, host key verified). The caller closes it; an SSH host's
         ``warnings`` (sudo refused) are the caller's to show."""
         from agent.hosts import LocalHost, RootfsHost
-        from agent.remote import open_ssh
 
         if self.kind == "inventory":
             raise UsageError("--inventory names many hosts; they are opened one by one")
         if self.kind == "ssh":
+            from agent.remote import open_ssh
+
             assert self.address is not None
             identities = [self.ssh.identity] if self.ssh.identity else []
             return open_ssh(self.address, self.ssh.with_secrets(self.ask_pass, identities, self.address))

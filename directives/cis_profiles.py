@@ -7,12 +7,12 @@ copies one, edits it, and passes the copy (`--profile FILE` or `--tailoring FILE
 from __future__ import annotations
 
 import os
-from importlib import resources
 from typing import Sequence
 
 from directives.controls import benchmark
 from directives.coverage import citations
 from directives.model import Directive
+from directives.packaged import packaged
 
 # profile name -> (benchmark, level, title)
 PROFILES: dict[str, tuple[str, str, str]] = {
@@ -53,7 +53,7 @@ def render(name: str, directives: Sequence[Directive]) -> str:
 
 
 def folder() -> str:
-    return str(resources.files("directives").joinpath(FOLDER))
+    return packaged(FOLDER)
 
 
 def path_of(name: str) -> str:

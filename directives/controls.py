@@ -6,10 +6,11 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 from functools import lru_cache
-from importlib import resources
+from pathlib import Path
 from typing import Any
 
 from directives.errors import DirectiveError
+from directives.packaged import packaged
 from directives.yamldoc import YamlDoc
 
 # --against names: a benchmark, and whether a level must be named
@@ -65,7 +66,7 @@ class Benchmark:
 def benchmark(name: str) -> Benchmark:
     """A shipped benchmark by its --against name; KeyError for an unknown one."""
     file = f"data/{BENCHMARKS[name]}"
-    doc = YamlDoc(resources.files("directives").joinpath(file).read_text(), f"directives/{file}")
+    doc = YamlDoc(Path(packaged(file)).read_text(), f"directives/{file}")
     doc.raise_problems()
     data = doc.data
     try:

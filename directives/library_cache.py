@@ -35,10 +35,10 @@ import json
 import os
 import stat
 import sys
-from importlib import resources
 from typing import Any, Callable
 
 from directives.model import Directive
+from directives.packaged import packaged
 
 FORMAT = 1
 CODE = ("library_cache.py", "loader.py", "model.py", "params.py", "yamldoc.py")  # what builds the cached values
@@ -81,7 +81,7 @@ def key(source: str) -> str:
 def load(build: Callable[[], list[Directive]], location: str | None = None) -> list[Directive]:
     """The shipped library: from the cache when it is current and sound, else ``build()``
     (which raises DirectiveError on an invalid library), then written to the cache."""
-    library = str(resources.files("directives").joinpath("library"))
+    library = packaged("library")
     loaded = _cached("library", library, build, location)
     if not isinstance(loaded, list) or not all(type(d) is Directive for d in loaded):
         return build()
@@ -91,7 +91,7 @@ def load(build: Callable[[], list[Directive]], location: str | None = None) -> l
 def data_file(relative: str, build: Callable[[], Any], location: str | None = None) -> Any:
     """A shipped data file of ``directives/`` (``data/end_of_support.yaml``) as ``build()`` reads
     it through yamldoc, cached the same way: a scan that needs it then imports no YAML parser."""
-    return _cached("data", str(resources.files("directives").joinpath(relative)), build, location)
+    return _cached("data", packaged(relative), build, location)
 
 
 def _cached(kind: str, source: str, build: Callable[[], Any], location: str | None) -> Any:

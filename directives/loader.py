@@ -11,12 +11,13 @@ import json
 import os
 import re
 from functools import lru_cache
-from importlib import resources
+from pathlib import Path
 from typing import Any, Iterable
 
-from directives.errors import DirectiveError as DirectiveError  # re-exported for older imports
 from directives import params
+from directives.errors import DirectiveError as DirectiveError  # re-exported for older imports
 from directives.model import Directive, Requirement
+from directives.packaged import packaged
 from directives.yamldoc import YamlDoc, read_text, schema_validator
 
 
@@ -114,7 +115,7 @@ def validated_digests() -> frozenset[str]:
     listed digest skips JSON Schema validation, which is most of a scan's start-up cost;
     any other file, or a shipped one edited in place, is validated in full."""
     try:
-        return frozenset(json.loads(resources.files("directives").joinpath(MANIFEST).read_text()).values())
+        return frozenset(json.loads(Path(packaged(MANIFEST)).read_text()).values())
     except (OSError, ValueError):
         return frozenset()
 
@@ -361,7 +362,7 @@ def load_file(path: str, trusted: frozenset[str] = frozenset()) -> Directive:
 def write_manifest() -> str:
     """Validate every shipped directive in full and record its digest (a folder's is over all its
     files: folder_digest); run after editing the library."""
-    target = str(resources.files("directives").joinpath(MANIFEST))
+    target = packaged(MANIFEST)
     validated_digests.cache_clear()
     with open(target, "w", encoding="utf-8") as fh:
         fh.write("{}\n")
@@ -376,7 +377,7 @@ def write_manifest() -> str:
 
 def library_paths() -> list[str]:
     """The directives shipped with the package: single files and directive folders."""
-    return directory_files(str(resources.files("directives").joinpath("library")))
+    return directory_files(packaged("library"))
 
 
 

@@ -14,7 +14,6 @@ declaration; problems are reported as ``file:line: $.path: message`` like a dire
 from __future__ import annotations
 
 import dataclasses
-import difflib
 import hashlib
 from typing import Any, Sequence
 
@@ -93,7 +92,9 @@ def _known(directives: Sequence[Directive]) -> set[str]:
 
 
 def _unknown(doc: YamlDoc, path: tuple[Any, ...], what: str, name: str, choices: set[str]) -> None:
-    close = difflib.get_close_matches(name, sorted(choices), n=1)
+    from difflib import get_close_matches  # only for a mistake: not on every scan's imports
+
+    close = get_close_matches(name, sorted(choices), n=1)
     doc.problem(path, f"unknown {what} {name}" + (f" (did you mean {close[0]}?)" if close else ""))
 
 

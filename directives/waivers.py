@@ -11,7 +11,6 @@ and describes them.
 from __future__ import annotations
 
 import datetime as dt
-import difflib
 import fnmatch
 from typing import Any, Collection, Iterable
 
@@ -86,7 +85,9 @@ def parse_waivers(text: str, name: str, requirements: Collection[str]) -> list[W
             continue
         rid = entry.get("requirement")
         if isinstance(rid, str) and rid not in requirements:
-            close = difflib.get_close_matches(rid, sorted(requirements), n=1)
+            from difflib import get_close_matches  # only for a mistake: not on every scan's imports
+
+            close = get_close_matches(rid, sorted(requirements), n=1)
             hint = f" (did you mean {close[0]}?)" if close else ""
             doc.problem(("waivers", i, "requirement"), f"unknown requirement id {rid}{hint}")
         start, expires = entry.get("start"), entry.get("expires")

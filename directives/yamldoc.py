@@ -5,10 +5,11 @@ from __future__ import annotations
 import datetime as dt
 import json
 from functools import lru_cache
-from importlib import resources
+from pathlib import Path
 from typing import TYPE_CHECKING, Any, Iterable
 
 from directives.errors import DirectiveError
+from directives.packaged import packaged
 
 if TYPE_CHECKING:
     import yaml
@@ -147,7 +148,7 @@ def schema_validator(name: str, definition: str = "") -> Any:
     one of its ``$defs`` (a directive folder's section file)."""
     import jsonschema
 
-    schema = json.loads(resources.files("directives").joinpath(f"schemas/{name}").read_text())
+    schema = json.loads(Path(packaged(f"schemas/{name}")).read_text())
     if definition:
         schema = {"$defs": schema["$defs"], "$ref": f"#/$defs/{definition}"}
     return jsonschema.Draft202012Validator(schema, format_checker=jsonschema.FormatChecker())

@@ -4,7 +4,7 @@ families ``os_lifecycle`` and ``clock``."""
 from __future__ import annotations
 
 from functools import lru_cache
-from importlib import resources
+from pathlib import Path
 from typing import Any
 
 from agent.facts.context import Context
@@ -12,13 +12,14 @@ from agent.facts.osinfo import os_release
 from checks.facts import Lifecycle, OsLifecycle, OsRelease, Unavailable
 from directives import DirectiveError
 from directives.datafiles import END_OF_SUPPORT, parse_end_of_support
+from directives.packaged import packaged
 from directives.yamldoc import YamlDoc
 
 TABLE = "data/end_of_support.yaml"
 
 
 def parse_table() -> dict[str, Any]:
-    doc = YamlDoc(resources.files("directives").joinpath(TABLE).read_text(), f"directives/{TABLE}")
+    doc = YamlDoc(Path(packaged(TABLE)).read_text(), f"directives/{TABLE}")
     doc.raise_problems()  # shipped data: a duplicate key is a packaging bug, not a silent overwrite
     assert isinstance(doc.data, dict)
     return doc.data

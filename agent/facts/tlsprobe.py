@@ -12,7 +12,6 @@ probe sends what a client would: a ClientHello, EHLO/STARTTLS/QUIT, or GET / wit
 from __future__ import annotations
 
 import ipaddress
-import socket
 from typing import Any, Callable
 
 from agent.facts import tlswire
@@ -82,7 +81,7 @@ class Prober:
         try:
             sock.sendall(tlswire.client_hello(version, suites))
             data = _recv_until(sock, lambda d: len(d) > 0 and tlswire.needed(d) == 0)
-        except (ConnectionError, socket.timeout):
+        except (ConnectionError, TimeoutError):  # socket.timeout is TimeoutError
             return "other", 0, 0
         finally:
             sock.close()

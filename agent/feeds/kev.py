@@ -4,10 +4,11 @@ from __future__ import annotations
 import datetime as dt
 import json
 from functools import lru_cache
-from importlib import resources
+from pathlib import Path
 from typing import Any, Iterable
 
 from agent.feeds import FeedError
+from agent.packaged import packaged
 from checks.vulndata import KevEntry
 
 URL = "https://www.cisa.gov/sites/default/files/feeds/known_exploited_vulnerabilities.json"
@@ -22,7 +23,7 @@ def looks_like(data: Any) -> bool:
 def _validator() -> Any:
     import jsonschema
 
-    schema = json.loads(resources.files("agent.feeds").joinpath(SCHEMA_FILE).read_text())
+    schema = json.loads(Path(packaged(f"feeds/{SCHEMA_FILE}")).read_text())
     return jsonschema.Draft7Validator(schema, format_checker=jsonschema.FormatChecker())
 
 

@@ -21,10 +21,10 @@ import os
 import shutil
 import tempfile
 from dataclasses import dataclass, field, replace
-from importlib import resources
 from typing import Any, Sequence
 
 from agent.feeds import MAX_AGE, FeedError, debian, kev, osv, vulnrichment
+from agent.packaged import packaged
 from checks.facts import OsRelease
 from checks.vulndata import VulnData
 
@@ -134,7 +134,7 @@ class FeedStore:
 
     directory: str | None
     explicit: bool = False
-    shipped: str = field(default_factory=lambda: str(resources.files("agent.feeds").joinpath("data")))
+    shipped: str = field(default_factory=lambda: packaged("feeds/data"))
     used: list[FeedInfo] = field(default_factory=list)
     notes: list[str] = field(default_factory=list)  # warnings about the feeds a scan used
     # Each feed file parsed once per store while its digest stays the same (the last one kept):

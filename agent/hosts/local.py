@@ -1,14 +1,19 @@
-"""The running system the agent is on."""
+"""The running system the agent is on.
+
+socket and subprocess are imported when a command runs or a listener is probed: a scan of a
+root filesystem imports this module (agent.hosts) and needs neither.
+"""
 from __future__ import annotations
 
-import socket
-import subprocess
 import sys
-from typing import Sequence
+from typing import TYPE_CHECKING, Sequence
 
 from agent.hosts import procfs
 from agent.hosts.base import CommandResult, HostError
 from agent.hosts.rootfs import RootfsHost
+
+if TYPE_CHECKING:
+    import socket
 
 # Commands get a fixed, minimal environment: no user aliases, no localized output.
 COMMAND_ENV = {"PATH": "/usr/sbin:/usr/bin:/sbin:/bin", "LC_ALL": "C", "SYSTEMD_PAGER": "", "SYSTEMD_COLORS": "0"}
@@ -22,6 +27,8 @@ class LocalHost(RootfsHost):
         self.name = "local"
 
     def run(self, argv: Sequence[str], timeout: float = 10.0) -> CommandResult:
+        import subprocess
+
         try:
             proc = subprocess.run(list(argv), capture_output=True, text=True, timeout=timeout,
                                   env=COMMAND_ENV, stdin=subprocess.DEVNULL, check=False)
@@ -33,6 +40,8 @@ class LocalHost(RootfsHost):
 
     def connect(self, address: str, port: int, timeout: float) -> socket.socket:
         """A TCP connection to one of this host's own listeners (probes of BOD 18-01)."""
+        import socket
+
         try:
             return socket.create_connection((address, port), timeout=timeout)
         except OSError as exc:

@@ -1,0 +1,15 @@
+"""Where the files shipped inside the ``directives`` package are (the library, schemas, data).
+
+The package is installed as plain files, so a path beside this module is the file itself;
+``importlib.resources`` would say the same, after importing zipfile and tempfile on every scan.
+"""
+from __future__ import annotations
+
+import os
+
+HERE = os.path.dirname(os.path.abspath(__file__))
+
+
+def packaged(relative: str) -> str:
+    """The path of ``relative`` (``library``, ``schemas/directive.schema.json``) in the package."""
+    return os.path.join(HERE, relative)
