@@ -8,11 +8,12 @@ is read; the rest of the agent receives a ``Target`` and never sees the command 
 from __future__ import annotations
 
 import os
-from dataclasses import dataclass, field
+from dataclasses import field
 from typing import Any, Callable, Literal
 
 from agent import UsageError
 from agent.remote import DEFAULT_JOBS, DEFAULT_TIMEOUT, SshSettings
+from checks.record import record
 
 Kind = Literal["local", "root", "ssh", "inventory"]
 
@@ -25,7 +26,7 @@ SSH_ONLY = ("identity", "known-hosts", "jump", "accept-new", "sudo", "ask-pass")
 PACKAGE_DATABASES = ("/var/lib/dpkg/status", "/var/lib/rpm", "/usr/lib/sysimage/rpm")
 
 
-@dataclass(frozen=True)
+@record
 class Target:
     """What a command works on: this host, a root, an SSH host or an inventory."""
 

@@ -10,7 +10,6 @@ from __future__ import annotations
 
 import os
 import sys
-from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any, Sequence
 
 import click
@@ -18,6 +17,7 @@ import click
 from agent import ScanError, UsageError
 from agent.commands.options import delivery_backoff, retry_option, state_dir_option, target_options
 from agent.output import FORMATS
+from checks.record import record
 
 if TYPE_CHECKING:
     from agent.contract import Report
@@ -111,7 +111,7 @@ def scan(ctx: click.Context, target: Target, directive_ids: tuple[str, ...], sev
     ctx.exit(exit_code(report_status(report)))
 
 
-@dataclass(frozen=True)
+@record
 class Settings:
     """What to evaluate, as the command line chose it, for one host or each of many."""
 

@@ -26,6 +26,7 @@ from typing import Any, Sequence
 from agent.feeds import MAX_AGE, FeedError, debian, kev, osv, vulnrichment
 from agent.packaged import packaged
 from checks.facts import OsRelease
+from checks.record import record
 from checks.vulndata import VulnData
 
 MANIFEST = "manifest.json"
@@ -51,7 +52,7 @@ def human_age(age: dt.timedelta) -> str:
     return f"{hours:.0f} hours" if hours < 72 else f"{hours / 24:.0f} days"
 
 
-@dataclass(frozen=True)
+@record
 class FeedInfo:
     """One feed as the manifest describes it."""
 

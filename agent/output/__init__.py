@@ -9,10 +9,10 @@ of this package, imported on first use, whose ``render`` has that signature.
 from __future__ import annotations
 
 import importlib
-from dataclasses import dataclass
 from typing import Protocol
 
 from agent.contract import Report
+from checks.record import record
 
 
 class Renderer(Protocol):
@@ -20,7 +20,7 @@ class Renderer(Protocol):
                  baseline: Report | None = None) -> str: ...
 
 
-@dataclass(frozen=True)
+@record
 class Format:
     """An output format: its name, file extension and renderer module."""
 

@@ -10,15 +10,15 @@ from __future__ import annotations
 import os
 import stat
 import tempfile
-from dataclasses import dataclass
 from typing import Sequence
 
-from agent.contract import Report
 from agent import UsageError
+from agent.contract import Report
 from agent.output import FORMATS
+from checks.record import record
 
 
-@dataclass(frozen=True)
+@record
 class Destination:
     """Where one format's output goes."""
 
