@@ -95,17 +95,5 @@ def main() -> None:
     """Evaluate hosts against CISA directives and a 30-day hardening baseline."""
 
 
-def entry() -> None:
-    """The ``fedharden`` console script: ``main``, then the interpreter's exit without its last
-    pass of the cycle collector over every object the command built (the directive library, a
-    report): frozen objects are not examined, and that pass was a tenth of a root scan."""
-    import gc
-
-    try:
-        main()
-    finally:
-        gc.freeze()
-
-
 if __name__ == "__main__":  # pragma: no cover
-    entry()
+    main()
