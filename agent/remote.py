@@ -8,16 +8,17 @@ Nothing here imports paramiko; agent.hosts.ssh does, when a host is opened.
 from __future__ import annotations
 
 import time
-from dataclasses import dataclass, field, replace
+from dataclasses import field, replace
 from typing import Any, Callable
 
 from agent import UsageError
+from checks.record import record
 
 DEFAULT_TIMEOUT = 300.0
 DEFAULT_JOBS = 8
 
 
-@dataclass(frozen=True)
+@record
 class SshSettings:
     """How to reach hosts; per-host inventory fields override these."""
 

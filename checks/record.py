@@ -6,8 +6,9 @@ millisecond a class, and a scan defines some ninety (benchmarks/scan.py). Here t
 class is still a dataclass (``fields``, ``replace`` and ``asdict`` work on it), but those methods
 are shared functions driven by the field list, so defining a class costs a tenth of that.
 Instances behave as a frozen dataclass's: positional or keyword arguments, defaults and default
-factories, ``__post_init__``, equality and hashing by field values of the same class, and
-``FrozenInstanceError`` on assignment.
+factories, ``__post_init__``, equality and hashing by field values of the same class (those
+not marked ``field(compare=False)``), a repr without the fields marked ``field(repr=False)``,
+and ``FrozenInstanceError`` on assignment.
 """
 from __future__ import annotations
 
@@ -43,7 +44,7 @@ def _hash(self: Any) -> int:
 
 
 def _repr(self: Any) -> str:
-    inner = ", ".join(f"{name}={getattr(self, name)!r}" for name in self.__record_names__)
+    inner = ", ".join(f"{name}={getattr(self, name)!r}" for name in self.__record_shown__)
     return f"{self.__class__.__qualname__}({inner})"
 
 
@@ -108,12 +109,22 @@ def replace(obj: R, /, **changes: Any) -> R:
             raise TypeError(f"{cls.__qualname__}() got an unexpected argument {name!r}")
     new = object.__new__(cls)
     values = new.__dict__
-    values.update(zip(names, _values(obj)))  # the fields only, as dataclasses.replace takes them
+    values.update(zip(names, cls.__record_fields__(obj)))  # type: ignore[attr-defined]  # fields only, as dataclasses.replace takes them
     values.update(changes)
     post_init = getattr(cls, "__post_init__", None)
     if post_init is not None:
         post_init(new)
     return new
+
+
+def _getter(names: tuple[str, ...]) -> Callable[[object], tuple[Any, ...]]:
+    """These fields' values as one tuple, read in C (attrgetter of one name gives the bare value)."""
+    if len(names) > 1:
+        return operator.attrgetter(*names)
+    if names:
+        one = operator.attrgetter(names[0])
+        return lambda self: (one(self),)
+    return lambda self: ()
 
 
 @dataclass_transform(frozen_default=True, field_specifiers=(dataclasses.field,))
@@ -124,18 +135,13 @@ def record(cls: T | None = None, *, order: bool = False) -> Any:
         if not cls.__doc__:  # else dataclass writes one from inspect.signature: milliseconds, tokenize's regexes
             cls.__doc__ = f"{cls.__name__}({', '.join(cls.__dict__.get('__annotations__', {}))})"
         dataclasses.dataclass(init=False, repr=False, eq=False)(cls)  # fields only: returns cls itself
-        names = tuple(f.name for f in dataclasses.fields(cls))
+        fields = dataclasses.fields(cls)
+        names = tuple(f.name for f in fields)
+        compared = tuple(f.name for f in fields if f.compare)  # field(compare=False): not in ==, hash, order
         cls.__record_names__ = names  # type: ignore[attr-defined]
-        # the field values as one tuple, read in C (attrgetter of one name gives the bare value)
-        values: Callable[[object], tuple[Any, ...]]
-        if len(names) > 1:
-            values = operator.attrgetter(*names)
-        elif names:
-            one = operator.attrgetter(names[0])
-            values = lambda self: (one(self),)  # noqa: E731
-        else:
-            values = lambda self: ()  # noqa: E731
-        cls.__record_values__ = staticmethod(values)  # type: ignore[attr-defined]
+        cls.__record_shown__ = tuple(f.name for f in fields if f.repr)  # type: ignore[attr-defined]  # repr=False: a secret
+        cls.__record_fields__ = staticmethod(_getter(names))  # type: ignore[attr-defined]
+        cls.__record_values__ = staticmethod(_getter(compared))  # type: ignore[attr-defined]
         methods: dict[str, Any] = {"__init__": _make_init(cls), "__repr__": _repr, "__eq__": _eq, "__hash__": _hash,
                                    "__setattr__": _frozen_setattr, "__delattr__": _frozen_delattr,
                                    "__match_args__": names, **(_ORDER if order else {})}

@@ -126,3 +126,25 @@ def test_a_record_without_a_docstring_gets_one_naming_its_fields() -> None:
         b: str = ""
 
     assert Bare.__doc__ == "Bare(a, b)"
+
+
+def test_repr_false_and_compare_false_fields_as_with_a_dataclass() -> None:
+    @record
+    class Login:
+        user: str
+        password: str | None = dataclasses.field(default=None, repr=False)
+        ask: object = dataclasses.field(default=None, repr=False, compare=False)
+
+    @dataclasses.dataclass(frozen=True)
+    class LoginTwin:
+        user: str
+        password: str | None = dataclasses.field(default=None, repr=False)
+        ask: object = dataclasses.field(default=None, repr=False, compare=False)
+
+    mine, theirs = Login("root", "s3cret", print), LoginTwin("root", "s3cret", print)
+    assert repr(mine) == repr(theirs).replace("LoginTwin", "Login")
+    assert repr(mine).endswith("Login(user='root')")
+    assert "s3cret" not in repr(mine)
+    assert mine == Login("root", "s3cret", None) and hash(mine) == hash(Login("root", "s3cret", None))
+    assert mine != Login("root", "other", print)
+    assert record_replace(mine, user="admin").ask is print  # every field is copied, compared or not
