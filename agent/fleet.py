@@ -319,6 +319,7 @@ def check_delivered(done: Submitted) -> None:
 def status(state_dir: str) -> dict[str, Any]:
     """Enrollment, last scan, last report and spool depth (never the token)."""
     from agent import credential
+    from agent.apply_spool import queued
     from agent.spool import Spool
 
     sd = StateDir(state_dir)
@@ -343,6 +344,7 @@ def status(state_dir: str) -> dict[str, Any]:
         "report_id": state.report_id if state else None,
         "spooled": len(entries),
         "spooled_bytes": sum(e.size for e in entries),
+        "spooled_applies": len(queued(sd)),  # apply records waiting (fix --submit; agent.apply_spool)
         "remote_hosts": remote_hosts,
     }
 

@@ -5,14 +5,17 @@ status (only a report is)."""
 from __future__ import annotations
 
 import copy
+import json
+from pathlib import Path
 from typing import Any
 
 import pytest
+import requests
 import sqlalchemy as sa
 
 from collectors.models import host_applies, hosts
 from collectors.storage import Database
-from tests.collectors.collector_support import Agent, Server, Tokens, result
+from tests.collectors.collector_support import Agent, Server, Tokens, free_port, result
 
 
 def record(host_id: str, apply_id: str = "20261210T101500Z-a1b2c3", revision: int = 2, **extra: Any) -> dict[str, Any]:
@@ -137,3 +140,29 @@ def test_the_schema_and_the_routes_are_documented(server: Server) -> None:
     assert schema["properties"]["outcome"]["enum"] == ["applied", "failed", "rolled_back", "rollback_incomplete"]
     paths = server.request("GET", "/openapi.json").json()["paths"]
     assert "post" in paths["/api/v1/applies"] and "get" in paths["/api/v1/hosts/{host_id}/applies"]
+
+
+def test_the_agents_queue_delivers_sets_aside_and_keeps(server: Server, tokens: Tokens, agent: Agent,
+                                                         tmp_path: Path) -> None:
+    """agent.apply_spool against the real collector: a record is removed once acknowledged, a
+    refused one is set aside with the collector's reason, and none is lost to a collector that
+    cannot be reached."""
+    from agent import apply_spool, submit
+    from agent.reporting import Backoff
+    from agent.state import StateDir
+
+    sd = StateDir(tmp_path / "state")
+    sd.ensure()
+    quick = Backoff(attempts=2, sleep=lambda _: None)
+    down = submit.HttpCollector(f"http://127.0.0.1:{free_port()}", agent.token, requests.Session())
+    apply_spool.queue(sd, record("host-a"))  # type: ignore[arg-type]
+    kept = apply_spool.deliver(sd, down, quick)
+    assert kept.sent == 0 and kept.remaining == 1 and kept.error is not None and kept.error.kind == "unavailable"
+    up = submit.HttpCollector(server.url, agent.token, requests.Session())
+    bad = record("host-a", apply_id="20261211T090000Z-ffffff", fixed="H.2")
+    (apply_spool.directory(sd) / f"{bad['apply_id']}.json").write_text(json.dumps(bad))
+    done = apply_spool.deliver(sd, up, quick)
+    assert (done.sent, done.rejected, done.remaining, done.error) == (1, 1, 0, None)
+    reason = (apply_spool.directory(sd) / "rejected" / f"{bad['apply_id']}.reason.txt").read_text()
+    assert reason.startswith("HTTP 400: 'H.2' is not of type 'array'"), reason
+    assert [a["apply_id"] for a in applies(server, tokens.admin)] == [record("host-a")["apply_id"]]

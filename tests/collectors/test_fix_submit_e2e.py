@@ -132,6 +132,8 @@ def test_applies_and_rollbacks_reach_the_soc(server: Server, tokens: Tokens, deb
     assert f"rolled back {apply_id}" in rolled.stdout
     assert f"the record of apply {apply_id} is spooled for the next submission" in rolled.stderr, rolled.stderr
     assert get(server, soc, f"/api/v1/hosts/{host_id}/applies")["applies"][0]["outcome"] == "applied"
+    waiting = json.loads(fh("status", "--state-dir", str(state), "--json").stdout)
+    assert waiting["spooled_applies"] == 1 and waiting["spooled"] == 1
     credential_file.write_text(json.dumps(credential))
     later = fh("scan", "--submit", "-q", *common, *SELECTION)
     assert "1 apply record(s) delivered" in later.stderr, later.stderr
