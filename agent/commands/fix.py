@@ -76,10 +76,11 @@ def fix(ctx: click.Context, mode: str, rollback_id: str | None, root: str | None
 
         preflight(state_dir, remote=False)
     if rollback_id is not None:
+        # The re-scan's directives are read before anything is restored: a mistake in them stops here.
+        rescan_with = choose(extra, directive_ids, requirements, profile) if submit else []
         journal = rollback(target, state_dir, None if rollback_id == "latest" else rollback_id, by)
         if submit:
-            chosen = choose(extra, directive_ids, requirements, profile)
-            submit_apply(journal, state_dir, lambda: scan_target(root, chosen, directive_ids), root, retry_delay)
+            submit_apply(journal, state_dir, lambda: scan_target(root, rescan_with, directive_ids), root, retry_delay)
         problems = journal["rollback_problems"]
         if problems:
             from agent import ScanError
