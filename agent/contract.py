@@ -30,6 +30,8 @@ __all__ = ["Status", "Severity", "HostStatus", "STATUSES", "SEVERITIES", "HOST_S
            "canonical", "result_hash", "state_digest", "digest_text", "digest_value", "DIGEST_PREFIX",
            "schema", "validation_errors", "COMPACT_VERSION", "SCAN_TIMES", "header_form", "header_digest", "header_patch",
            "apply_patch", "directives_of", "header_errors", "header_of", "header_schema",
+           "ApplyRecord", "Actor", "FailingRequirement", "RollbackInfo", "APPLY_OUTCOMES", "apply_schema",
+           "apply_errors",
            "Report", "CompactDelta", "CompactScan", "Result", "Evidence", "Summary", "DirectiveSummary", "Counts", "DirectiveRef",
            "HostInfo", "OsInfo", "ScanInfo", "Feed", "Waiver", "Tailoring", "AgentInfo",
            "EXIT_OK", "EXIT_FAIL", "EXIT_USAGE", "EXIT_COULD_NOT_COMPLETE", "EXIT_INCOMPLETE"]
@@ -519,6 +521,78 @@ def validation_errors(report: Any) -> list[str]:
     validator = jsonschema.Draft202012Validator(schema(), format_checker=jsonschema.FormatChecker())
     out = []
     for error in sorted(validator.iter_errors(report), key=lambda e: list(map(str, e.absolute_path))):
+        path = "$" + "".join(f"[{p}]" if isinstance(p, int) else f".{p}" for p in error.absolute_path)
+        out.append(f"{path}: {error.message}")
+    return out
+
+
+# --- The apply record (agent/schemas/apply.schema.json) -------------------------------------------
+# What one fix --apply did, as fix --submit reports it (POST /api/v1/applies): an event beside
+# the reports, keyed by its apply id, never a change of the host's status (only a re-scan is).
+
+APPLY_OUTCOMES = ("applied", "failed", "rolled_back", "rollback_incomplete")
+
+
+class Actor(TypedDict):
+    """Who ran it: the invoking user (SUDO_USER, else the effective user) and uid, and the name
+    the operator gave with fix --by."""
+
+    user: str
+    uid: int | None
+    sudo: NotRequired[bool]
+    name: NotRequired[str]
+
+
+class FailingRequirement(TypedDict):
+    """A requirement the re-scan still found failing, with its first reason."""
+
+    requirement: str
+    why: str
+
+
+class RollbackInfo(TypedDict):
+    """fix --rollback of the apply: when and by whom."""
+
+    at: str
+    by: Actor
+
+
+class ApplyRecord(TypedDict):
+    """One apply, as the collector stores it per host (the highest revision of its apply id)."""
+
+    schema_version: Literal["1.0"]
+    apply_id: str
+    revision: int
+    host_id: str
+    agent: AgentInfo
+    root: str
+    by: Actor
+    started_at: str
+    finished_at: str | None
+    outcome: Literal["applied", "failed", "rolled_back", "rollback_incomplete"]
+    error: NotRequired[str]
+    include_disruptive: bool
+    requirements: list[str]
+    disruptive: list[str]
+    fixed: list[str]
+    failing: list[FailingRequirement]
+    warnings: NotRequired[list[str]]
+    rollback: NotRequired[RollbackInfo]
+    rollback_problems: NotRequired[list[str]]
+
+
+@lru_cache(maxsize=None)
+def apply_schema() -> dict[str, Any]:
+    return json.loads(resources.files("agent").joinpath("schemas/apply.schema.json").read_text())
+
+
+def apply_errors(record: Any) -> list[str]:
+    """Every schema violation of an apply record as ``$.json.path: message``; empty when valid."""
+    import jsonschema  # type: ignore[import-untyped]  # no stubs; imported on use
+
+    validator = jsonschema.Draft202012Validator(apply_schema(), format_checker=jsonschema.FormatChecker())
+    out = []
+    for error in sorted(validator.iter_errors(record), key=lambda e: list(map(str, e.absolute_path))):
         path = "$" + "".join(f"[{p}]" if isinstance(p, int) else f".{p}" for p in error.absolute_path)
         out.append(f"{path}: {error.message}")
     return out

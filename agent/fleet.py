@@ -1,5 +1,6 @@
-"""The agent as a member of a fleet: enrollment, submission after a scan, delivery retries and
-the local status; the commands ``enroll``, ``scan --submit``, ``run`` and ``status``
+"""The agent as a member of a fleet: enrollment, submission after a scan (and of the apply
+records ``fix --submit`` queues, agent.apply_spool), delivery retries and the local status;
+the commands ``enroll``, ``scan --submit``, ``fix --submit``, ``run`` and ``status``
 (agent.commands) call these and print what they return.
 
 This host, a mounted root (``--root``) and remote hosts over SSH (``--ssh``, ``--inventory``;
@@ -19,7 +20,8 @@ from agent.reporting import CLONE, REFUSED, Backoff, Delivery, Recorded
 from agent.state import StateDir, write_atomic
 
 if TYPE_CHECKING:
-    from agent.contract import Report
+    from agent.apply_spool import RecordDelivery
+    from agent.contract import ApplyRecord, Report
     import requests
 
     from agent.credential import Credential
@@ -153,6 +155,7 @@ def do_enroll(state: StateDir, host: Any, access: CollectorAccess, *, anchor: bo
 class Submitted:
     recorded: Recorded
     delivery: Delivery
+    records: RecordDelivery | None = None  # apply records (agent.apply_spool), sent after the reports
 
     def line(self) -> str:
         report = self.recorded.report
@@ -160,7 +163,8 @@ class Submitted:
                 else f"delta #{report['sequence']} ({self.recorded.delta.describe()})")
         if self.recorded.folded:
             what += " (spool full: queued deltas folded into it)"
-        return f"submitted {what}: {self.delivery.describe()}"
+        records = self.records.describe() if self.records is not None else ""
+        return f"submitted {what}: {self.delivery.describe()}" + (f", {records}" if records else "")
 
     def short(self) -> str:
         """One line for an inventory's summary: what was made and whether it arrived."""
@@ -211,12 +215,46 @@ def submit_report(report: Report, sd: StateDir, backoff: Backoff, *, anchor: str
         transport = submit.HttpCollector(cred.collector, cred.token,
                                          session or submit.make_session(cred.ca_file, cred.pin_sha256), cred.ca_file)
         delivery = deliver(sd, spool, transport, backoff)
-    return Submitted(recorded, delivery)
+        records = deliver_records(sd, transport, backoff) if delivery.error is None else None
+    return Submitted(recorded, delivery, records)
+
+
+def deliver_records(sd: StateDir, transport: Any, backoff: Backoff) -> RecordDelivery | None:
+    """The queued apply records, after the reports (None when none waits). The caller holds the lock."""
+    from agent import apply_spool
+
+    return apply_spool.deliver(sd, transport, backoff) if apply_spool.queued(sd) else None
+
+
+def queue_apply(state_dir: str, journal: dict[str, Any]) -> ApplyRecord:
+    """``fix --submit``: the record of this apply (agent.fixing.record), queued for the
+    collector the host (or root) enrolled with; the next submission delivers it."""
+    from agent import apply_spool, credential
+    from agent.fixing.record import record_of
+
+    sd = StateDir(state_dir)
+    cred = credential.load(sd)
+    made = record_of(journal, cred.host_id)
+    with sd.locked(wait=LOCK_WAIT):
+        apply_spool.queue(sd, made)
+    return made
+
+
+def submit_records(state_dir: str, backoff: Backoff) -> RecordDelivery | None:
+    """Deliver the queued apply records now, with no report (an apply that stopped)."""
+    from agent import credential, submit
+
+    sd = StateDir(state_dir)
+    cred = credential.load(sd)
+    with sd.locked(wait=LOCK_WAIT):
+        transport = submit.HttpCollector(cred.collector, cred.token, submit.make_session(cred.ca_file, cred.pin_sha256),
+                                         cred.ca_file)
+        return deliver_records(sd, transport, backoff)
 
 
 def flush(sd: StateDir, backoff: Backoff, *, session: requests.Session | None = None,
           lock_wait: float = LOCK_WAIT) -> Delivery:
-    """Deliver what is queued without scanning (run mode retries between scans)."""
+    """Deliver what is queued without scanning (run mode retries between scans), apply records too."""
     from agent import credential, submit
     from agent.reporting import deliver
     from agent.spool import Spool
@@ -225,7 +263,10 @@ def flush(sd: StateDir, backoff: Backoff, *, session: requests.Session | None = 
     with sd.locked(wait=lock_wait):
         transport = submit.HttpCollector(cred.collector, cred.token,
                                          session or submit.make_session(cred.ca_file, cred.pin_sha256), cred.ca_file)
-        return deliver(sd, Spool(sd.spool_dir), transport, backoff)
+        delivery = deliver(sd, Spool(sd.spool_dir), transport, backoff)
+        if delivery.error is None:
+            deliver_records(sd, transport, backoff)  # they wait for the next run otherwise, as reports do
+        return delivery
 
 
 def delivery_problem(delivery: Delivery) -> str | None:
@@ -278,6 +319,7 @@ def check_delivered(done: Submitted) -> None:
 def status(state_dir: str) -> dict[str, Any]:
     """Enrollment, last scan, last report and spool depth (never the token)."""
     from agent import credential
+    from agent.apply_spool import queued
     from agent.spool import Spool
 
     sd = StateDir(state_dir)
@@ -302,6 +344,7 @@ def status(state_dir: str) -> dict[str, Any]:
         "report_id": state.report_id if state else None,
         "spooled": len(entries),
         "spooled_bytes": sum(e.size for e in entries),
+        "spooled_applies": len(queued(sd)),  # apply records waiting (fix --submit; agent.apply_spool)
         "remote_hosts": remote_hosts,
     }
 

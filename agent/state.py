@@ -229,7 +229,7 @@ class StateDir:
 
     def _sweep_temporaries(self) -> None:
         """Remove temporary files a killed run left behind (only ever under the lock)."""
-        for directory in (self.path, self.spool_dir):
+        for directory in (self.path, self.spool_dir, self.path / "applies"):  # applies: agent.apply_spool
             with contextlib.suppress(FileNotFoundError):
                 for entry in os.scandir(directory):
                     if entry.name.startswith(TMP_PREFIX):

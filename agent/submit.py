@@ -1,4 +1,4 @@
-"""HTTPS to the collector (docs/collector.md): enrollment and report submission.
+"""HTTPS to the collector (docs/collector.md): enrollment, report and apply record submission.
 
 This module imports requests; only ``scan --submit``, ``enroll`` and ``run`` load it.
 
@@ -158,10 +158,21 @@ class HttpCollector:
         self.timeout = timeout
 
     def send(self, body: bytes) -> Answer:
+        return self._post("/api/v1/reports", body)
+
+    def send_apply(self, body: bytes) -> Answer:
+        """One apply record (agent.apply_spool's transport)."""
+        answer = self._post("/api/v1/applies", body)
+        if answer.status_code in (404, 405):
+            return Answer(REFUSED, "the collector does not take apply records (a version before them): upgrade "
+                                   "it; they stay spooled", answer.status_code, answer.body)
+        return answer
+
+    def _post(self, path: str, body: bytes) -> Answer:
         data, headers = wire_body(body)
         headers["Authorization"] = f"Bearer {self._token}"
         try:
-            response = self.session.post(f"{self.url}/api/v1/reports", data=data, headers=headers,
+            response = self.session.post(f"{self.url}{path}", data=data, headers=headers,
                                          timeout=self.timeout, verify=self.verify, allow_redirects=False)
         except requests.exceptions.SSLError as exc:
             return Answer(REFUSED, f"TLS verification of {self.url} failed: {_reason(exc)}")

@@ -241,6 +241,26 @@ federated_host_directives = sa.Table(
     sa.Column("fail_min_due", sa.String(10), nullable=False, server_default=NO_DUE),
 )
 
+# What each ``fedharden fix --apply`` did to a host, as its agent reported it (POST
+# /api/v1/applies; agent/schemas/apply.schema.json): one row per apply id, the highest revision
+# of its record (a rollback supersedes the apply's). Never counted in a host's status: only the
+# re-scan's report changes that.
+host_applies = sa.Table(
+    "host_applies", metadata,
+    sa.Column("host_pk", sa.Integer, sa.ForeignKey("hosts.id"), primary_key=True),
+    sa.Column("apply_id", sa.String(100), primary_key=True),
+    sa.Column("agency_id", sa.Integer, nullable=False),
+    sa.Column("revision", sa.Integer, nullable=False),
+    sa.Column("outcome", sa.String(24), nullable=False),
+    sa.Column("by_user", sa.String(200), nullable=False),
+    sa.Column("started_at", sa.DateTime, nullable=False),
+    sa.Column("finished_at", sa.DateTime, nullable=True),
+    sa.Column("received_at", sa.DateTime, nullable=False),  # the first revision
+    sa.Column("updated_at", sa.DateTime, nullable=False),  # the revision stored
+    sa.Column("doc", sa.Text, nullable=False),  # the record, canonical JSON, times in UTC with Z
+    sa.Index("ix_host_applies_host_started", "host_pk", "started_at"),
+)
+
 # Administrative actions that change who may report for a host or use a token: when, by whom
 # (the operating-system user of the command line, or the token that asked), on what.
 audit = sa.Table(

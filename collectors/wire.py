@@ -1,5 +1,6 @@
 """What arrives on the wire: request bodies decoded within their size limit, JSON parsed with
-collectors.inputs' bounds, and reports validated against the agent's own schema.
+collectors.inputs' bounds, and reports and apply records validated against the agent's own
+schemas.
 
 Nothing here touches the database: a body is refused (BadRequest, TooLarge) before ingest
 looks at stored state."""
@@ -150,6 +151,29 @@ def parse_report(raw: bytes) -> dict[str, Any]:
         if key in seen:
             raise BadRequest(f"key {key!r} is both changed and removed", f"$.removed[{i}]")
     return report
+
+
+def parse_apply(raw: bytes) -> dict[str, Any]:
+    """A valid apply record (agent/schemas/apply.schema.json), or BadRequest naming the JSON path
+    of the first problem. Records come once per apply: the agent's validator judges them alone."""
+    from agent.contract import apply_errors
+
+    record = inputs.parse(raw)
+    problems = apply_errors(record)
+    if problems:
+        path, _, message = problems[0].partition(": ")
+        raise BadRequest(message, path, problems[:50])
+    # jsonschema checks the date-time format only with an optional package: read them here.
+    times = [("$.started_at", record["started_at"]), ("$.finished_at", record["finished_at"])]
+    if "rollback" in record:
+        times.append(("$.rollback.at", record["rollback"]["at"]))
+    for path, value in times:
+        if value is not None:
+            try:
+                utc(value)
+            except ValueError:
+                raise BadRequest(f"{value!r} is not a 'date-time'", path) from None
+    return record  # type: ignore[no-any-return]
 
 
 def canonical_result(item: dict[str, Any]) -> bytes:

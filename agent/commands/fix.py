@@ -2,6 +2,10 @@
 root, or an image with ``--root``) with backups, re-scan, and roll an apply back; or write the
 plan as a Bash script or an Ansible playbook (``--format bash|ansible``) to roll out elsewhere.
 
+With ``--submit``, an apply (or a rollback) is reported to the collector the host enrolled with:
+the re-scan's report, and the record of the apply (agent.fixing.record: who, when, what it set
+out to fix, what it fixed, what still fails, the outcome), queued in the state directory first.
+
 Exit codes: 0 when the plan is empty or every applied requirement now passes, 1 when the
 re-scan still finds one failing, 2 for a usage mistake, 3 when an apply stopped (everything it
 changed rolled back).
@@ -10,7 +14,7 @@ from __future__ import annotations
 
 import json
 import os
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING, Any, Callable
 
 import click
 
@@ -46,23 +50,42 @@ SEVERITIES = ["critical", "high", "medium", "low"]
               show_default=True, help="How to print the plan: a diff, JSON, or an idempotent Bash script or "
               "Ansible playbook that carries it out (for a configuration management rollout).")
 @click.option("--output", "-o", type=click.Path(dir_okay=False), help="Write the plan here instead of printing it.")
-@click.option("--submit", is_flag=True, help="After an apply, report the re-scan to the collector the host "
-              "enrolled with, as scan --submit does.")
+@click.option("--submit", is_flag=True, help="After an apply or a rollback, report it and the re-scan to the "
+              "collector the host enrolled with (the re-scan as scan --submit does).")
+@click.option("--by", "by_name", metavar="NAME", help="Who runs it, for the apply's record (a person or a change "
+              "ticket; the invoking user is recorded anyway).")
 @state_dir_option
 @retry_option
 @click.pass_context
 def fix(ctx: click.Context, mode: str, rollback_id: str | None, root: str | None, scan_now: bool,
         report_file: str | None, requirements: tuple[str, ...], directive_ids: tuple[str, ...], severity: str,
         profile: str | None, extra: tuple[str, ...], include_disruptive: bool, fmt: str, output: str | None,
-        submit: bool, state_dir: str, retry_delay: float) -> None:
+        submit: bool, by_name: str | None, state_dir: str, retry_delay: float) -> None:
     """Plan, apply or roll back the fixes of failing requirements."""
+    from agent.fixing.record import invoking_user
     from agent.fixing.targetfs import TargetFS
 
     if root is not None and not os.path.isdir(os.path.join(root, "etc")):
         raise UsageError(f"--root: {root}: not a root filesystem (no /etc)")
+    if by_name is not None and (not by_name.strip() or len(by_name) > 200 or not by_name.isprintable()):
+        raise UsageError("--by: a name of 1 to 200 printable characters")
     target = TargetFS(root or "/")
+    by = invoking_user(by_name)
+    if submit and (mode == "apply" or rollback_id is not None):
+        from agent.fleet import preflight
+
+        preflight(state_dir, remote=False)
     if rollback_id is not None:
-        rollback(target, state_dir, None if rollback_id == "latest" else rollback_id)
+        # The re-scan's directives are read before anything is restored: a mistake in them stops here.
+        rescan_with = choose(extra, directive_ids, requirements, profile) if submit else []
+        journal = rollback(target, state_dir, None if rollback_id == "latest" else rollback_id, by)
+        if submit:
+            submit_apply(journal, state_dir, lambda: scan_target(root, rescan_with, directive_ids), root, retry_delay)
+        problems = journal["rollback_problems"]
+        if problems:
+            from agent import ScanError
+
+            raise ScanError(f"rollback of {journal['id']} incomplete: {'; '.join(problems)}")
         return
     if mode == "apply" and target.live and os.geteuid() != 0:
         raise UsageError("fix --apply changes this host: run it as root (or give --root DIR for an image)")
@@ -70,27 +93,12 @@ def fix(ctx: click.Context, mode: str, rollback_id: str | None, root: str | None
         raise UsageError(f"--format {fmt} writes the plan as a script to run elsewhere: leave out --apply")
     if scan_now and report_file:
         raise UsageError("--scan-now and --report: give one")
-    if submit:
-        if mode != "apply":
-            raise UsageError("--submit reports an apply's re-scan: give --apply")
-        from agent.fleet import preflight
-
-        preflight(state_dir, remote=False)
-    from agent.commands.inputs import load_directives, load_tailoring, profile_path
+    if submit and mode != "apply":
+        raise UsageError("--submit reports an apply or a rollback: give --apply or --rollback")
     from agent.fixing import cycle
     from agent.fixing.planner import Choice, make_plan
 
-    loaded = load_directives(extra)
-    known = {d.id for d in loaded}
-    unknown = [d for d in directive_ids if d not in known]
-    if unknown:
-        raise UsageError(f"--directive: unknown directive {', '.join(unknown)} (known: {', '.join(sorted(known))})")
-    all_ids = {r.id for d in loaded for r in d.requirements}
-    missing = [r for r in requirements if r not in all_ids]
-    if missing:
-        raise UsageError(f"--requirement: unknown requirement {', '.join(missing)}")
-    tailoring = load_tailoring(profile_path(profile), loaded) if profile else None
-    chosen = tailoring.apply(loaded) if tailoring else loaded
+    chosen = choose(extra, directive_ids, requirements, profile)
     if scan_now:
         failing = cycle.failing(scan_target(root, chosen, directive_ids)["results"])
     elif report_file:
@@ -110,11 +118,20 @@ def fix(ctx: click.Context, mode: str, rollback_id: str | None, root: str | None
     if not plan.changes:
         click.echo("nothing to apply")
         return
+    from agent.fixing import ApplyFailed
     from agent.fixing.session import apply_and_rescan
 
-    session = apply_and_rescan(target, chosen, failing, Choice(requirements, directive_ids, severity,
-                                                               include_disruptive),
-                               state_dir, lambda: scan_target(root, chosen, directive_ids), first=plan)
+    try:
+        session = apply_and_rescan(target, chosen, failing, Choice(requirements, directive_ids, severity,
+                                                                   include_disruptive),
+                                   state_dir, lambda: scan_target(root, chosen, directive_ids), first=plan,
+                                   about={"by": by, "include_disruptive": include_disruptive})
+    except ApplyFailed as exc:
+        if submit and exc.apply_id:  # the SOC hears of the attempt too: nothing changed, and why
+            from agent.fixing.journal import find
+
+            submit_apply(find(state_dir, exc.apply_id).data, state_dir, None, root, retry_delay)
+        raise
     for warning in session.warnings:
         click.echo(f"fedharden: warning: {warning}", err=True)
     assert session.journal is not None
@@ -123,11 +140,53 @@ def fix(ctx: click.Context, mode: str, rollback_id: str | None, root: str | None
     click.echo(f"applied {session.journal.id}{rounds}: {verdict.line()}")
     click.echo(f"undo with: fedharden fix --rollback {session.journal.id}"
                + (f" --root {root}" if root else "") + f" --state-dir {state_dir}")
-    if submit and session.report is not None:
-        from agent.commands.scan import submit_one
-
-        submit_one(session.report, state_dir, host_hardware(root), False, retry_delay)
+    if submit:
+        submit_apply(session.journal.data, state_dir, lambda: session.report, root, retry_delay)
     ctx.exit(1 if verdict.failing else 0)
+
+
+def choose(extra: tuple[str, ...], directive_ids: tuple[str, ...], requirements: tuple[str, ...],
+           profile: str | None) -> list[Any]:
+    """The directives to plan from and re-scan with, as --directives, --directive,
+    --requirement and --profile select them."""
+    from agent.commands.inputs import load_directives, load_tailoring, profile_path
+
+    loaded = load_directives(extra)
+    known = {d.id for d in loaded}
+    unknown = [d for d in directive_ids if d not in known]
+    if unknown:
+        raise UsageError(f"--directive: unknown directive {', '.join(unknown)} (known: {', '.join(sorted(known))})")
+    all_ids = {r.id for d in loaded for r in d.requirements}
+    missing = [r for r in requirements if r not in all_ids]
+    if missing:
+        raise UsageError(f"--requirement: unknown requirement {', '.join(missing)}")
+    tailoring = load_tailoring(profile_path(profile), loaded) if profile else None
+    return list(tailoring.apply(loaded) if tailoring else loaded)
+
+
+def submit_apply(journal: dict[str, Any], state_dir: str, rescan: Callable[[], Report | None] | None,
+                 root: str | None, retry_delay: float) -> None:
+    """``--submit``: queue the apply's record, then report the re-scan (``rescan``; none after an
+    apply that stopped) and deliver both; a record the collector could not take waits in the
+    state directory for the next submission."""
+    from agent.apply_spool import queued
+    from agent.commands.options import delivery_backoff
+    from agent.commands.scan import submit_one
+    from agent.fleet import queue_apply, submit_records
+    from agent.state import StateDir
+
+    record = queue_apply(state_dir, journal)
+    report = rescan() if rescan is not None else None
+    if report is not None:
+        records = submit_one(report, state_dir, host_hardware(root), False, retry_delay).records
+    else:
+        records = submit_records(state_dir, delivery_backoff(retry_delay))
+        if records is not None and records.sent:
+            click.echo(f"fedharden: submitted apply record {record['apply_id']} ({record['outcome']})", err=True)
+    if records is not None and records.error is not None:
+        click.echo(f"fedharden: apply record not delivered: {records.error.detail}", err=True)
+    if any(p.name == f"{record['apply_id']}.json" for p in queued(StateDir(state_dir))):
+        click.echo(f"fedharden: the record of apply {record['apply_id']} is spooled for the next submission", err=True)
 
 
 def render(plan: Any, fmt: str, root: str) -> str:
@@ -168,8 +227,8 @@ def scan_target(root: str | None, directives: list[Any], directive_ids: tuple[st
         host.close()
 
 
-def rollback(target: object, state_dir: str, apply_id: str | None) -> None:
-    from agent import ScanError
+def rollback(target: object, state_dir: str, apply_id: str | None, by: Any) -> dict[str, Any]:
+    """Restore the backups of an apply; its journal, with the problems met (the caller raises)."""
     from agent.fixing.journal import find, restore
     from agent.fixing.targetfs import TargetFS
 
@@ -181,8 +240,8 @@ def rollback(target: object, state_dir: str, apply_id: str | None) -> None:
         raise UsageError(f"apply {journal.id} changed {journal.data['root']}, not {target.root}: "
                          + (f"give --root {journal.data['root']}" if journal.data["root"] != "/" else "leave out --root"))
     problems = restore(journal, target)
-    journal.finish("rolled_back" if not problems else "rollback_incomplete", rollback_problems=problems)
+    journal.rolled_back(problems, by)
     files = sum(1 for e in journal.data["entries"] if "local" in e)
-    if problems:
-        raise ScanError(f"rollback of {journal.id} incomplete: {'; '.join(problems)}")
-    click.echo(f"rolled back {journal.id}: {files} file(s) restored")
+    if not problems:
+        click.echo(f"rolled back {journal.id}: {files} file(s) restored")
+    return journal.data

@@ -21,6 +21,7 @@ from checks.record import record
 
 if TYPE_CHECKING:
     from agent.contract import Report
+    from agent.fleet import Submitted
     from agent.inventory import Entry
     from agent.inventory_scan import Job, Outcome
     from agent.target import Target
@@ -210,7 +211,7 @@ def run_with_progress(entries: Sequence[Entry], job: Job, jobs: int, terminal: b
     return outcomes
 
 
-def submit_one(report: Report, state_dir: str, hardware: str, remote: bool, retry_delay: float) -> None:
+def submit_one(report: Report, state_dir: str, hardware: str, remote: bool, retry_delay: float) -> Submitted:
     """``--submit`` after one host's scan: what was delivered, on standard error."""
     from agent.fleet import check_delivered, submit_scanned
 
@@ -220,6 +221,7 @@ def submit_one(report: Report, state_dir: str, hardware: str, remote: bool, retr
     if done.delivery.error is not None:
         click.echo(f"fedharden: collector unavailable ({done.delivery.error.detail}); "
                    f"{done.delivery.remaining} report(s) spooled for the next run", err=True)
+    return done
 
 
 def wants_color(flag: bool | None, to_terminal: bool) -> bool:

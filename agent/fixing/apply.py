@@ -14,7 +14,7 @@ from __future__ import annotations
 import os
 import subprocess
 from dataclasses import dataclass, field
-from typing import Sequence
+from typing import Any, Sequence
 
 from agent.fixing import ApplyFailed
 from agent.fixing.journal import Journal, command_env, last_line, restore
@@ -41,11 +41,12 @@ class Applied:
 
 
 def apply(plan: Plan, target: TargetFS, state_dir: str, timeout: float = 1800.0,
-          journal: Journal | None = None) -> Applied:
+          journal: Journal | None = None, about: dict[str, Any] | None = None) -> Applied:
     """Apply ``plan``; with ``journal``, as a further round of that apply (a failure rolls back
-    every round). The journal is left ``applied``: the caller adds the re-scan's result."""
+    every round). The journal is left ``applied``: the caller adds the re-scan's result.
+    ``about``: for a new journal, who applies and how (agent.fixing.journal.Journal.start)."""
     if journal is None:
-        journal = Journal.start(state_dir, target.root, plan.to_json())
+        journal = Journal.start(state_dir, target.root, plan.to_json(), about)
     else:
         journal.data.setdefault("rounds", []).append(plan.to_json())
         journal.save()
@@ -73,7 +74,7 @@ def apply(plan: Plan, target: TargetFS, state_dir: str, timeout: float = 1800.0,
         problems = restore(journal, target)
         journal.finish("rolled_back", error=str(exc), rollback_problems=problems)
         more = f"; rollback incomplete: {'; '.join(problems)}" if problems else "; every change was rolled back"
-        raise ApplyFailed(f"fix --apply stopped: {exc}{more} (apply {journal.id})") from None
+        raise ApplyFailed(f"fix --apply stopped: {exc}{more} (apply {journal.id})", journal.id) from None
     except BaseException:
         restore(journal, target)
         journal.finish("rolled_back", error="interrupted")

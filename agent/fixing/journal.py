@@ -8,7 +8,9 @@ Layout (beside the agent's other state, agent.state)::
     fixes/<apply id>/files/<n>      the bytes of each file as it was before the apply
 
 The journal is rewritten (atomically) before each change it records is made, so an apply
-killed half-way can still be rolled back from it.
+killed half-way can still be rolled back from it. It also says who ran the apply (``by``) and,
+once rolled back, who did that and when (``rollback``); ``revision`` counts its changes of
+state, so that the record fix --submit reports (agent.fixing.record) is superseded in order.
 """
 from __future__ import annotations
 
@@ -40,7 +42,9 @@ class Journal:
     data: dict[str, Any] = field(default_factory=dict)
 
     @classmethod
-    def start(cls, state_dir: str, root: str, plan: dict[str, Any]) -> Journal:
+    def start(cls, state_dir: str, root: str, plan: dict[str, Any], about: dict[str, Any] | None = None) -> Journal:
+        """A new journal; ``about``: what the record of the apply says beside the plan (``by``,
+        ``include_disruptive``)."""
         base = Path(state_dir) / FIXES
         try:
             base.mkdir(parents=True, exist_ok=True, mode=0o700)
@@ -49,7 +53,8 @@ class Journal:
         except OSError as exc:
             raise UsageError(f"--state-dir {state_dir}: cannot keep backups there: {exc.strerror}") from None
         journal = cls(directory, {"version": 1, "id": directory.name, "root": root, "status": "applying",
-                                  "started_at": now(), "plan": plan, "entries": [], "warnings": []})
+                                  "started_at": now(), **(about or {}), "revision": 0, "plan": plan, "entries": [],
+                                  "warnings": []})
         journal.save()
         return journal
 
@@ -100,7 +105,14 @@ class Journal:
         return entry
 
     def finish(self, status: str, **extra: Any) -> None:
-        self.data.update(status=status, finished_at=now(), **extra)
+        self.data.update(status=status, finished_at=now(), revision=self.data.get("revision", 0) + 1, **extra)
+        self.save()
+
+    def rolled_back(self, problems: list[str], by: dict[str, Any]) -> None:
+        """fix --rollback ran: the apply's own times stay, the rollback's are beside them."""
+        self.data.update(status="rolled_back" if not problems else "rollback_incomplete",
+                         rollback={"at": now(), "by": by}, rollback_problems=problems,
+                         revision=self.data.get("revision", 0) + 1)
         self.save()
 
 

@@ -27,7 +27,9 @@ class Session:
 
 
 def apply_and_rescan(target: TargetFS, directives: Sequence[Any], failing: Sequence[str], choice: Choice,
-                     state_dir: str, scan: Callable[[], Report], first: Plan | None = None) -> Session:
+                     state_dir: str, scan: Callable[[], Report], first: Plan | None = None,
+                     about: dict[str, Any] | None = None) -> Session:
+    """``about``: who applies and how, for the journal (agent.fixing.journal.Journal.start)."""
     session = Session()
     seen: set[str] = set()
     plan = first or make_plan(target, directives, failing, choice)
@@ -35,7 +37,7 @@ def apply_and_rescan(target: TargetFS, directives: Sequence[Any], failing: Seque
         if not plan.changes:
             break
         session.plans.append(plan)
-        done = apply(plan, target, state_dir, journal=session.journal)
+        done = apply(plan, target, state_dir, journal=session.journal, about=about)
         session.journal = done.journal
         session.changed.extend(r for r in done.changed if r not in session.changed)
         session.warnings.extend(done.warnings)

@@ -13,7 +13,7 @@ from sqlalchemy.engine import Connection
 
 from agent.contract import HostStatus, host_status
 from collectors import BadRequest
-from collectors import host_filters, reads, rollups
+from collectors import applies, host_filters, reads, rollups
 from collectors.auth import Principal
 from collectors.dashboard.charts import Point, burndown
 from collectors.federated_hosts import forwarding_agencies
@@ -23,6 +23,7 @@ from collectors.scope import HOST_DETAIL, HOST_LIST, ROLLUPS, agency_ids
 PAGE_SIZE = 50
 LIST_SIZE = 25  # rows of the "since yesterday" and overdue lists on the agency page
 HISTORY_DAYS = 90
+APPLY_ROWS = 20  # the newest applies on a host's page (GET /api/v1/hosts/{id}/applies has them all)
 # the hosts filter's choices, worst first, as agent.contract names them
 HOST_STATUSES = {s.value: ("not compliant" if s is HostStatus.NON_COMPLIANT else s.label) for s in HostStatus}
 SHORT_ID = 6  # characters of a host id shown beside a hostname another host in scope shares
@@ -199,7 +200,8 @@ RESULT_ORDER = {"fail": 0, "error": 1, "manual": 2, "waived": 3, "pass": 4, "not
 
 def host(conn: Connection, principal: Principal, host_id: str, status: str | None) -> dict[str, Any]:
     """Every current result of one host: its failures across all directives first, then its
-    errors, then the rest grouped by directive; each directive's status; its history of changes."""
+    errors, then the rest grouped by directive; each directive's status; its history of changes;
+    the applies of fix --apply its agent reported (remediation)."""
     ids = agency_ids(conn, principal, None, roles=HOST_DETAIL)
     detail = reads.host_detail(conn, ids, host_id, status=status)
     ordered = sorted(detail["results"], key=lambda r: (RESULT_ORDER.get(r["status"], 9), natural(r["directive"]),
@@ -214,6 +216,7 @@ def host(conn: Connection, principal: Principal, host_id: str, status: str | Non
     shared = shared_hostnames(conn, ids, {detail["host"]["hostname"]})
     return {**detail, "failures": failures, "errors": errors, "groups": sorted(groups.items()), "status": status,
             "events": reads.host_events(conn, ids, host_id), "shared": shared,
+            "applies": applies.host_applies_of(conn, ids, host_id, limit=APPLY_ROWS)["applies"],
             "titles": {d: (library()[d].title if d in library() else "") for d in names}}
 
 

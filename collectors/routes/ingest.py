@@ -1,4 +1,5 @@
-"""Ingest routes: enrollment, release, and reports; and the reports' fast path past the framework.
+"""Ingest routes: enrollment, release, reports and apply records; and the reports' fast path past
+the framework.
 
 ``POST /api/v1/reports`` is served by ``IngestFastPath``, a middleware that hands the request
 straight to ``submit_answer``: the framework's routing, dependency and exception layers cost
@@ -12,7 +13,7 @@ from fastapi import APIRouter, Request
 from fastapi.responses import JSONResponse, Response
 from starlette.types import ASGIApp, Receive, Scope, Send
 
-from collectors import enrollment, wire
+from collectors import applies, enrollment, wire
 from collectors.auth import bearer
 from collectors.routes.deps import Body, Caller, Db, authenticate, body
 from collectors.routes.errors import error_response
@@ -25,6 +26,10 @@ REPORT_BODY = {"requestBody": {"required": True, "description": "A report (kind 
                                "schema 1.1 carries its header as a merge patch of what changed) valid against "
                                "/api/v1/schema/report.json; optionally Content-Encoding: gzip.",
                                "content": {"application/json": {"schema": {"type": "object"}}}}}
+
+APPLY_BODY = {"requestBody": {"required": True, "description": "An apply record valid against "
+                              "/api/v1/schema/apply.json; optionally Content-Encoding: gzip.",
+                              "content": {"application/json": {"schema": {"type": "object"}}}}}
 
 router = APIRouter(tags=["ingest"])
 
@@ -44,6 +49,13 @@ def release(db: Db, principal: Caller) -> dict[str, Any]:
     """The install that holds this host gives it up (token: the host's agent token): the next
     enrollment claims the host and revokes this token then."""
     return enrollment.release(db, principal)
+
+
+@router.post("/api/v1/applies", openapi_extra=APPLY_BODY)
+def submit_apply(raw: Body, db: Db, principal: Caller) -> dict[str, Any]:
+    """Record what one ``fix --apply`` did to this host (token: the host's agent token); a resend,
+    or an older revision of the same apply, is ``duplicate`` and changes nothing."""
+    return applies.store(db, principal, wire.parse_apply(raw))
 
 
 async def submit_answer(request: Request) -> JSONResponse:

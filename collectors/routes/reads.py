@@ -1,4 +1,5 @@
-"""Read routes: hosts, changes, rollups, history and exports, in the caller's scope, as JSON or CSV."""
+"""Read routes: hosts, their applies, changes, rollups, history and exports, in the caller's scope,
+as JSON or CSV."""
 from __future__ import annotations
 
 import datetime as dt
@@ -8,7 +9,7 @@ from typing import Any, Iterable, Iterator
 from fastapi import APIRouter, Query
 from fastapi.responses import JSONResponse, Response, StreamingResponse
 
-from collectors import BadRequest, reads, rollups, versions
+from collectors import BadRequest, applies, reads, rollups, versions
 from collectors.csv_export import csv_response
 from collectors.routes.deps import Caller, Db
 from collectors.scope import HOST_DETAIL, HOST_LIST, ROLLUPS, agency_codes, agency_ids
@@ -48,6 +49,16 @@ def host(host_id: str, db: Db, principal: Caller, directive: str | None = None,
     with db.read() as conn:
         ids = agency_ids(conn, principal, None, roles=HOST_DETAIL)
         return reads.host_detail(conn, ids, host_id, directive=directive, status=status)
+
+
+@router.get("/api/v1/hosts/{host_id}/applies")
+def host_applies(host_id: str, db: Db, principal: Caller,
+                 limit: int = Query(50, ge=1, le=applies.MAX_LIST)) -> dict[str, Any]:
+    """What ``fedharden fix --apply`` did to one host, newest first: when, by whom, what it set out
+    to fix, what it fixed, what still fails and why, and the outcome (applied, failed, rolled back)."""
+    with db.read() as conn:
+        ids = agency_ids(conn, principal, None, roles=HOST_DETAIL)
+        return applies.host_applies_of(conn, ids, host_id, limit=limit)
 
 
 @router.get("/api/v1/changes")

@@ -1,4 +1,4 @@
-"""Service routes: liveness, readiness and the report schema."""
+"""Service routes: liveness, readiness and the report and apply record schemas."""
 from __future__ import annotations
 
 from typing import Any
@@ -32,3 +32,11 @@ def report_schema() -> dict[str, Any]:
     from agent.contract import schema
 
     return schema()
+
+
+@router.get("/api/v1/schema/apply.json")
+def apply_schema() -> dict[str, Any]:
+    """The apply record JSON Schema this collector validates against (the agent's own)."""
+    from agent.contract import apply_schema
+
+    return apply_schema()

@@ -74,3 +74,26 @@ def test_severity_and_host_status_carry_their_order() -> None:
     assert sorted(Severity, key=lambda s: s.rank) == [Severity.CRITICAL, Severity.HIGH, Severity.MEDIUM, Severity.LOW]
     assert Severity("high").label == "HIGH"
     assert contract.worst(["compliant", "incomplete", "needs_review"]) is contract.HostStatus.INCOMPLETE
+
+
+APPLY: dict[str, Any] = json.loads(resources.files("agent").joinpath("schemas/apply.schema.json").read_text())
+APPLY_TWINS: list[tuple[type, dict[str, Any]]] = [
+    (contract.ApplyRecord, APPLY),
+    (contract.AgentInfo, APPLY["properties"]["agent"]),
+    (contract.Actor, APPLY["$defs"]["actor"]),
+    (contract.FailingRequirement, APPLY["$defs"]["failing"]),
+    (contract.RollbackInfo, APPLY["$defs"]["rollback"]),
+]
+
+
+@pytest.mark.parametrize(("typed", "schema"), APPLY_TWINS, ids=[t.__name__ for t, _ in APPLY_TWINS])
+def test_the_apply_records_typed_dicts_have_the_schemas_keys(typed: Any, schema: dict[str, Any]) -> None:
+    assert set(typed.__annotations__) == set(schema["properties"])
+    assert set(typed.__required_keys__) == set(schema.get("required", []))
+
+
+def test_the_apply_records_vocabulary_is_the_schemas() -> None:
+    assert list(contract.APPLY_OUTCOMES) == APPLY["properties"]["outcome"]["enum"]
+    assert _literal(contract.ApplyRecord, "outcome") == set(contract.APPLY_OUTCOMES)
+    objects = [n for n, d in APPLY["$defs"].items() if d.get("type") == "object"]
+    assert sorted(objects) == ["actor", "failing", "rollback"]

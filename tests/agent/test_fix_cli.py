@@ -44,7 +44,10 @@ def test_usage_mistakes_are_one_line_exit_2(make_root: Callable[..., Path], tmp_
     state = str(tmp_path / "state")
     cases = {
         ("--root", str(root)): "no scan recorded",
-        ("--root", str(root), "--submit"): "--submit reports an apply's re-scan: give --apply",
+        ("--root", str(root), "--submit"): "--submit reports an apply or a rollback: give --apply or --rollback",
+        ("--root", str(root), "--by", " "): "--by: a name of 1 to 200 printable characters",
+        ("--root", str(root), "--by", "x\ny"): "--by: a name of 1 to 200 printable characters",
+        ("--rollback", "--submit"): "not enrolled",
         ("--report", str(tmp_path / "nope.json")): "--report",
         ("--requirement", "NOPE.1", "--scan-now", "--root", str(root)): "unknown requirement NOPE.1",
         ("--rollback",): "no apply to roll back",

@@ -74,7 +74,8 @@ def test_status_before_and_after(tmp_path: Path) -> None:
     done = fh("status", "--state-dir", str(state), "--json")
     assert done.returncode == 0 and json.loads(done.stdout) == {
         "enrolled": False, "collector": None, "host_id": None, "agency": None, "last_scan": None,
-        "last_status": None, "sequence": None, "report_id": None, "spooled": 0, "spooled_bytes": 0, "remote_hosts": 0}
+        "last_status": None, "sequence": None, "report_id": None, "spooled": 0, "spooled_bytes": 0, "spooled_applies": 0,
+        "remote_hosts": 0}
 
 
 def test_identity_checks() -> None:

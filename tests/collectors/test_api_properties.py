@@ -134,7 +134,13 @@ def body_strategies(agents: dict[str, Agent]) -> dict[str, Callable[[], st.Searc
         {"position": 1, "host_id": "fwd-1", "hostname": "fwd", "os": "Debian", "last_scan": "2026-12-01T00:00:00Z",
          "directives": [{"directive": "HARDEN-30D", "counts": {"pass": 3, "fail": 1}, "fail_due": "2026-07-02"}]}]}
     enroll = {"host_id": "fuzz-host", "hostname": "fuzz", "instance": "f" * 32}
-    return {"/api/v1/reports": lambda: mutated(report), "/api/v1/federation/rollups": lambda: mutated(rollups),
+    applied = {"schema_version": "1.0", "apply_id": "20261210T101500Z-a1b2c3", "revision": 1, "host_id": agent.host_id,
+               "agent": {"name": "fedharden", "version": "0.1.0"}, "root": "/", "by": {"user": "root", "uid": 0},
+               "started_at": "2026-12-10T10:15:00Z", "finished_at": "2026-12-10T10:16:00Z", "outcome": "applied",
+               "include_disruptive": False, "requirements": [f"{directive}.1"], "disruptive": [],
+               "fixed": [], "failing": [{"requirement": f"{directive}.1", "why": "still weak"}]}
+    return {"/api/v1/reports": lambda: mutated(report), "/api/v1/applies": lambda: mutated(applied),
+            "/api/v1/federation/rollups": lambda: mutated(rollups),
             "/api/v1/federation/hosts": lambda: mutated(hosts), "/api/v1/enroll": lambda: mutated(enroll)}
 
 

@@ -25,9 +25,9 @@ def run(*args: str) -> tuple[int, str, str]:
 
 def test_migrate_is_idempotent_and_schema_matches_models(db_url: str) -> None:
     code, out, _ = run("migrate", "--db", db_url)
-    assert code == 0 and out.startswith("schema at 0008")
+    assert code == 0 and out.startswith("schema at 0009")
     code, out, _ = run("migrate", "--db", db_url)
-    assert code == 0 and out.strip() == "schema at 0008 (nothing to do)"
+    assert code == 0 and out.strip() == "schema at 0009 (nothing to do)"
     from alembic.autogenerate import compare_metadata
     from alembic.runtime.migration import MigrationContext
 
