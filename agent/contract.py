@@ -583,7 +583,7 @@ class ApplyRecord(TypedDict):
 
 @lru_cache(maxsize=None)
 def apply_schema() -> dict[str, Any]:
-    return json.loads(resources.files("agent").joinpath("schemas/apply.schema.json").read_text())
+    return json.loads(Path(packaged("schemas/apply.schema.json")).read_text())
 
 
 def apply_errors(record: Any) -> list[str]:

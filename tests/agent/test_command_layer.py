@@ -1,6 +1,7 @@
 """The command line is a layer of its own: click code lives in agent/commands (and the entry
 point agent/cli.py), the domain modules under it raise exceptions instead of exiting, nothing
-imports the entry point (but the console script, agent/console.py, which runs it), and the fleet's modules import each other one way only."""
+imports the entry point (but the console script, agent/console.py, which runs it), and the
+fleet's modules import each other one way only."""
 from __future__ import annotations
 
 import ast
