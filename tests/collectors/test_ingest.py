@@ -185,6 +185,13 @@ def test_bad_input_answers(server: Server, tokens: Tokens, db: Database) -> None
     assert resp.status_code == 400 and resp.json()["path"] == "$", resp.text
     assert "state_digest" in resp.json()["error"]
 
+    for field, value in (("generated_at", "yesterday"), ("generated_at", "2026-12-05"),
+                         ("generated_at", "2026-13-05T10:00:00Z")):
+        undated = agent.delta([result("H.1", "fail")])
+        undated[field] = value  # a date-time the schema's format refuses: 400 naming it, not a 500
+        resp = post(json.dumps(undated))
+        assert resp.status_code == 400 and resp.json()["path"] == f"$.{field}", resp.text
+
     dup_keys = agent.full([result("H.1"), result("H.1")])
     resp = post(json.dumps(dup_keys))
     assert resp.status_code == 400 and resp.json()["path"] == "$.results[1].key"
