@@ -104,6 +104,54 @@ def cpu_s(pid: int) -> float:
     return sum(int(fields[i]) for i in (11, 12, 13, 14)) / CLK_TCK  # utime stime cutime cstime
 
 
+class ServerCpu:
+    """CPU seconds of the servers and of everything they start (per connection an sshd, sudo and
+    sftp-server). A cgroup (v2) of their own counts every process that ever ran in it, exited
+    ones included; without one that can be made here, the listeners' own times and those of the
+    children they reaped (/proc/PID/stat), which miss the sessions' processes that were not
+    waited for by a listener: on this machine that was most of sftp-server's time."""
+
+    def __init__(self, servers: list[Any]) -> None:
+        self.servers = servers
+        self.group: Path | None = None
+        mount = next((line.split()[1] for line in Path("/proc/self/mounts").read_text().splitlines()
+                      if line.split()[2] == "cgroup2"), None)
+        if mount is not None:
+            try:
+                group = Path(mount) / f"fedharden-inventory-bench-{os.getpid()}"
+                group.mkdir()
+                self.group = group
+            except OSError:
+                pass
+
+    @property
+    def accounting(self) -> str:
+        return "cgroup" if self.group is not None else "reaped children only"
+
+    def join(self) -> None:
+        """Move the started listeners in: every connection they fork is then counted."""
+        if self.group is not None:
+            for server in self.servers:
+                (self.group / "cgroup.procs").write_text(f"{server.process.pid}\n")
+
+    def seconds(self) -> float:
+        if self.group is not None:
+            stat = dict(line.split() for line in (self.group / "cpu.stat").read_text().splitlines())
+            return int(stat["usage_usec"]) / 1e6
+        return sum(cpu_s(s.process.pid) for s in self.servers)
+
+    def close(self) -> None:
+        """Remove the cgroup once the servers' last processes have left it (bounded wait)."""
+        if self.group is None:
+            return
+        for _ in range(50):
+            try:
+                self.group.rmdir()
+                return
+            except OSError:
+                time.sleep(0.1)
+
+
 def machine_busy() -> tuple[float, float]:
     """(busy, total) CPU seconds of the whole machine since boot."""
     with open("/proc/stat") as fh:
@@ -117,9 +165,9 @@ def loadavg() -> float:
         return float(fh.read().split()[0])
 
 
-def run_scanner(argv: list[str], env: dict[str, str], servers: list[Any]) -> dict[str, Any]:
+def run_scanner(argv: list[str], env: dict[str, str], servers: ServerCpu) -> dict[str, Any]:
     """Wall time, CPU and peak RSS (the process tree, sampled every 50 ms) of one scanner run."""
-    sshd_before = sum(cpu_s(s.process.pid) for s in servers)
+    sshd_before = servers.seconds()
     busy_before, total_before = machine_busy()
     load_before = loadavg()
     started = time.perf_counter()
@@ -128,10 +176,13 @@ def run_scanner(argv: list[str], env: dict[str, str], servers: list[Any]) -> dic
     done = threading.Event()
 
     def sample() -> None:
+        rounds = 0
         while not done.wait(0.05):
             pids = tree(proc.pid)
             peak[0] = max(peak[0], sum(rss_kb(p) for p in pids))
-            peak[1] = max(peak[1], sum(pss_kb(p) for p in pids))
+            rounds += 1
+            if rounds % 10 == 0:  # smaps_rollup walks the page tables: every 0.5 s, not to load the machine
+                peak[1] = max(peak[1], sum(pss_kb(p) for p in pids))
 
     sampler = threading.Thread(target=sample, daemon=True)
     sampler.start()
@@ -140,7 +191,7 @@ def run_scanner(argv: list[str], env: dict[str, str], servers: list[Any]) -> dic
     done.set()
     sampler.join()
     busy_after, total_after = machine_busy()
-    sshd_cpu = sum(cpu_s(s.process.pid) for s in servers) - sshd_before
+    sshd_cpu = servers.seconds() - sshd_before
     if proc.returncode not in (0, 1):
         raise SystemExit(f"{' '.join(argv)} exited with {proc.returncode}:\n{out.decode()[-3000:]}\n{err.decode()[-3000:]}")
     return {"wall_s": wall, "peak_rss_mb": peak[0] / 1024, "peak_pss_mb": peak[1] / 1024, "sshd_cpu_s": sshd_cpu,
@@ -176,7 +227,7 @@ def phases(stats_file: Path) -> dict[str, Any]:
 
 
 def one_run(label: str, argv_head: list[str], env: dict[str, str], inventory: Path, known_hosts: Path, work: Path,
-            jobs: int | None, hosts: int, servers: list[Any], with_stats: bool) -> dict[str, Any]:
+            jobs: int | None, hosts: int, servers: ServerCpu, with_stats: bool) -> dict[str, Any]:
     out = work / f"reports-{label}"
     out.mkdir()
     argv = [*argv_head, "scan", "--inventory", str(inventory), "--known-hosts", str(known_hosts),
@@ -259,9 +310,12 @@ def in_namespace(args: argparse.Namespace) -> None:
         server.authorize(user, key)
     sudoers = sshd.sudoers_file(user)
     results: dict[str, Any] = {}
+    cpu = ServerCpu(servers)
     try:
         for server in servers:
             server.start()
+        cpu.join()
+        results["server_cpu_accounting"] = cpu.accounting
         entries = [(f"127.1.{i // 250}.{1 + i % 250}", servers[i % len(servers)].port) for i in range(args.hosts)]
         known_hosts = work / "known_hosts"
         known_hosts.write_text("".join(f"[{addr}]:{port} {sshd.public(servers[i % len(servers)].host_key)}\n"
@@ -280,23 +334,24 @@ def in_namespace(args: argparse.Namespace) -> None:
         from agent.remote import DEFAULT_JOBS
 
         # warm-up: page cache, sshd's first forks, sudo's first run
-        one_run("warmup", [FEDHARDEN], env, small, known_hosts, work, 4, args.hosts // 5, servers, False)
+        one_run("warmup", [FEDHARDEN], env, small, known_hosts, work, 4, args.hosts // 5, cpu, False)
         results["baseline"] = one_run("baseline", old_argv, env, base_inventory, known_hosts, work, None,
-                                      args.baseline_hosts, servers, False)
+                                      args.baseline_hosts, cpu, False)
         results["baseline"]["what"] = (f"the scanner at {args.baseline_ref} (before this work), its default --jobs "
                                        f"(8), the first {args.baseline_hosts} entries of the same inventory and "
                                        "known_hosts")
         results["runs"] = [one_run(f"jobs{jobs}", [FEDHARDEN], env, inventory, known_hosts, work,
-                                   None if jobs == DEFAULT_JOBS else jobs, args.hosts, servers, True)
+                                   None if jobs == DEFAULT_JOBS else jobs, args.hosts, cpu, True)
                            for jobs in sorted({*args.jobs, DEFAULT_JOBS})]
         for run in results["runs"]:
             run["jobs"] = run["jobs"] or DEFAULT_JOBS
         results["default_jobs"] = next(r for r in results["runs"] if r["jobs"] == DEFAULT_JOBS)
         results["default_jobs_fifth_of_the_hosts"] = one_run("default-small", [FEDHARDEN], env, small, known_hosts,
-                                                             work, None, args.hosts // 5, servers, False)
+                                                             work, None, args.hosts // 5, cpu, False)
     finally:
         for server in servers:
             server.stop()
+        cpu.close()
         sudoers.unlink(missing_ok=True)
         sshd.remove_user(user)
         shutil.rmtree(work, ignore_errors=True)
