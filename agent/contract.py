@@ -499,14 +499,10 @@ def header_schema() -> dict[str, Any]:
 def header_errors(form: Mapping[str, Any]) -> list[str]:
     """Every schema violation of a header form (a patched one: the patch is free-form), as
     ``$.json.path: message`` of the report header it stands for; empty when valid."""
-    import jsonschema  # type: ignore[import-untyped]  # no stubs; imported on use
-
     header = header_of(form)
     if header is None:
         return ["$: the header's scan, directives and feeds must be objects of objects"]
-    validator = jsonschema.Draft202012Validator(header_schema(), format_checker=jsonschema.FormatChecker())
-    return [("$" + "".join(f"[{p}]" if isinstance(p, int) else f".{p}" for p in e.absolute_path)) + f": {e.message}"
-            for e in sorted(validator.iter_errors(header), key=lambda e: list(map(str, e.absolute_path)))]
+    return schema_errors(header_schema(), header)
 
 
 @lru_cache(maxsize=None)
@@ -516,11 +512,17 @@ def schema() -> dict[str, Any]:
 
 def validation_errors(report: Any) -> list[str]:
     """Every schema violation as ``$.json.path: message``; empty when the report is valid."""
+    return schema_errors(schema(), report)
+
+
+def schema_errors(document_schema: dict[str, Any], value: Any) -> list[str]:
+    """Every violation of ``document_schema`` by ``value`` as ``$.json.path: message``, in path
+    order (formats checked: date and date-time)."""
     import jsonschema  # type: ignore[import-untyped]  # no stubs; imported on use, off the scan path
 
-    validator = jsonschema.Draft202012Validator(schema(), format_checker=jsonschema.FormatChecker())
+    validator = jsonschema.Draft202012Validator(document_schema, format_checker=jsonschema.FormatChecker())
     out = []
-    for error in sorted(validator.iter_errors(report), key=lambda e: list(map(str, e.absolute_path))):
+    for error in sorted(validator.iter_errors(value), key=lambda e: list(map(str, e.absolute_path))):
         path = "$" + "".join(f"[{p}]" if isinstance(p, int) else f".{p}" for p in error.absolute_path)
         out.append(f"{path}: {error.message}")
     return out
@@ -588,11 +590,4 @@ def apply_schema() -> dict[str, Any]:
 
 def apply_errors(record: Any) -> list[str]:
     """Every schema violation of an apply record as ``$.json.path: message``; empty when valid."""
-    import jsonschema  # type: ignore[import-untyped]  # no stubs; imported on use
-
-    validator = jsonschema.Draft202012Validator(apply_schema(), format_checker=jsonschema.FormatChecker())
-    out = []
-    for error in sorted(validator.iter_errors(record), key=lambda e: list(map(str, e.absolute_path))):
-        path = "$" + "".join(f"[{p}]" if isinstance(p, int) else f".{p}" for p in error.absolute_path)
-        out.append(f"{path}: {error.message}")
-    return out
+    return schema_errors(apply_schema(), record)
