@@ -25,6 +25,7 @@ if TYPE_CHECKING:
     import requests
 
     from agent.credential import Credential
+    from agent.submit import HttpCollector
     from agent.target import Target
 
 SECRET_ENV = "FEDHARDEN_ENROLL_SECRET"
@@ -203,7 +204,7 @@ def submit_report(report: Report, sd: StateDir, backoff: Backoff, *, anchor: str
     """Record the scan (state + spool), then deliver what is queued, retrying an unavailable
     collector as ``backoff`` says. Raises UsageError for a problem the user must fix (not
     enrolled, a clone); a collector that stays unavailable leaves the report spooled."""
-    from agent import credential, submit
+    from agent import credential
     from agent.reporting import deliver, record
     from agent.spool import Spool
 
@@ -212,11 +213,18 @@ def submit_report(report: Report, sd: StateDir, backoff: Backoff, *, anchor: str
     spool = Spool(sd.spool_dir)
     with sd.locked(wait=lock_wait):
         recorded = record(sd, spool, report)
-        transport = submit.HttpCollector(cred.collector, cred.token,
-                                         session or submit.make_session(cred.ca_file, cred.pin_sha256), cred.ca_file)
+        transport = collector(cred, session)
         delivery = deliver(sd, spool, transport, backoff)
         records = deliver_records(sd, transport, backoff) if delivery.error is None else None
     return Submitted(recorded, delivery, records)
+
+
+def collector(cred: Credential, session: requests.Session | None = None) -> HttpCollector:
+    """The HTTPS transport to the collector ``cred`` enrolled with (a new session unless given)."""
+    from agent import submit
+
+    return submit.HttpCollector(cred.collector, cred.token,
+                                session or submit.make_session(cred.ca_file, cred.pin_sha256), cred.ca_file)
 
 
 def deliver_records(sd: StateDir, transport: Any, backoff: Backoff) -> RecordDelivery | None:
@@ -242,27 +250,24 @@ def queue_apply(state_dir: str, journal: dict[str, Any]) -> ApplyRecord:
 
 def submit_records(state_dir: str, backoff: Backoff) -> RecordDelivery | None:
     """Deliver the queued apply records now, with no report (an apply that stopped)."""
-    from agent import credential, submit
+    from agent import credential
 
     sd = StateDir(state_dir)
     cred = credential.load(sd)
     with sd.locked(wait=LOCK_WAIT):
-        transport = submit.HttpCollector(cred.collector, cred.token, submit.make_session(cred.ca_file, cred.pin_sha256),
-                                         cred.ca_file)
-        return deliver_records(sd, transport, backoff)
+        return deliver_records(sd, collector(cred), backoff)
 
 
 def flush(sd: StateDir, backoff: Backoff, *, session: requests.Session | None = None,
           lock_wait: float = LOCK_WAIT) -> Delivery:
     """Deliver what is queued without scanning (run mode retries between scans), apply records too."""
-    from agent import credential, submit
+    from agent import credential
     from agent.reporting import deliver
     from agent.spool import Spool
 
     cred = credential.load(sd)
     with sd.locked(wait=lock_wait):
-        transport = submit.HttpCollector(cred.collector, cred.token,
-                                         session or submit.make_session(cred.ca_file, cred.pin_sha256), cred.ca_file)
+        transport = collector(cred, session)
         delivery = deliver(sd, Spool(sd.spool_dir), transport, backoff)
         if delivery.error is None:
             deliver_records(sd, transport, backoff)  # they wait for the next run otherwise, as reports do
